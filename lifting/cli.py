@@ -1,0 +1,61 @@
+"""The ``poselift`` command line.
+
+Each subcommand lives next to the code it drives and registers itself through
+a ``register(subparsers)`` function in one of the modules listed in
+:data:`COMMAND_MODULES`; this file only assembles them.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from ._version import __version__
+
+COMMAND_MODULES = [
+    "poselift.demo",  # demo
+    "poselift.experiments.commands",  # train, evaluate, prepare, table, reproduce
+    "poselift.detectors.commands",  # detect, lift
+]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="poselift",
+        description="Temporal 3D human pose lifting: 2D keypoints in, 3D poses out.",
+    )
+    parser.add_argument("--version", action="version", version=f"poselift {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # a command group not built yet
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as e:
+        if getattr(args, "debug", False):
+            raise
+        print(f"poselift {args.command}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Training windows gathered by index from sequences held as tensors.
+
+:class:`WindowBank` concatenates all sequences (each padded at both ends by
+repeating its edge frames) into one tensor. A training window for target
+frame ``n`` is ``inputs[start[n] : start[n] + rf]``; a batch of windows is one
+advanced-indexing gather ``inputs[start[idx, None] + arange(rf)]``, with no
+per-window Python loop and no stored copy of every window. The tensors can
+live on the GPU.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+__all__ = ["WindowBank", "flip_inputs", "flip_poses"]
+
+
+class WindowBank:
+    """Sequences packed for window sampling.
+
+    Args:
+        inputs: per sequence ``(T_i, J_in, F)`` normalised 2D (+ confidence).
+        receptive_field: window length ``rf``.
+        causal: windows end at their target frame instead of centring on it.
+        targets: optional per sequence ``(T_i, J_out, 3)`` root-relative 3D.
+        trajectories: optional per sequence ``(T_i, 3)`` root position, camera frame.
+        intrinsics: optional per sequence ``(9,)`` normalised camera intrinsics.
+        frame_stride: keep every ``frame_stride``-th frame of each sequence as a
+            target (consecutive frames at 50 fps are nearly identical).
+        frame_ranges: optional per sequence ``(start, stop)`` of the frames that
+            may be targets (e.g. a labelled chunk); the whole sequence still
+            provides context.
+        device: where the tensors live.
+
+    Attributes:
+        num_windows: number of target frames.
+    """
+
+    def __init__(
+        self,
+        inputs: Sequence[np.ndarray],
+        receptive_field: int,
+        causal: bool = False,
+        targets: Sequence[np.ndarray] | None = None,
+        trajectories: Sequence[np.ndarray] | None = None,
+        intrinsics: Sequence[np.ndarray] | None = None,
+        frame_stride: int = 1,
+        frame_ranges: Sequence[tuple[int, int]] | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        if not len(inputs):
+            raise ValueError("WindowBank needs at least one sequence")
+        if frame_stride < 1:
+            raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
+        rf = int(receptive_field)
+        before, after = (rf - 1, 0) if causal else ((rf - 1) // 2, (rf - 1) // 2)
+        self.receptive_field, self.causal = rf, causal
+        shapes = {x.shape[1:] for x in inputs}
+        if len(shapes) != 1:
+            raise ValueError(f"all input sequences must have the same (joints, features), got {shapes}")
+        for name, seqs in (("targets", targets), ("trajectories", trajectories), ("intrinsics", intrinsics)):
+            if seqs is not None and len(seqs) != len(inputs):
+                raise ValueError(f"{len(seqs)} {name} for {len(inputs)} input sequences")
+
+        padded, starts, frame_index, seq_index = [], [], [], []
+        offset = 0
+        for i, x in enumerate(inputs):
+            x = np.asarray(x, dtype=np.float32)
+            t = len(x)
+            if not np.isfinite(x).all():
+                raise ValueError(f"input sequence {i} contains NaN or infinite values")
+            if targets is not None and len(targets[i]) != t:
+                raise ValueError(f"sequence {i}: {t} input frames but {len(targets[i])} target frames")
+            padded.append(np.concatenate([np.repeat(x[:1], before, 0), x, np.repeat(x[-1:], after, 0)]))
+            lo, hi = (0, t) if frame_ranges is None else frame_ranges[i]
+            if not 0 <= lo <= hi <= t:
+                raise ValueError(f"sequence {i}: frame range ({lo}, {hi}) outside 0..{t}")
+            frames = np.arange(lo, hi, frame_stride)
+            # with edge padding, the window of frame f starts at padded index f
+            starts.append(offset + frames)
+            frame_index.append(frames)
+            seq_index.append(np.full(len(frames), i))
+            offset += t + before + after
+        dev = torch.device(device)
+        self.device = dev
+        self.inputs = torch.from_numpy(np.concatenate(padded)).to(dev)
+        self.start = torch.from_numpy(np.concatenate(starts)).long().to(dev)
+        self.frame = torch.from_numpy(np.concatenate(frame_index)).long().to(dev)
+        self.seq = torch.from_numpy(np.concatenate(seq_index)).long().to(dev)
+        self._arange = torch.arange(rf, device=dev)
+        self.targets = self._pack(targets, frame_index)
+        self.trajectories = self._pack(trajectories, frame_index)
+        self.intrinsics = (
+            None if intrinsics is None
+            else torch.from_numpy(np.stack([np.asarray(c, np.float32) for c in intrinsics])).to(dev)
+        )
+        self.num_sequences = len(inputs)
+
+    def _pack(self, seqs, frame_index):
+        if seqs is None:
+            return None
+        rows = [np.asarray(s, dtype=np.float32)[f] for s, f in zip(seqs, frame_index)]
+        return torch.from_numpy(np.concatenate(rows)).to(self.device)
+
+    @property
+    def num_windows(self) -> int:
+        return int(self.start.numel())
+
+    def __len__(self) -> int:
+        return self.num_windows
+
+    def windows(self, idx: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` window indices -> ``(B, rf, J_in, F)`` input windows."""
+        return self.inputs[self.start[idx, None] + self._arange]
+
+    def centre_inputs(self, idx: torch.Tensor) -> torch.Tensor:
+        """``(B,)`` -> ``(B, J_in, F)``: the input at each window's target frame."""
+        offset = self.receptive_field - 1 if self.causal else (self.receptive_field - 1) // 2
+        return self.inputs[self.start[idx] + offset]
+
+    def batches(self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True,
+                limit: int | None = None):
+        """Yield index tensors covering the bank once (in random order when ``shuffle``).
+
+        ``limit`` caps the number of windows used (a random subset when shuffling).
+        """
+        n = self.num_windows
+        if shuffle:
+            order = torch.randperm(n, generator=generator).to(self.device)
+        else:
+            order = torch.arange(n, device=self.device)
+        if limit is not None:
+            order = order[: int(limit)]
+        for s in range(0, len(order), batch_size):
+            yield order[s : s + batch_size]
+
+    def sample(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``batch_size`` random window indices (with replacement)."""
+        return torch.randint(self.num_windows, (batch_size,), generator=generator).to(self.device)
+
+
+def flip_inputs(x: torch.Tensor, perm) -> torch.Tensor:
+    """Mirror normalised 2D input ``(..., J, F)``: negate x, swap left/right joints."""
+    x = x[..., torch.as_tensor(perm, device=x.device), :].clone()
+    x[..., 0] = -x[..., 0]
+    return x
+
+
+def flip_poses(y: torch.Tensor, perm) -> torch.Tensor:
+    """Mirror camera-frame 3D ``(..., J, 3)``: negate X, swap left/right joints."""
+    return flip_inputs(y, perm)

@@ -1,0 +1,465 @@
+"""Joint layouts (skeleton definitions) and explicit conversions between them.
+
+A :class:`Layout` is a named joint order with a kinematic tree (``parents``)
+and left/right symmetry. Every skeleton the package meets lives in one table,
+:data:`LAYOUTS`, and is looked up by name with :func:`get_layout`:
+
+===================  ====  =======================================================
+name                 J     where it comes from
+===================  ====  =======================================================
+``h36m17``           17    Human3.6M evaluation joints (VideoPose3D/Martinez order)
+``mpii16``           16    Stacked Hourglass detections shipped with Human3.6M
+``coco17``           17    COCO keypoints (Detectron2, MMPose, most 2D detectors)
+``bodyposenet18``    18    NVIDIA TAO BodyPoseNet (COCO + neck, OpenPose order)
+``bodypose3dnet34``  34    NVIDIA TAO BodyPose3DNet
+``humaneva15``       15    HumanEva-I
+===================  ====  =======================================================
+
+Joint names are shared across layouts where the joint means the same thing
+(``left_knee`` is the left knee everywhere), so :func:`correspondence` can
+find the joints two layouts have in common by name. Conversions that need
+arithmetic (a pelvis from two hips, a head top extrapolated from the ears)
+are :class:`LayoutMapping` objects: a fixed affine weight matrix plus a
+one-line explanation per output joint, so what is measured and what is
+computed is always visible.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "Layout",
+    "LayoutMapping",
+    "LAYOUTS",
+    "get_layout",
+    "correspondence",
+    "register_layout",
+    "register_mapping",
+    "get_mapping",
+    "H36M17",
+    "MPII16",
+    "COCO17",
+    "BODYPOSENET18",
+    "BODYPOSE3DNET34",
+    "HUMANEVA15",
+]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A joint order with its kinematic tree and left/right symmetry.
+
+    Attributes:
+        name: registry key, e.g. ``"h36m17"``.
+        joints: joint names, in array order.
+        parents: parent index per joint, ``-1`` for the root.
+        root: index of the root joint (the one subtracted for root-relative poses).
+        extra_edges: (a, b) pairs drawn in plots in addition to the tree
+            (e.g. shoulder-to-shoulder for layouts without a thorax).
+    """
+
+    name: str
+    joints: tuple[str, ...]
+    parents: tuple[int, ...]
+    root: int = 0
+    extra_edges: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.joints) != len(self.parents):
+            raise ValueError(f"layout {self.name}: {len(self.joints)} names but {len(self.parents)} parents")
+        if len(set(self.joints)) != len(self.joints):
+            raise ValueError(f"layout {self.name}: duplicate joint names")
+        if self.parents[self.root] != -1:
+            raise ValueError(f"layout {self.name}: root joint {self.root} must have parent -1")
+        for j, p in enumerate(self.parents):
+            if p >= len(self.joints) or (p < 0 and j != self.root):
+                raise ValueError(f"layout {self.name}: bad parent {p} for joint {j}")
+        # every right_* joint needs a left_* partner and vice versa
+        for n in self.joints:
+            for a, b in (("left_", "right_"), ("right_", "left_")):
+                if n.startswith(a) and b + n[len(a):] not in self.joints:
+                    raise ValueError(f"layout {self.name}: {n} has no mirror joint")
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.joints)
+
+    def index(self, name: str) -> int:
+        """Index of joint ``name``; raises ``KeyError`` naming the layout."""
+        try:
+            return self.joints.index(name)
+        except ValueError:
+            raise KeyError(f"layout {self.name!r} has no joint {name!r}; joints: {self.joints}") from None
+
+    @property
+    def left(self) -> tuple[int, ...]:
+        """Indices of left joints, paired element-wise with :attr:`right`."""
+        return tuple(i for i, n in enumerate(self.joints) if n.startswith("left_"))
+
+    @property
+    def right(self) -> tuple[int, ...]:
+        return tuple(self.joints.index("right_" + self.joints[i][5:]) for i in self.left)
+
+    @property
+    def flip_permutation(self) -> np.ndarray:
+        """Permutation that swaps left and right joints: ``x_flipped = x[..., perm, :]``."""
+        perm = np.arange(self.num_joints)
+        perm[list(self.left)] = self.right
+        perm[list(self.right)] = self.left
+        return perm
+
+    @property
+    def bones(self) -> tuple[tuple[int, int], ...]:
+        """(child, parent) pairs of the kinematic tree."""
+        return tuple((j, p) for j, p in enumerate(self.parents) if p >= 0)
+
+    @property
+    def edges(self) -> tuple[tuple[int, int], ...]:
+        """Pairs of joints connected in drawings: tree bones plus ``extra_edges``."""
+        return self.bones + self.extra_edges
+
+    def is_left(self, j: int) -> bool:
+        return self.joints[j].startswith("left_")
+
+    def is_right(self, j: int) -> bool:
+        return self.joints[j].startswith("right_")
+
+    def check(self, array, what: str = "array", axis: int = -2) -> None:
+        """Raise ``ValueError`` if ``array.shape[axis]`` is not this layout's joint count."""
+        shape = tuple(array.shape)
+        if len(shape) < (-axis if axis < 0 else axis + 1):
+            raise ValueError(f"{what}: expected joints on axis {axis}, got shape {shape}")
+        if shape[axis] != self.num_joints:
+            raise ValueError(
+                f"{what}: layout {self.name!r} has {self.num_joints} joints but the array "
+                f"has {shape[axis]} on axis {axis} (shape {shape})"
+            )
+
+
+def _layout(name, joints, parent_names, root, extra=()):
+    joints = tuple(joints)
+    parents = tuple(-1 if parent_names[n] is None else joints.index(parent_names[n]) for n in joints)
+    extra_idx = tuple((joints.index(a), joints.index(b)) for a, b in extra)
+    return Layout(name, joints, parents, joints.index(root), extra_idx)
+
+
+H36M17 = Layout(
+    "h36m17",
+    (
+        "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
+        "left_ankle", "spine", "thorax", "neck_nose", "head", "left_shoulder",
+        "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
+    ),
+    (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
+)
+"""Human3.6M, 17 joints in the VideoPose3D / Martinez order. ``head`` is the
+top of the head; ``neck_nose`` the mocap marker between neck and nose."""
+
+MPII16 = _layout(
+    "mpii16",
+    (
+        "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
+        "pelvis", "spine", "thorax", "head", "right_wrist", "right_elbow",
+        "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
+    ),
+    {
+        "pelvis": None, "right_hip": "pelvis", "left_hip": "pelvis", "right_knee": "right_hip",
+        "left_knee": "left_hip", "right_ankle": "right_knee", "left_ankle": "left_knee",
+        "spine": "pelvis", "thorax": "spine", "head": "thorax",
+        "right_shoulder": "thorax", "left_shoulder": "thorax", "right_elbow": "right_shoulder",
+        "left_elbow": "left_shoulder", "right_wrist": "right_elbow", "left_wrist": "left_elbow",
+    },
+    root="pelvis",
+)
+"""MPII-style 16 joints in the order of the Stacked Hourglass detections of the
+Human3.6M archive (RFoot, RKnee, RHip, LHip, LKnee, LFoot, Hip, Spine, Thorax,
+Head, RWrist, RElbow, RShoulder, LShoulder, LElbow, LWrist)."""
+
+COCO17 = _layout(
+    "coco17",
+    (
+        "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder",
+        "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+        "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle", "right_ankle",
+    ),
+    {
+        "nose": None, "left_eye": "nose", "right_eye": "nose", "left_ear": "left_eye",
+        "right_ear": "right_eye", "left_shoulder": "nose", "right_shoulder": "nose",
+        "left_elbow": "left_shoulder", "right_elbow": "right_shoulder",
+        "left_wrist": "left_elbow", "right_wrist": "right_elbow", "left_hip": "left_shoulder",
+        "right_hip": "right_shoulder", "left_knee": "left_hip", "right_knee": "right_hip",
+        "left_ankle": "left_knee", "right_ankle": "right_knee",
+    },
+    root="nose",
+    extra=(("left_shoulder", "right_shoulder"), ("left_hip", "right_hip")),
+)
+"""COCO keypoints (17). COCO has no pelvis; the tree used for drawing hangs
+off the nose and ``root`` is the nose (convert to ``h36m17`` for
+root-relative work)."""
+
+BODYPOSENET18 = _layout(
+    "bodyposenet18",
+    (
+        "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
+        "left_elbow", "left_wrist", "right_hip", "right_knee", "right_ankle", "left_hip",
+        "left_knee", "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear",
+    ),
+    {
+        "neck": None, "nose": "neck", "right_shoulder": "neck", "left_shoulder": "neck",
+        "right_elbow": "right_shoulder", "left_elbow": "left_shoulder",
+        "right_wrist": "right_elbow", "left_wrist": "left_elbow", "right_hip": "neck",
+        "left_hip": "neck", "right_knee": "right_hip", "left_knee": "left_hip",
+        "right_ankle": "right_knee", "left_ankle": "left_knee", "right_eye": "nose",
+        "left_eye": "nose", "right_ear": "right_eye", "left_ear": "left_eye",
+    },
+    root="neck",
+    extra=(("left_hip", "right_hip"),),
+)
+"""NVIDIA TAO BodyPoseNet, 18 joints (COCO plus neck, OpenPose order)."""
+
+BODYPOSE3DNET34 = _layout(
+    "bodypose3dnet34",
+    (
+        "pelvis", "left_hip", "right_hip", "torso", "left_knee", "right_knee", "neck",
+        "left_ankle", "right_ankle", "left_big_toe", "right_big_toe", "left_small_toe",
+        "right_small_toe", "left_heel", "right_heel", "nose", "left_eye", "right_eye",
+        "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
+        "right_elbow", "left_wrist", "right_wrist", "left_pinky_knuckle",
+        "right_pinky_knuckle", "left_middle_tip", "right_middle_tip",
+        "left_index_knuckle", "right_index_knuckle", "left_thumb_tip", "right_thumb_tip",
+    ),
+    {
+        "pelvis": None, "left_hip": "pelvis", "right_hip": "pelvis", "torso": "pelvis",
+        "left_knee": "left_hip", "right_knee": "right_hip", "neck": "torso",
+        "left_ankle": "left_knee", "right_ankle": "right_knee",
+        "left_big_toe": "left_ankle", "right_big_toe": "right_ankle",
+        "left_small_toe": "left_ankle", "right_small_toe": "right_ankle",
+        "left_heel": "left_ankle", "right_heel": "right_ankle", "nose": "neck",
+        "left_eye": "nose", "right_eye": "nose", "left_ear": "left_eye", "right_ear": "right_eye",
+        "left_shoulder": "neck", "right_shoulder": "neck", "left_elbow": "left_shoulder",
+        "right_elbow": "right_shoulder", "left_wrist": "left_elbow", "right_wrist": "right_elbow",
+        "left_pinky_knuckle": "left_wrist", "right_pinky_knuckle": "right_wrist",
+        "left_middle_tip": "left_wrist", "right_middle_tip": "right_wrist",
+        "left_index_knuckle": "left_wrist", "right_index_knuckle": "right_wrist",
+        "left_thumb_tip": "left_wrist", "right_thumb_tip": "right_wrist",
+    },
+    root="pelvis",
+)
+"""NVIDIA TAO BodyPose3DNet, 34 joints (order of the model card)."""
+
+HUMANEVA15 = _layout(
+    "humaneva15",
+    (
+        "pelvis", "thorax", "left_shoulder", "left_elbow", "left_wrist", "right_shoulder",
+        "right_elbow", "right_wrist", "left_hip", "left_knee", "left_ankle", "right_hip",
+        "right_knee", "right_ankle", "head",
+    ),
+    {
+        "pelvis": None, "thorax": "pelvis", "left_shoulder": "thorax", "left_elbow": "left_shoulder",
+        "left_wrist": "left_elbow", "right_shoulder": "thorax", "right_elbow": "right_shoulder",
+        "right_wrist": "right_elbow", "left_hip": "pelvis", "left_knee": "left_hip",
+        "left_ankle": "left_knee", "right_hip": "pelvis", "right_knee": "right_hip",
+        "right_ankle": "right_knee", "head": "thorax",
+    },
+    root="pelvis",
+)
+"""HumanEva-I, 15 joints."""
+
+LAYOUTS: dict[str, Layout] = {}
+
+
+def register_layout(layout: Layout) -> Layout:
+    """Add ``layout`` to :data:`LAYOUTS` (replacing one of the same name)."""
+    LAYOUTS[layout.name] = layout
+    return layout
+
+
+for _l in (H36M17, MPII16, COCO17, BODYPOSENET18, BODYPOSE3DNET34, HUMANEVA15):
+    register_layout(_l)
+
+
+def get_layout(layout: str | Layout) -> Layout:
+    """Return the :class:`Layout` called ``layout`` (or ``layout`` itself)."""
+    if isinstance(layout, Layout):
+        return layout
+    try:
+        return LAYOUTS[layout]
+    except KeyError:
+        raise KeyError(f"unknown joint layout {layout!r}; known: {sorted(LAYOUTS)}") from None
+
+
+def correspondence(src: str | Layout, dst: str | Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Joints present in both layouts, matched by name.
+
+    Returns:
+        ``(src_idx, dst_idx)``: int arrays of equal length, ordered by ``dst``
+        index, such that ``src_array[..., src_idx, :]`` and
+        ``dst_array[..., dst_idx, :]`` hold the same joints.
+
+    Example: ``correspondence("mpii16", "h36m17")`` matches 16 joints; only
+    the h36m17 ``neck_nose`` has no Stacked Hourglass counterpart.
+    """
+    src, dst = get_layout(src), get_layout(dst)
+    pairs = [(src.joints.index(n), j) for j, n in enumerate(dst.joints) if n in src.joints]
+    if not pairs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    s, d = zip(*pairs)
+    return np.asarray(s, dtype=np.int64), np.asarray(d, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class LayoutMapping:
+    """A fixed affine conversion from layout ``src`` to layout ``dst``.
+
+    Every output joint is a weighted sum of input joints whose weights sum to
+    one (so the mapping commutes with translation, rotation and scaling), or
+    is *missing* (all-zero row). ``notes[j]`` says in words how output joint
+    ``j`` is obtained.
+
+    Confidence of an output joint is the minimum confidence of the input
+    joints it uses; missing joints get NaN positions and confidence 0.
+    """
+
+    src: str
+    dst: str
+    weights: np.ndarray  # (J_dst, J_src)
+    notes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        s, d = get_layout(self.src), get_layout(self.dst)
+        w = np.asarray(self.weights, dtype=np.float64)
+        if w.shape != (d.num_joints, s.num_joints):
+            raise ValueError(f"mapping {self.src}->{self.dst}: weights shape {w.shape}")
+        sums = w.sum(1)
+        bad = ~(np.isclose(sums, 1.0) | np.all(w == 0, axis=1))
+        if bad.any():
+            raise ValueError(f"mapping {self.src}->{self.dst}: rows {np.flatnonzero(bad)} do not sum to 1")
+        if len(self.notes) != d.num_joints:
+            raise ValueError(f"mapping {self.src}->{self.dst}: need one note per output joint")
+
+    @property
+    def missing(self) -> tuple[int, ...]:
+        """Output joints this mapping cannot produce."""
+        return tuple(int(j) for j in np.flatnonzero(np.all(self.weights == 0, axis=1)))
+
+    def describe(self) -> str:
+        """A table, one line per output joint, of how it is obtained."""
+        d = get_layout(self.dst)
+        return "\n".join(f"{d.joints[j]:>16s} <- {self.notes[j]}" for j in range(d.num_joints))
+
+    def apply(self, points: np.ndarray, confidence: np.ndarray | None = None):
+        """Convert ``points`` ``(..., J_src, F)`` to ``(..., J_dst, F)``.
+
+        Args:
+            points: joint coordinates (any number of coordinates ``F``).
+            confidence: optional ``(..., J_src)`` scores.
+
+        Returns:
+            ``points_dst`` or ``(points_dst, confidence_dst)`` when a confidence
+            was given. Missing joints are NaN with confidence 0.
+        """
+        src = get_layout(self.src)
+        points = np.asarray(points)
+        src.check(points, "points")
+        w = self.weights.astype(points.dtype if points.dtype.kind == "f" else np.float64)
+        out = np.einsum("dj,...jf->...df", w, points)
+        miss = list(self.missing)
+        if miss:
+            out[..., miss, :] = np.nan
+        if confidence is None:
+            return out
+        confidence = np.asarray(confidence)
+        src.check(confidence[..., None], "confidence")
+        used = self.weights != 0  # (J_dst, J_src)
+        c = np.where(used, confidence[..., None, :], np.inf).min(-1)
+        c[..., miss] = 0.0
+        return out, c.astype(confidence.dtype if confidence.dtype.kind == "f" else np.float32)
+
+
+def mapping_from_rules(src: str | Layout, dst: str | Layout, rules: Mapping[str, object]) -> LayoutMapping:
+    """Build a :class:`LayoutMapping` from readable rules.
+
+    ``rules`` maps output joint names to one of:
+
+    * ``"name"``: copy that input joint;
+    * ``{"a": w_a, "b": w_b, ...}``: weighted sum (weights sum to one);
+    * ``None``: missing.
+
+    Output joints not in ``rules`` are copied from the input joint of the same
+    name when there is one, else missing.
+    """
+    s, d = get_layout(src), get_layout(dst)
+    w = np.zeros((d.num_joints, s.num_joints))
+    notes = []
+    for j, name in enumerate(d.joints):
+        rule = rules.get(name, name if name in s.joints else None)
+        if rule is None:
+            notes.append("missing")
+        elif isinstance(rule, str):
+            w[j, s.index(rule)] = 1.0
+            notes.append(f"{rule}" if rule == name else f"{rule} (taken as {name})")
+        else:
+            parts = []
+            for n, wt in rule.items():
+                w[j, s.index(n)] += wt
+                parts.append(f"{wt:+.3g}*{n}")
+            notes.append(" ".join(parts))
+    return LayoutMapping(s.name, d.name, w, tuple(notes))
+
+
+_MAPPINGS: dict[tuple[str, str], LayoutMapping] = {}
+
+
+def register_mapping(mapping: LayoutMapping) -> LayoutMapping:
+    _MAPPINGS[(mapping.src, mapping.dst)] = mapping
+    return mapping
+
+
+def get_mapping(src: str | Layout, dst: str | Layout) -> LayoutMapping:
+    """The registered conversion ``src -> dst`` (identity when equal)."""
+    s, d = get_layout(src).name, get_layout(dst).name
+    if s == d:
+        n = get_layout(s).num_joints
+        return LayoutMapping(s, d, np.eye(n), get_layout(s).joints)
+    try:
+        return _MAPPINGS[(s, d)]
+    except KeyError:
+        known = sorted(f"{a}->{b}" for a, b in _MAPPINGS)
+        raise KeyError(f"no conversion from {s!r} to {d!r}; known: {known}") from None
+
+
+# --- conversions into h36m17 -------------------------------------------------
+# Documented joint by joint; the lifter's 3D output is always h36m17, but a
+# model trained on h36m17 2D input can take any of these after conversion.
+
+register_mapping(
+    mapping_from_rules(
+        "mpii16",
+        "h36m17",
+        {
+            # the only joint the Stacked Hourglass layout lacks: the mocap marker
+            # between neck and nose, about 40 % of the way from thorax to head top
+            "neck_nose": {"thorax": 0.6, "head": 0.4},
+        },
+    )
+)
+
+register_mapping(
+    mapping_from_rules(
+        "coco17",
+        "h36m17",
+        {
+            "pelvis": {"left_hip": 0.5, "right_hip": 0.5},
+            "thorax": {"left_shoulder": 0.5, "right_shoulder": 0.5},
+            # spine: midway between pelvis and thorax
+            "spine": {"left_hip": 0.25, "right_hip": 0.25, "left_shoulder": 0.25, "right_shoulder": 0.25},
+            "neck_nose": "nose",
+            # head top: above the ear midpoint by half the ear-midpoint-to-shoulder-midpoint
+            # distance: ears + 0.5 * (ears - shoulders)
+            "head": {"left_ear": 0.75, "right_ear": 0.75, "left_shoulder": -0.25, "right_shoulder": -0.25},
+        },
+    )
+)

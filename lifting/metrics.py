@@ -1,0 +1,140 @@
+"""Pose error metrics, for numpy arrays and torch tensors of shape ``(..., J, 3)``.
+
+Every metric returns the error in the units of its input (metres in, metres
+out; multiply by 1000 for the millimetres the literature reports). The
+``*_per_frame`` variants return one value per pose ``(...,)`` (averaged over
+joints) for tables and error-over-time plots; the plain versions average
+over everything.
+
+* :func:`mpjpe` (Protocol 1): mean Euclidean joint distance. Root alignment
+  is the caller's choice (``root=`` subtracts that joint from both poses).
+* :func:`p_mpjpe` (Protocol 2): MPJPE after the optimal similarity transform
+  (rotation, uniform scale, translation) per pose. The rotation is a proper
+  rotation (det = +1): a mirrored prediction is *not* aligned onto its
+  target (scipy's ``orthogonal_procrustes`` would allow the reflection and
+  report a wrongly low error).
+* :func:`n_mpjpe`: MPJPE after fitting a single scale per pose (least squares).
+* :func:`mpjve`: MPJPE of the first temporal differences along the frame axis
+  ``-3`` (velocity error, per frame of motion).
+"""
+from __future__ import annotations
+
+import torch
+
+from ._backend import numpy_or_torch
+
+__all__ = [
+    "mpjpe",
+    "mpjpe_per_frame",
+    "p_mpjpe",
+    "p_mpjpe_per_frame",
+    "n_mpjpe",
+    "n_mpjpe_per_frame",
+    "mpjve",
+    "mpjve_per_frame",
+    "procrustes_align",
+]
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
+    if pred.shape != target.shape:
+        raise ValueError(f"prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
+    if pred.ndim < 2 or pred.shape[-1] != 3:
+        raise ValueError(f"expected poses of shape (..., J, 3), got {tuple(pred.shape)}")
+
+
+def _root_relative(pred, target, root):
+    if root is None:
+        return pred, target
+    return pred - pred[..., root : root + 1, :], target - target[..., root : root + 1, :]
+
+
+@numpy_or_torch
+def mpjpe_per_frame(pred, target, root: int | None = None):
+    """Mean per-joint position error per pose: ``(..., J, 3)`` -> ``(...,)``."""
+    _check_pair(pred, target)
+    pred, target = _root_relative(pred, target, root)
+    return torch.linalg.vector_norm(pred - target, dim=-1).mean(-1)
+
+
+@numpy_or_torch
+def mpjpe(pred, target, root: int | None = None):
+    """Protocol 1: mean per-joint position error over all poses and joints (scalar)."""
+    return mpjpe_per_frame(pred, target, root).mean()
+
+
+@numpy_or_torch
+def procrustes_align(pred, target):
+    """Align each pose of ``pred`` onto ``target`` with the best similarity transform.
+
+    Solves ``min_{s, R, t} || s * pred @ R + t - target ||`` per pose with ``R``
+    a proper rotation (Umeyama 1991): with centred poses ``X``, ``Y`` and
+    ``X^T Y = U S V^T``, ``R = U D V^T``, ``D = diag(1, 1, sign det(U V^T))``,
+    ``s = tr(S D) / ||X||^2``.
+
+    Args:
+        pred, target: ``(..., J, 3)``.
+
+    Returns:
+        ``(..., J, 3)`` aligned prediction.
+    """
+    _check_pair(pred, target)
+    mu_x = pred.mean(-2, keepdim=True)
+    mu_y = target.mean(-2, keepdim=True)
+    x, y = pred - mu_x, target - mu_y
+    h = x.transpose(-1, -2) @ y  # (..., 3, 3)
+    u, s, vt = torch.linalg.svd(h)
+    d = torch.sign(torch.linalg.det(u @ vt))
+    d = torch.where(d == 0, torch.ones_like(d), d)
+    diag = torch.ones_like(s)
+    diag[..., -1] = d
+    r = (u * diag[..., None, :]) @ vt
+    norm_x = (x * x).sum((-1, -2))
+    scale = (s * diag).sum(-1) / norm_x.clamp_min(torch.finfo(x.dtype).tiny)
+    return scale[..., None, None] * (x @ r) + mu_y
+
+
+@numpy_or_torch
+def p_mpjpe_per_frame(pred, target):
+    """Protocol 2 per pose: ``(..., J, 3)`` -> ``(...,)``. No reflections."""
+    return mpjpe_per_frame(procrustes_align(pred, target), target)
+
+
+@numpy_or_torch
+def p_mpjpe(pred, target):
+    """Protocol 2: MPJPE after per-pose similarity alignment (scalar). No reflections."""
+    return p_mpjpe_per_frame(pred, target).mean()
+
+
+@numpy_or_torch
+def n_mpjpe_per_frame(pred, target, root: int | None = None):
+    """MPJPE after fitting one least-squares scale per pose: ``(...,)``."""
+    _check_pair(pred, target)
+    pred, target = _root_relative(pred, target, root)
+    num = (pred * target).sum((-1, -2), keepdim=True)
+    den = (pred * pred).sum((-1, -2), keepdim=True).clamp_min(torch.finfo(pred.dtype).tiny)
+    return mpjpe_per_frame(num / den * pred, target)
+
+
+@numpy_or_torch
+def n_mpjpe(pred, target, root: int | None = None):
+    """Scale-normalised MPJPE (scalar)."""
+    return n_mpjpe_per_frame(pred, target, root).mean()
+
+
+@numpy_or_torch
+def mpjve_per_frame(pred, target, root: int | None = None):
+    """Velocity error per frame step: ``(..., T, J, 3)`` -> ``(..., T - 1)``."""
+    _check_pair(pred, target)
+    if pred.ndim < 3 or pred.shape[-3] < 2:
+        raise ValueError(f"mpjve needs poses over time (..., T>=2, J, 3), got {tuple(pred.shape)}")
+    pred, target = _root_relative(pred, target, root)
+    dp = pred[..., 1:, :, :] - pred[..., :-1, :, :]
+    dt = target[..., 1:, :, :] - target[..., :-1, :, :]
+    return torch.linalg.vector_norm(dp - dt, dim=-1).mean(-1)
+
+
+@numpy_or_torch
+def mpjve(pred, target, root: int | None = None):
+    """Mean per-joint velocity error (scalar), in input units per frame."""
+    return mpjve_per_frame(pred, target, root).mean()

@@ -1,0 +1,199 @@
+"""The temporal lifter: a dilated temporal convolution network over 2D keypoints.
+
+Architecture (VideoPose3D, Pavllo et al. 2019), for kernel widths
+``(w0, w1, ..., wn)``:
+
+* *expand*: Conv1d with kernel ``w0`` from ``J_in * F`` to ``C`` channels, BN, ReLU, dropout;
+* one residual block per further width ``wi``: Conv1d (kernel ``wi``, dilation
+  ``w0 * ... * w(i-1)``), BN, ReLU, dropout, Conv1d 1x1, BN, ReLU, dropout, plus the
+  block input cropped to the output length (the centre crop, or the most recent
+  frames when causal);
+* *shrink*: Conv1d 1x1 from ``C`` to ``J_out * 3``.
+
+All convolutions are "valid", so ``T`` input frames give ``T - rf + 1`` output
+frames with receptive field ``rf = prod(widths)``. Output frame ``i`` sees
+input frames ``[i, i + rf - 1]`` and estimates the pose at the window centre
+(``causal=False``) or at its last frame (``causal=True``, usable in real time).
+
+The same weights run in two forms:
+
+* **dilated** (:meth:`TemporalLifter.forward`): whole sequences, every output
+  frame, each intermediate activation computed once (about 17 M multiply-adds
+  per frame for 243 frames, 1024 channels);
+* **strided** (:meth:`TemporalLifter.forward_windows`): stride = kernel width
+  instead of dilation, exactly one output per ``rf``-frame window; far cheaper
+  for training on randomly sampled windows.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["TemporalLifter"]
+
+
+class TemporalLifter(nn.Module):
+    """Dilated temporal convolution lifter (VideoPose3D architecture).
+
+    Args:
+        in_joints: joints of the 2D input ``J_in``.
+        out_joints: joints of the 3D output ``J_out`` (the trajectory model uses 1).
+        widths: odd kernel widths; receptive field is their product
+            (``(3, 3, 3)`` -> 27, ``(3,) * 4`` -> 81, ``(3,) * 5`` -> 243, ``(1,)`` -> 1).
+        channels: hidden channels ``C``.
+        dropout: dropout probability.
+        causal: estimate the last frame of each window instead of the centre.
+        in_features: values per input joint ``F`` (2 for x, y; 3 with confidence).
+
+    Shapes:
+        ``forward``: ``(B, T, J_in, F)`` -> ``(B, T - rf + 1, J_out, 3)``.
+        ``forward_windows``: ``(B, rf, J_in, F)`` -> ``(B, 1, J_out, 3)``.
+
+    With 17 joints in and out and 1024 channels the parameter counts are
+    8,555,571 / 12,753,971 / 16,952,371 for 3, 4, 5 widths of 3.
+    """
+
+    def __init__(
+        self,
+        in_joints: int,
+        out_joints: int,
+        widths: Sequence[int] = (3, 3, 3),
+        channels: int = 1024,
+        dropout: float = 0.25,
+        causal: bool = False,
+        in_features: int = 2,
+    ) -> None:
+        super().__init__()
+        widths = tuple(int(w) for w in widths)
+        if not widths:
+            raise ValueError("widths must hold at least one kernel width")
+        for w in widths:
+            if w < 1 or w % 2 == 0:
+                raise ValueError(f"kernel widths must be odd and positive, got {widths}")
+        if in_joints < 1 or out_joints < 1 or channels < 1 or in_features < 1:
+            raise ValueError("in_joints, out_joints, channels and in_features must be positive")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.in_joints, self.out_joints, self.in_features = in_joints, out_joints, in_features
+        self.widths, self.channels, self.causal = widths, channels, causal
+        self.validate_inputs = True
+
+        self.expand_conv = nn.Conv1d(in_joints * in_features, channels, widths[0], bias=False)
+        self.expand_bn = nn.BatchNorm1d(channels, momentum=0.1)
+        self.block_convs = nn.ModuleList()
+        self.block_bns = nn.ModuleList()
+        dilation = widths[0]
+        self._dilations = []
+        for w in widths[1:]:
+            self.block_convs.append(nn.Conv1d(channels, channels, w, dilation=dilation, bias=False))
+            self.block_bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            self.block_convs.append(nn.Conv1d(channels, channels, 1, bias=False))
+            self.block_bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+            self._dilations.append(dilation)
+            dilation *= w
+        self.shrink = nn.Conv1d(channels, out_joints * 3, 1)
+        self.drop = nn.Dropout(dropout)
+        self.relu = nn.ReLU(inplace=True)
+
+    # -- properties ------------------------------------------------------------
+    @property
+    def receptive_field(self) -> int:
+        """Input frames that one output frame depends on."""
+        return math.prod(self.widths)
+
+    @property
+    def pad(self) -> tuple[int, int]:
+        """Edge frames ``(before, after)`` to pad a sequence with so that every
+        input frame gets exactly one output frame."""
+        rf = self.receptive_field
+        return (rf - 1, 0) if self.causal else ((rf - 1) // 2, (rf - 1) // 2)
+
+    def set_bn_momentum(self, momentum: float) -> None:
+        for m in self.modules():
+            if isinstance(m, nn.BatchNorm1d):
+                m.momentum = momentum
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_joints={self.in_joints}, out_joints={self.out_joints}, widths={self.widths}, "
+            f"channels={self.channels}, causal={self.causal}, in_features={self.in_features}, "
+            f"receptive_field={self.receptive_field}"
+        )
+
+    def config(self) -> dict:
+        """Constructor arguments, for checkpoints."""
+        return {
+            "in_joints": self.in_joints, "out_joints": self.out_joints, "widths": list(self.widths),
+            "channels": self.channels, "dropout": self.drop.p, "causal": self.causal,
+            "in_features": self.in_features,
+        }
+
+    # -- input checks --------------------------------------------------------------
+    def _check(self, x: torch.Tensor, windows: bool) -> None:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+        if x.ndim != 4:
+            raise ValueError(f"expected input (batch, frames, joints, features), got shape {tuple(x.shape)}")
+        _, t, j, f = x.shape
+        if j != self.in_joints:
+            raise ValueError(f"wrong joint count: the model takes {self.in_joints} joints, input has {j}")
+        if f != self.in_features:
+            raise ValueError(
+                f"wrong feature count: the model takes {self.in_features} values per joint, input has {f}"
+            )
+        rf = self.receptive_field
+        if windows and t != rf:
+            raise ValueError(f"forward_windows needs windows of exactly {rf} frames, got {t}")
+        if t < rf:
+            raise ValueError(
+                f"sequence too short: {t} frames for a receptive field of {rf} "
+                f"(pad the sequence, e.g. with poselift.inference.lift_sequence)"
+            )
+        if self.validate_inputs and not bool(torch.isfinite(x).all()):
+            raise ValueError("input contains NaN or infinite values")
+
+    # -- forward passes --------------------------------------------------------
+    def _block(self, x, i, strided: bool):
+        conv, bn = self.block_convs[2 * i], self.block_bns[2 * i]
+        conv1, bn1 = self.block_convs[2 * i + 1], self.block_bns[2 * i + 1]
+        w = self.widths[i + 1]
+        if strided:
+            # residual: the frame of each group of w that the group's output stands for
+            shift = w - 1 if self.causal else w // 2
+            res = x[:, :, shift::w]
+            y = nn.functional.conv1d(x, conv.weight, None, stride=w)
+        else:
+            d = self._dilations[i]
+            span = (w - 1) * d
+            start = span if self.causal else span // 2
+            res = x[:, :, start : x.shape[2] - span + start]
+            y = conv(x)
+        y = self.drop(self.relu(bn(y)))
+        y = self.drop(self.relu(bn1(conv1(y))))
+        return res + y
+
+    def _run(self, x: torch.Tensor, strided: bool) -> torch.Tensor:
+        b, t, j, f = x.shape
+        h = x.reshape(b, t, j * f).transpose(1, 2)
+        if strided:
+            h = nn.functional.conv1d(h, self.expand_conv.weight, None, stride=self.widths[0])
+        else:
+            h = self.expand_conv(h)
+        h = self.drop(self.relu(self.expand_bn(h)))
+        for i in range(len(self.widths) - 1):
+            h = self._block(h, i, strided)
+        out = self.shrink(h)  # (B, J_out*3, T')
+        return out.transpose(1, 2).reshape(b, -1, self.out_joints, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Dilated form. ``(B, T, J_in, F)`` -> ``(B, T - rf + 1, J_out, 3)``."""
+        self._check(x, windows=False)
+        return self._run(x, strided=False)
+
+    def forward_windows(self, x: torch.Tensor) -> torch.Tensor:
+        """Strided (training) form. ``(B, rf, J_in, F)`` -> ``(B, 1, J_out, 3)``."""
+        self._check(x, windows=True)
+        return self._run(x, strided=True)

@@ -1,0 +1,149 @@
+"""``PoseSequence``: one person seen by one camera over time.
+
+This is the plain data structure every stage hands to the next: detectors and
+dataset readers produce it, the lifter consumes its 2D keypoints and (when
+present) learns from its 3D poses, and experiments evaluate against them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .camera import Camera
+from .layouts import Layout, get_layout
+
+__all__ = ["PoseSequence"]
+
+
+@dataclass
+class PoseSequence:
+    """2D keypoints (and optionally 3D poses) of one person in one video.
+
+    Attributes:
+        keypoints: ``(T, J, 2)`` image coordinates in pixels.
+        layout: joint layout of ``keypoints`` (name or :class:`Layout`).
+        confidence: ``(T, J)`` detector scores in ``[0, 1]``; ``None`` means all 1.
+        poses3d: ``(T, J3, 3)`` camera-frame 3D joints in metres (absolute, so
+            the root carries the trajectory), or ``None`` when unknown.
+        layout3d: layout of ``poses3d``.
+        camera: the camera; provides image size and (for back-projection)
+            intrinsics. ``None`` needs ``image_size``.
+        image_size: ``(width, height)``; taken from ``camera`` when given.
+        fps: frames per second.
+        subject, action: labels used by evaluation tables.
+        meta: anything else (source file, track id, ...).
+    """
+
+    keypoints: np.ndarray
+    layout: str | Layout = "h36m17"
+    confidence: np.ndarray | None = None
+    poses3d: np.ndarray | None = None
+    layout3d: str | Layout = "h36m17"
+    camera: Camera | None = None
+    image_size: tuple[int, int] | None = None
+    fps: float = 50.0
+    subject: str = ""
+    action: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.layout = get_layout(self.layout)
+        self.layout3d = get_layout(self.layout3d)
+        kp = np.asarray(self.keypoints)
+        if kp.ndim != 3 or kp.shape[-1] != 2:
+            raise ValueError(f"{self.label}: keypoints must be (frames, joints, 2), got shape {kp.shape}")
+        self.layout.check(kp, f"{self.label}: keypoints")
+        if len(kp) == 0:
+            raise ValueError(f"{self.label}: empty sequence")
+        bad = ~np.isfinite(kp).all(axis=(1, 2))
+        if bad.any():
+            frames = np.flatnonzero(bad)
+            raise ValueError(
+                f"{self.label}: keypoints contain NaN/inf in {bad.sum()} frame(s), first {frames[:5].tolist()} "
+                "(fill gaps first, e.g. poselift.detectors.tracking)"
+            )
+        self.keypoints = kp.astype(np.float32, copy=False)
+        if self.confidence is not None:
+            c = np.asarray(self.confidence, dtype=np.float32)
+            if c.shape != kp.shape[:2]:
+                raise ValueError(f"{self.label}: confidence shape {c.shape} != keypoints {kp.shape[:2]}")
+            if not np.isfinite(c).all():
+                raise ValueError(f"{self.label}: confidence contains NaN/inf")
+            self.confidence = c
+        if self.poses3d is not None:
+            p = np.asarray(self.poses3d)
+            if p.ndim != 3 or p.shape[-1] != 3:
+                raise ValueError(f"{self.label}: poses3d must be (frames, joints, 3), got shape {p.shape}")
+            self.layout3d.check(p, f"{self.label}: poses3d")
+            if len(p) != len(kp):
+                raise ValueError(f"{self.label}: {len(p)} frames of 3D but {len(kp)} frames of 2D")
+            if not np.isfinite(p).all():
+                raise ValueError(f"{self.label}: poses3d contains NaN/inf")
+            self.poses3d = p.astype(np.float32, copy=False)
+        if self.camera is not None:
+            self.image_size = (self.camera.width, self.camera.height)
+        if self.image_size is None:
+            raise ValueError(f"{self.label}: give a camera or image_size=(width, height) to normalise the 2D")
+        self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+
+    @property
+    def label(self) -> str:
+        parts = [p for p in (self.subject, self.action, self.camera.name if self.camera else "") if p]
+        return "sequence " + "/".join(parts) if parts else "sequence"
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.keypoints)
+
+    def normalized_keypoints(self) -> np.ndarray:
+        """``(T, J, 2)`` screen-normalised 2D (u in [-1, 1], v in [-h/w, h/w])."""
+        w, h = self.image_size
+        kp = self.keypoints.astype(np.float32)
+        out = np.empty_like(kp)
+        out[..., 0] = kp[..., 0] / w * 2 - 1
+        out[..., 1] = kp[..., 1] / w * 2 - h / w
+        return out
+
+    def inputs(self, features: int = 2) -> np.ndarray:
+        """Lifter input ``(T, J, features)``: normalised x, y (and confidence when 3)."""
+        kp = self.normalized_keypoints()
+        if features == 2:
+            return kp
+        if features == 3:
+            c = self.confidence if self.confidence is not None else np.ones(kp.shape[:2], np.float32)
+            return np.concatenate([kp, c[..., None]], axis=-1)
+        raise ValueError(f"features must be 2 or 3, got {features}")
+
+    def root_relative_3d(self) -> np.ndarray:
+        """``(T, J3, 3)`` 3D poses with the root joint at the origin."""
+        if self.poses3d is None:
+            raise ValueError(f"{self.label}: has no 3D poses")
+        r = self.layout3d.root
+        return self.poses3d - self.poses3d[:, r : r + 1]
+
+    def trajectory(self) -> np.ndarray:
+        """``(T, 3)`` root position in camera coordinates (metres)."""
+        if self.poses3d is None:
+            raise ValueError(f"{self.label}: has no 3D poses")
+        return self.poses3d[:, self.layout3d.root].copy()
+
+    def slice(self, start: int, stop: int) -> "PoseSequence":
+        """Frames ``[start, stop)`` as a new sequence (labels and camera kept)."""
+        return PoseSequence(
+            keypoints=self.keypoints[start:stop],
+            layout=self.layout,
+            confidence=None if self.confidence is None else self.confidence[start:stop],
+            poses3d=None if self.poses3d is None else self.poses3d[start:stop],
+            layout3d=self.layout3d,
+            camera=self.camera,
+            image_size=self.image_size,
+            fps=self.fps,
+            subject=self.subject,
+            action=self.action,
+            meta=dict(self.meta, start_frame=self.meta.get("start_frame", 0) + start),
+        )

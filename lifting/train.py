@@ -1,0 +1,411 @@
+"""The training loop: supervised, optionally semi-supervised, one loop.
+
+One step draws a batch of labelled windows (and, when semi-supervised training
+is switched on and the warm-up is over, a batch of unlabelled windows), runs
+them through the strided form of the pose model (and the trajectory model
+when there is one) in a single forward pass, and sums the loss terms that
+apply:
+
+=================  ===========================================================
+term               when
+=================  ===========================================================
+``pose``           always: MPJPE of root-relative 3D, labelled windows
+``traj``           trajectory model present: root position error / depth
+``proj``           unlabelled data, after ``warmup_epochs``: 2D error of the
+                   projected pose + trajectory through the sequence's camera
+``bone``           same, ``bone_weight > 0``: L1 between mean bone lengths of
+                   the labelled and unlabelled predictions
+=================  ===========================================================
+
+Recipe defaults follow VideoPose3D: Adam with amsgrad, lr 1e-3 decayed by
+0.95 per epoch, batch 1024, BN momentum decaying exponentially from 0.1 to
+0.001, horizontal-flip augmentation. Each epoch ends with an atomic
+checkpoint (model(s), optimiser, RNG states, history) and a CSV log row; an
+interrupted run resumes from the last completed epoch and reproduces the
+uninterrupted result.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data import WindowBank, flip_inputs, flip_poses
+from .io import atomic_torch_save, atomic_write_text
+from .layouts import Layout, correspondence, get_layout
+from .losses import bone_length_loss, flip_intrinsics, pose_loss, reprojection_loss, trajectory_loss
+from .model import TemporalLifter
+
+__all__ = ["TrainSettings", "Trainer", "resolve_device", "bn_momentum_at"]
+
+CHECKPOINT = "checkpoint.pt"
+LOG = "log.csv"
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` -> CUDA when a device really works, else CPU."""
+    if str(device) != "auto":
+        return torch.device(device)
+    if torch.cuda.is_available():
+        try:
+            torch.zeros(1, device="cuda")
+            return torch.device("cuda")
+        except Exception:  # a driver that lists a device it cannot use
+            pass
+    return torch.device("cpu")
+
+
+def bn_momentum_at(epoch: int, epochs: int, start: float, end: float) -> float:
+    """BatchNorm momentum for ``epoch`` (0-based): ``start * (end / start) ** (epoch / epochs)``."""
+    return start * math.exp(epoch / max(epochs, 1) * math.log(end / start))
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation settings (defaults: the VideoPose3D recipe).
+
+    Attributes:
+        epochs: passes over the training windows.
+        batch_size: labelled windows per step (the unlabelled batch has the same size).
+        lr, lr_decay: Adam learning rate, multiplied by ``lr_decay`` after each epoch.
+        amsgrad: Adam variant.
+        bn_momentum: ``(start, end)`` of the exponential BatchNorm momentum schedule.
+        flip_augment: mirror a random half of each batch (2D, 3D, camera).
+        windows_per_epoch: cap on labelled windows per epoch (a random subset
+            each epoch); ``None`` uses every window once.
+        seed: seeds the window order, augmentation and dropout.
+        warmup_epochs: epochs before the unlabelled terms start.
+        bone_weight: weight of the bone-length term (0 switches it off).
+        proj_weight, traj_weight: weights of the reprojection and trajectory terms.
+        grad_clip: clip the gradient norm (``None``: no clipping).
+        amp: bfloat16 autocast on CUDA.
+        progress: show a tqdm progress bar.
+    """
+
+    epochs: int = 60
+    batch_size: int = 1024
+    lr: float = 1e-3
+    lr_decay: float = 0.95
+    amsgrad: bool = True
+    bn_momentum: tuple[float, float] = (0.1, 0.001)
+    flip_augment: bool = True
+    windows_per_epoch: int | None = None
+    seed: int = 0
+    warmup_epochs: int = 1
+    bone_weight: float = 1.0
+    proj_weight: float = 1.0
+    traj_weight: float = 1.0
+    grad_clip: float | None = None
+    amp: bool = False
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+        if self.batch_size < 2:
+            raise ValueError(f"batch_size must be >= 2 (BatchNorm), got {self.batch_size}")
+        if not (self.lr > 0 and 0 < self.lr_decay <= 1):
+            raise ValueError("lr must be > 0 and lr_decay in (0, 1]")
+        self.bn_momentum = tuple(float(m) for m in self.bn_momentum)  # type: ignore[assignment]
+
+
+EvalFn = Callable[[TemporalLifter, "TemporalLifter | None"], dict]
+
+
+class Trainer:
+    """Train a :class:`TemporalLifter` (plus optional trajectory model).
+
+    Args:
+        model: the pose model (``out_joints`` = joints of ``layout_out``).
+        labelled: windows with ``targets`` (root-relative 3D); with a
+            trajectory model also ``trajectories``.
+        settings: :class:`TrainSettings`.
+        layout_in, layout_out: layouts of the 2D input and 3D output (for
+            flipping, bone lengths and the 2D<->3D joint correspondence).
+        evaluate: optional ``f(model, traj_model) -> {"mpjpe": ..., ...}``
+            called after each epoch; numbers go to the log.
+        run_dir: folder for ``checkpoint.pt`` and ``log.csv`` (nothing saved when ``None``).
+        traj_model: optional trajectory model (``out_joints=1``).
+        unlabelled: optional windows with ``intrinsics`` for back-projection.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``...
+        eval_every: evaluate every this many epochs (and after the last).
+    """
+
+    def __init__(
+        self,
+        model: TemporalLifter,
+        labelled: WindowBank,
+        settings: TrainSettings,
+        layout_in: str | Layout,
+        layout_out: str | Layout,
+        evaluate: EvalFn | None = None,
+        run_dir: str | Path | None = None,
+        traj_model: TemporalLifter | None = None,
+        unlabelled: WindowBank | None = None,
+        device: str | torch.device = "auto",
+        eval_every: int = 1,
+    ) -> None:
+        self.settings = settings
+        self.device = resolve_device(device)
+        self.model = model.to(self.device)
+        self.traj_model = traj_model.to(self.device) if traj_model is not None else None
+        self.labelled, self.unlabelled = labelled, unlabelled
+        self.layout_in, self.layout_out = get_layout(layout_in), get_layout(layout_out)
+        self.evaluate = evaluate
+        self.eval_every = max(1, int(eval_every))
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self._check_setup()
+        self.perm_in = torch.as_tensor(self.layout_in.flip_permutation, device=self.device)
+        self.perm_out = torch.as_tensor(self.layout_out.flip_permutation, device=self.device)
+        self.corr = correspondence(self.layout_in, self.layout_out)
+        params = list(self.model.parameters())
+        if self.traj_model is not None:
+            params += list(self.traj_model.parameters())
+        self.optimizer = torch.optim.Adam(params, lr=settings.lr, amsgrad=settings.amsgrad)
+        self.generator = torch.Generator().manual_seed(settings.seed)
+        self.epoch = 0
+        self.history: list[dict] = []
+
+    # -- set-up checks -------------------------------------------------------------
+    def _check_setup(self) -> None:
+        m, bank = self.model, self.labelled
+        if bank.targets is None:
+            raise ValueError("the labelled WindowBank has no 3D targets")
+        if bank.receptive_field != m.receptive_field or bank.causal != m.causal:
+            raise ValueError(
+                f"WindowBank windows (rf={bank.receptive_field}, causal={bank.causal}) do not match the "
+                f"model (rf={m.receptive_field}, causal={m.causal})"
+            )
+        j_in, f_in = bank.inputs.shape[1:]
+        if (j_in, f_in) != (m.in_joints, m.in_features):
+            raise ValueError(f"inputs have {j_in} joints x {f_in} features; model takes {m.in_joints} x {m.in_features}")
+        if self.layout_in.num_joints != m.in_joints or self.layout_out.num_joints != m.out_joints:
+            raise ValueError(
+                f"layouts {self.layout_in.name} ({self.layout_in.num_joints}) -> {self.layout_out.name} "
+                f"({self.layout_out.num_joints}) do not match the model ({m.in_joints} -> {m.out_joints})"
+            )
+        if self.traj_model is not None:
+            t = self.traj_model
+            if t.out_joints != 1 or t.receptive_field != m.receptive_field or t.causal != m.causal:
+                raise ValueError("the trajectory model needs out_joints=1 and the pose model's receptive field")
+            if bank.trajectories is None:
+                raise ValueError("a trajectory model needs labelled windows with trajectories")
+        if self.unlabelled is not None:
+            if self.traj_model is None:
+                raise ValueError("semi-supervised training needs a trajectory model")
+            if self.unlabelled.intrinsics is None:
+                raise ValueError("unlabelled windows need camera intrinsics for back-projection")
+            if self.unlabelled.receptive_field != m.receptive_field:
+                raise ValueError("unlabelled windows have a different receptive field")
+
+    # -- state -------------------------------------------------------------------
+    @property
+    def lr(self) -> float:
+        return self.optimizer.param_groups[0]["lr"]
+
+    def state_dict(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "model_config": self.model.config(),
+            "traj_model": None if self.traj_model is None else self.traj_model.state_dict(),
+            "traj_model_config": None if self.traj_model is None else self.traj_model.config(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "history": self.history,
+            "settings": asdict(self.settings),
+            "layout_in": self.layout_in.name,
+            "layout_out": self.layout_out.name,
+            "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
+                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        if self.traj_model is not None:
+            if state.get("traj_model") is None:
+                raise ValueError("checkpoint has no trajectory model")
+            self.traj_model.load_state_dict(state["traj_model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch = int(state["epoch"])
+        self.history = list(state["history"])
+        torch.set_rng_state(state["rng"]["torch"])
+        self.generator.set_state(state["rng"]["generator"])
+        if state["rng"].get("cuda") is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self._set_bn_momentum()
+
+    def save(self) -> None:
+        if self.run_dir is None:
+            return
+        atomic_torch_save(self.state_dict(), self.run_dir / CHECKPOINT)
+        self._write_log()
+
+    def _write_log(self) -> None:
+        if not self.history:
+            return
+        keys: list[str] = []
+        for row in self.history:
+            keys += [k for k in row if k not in keys]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys)
+        w.writeheader()
+        for row in self.history:
+            w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        atomic_write_text(self.run_dir / LOG, buf.getvalue())
+
+    def try_resume(self) -> bool:
+        """Load ``run_dir/checkpoint.pt`` if it exists; True when resumed."""
+        if self.run_dir is None or not (self.run_dir / CHECKPOINT).exists():
+            return False
+        try:
+            state = torch.load(self.run_dir / CHECKPOINT, map_location=self.device, weights_only=False)
+        except Exception as e:  # noqa: BLE001 - report which file is bad
+            raise RuntimeError(f"cannot resume: {self.run_dir / CHECKPOINT} is unreadable ({e})") from e
+        if state.get("model_config") != self.model.config():
+            raise ValueError(
+                f"cannot resume: the checkpoint's model {state.get('model_config')} differs from {self.model.config()}"
+            )
+        self.load_state_dict(state)
+        return True
+
+    def _set_bn_momentum(self) -> None:
+        s = self.settings
+        m = bn_momentum_at(self.epoch, s.epochs, *s.bn_momentum)
+        self.model.set_bn_momentum(m)
+        if self.traj_model is not None:
+            self.traj_model.set_bn_momentum(m)
+
+    # -- one step ------------------------------------------------------------------
+    def _flip_mask(self, n: int) -> torch.Tensor | None:
+        if not self.settings.flip_augment:
+            return None
+        return (torch.rand(n, generator=self.generator) < 0.5).to(self.device)
+
+    @staticmethod
+    def _where(mask, a, b):
+        if mask is None:
+            return b
+        return torch.where(mask.view(-1, *([1] * (b.ndim - 1))), a, b)
+
+    def compute_losses(self, idx_l: torch.Tensor, idx_u: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Forward one labelled (+ unlabelled) batch and return the loss terms."""
+        bank, s = self.labelled, self.settings
+        x_l = bank.windows(idx_l)
+        y_l = bank.targets[idx_l]
+        m_l = self._flip_mask(len(idx_l))
+        x_l = self._where(m_l, flip_inputs(x_l, self.perm_in), x_l)
+        y_l = self._where(m_l, flip_poses(y_l, self.perm_out), y_l)
+        xs = [x_l]
+        if idx_u is not None:
+            x_u = self.unlabelled.windows(idx_u)
+            k_u = self.unlabelled.intrinsics[self.unlabelled.seq[idx_u]]
+            m_u = self._flip_mask(len(idx_u))
+            x_u = self._where(m_u, flip_inputs(x_u, self.perm_in), x_u)
+            k_u = self._where(m_u, flip_intrinsics(k_u), k_u)
+            xs.append(x_u)
+        x = torch.cat(xs) if len(xs) > 1 else x_l
+        n_l = len(idx_l)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=s.amp and self.device.type == "cuda"):
+            pose = self.model.forward_windows(x)[:, 0].float()
+            traj = None if self.traj_model is None else self.traj_model.forward_windows(x)[:, 0, 0].float()
+        losses = {"pose": pose_loss(pose[:n_l], y_l)}
+        if traj is not None:
+            t_l = bank.trajectories[idx_l]
+            t_l = self._where(m_l, t_l * torch.tensor([-1.0, 1.0, 1.0], device=t_l.device), t_l)
+            losses["traj"] = s.traj_weight * trajectory_loss(traj[:n_l], t_l)
+        if idx_u is not None:
+            rf = self.model.receptive_field
+            centre = rf - 1 if self.model.causal else (rf - 1) // 2
+            target2d = x_u[:, centre, :, :2]
+            losses["proj"] = s.proj_weight * reprojection_loss(pose[n_l:], traj[n_l:], k_u, target2d, self.corr)
+            if s.bone_weight > 0:
+                losses["bone"] = s.bone_weight * bone_length_loss(pose[:n_l], pose[n_l:], self.layout_out.parents)
+        return losses
+
+    # -- the loop ------------------------------------------------------------------
+    def fit(self, resume: bool = True) -> list[dict]:
+        """Train until ``settings.epochs``; returns the per-epoch history."""
+        s = self.settings
+        if resume and self.try_resume():
+            if self.epoch >= s.epochs:
+                return self.history
+        elif self.epoch == 0:
+            torch.manual_seed(s.seed)
+        self.model.validate_inputs = False  # the bank validated everything once
+        if self.traj_model is not None:
+            self.traj_model.validate_inputs = False
+        try:
+            while self.epoch < s.epochs:
+                self._set_bn_momentum()
+                row = self._train_epoch()
+                self.epoch += 1
+                for g in self.optimizer.param_groups:
+                    g["lr"] *= s.lr_decay
+                if self.evaluate is not None and (self.epoch % self.eval_every == 0 or self.epoch == s.epochs):
+                    t0 = time.perf_counter()
+                    metrics = self.evaluate(self.model, self.traj_model)
+                    row.update({f"val_{k}": float(v) for k, v in metrics.items() if np.isscalar(v)})
+                    row["eval_seconds"] = time.perf_counter() - t0
+                self.history.append(row)
+                self.save()
+        finally:
+            self.model.validate_inputs = True
+            if self.traj_model is not None:
+                self.traj_model.validate_inputs = True
+        return self.history
+
+    def _train_epoch(self) -> dict:
+        s = self.settings
+        self.model.train()
+        if self.traj_model is not None:
+            self.traj_model.train()
+        semi = self.unlabelled is not None and self.epoch >= s.warmup_epochs
+        sums: dict[str, float] = {}
+        n_batches = 0
+        n_windows = 0
+        t0 = time.perf_counter()
+        total = self.labelled.num_windows if s.windows_per_epoch is None else min(s.windows_per_epoch, self.labelled.num_windows)
+        bar = tqdm(
+            total=total, desc=f"epoch {self.epoch + 1}/{s.epochs}", unit="win", disable=not s.progress,
+            leave=False, dynamic_ncols=True,
+        )
+        try:
+            for idx in self.labelled.batches(s.batch_size, self.generator, limit=s.windows_per_epoch):
+                if len(idx) < 2:
+                    continue  # BatchNorm needs two samples
+                idx_u = self.unlabelled.sample(len(idx), self.generator) if semi else None
+                losses = self.compute_losses(idx, idx_u)
+                loss = sum(losses.values())
+                if not torch.isfinite(loss):
+                    raise FloatingPointError(f"loss became {loss.item()} in epoch {self.epoch + 1}: {losses}")
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if s.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(
+                        [p for g in self.optimizer.param_groups for p in g["params"]], s.grad_clip
+                    )
+                self.optimizer.step()
+                for k, v in losses.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+                n_batches += 1
+                n_windows += len(idx)
+                bar.update(len(idx))
+                if n_batches % 10 == 0:
+                    bar.set_postfix({k: f"{v / n_batches * (1000 if k == 'pose' else 1):.1f}" for k, v in sums.items()})
+        finally:
+            bar.close()
+        dt = time.perf_counter() - t0
+        row = {"epoch": self.epoch + 1, "lr": self.lr, "bn_momentum": self.model.expand_bn.momentum}
+        row.update({f"loss_{k}": v / max(n_batches, 1) for k, v in sums.items()})
+        row["train_mpjpe_mm"] = row.get("loss_pose", float("nan")) * 1000
+        row["epoch_seconds"] = dt
+        row["windows_per_second"] = n_windows / dt if dt > 0 else float("nan")
+        return row

@@ -1,0 +1,83 @@
+"""Install poselift.
+
+The repository keeps the folder layout the project was specified with
+(``lifting/ detectors/ datasets/ experiments/``) but installs everything under
+the single import namespace ``poselift`` so that ``datasets`` and
+``detectors`` never shadow (or get shadowed by) the PyPI packages of the same
+name:
+
+    lifting/      -> poselift
+    datasets/     -> poselift.datasets
+    detectors/    -> poselift.detectors
+    experiments/  -> poselift.experiments
+"""
+from pathlib import Path
+
+from setuptools import setup
+
+HERE = Path(__file__).parent
+
+
+def _version() -> str:
+    for line in (HERE / "lifting" / "_version.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split("=")[1].strip().strip("\"'")
+    raise RuntimeError("no __version__ in lifting/_version.py")
+
+
+PACKAGE_DIR = {
+    "poselift": "lifting",
+    "poselift.datasets": "datasets",
+    "poselift.detectors": "detectors",
+    "poselift.experiments": "experiments",
+}
+
+# ONNX Runtime: exactly one of the two distributions may be installed (both
+# provide the module ``onnxruntime`` and overwrite each other's files).
+# onnxruntime-gpu ships wheels for Linux x86_64 and Windows AMD64 only and
+# falls back to the CPU provider when no CUDA device exists.
+ORT = [
+    "onnxruntime-gpu>=1.17; (platform_system == 'Linux' and platform_machine == 'x86_64') "
+    "or (platform_system == 'Windows' and platform_machine == 'AMD64')",
+    "onnxruntime>=1.17; (platform_system != 'Linux' and platform_system != 'Windows') "
+    "or (platform_system == 'Linux' and platform_machine != 'x86_64') "
+    "or (platform_system == 'Windows' and platform_machine != 'AMD64')",
+]
+
+setup(
+    name="poselift",
+    version=_version(),
+    description="Temporal 3D human pose lifting: 2D keypoints in, smooth 3D poses out, "
+    "with reproducible Human3.6M evaluation.",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    package_dir=PACKAGE_DIR,
+    packages=list(PACKAGE_DIR),
+    package_data={"poselift.experiments": ["configs/*.yaml"]},
+    install_requires=[
+        "torch>=2.1",
+        "numpy>=1.24",
+        "scipy>=1.10",
+        "matplotlib>=3.7",
+        "h5py>=3.8",
+        "tqdm>=4.60",
+        "pyyaml>=6.0",  # experiment configs are YAML files
+        "av>=11",  # video decoding/encoding; the wheel bundles FFmpeg (no system ffmpeg)
+        *ORT,
+    ],
+    extras_require={
+        "dev": [
+            "pytest>=7.4",
+            "onnx>=1.15",  # the tests build stand-in detector models with exact signatures
+            "nbmake>=1.5",  # the tests execute the notebooks
+            "ipykernel>=6.0",
+        ],
+    },
+    entry_points={"console_scripts": ["poselift = poselift.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
