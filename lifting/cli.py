@@ -15,7 +15,8 @@ from ._version import __version__
 
 COMMAND_MODULES = [
     "poselift.demo",  # demo
-    "poselift.experiments.commands",  # train, evaluate, prepare, table, reproduce
+    "poselift.datasets.commands",  # prepare
+    "poselift.experiments.commands",  # train, evaluate, table, reproduce
     "poselift.detectors.commands",  # detect, lift
 ]
 

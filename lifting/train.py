@@ -173,6 +173,7 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.epoch = 0
         self.history: list[dict] = []
+        self.extra: dict = {}  # saved with checkpoints (e.g. flip_test for loading)
 
     # -- set-up checks -------------------------------------------------------------
     def _check_setup(self) -> None:
@@ -223,6 +224,7 @@ class Trainer:
             "settings": asdict(self.settings),
             "layout_in": self.layout_in.name,
             "layout_out": self.layout_out.name,
+            "extra": self.extra,
             "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
         }

@@ -1,0 +1,170 @@
+"""Run folders: what a training run leaves behind, and loading a trained lifter back.
+
+A run folder holds::
+
+    config.yaml     the resolved experiment configuration
+    run.json        seed, package version, git commit, machine, torch version, device, timings
+    checkpoint.pt   models, optimiser, RNG states and history (written atomically each epoch)
+    log.csv         one row per epoch
+    metrics.json    final evaluation: mpjpe, p_mpjpe, n_mpjpe, mpjve (mm), per_action, per_subject
+    table.md        the same as a Markdown table
+
+:func:`load_lifter` turns a run folder into a :class:`Lifter` that lifts any
+:class:`~poselift.sequence.PoseSequence` (converting its joint layout when
+needed).
+"""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._version import __version__
+from ..inference import lift_sequence
+from ..layouts import Layout, get_layout, get_mapping
+from ..model import TemporalLifter
+from ..sequence import PoseSequence
+from ..train import CHECKPOINT, resolve_device
+
+__all__ = ["Lifter", "load_lifter", "git_commit", "machine_description"]
+
+
+def git_commit(path: str | os.PathLike | None = None) -> str | None:
+    """Commit hash of the repository holding ``path`` (the package by default), ``+dirty`` if modified."""
+    path = Path(path) if path is not None else Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, timeout=10)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=path,
+                               capture_output=True, text=True, timeout=10)
+        return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine_description(device: torch.device | str | None = None) -> str:
+    """One line: CPU model and cores, or the GPU name."""
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    if dev.type == "cuda" and torch.cuda.is_available():
+        return f"{torch.cuda.get_device_name(dev)} (CUDA {torch.version.cuda})"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class Lifter:
+    """A trained pose lifter (and optional trajectory model) ready to use.
+
+    Attributes:
+        model: the pose model, eval mode.
+        layout_in, layout_out: joint layouts of its 2D input and 3D output.
+        flip_test: average with the mirrored input's prediction.
+        traj_model: trajectory model of a semi-supervised run, else ``None``.
+        run_dir: where it came from.
+    """
+
+    model: TemporalLifter
+    layout_in: Layout
+    layout_out: Layout
+    flip_test: bool = True
+    traj_model: TemporalLifter | None = None
+    run_dir: Path | None = None
+
+    @property
+    def receptive_field(self) -> int:
+        return self.model.receptive_field
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def inputs(self, seq: PoseSequence) -> np.ndarray:
+        """``(T, J_in, F)`` model input for ``seq``, converting its layout if needed."""
+        if seq.layout.name == self.layout_in.name:
+            return seq.inputs(self.model.in_features)
+        mapping = get_mapping(seq.layout, self.layout_in)
+        if mapping.missing:
+            names = [self.layout_in.joints[j] for j in mapping.missing]
+            raise ValueError(
+                f"the model takes {self.layout_in.name} input; converting {seq.layout.name} leaves {names} missing"
+            )
+        conf = seq.confidence if seq.confidence is not None else np.ones(seq.keypoints.shape[:2], np.float32)
+        kp, c = mapping.apply(seq.keypoints, conf)
+        conv = PoseSequence(keypoints=kp, layout=self.layout_in, confidence=c, image_size=seq.image_size,
+                            fps=seq.fps, subject=seq.subject, action=seq.action)
+        return conv.inputs(self.model.in_features)
+
+    def _perms(self):
+        return (self.layout_in.flip_permutation, self.layout_out.flip_permutation) if self.flip_test else None
+
+    def lift(self, seq: PoseSequence | np.ndarray) -> np.ndarray:
+        """Root-relative 3D poses ``(T, J_out, 3)`` in metres, camera frame.
+
+        ``seq`` is a :class:`PoseSequence` or an already prepared input array ``(T, J_in, F)``.
+        """
+        x = self.inputs(seq) if isinstance(seq, PoseSequence) else np.asarray(seq, np.float32)
+        y = lift_sequence(self.model, x, flip_perms=self._perms())
+        r = self.layout_out.root
+        return y - y[:, r : r + 1]
+
+    def trajectory(self, seq: PoseSequence | np.ndarray) -> np.ndarray:
+        """Root position ``(T, 3)`` in camera coordinates (semi-supervised runs only)."""
+        if self.traj_model is None:
+            raise ValueError("this run has no trajectory model (train semi-supervised or with trajectory: true)")
+        x = self.inputs(seq) if isinstance(seq, PoseSequence) else np.asarray(seq, np.float32)
+        perms = None
+        if self.flip_test:
+            perms = (self.layout_in.flip_permutation, np.zeros(1, dtype=np.int64))
+        return lift_sequence(self.traj_model, x, flip_perms=perms)[:, 0]
+
+
+def _build(config: dict | None) -> TemporalLifter | None:
+    if config is None:
+        return None
+    return TemporalLifter(**config)
+
+
+def load_lifter(run_dir: str | os.PathLike, device: str = "auto", flip_test: bool | None = None) -> Lifter:
+    """Load the trained model(s) of a run folder (its ``checkpoint.pt``).
+
+    Args:
+        run_dir: a folder written by ``poselift train`` / ``poselift demo``.
+        device: ``"auto"`` (CUDA if it works), ``"cpu"``, ...
+        flip_test: override the run's flip test-time augmentation setting.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run folder: no {CHECKPOINT} in it")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # noqa: BLE001
+        raise ValueError(f"{path} is corrupt or not a poselift checkpoint ({e})") from e
+    for key in ("model", "model_config", "layout_in", "layout_out"):
+        if key not in state:
+            raise ValueError(f"{path} is not a poselift checkpoint (no {key!r})")
+    dev = resolve_device(device)
+    model = _build(state["model_config"])
+    model.load_state_dict(state["model"])
+    model.to(dev).eval()
+    traj = _build(state.get("traj_model_config"))
+    if traj is not None:
+        traj.load_state_dict(state["traj_model"])
+        traj.to(dev).eval()
+    if flip_test is None:
+        flip_test = bool(state.get("extra", {}).get("flip_test", True))
+    return Lifter(model, get_layout(state["layout_in"]), get_layout(state["layout_out"]), flip_test, traj, run_dir)
