@@ -1,0 +1,325 @@
+"""A compact, versioned HDF5 cache of :class:`~poselift.datasets.h36m.H36MData`.
+
+``prepare_cache`` reads Human3.6M once (archive folder, or VideoPose3D npz
+files plus ``cameras.h5``) and writes one HDF5 file; ``load_cache`` reads it
+back in about a second. Layout of the file::
+
+    /                      attrs: format, version, keypoints_name, layout2d,
+                                  source, notes (JSON list), poselift_version
+    /cameras/<S>/<cam_id>  attrs: f, c, k, p, R (world-to-camera), T (metres),
+                                  width, height, name
+    /poses3d/<S>/<action>              (T, 17, 3) float32, world metres
+    /keypoints2d/<S>/<action>/<cam_id> (T, J, 2)  float32, pixels
+
+Arrays are compressed (gzip with the byte-shuffle filter by default, or lzf)
+and carry a Fletcher-32 checksum, so a damaged file fails loudly instead of
+returning wrong numbers. The file is written atomically
+(:func:`poselift.io.atomic_path`): an interrupted run leaves no half cache.
+
+The cache is derived from Human3.6M and falls under its academic licence:
+keep it outside any repository (the default location is the user's cache
+folder).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from .._version import __version__
+from ..camera import Camera
+from ..io import atomic_path
+from ..layouts import get_layout
+from .h36m import H36MData, read_archive, read_npz
+
+__all__ = [
+    "CACHE_FORMAT",
+    "CACHE_VERSION",
+    "PreparedCache",
+    "default_cache_path",
+    "detect_format",
+    "save_cache",
+    "load_cache",
+    "prepare_cache",
+]
+
+CACHE_FORMAT = "poselift-h36m-cache"
+CACHE_VERSION = 1
+"""Bumped whenever the layout of the file changes; :func:`load_cache` refuses other versions."""
+
+_CAMERA_FIELDS = ("f", "c", "k", "p", "R", "T")
+
+
+@dataclass
+class PreparedCache:
+    """What :func:`prepare_cache` did.
+
+    Attributes:
+        path: the cache file.
+        size_bytes: its size on disk.
+        seconds_read, seconds_write: time spent reading the source and writing the cache.
+        num_frames: frames of 3D.
+        num_sequences3d, num_sequences2d: ``(subject, action)`` and ``(subject, action, camera)`` entries.
+        notes: what was left out or adjusted while reading.
+    """
+
+    path: Path
+    size_bytes: int
+    seconds_read: float
+    seconds_write: float
+    num_frames: int
+    num_sequences3d: int
+    num_sequences2d: int
+    notes: list[str] = field(default_factory=list)
+
+
+def default_cache_path(keypoints_name: str = "sh_pt_mpii") -> Path:
+    """``$POSELIFT_CACHE/h36m_<name>.h5``, else ``$XDG_CACHE_HOME`` or ``~/.cache``, ``/poselift/``.
+
+    Outside any repository on purpose: the cache is derived from Human3.6M.
+    """
+    base = os.environ.get("POSELIFT_CACHE")
+    if base:
+        root = Path(base)
+    else:
+        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "poselift"
+    return root / f"h36m_{keypoints_name or 'gt'}.h5"
+
+
+def detect_format(source: str | Path) -> str:
+    """``"archive"`` for a folder with ``cameras.h5``, ``"npz"`` for an ``.npz`` file (or a folder holding
+    ``data_3d_h36m.npz``); ``ValueError`` otherwise."""
+    source = Path(source)
+    if source.is_dir():
+        if (source / "cameras.h5").is_file():
+            return "archive"
+        if (source / "data_3d_h36m.npz").is_file():
+            return "npz"
+        raise ValueError(f"{source}: neither an archive folder (no cameras.h5) nor a folder with data_3d_h36m.npz")
+    if source.suffix == ".npz":
+        return "npz"
+    if not source.exists():
+        raise FileNotFoundError(f"{source}: no such file or folder")
+    raise ValueError(f"{source}: cannot tell the format; pass format='archive' or 'npz'")
+
+
+def _compression(compression: str | None) -> dict:
+    if compression in (None, "none"):
+        return {}
+    if compression == "gzip":
+        return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
+    if compression == "lzf":
+        return {"compression": "lzf", "shuffle": True}
+    raise ValueError(f"compression must be 'gzip', 'lzf' or 'none', got {compression!r}")
+
+
+def save_cache(data: H36MData, out: str | Path, *, compression: str | None = "gzip", progress: bool = False) -> Path:
+    """Write ``data`` to an HDF5 cache at ``out`` (atomically).
+
+    Args:
+        data: the dataset; 3D ``(T, 17, 3)`` metres and 2D ``(T, J, 2)`` pixels
+            are stored as float32.
+        out: destination file (parent folders are created).
+        compression: ``"gzip"`` (smaller), ``"lzf"`` (faster to load) or ``"none"``.
+        progress: progress bar.
+
+    Returns:
+        ``out`` as a :class:`Path`.
+    """
+    import h5py
+    from tqdm.auto import tqdm
+
+    out = Path(out)
+    opts = dict(_compression(compression), fletcher32=True)
+    get_layout(data.layout2d)  # fail before writing anything
+    with atomic_path(out, suffix=".h5") as tmp:
+        with h5py.File(tmp, "w") as h5:
+            h5.attrs["format"] = CACHE_FORMAT
+            h5.attrs["version"] = CACHE_VERSION
+            h5.attrs["keypoints_name"] = data.keypoints_name
+            h5.attrs["layout2d"] = data.layout2d
+            h5.attrs["layout3d"] = "h36m17"
+            h5.attrs["source"] = data.source
+            h5.attrs["notes"] = json.dumps(list(data.notes))
+            h5.attrs["poselift_version"] = __version__
+            for (s, cam_id), cam in data.cameras.items():
+                g = h5.require_group(f"cameras/{s}").create_group(cam_id)
+                for k in _CAMERA_FIELDS:
+                    g.attrs[k] = np.asarray(getattr(cam, k), dtype=np.float64)
+                g.attrs["width"], g.attrs["height"], g.attrs["name"] = cam.width, cam.height, cam.name
+            items = [("poses3d", k, v, 17, 3) for k, v in data.poses3d.items()]
+            n2 = get_layout(data.layout2d).num_joints
+            items += [("keypoints2d", k, v, n2, 2) for k, v in data.keypoints2d.items()]
+            for group, key, arr, nj, nc in tqdm(items, desc="writing cache", unit="array", disable=not progress):
+                a = np.asarray(arr)
+                if a.ndim != 3 or a.shape[1:] != (nj, nc) or len(a) == 0:
+                    raise ValueError(f"{group} {key}: expected (frames, {nj}, {nc}), got shape {a.shape}")
+                if not np.isfinite(a).all():
+                    raise ValueError(f"{group} {key}: NaN/inf")
+                parent = h5.require_group("/".join((group, *key[:-1])))
+                # whole frames per chunk, up to ~1 MiB: h5py's automatic chunks split the
+                # joints and cost compression ratio and read speed
+                rows = min(len(a), max(1, (1 << 20) // (nj * nc * 4)))
+                parent.create_dataset(
+                    key[-1], data=a.astype(np.float32, copy=False), chunks=(rows, nj, nc), **opts
+                )
+    return out
+
+
+def _corrupt(path: Path, detail: str) -> ValueError:
+    return ValueError(f"{path}: corrupt Human3.6M cache ({detail}); delete it and rebuild with `poselift prepare h36m`")
+
+
+def load_cache(path: str | Path, subjects: Iterable[str] | None = None) -> H36MData:
+    """Load a cache written by :func:`save_cache` / :func:`prepare_cache`.
+
+    Args:
+        path: the cache file.
+        subjects: read only these subjects (all when ``None``).
+
+    Returns:
+        :class:`H36MData` (3D ``(T, 17, 3)`` world metres, 2D ``(T, J, 2)`` pixels, float32).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a poselift cache, another format version, or damaged.
+    """
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such cache file (build one with `poselift prepare h36m --source ...`)")
+    try:
+        h5 = h5py.File(path, "r")
+    except OSError as e:
+        raise _corrupt(path, f"not a readable HDF5 file: {e}") from None
+    want = None if subjects is None else set(subjects)
+    with h5:
+        fmt = h5.attrs.get("format")
+        if isinstance(fmt, bytes):
+            fmt = fmt.decode()
+        if fmt != CACHE_FORMAT:
+            raise ValueError(f"{path}: not a poselift Human3.6M cache (format attribute {fmt!r})")
+        version = int(h5.attrs.get("version", -1))
+        if version != CACHE_VERSION:
+            raise ValueError(
+                f"{path}: cache format version {version}, but this poselift reads version {CACHE_VERSION}; "
+                "rebuild it with `poselift prepare h36m --source ...`"
+            )
+        try:
+            layout2d = str(h5.attrs["layout2d"])
+            n2 = get_layout(layout2d).num_joints
+            cameras: dict[tuple[str, str], Camera] = {}
+            for s, g in h5["cameras"].items():
+                if want is not None and s not in want:
+                    continue
+                for cam_id, c in g.items():
+                    cameras[(s, cam_id)] = Camera(
+                        **{k: np.asarray(c.attrs[k]) for k in _CAMERA_FIELDS},
+                        width=int(c.attrs["width"]),
+                        height=int(c.attrs["height"]),
+                        name=str(c.attrs["name"]),
+                    )
+            poses3d: dict[tuple[str, str], np.ndarray] = {}
+            for s, g in h5["poses3d"].items():
+                if want is not None and s not in want:
+                    continue
+                for action, d in g.items():
+                    poses3d[(s, action)] = _read(d, (17, 3), path)
+            keypoints2d: dict[tuple[str, str, str], np.ndarray] = {}
+            for s, g in h5.get("keypoints2d", {}).items():
+                if want is not None and s not in want:
+                    continue
+                for action, ga in g.items():
+                    for cam_id, d in ga.items():
+                        keypoints2d[(s, action, cam_id)] = _read(d, (n2, 2), path)
+            notes = json.loads(str(h5.attrs.get("notes", "[]")))
+            data = H36MData(
+                cameras=cameras,
+                poses3d=poses3d,
+                keypoints2d=keypoints2d,
+                layout2d=layout2d,
+                keypoints_name=str(h5.attrs.get("keypoints_name", "")),
+                notes=list(notes),
+                source=f"{path} (cache of {h5.attrs.get('source', '?')})",
+            )
+        except ValueError:
+            raise
+        except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
+            raise _corrupt(path, f"{type(e).__name__}: {e}") from None
+    if want is not None and want - set(data.subjects):
+        raise ValueError(f"{path}: no data for subject(s) {sorted(want - set(data.subjects))}; cached: {data.subjects}")
+    for key in data.keypoints2d:
+        if key[:2] not in data.poses3d or len(data.keypoints2d[key]) != len(data.poses3d[key[:2]]):
+            raise _corrupt(path, f"2D {key} does not match its 3D")
+    return data
+
+
+def _read(d, tail: tuple[int, int], path: Path) -> np.ndarray:
+    if d.ndim != 3 or d.shape[1:] != tail or d.dtype != np.float32:
+        raise _corrupt(path, f"{d.name} has shape {d.shape} {d.dtype}, expected (frames, {tail[0]}, {tail[1]}) float32")
+    return d[()]
+
+
+def prepare_cache(
+    source: str | Path,
+    out: str | Path | None = None,
+    *,
+    format: str | None = None,
+    cameras: str | Path | None = None,
+    keypoints_npz: str | Path | None = None,
+    allow_pickle: bool = False,
+    subjects: Iterable[str] | None = None,
+    compression: str | None = "gzip",
+    progress: bool = False,
+) -> PreparedCache:
+    """Convert Human3.6M once into a cache file.
+
+    Args:
+        source: the archive folder, or ``data_3d_h36m.npz`` (or a folder holding it).
+        out: the cache file (default :func:`default_cache_path`).
+        format: ``"archive"`` or ``"npz"``; detected from ``source`` when ``None``.
+        cameras: ``cameras.h5`` for the npz format (default: next to the npz file).
+        keypoints_npz: npz format only: a ``data_2d_h36m_<name>.npz`` with 2D detections.
+        allow_pickle: npz format only: the files hold pickles; see :func:`~poselift.datasets.h36m.read_npz`.
+        subjects: subjects to keep (all when ``None``).
+        compression: ``"gzip"``, ``"lzf"`` or ``"none"``.
+        progress: progress bars.
+
+    Returns:
+        :class:`PreparedCache` with the path, size, timings and notes.
+    """
+    source = Path(source)
+    fmt = format or detect_format(source)
+    t0 = time.perf_counter()
+    if fmt == "archive":
+        if keypoints_npz is not None:
+            raise ValueError("keypoints_npz is for format='npz'; the archive brings its own Stacked Hourglass 2D")
+        data = read_archive(source, subjects, progress=progress)
+    elif fmt == "npz":
+        npz3d = source / "data_3d_h36m.npz" if source.is_dir() else source
+        cams = Path(cameras) if cameras is not None else npz3d.parent / "cameras.h5"
+        if not cams.is_file():
+            raise FileNotFoundError(f"{cams}: no cameras.h5; the npz files carry no cameras, give --cameras PATH")
+        data = read_npz(npz3d, cams, keypoints_npz, allow_pickle=allow_pickle, subjects=subjects, progress=progress)
+    else:
+        raise ValueError(f"format must be 'archive' or 'npz', got {fmt!r}")
+    t1 = time.perf_counter()
+    out = Path(out) if out is not None else default_cache_path(data.keypoints_name)
+    save_cache(data, out, compression=compression, progress=progress)
+    t2 = time.perf_counter()
+    return PreparedCache(
+        path=out,
+        size_bytes=out.stat().st_size,
+        seconds_read=t1 - t0,
+        seconds_write=t2 - t1,
+        num_frames=data.num_frames(),
+        num_sequences3d=len(data.poses3d),
+        num_sequences2d=len(data.keypoints2d),
+        notes=list(data.notes),
+    )
