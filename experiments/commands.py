@@ -1,0 +1,102 @@
+"""CLI: ``poselift train``, ``evaluate``, ``table``, ``reproduce``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .config import apply_overrides, load_config
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .runner import train_run
+
+    cfg = load_config(args.config)
+    overrides = list(args.set or [])
+    if args.device:
+        overrides.append(f"device={args.device}")
+    if args.data:
+        overrides.append(f"data.path={args.data}")
+    if overrides:
+        cfg = apply_overrides(cfg, overrides)
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    print(f"run folder: {out}")
+    metrics = train_run(cfg, out, progress=not args.no_progress, resume=not args.restart)
+    print((out / "table.md").read_text())
+    print(f"Protocol 1 {metrics['mpjpe']:.1f} mm, Protocol 2 {metrics['p_mpjpe']:.1f} mm -> {out / 'metrics.json'}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .runner import evaluate_run
+
+    flip = None if args.flip_test is None else args.flip_test == "on"
+    metrics = evaluate_run(args.run_dir, data_path=args.data, progress=not args.no_progress, flip_test=flip)
+    print((Path(args.run_dir) / "table.md").read_text())
+    print(f"Protocol 1 {metrics['mpjpe']:.1f} mm, Protocol 2 {metrics['p_mpjpe']:.1f} mm")
+    return 0
+
+
+def _table(args: argparse.Namespace) -> int:
+    from .tables import anchor_rows, render_table, row_from_run
+
+    rows = [row_from_run(d) for d in args.run_dirs]
+    if args.anchors:
+        rows += anchor_rows(None if args.anchors == "all" else args.anchors)
+    text = render_table(rows, args.format, per_action=args.per_action, caption=args.caption)
+    if args.out:
+        from ..io import atomic_write_text
+
+        atomic_write_text(args.out, text)
+    sys.stdout.write(text)
+    return 0
+
+
+def _reproduce(args: argparse.Namespace) -> int:
+    from .runner import reproduce_run
+
+    out, diffs = reproduce_run(args.run_dir, args.out, progress=not args.no_progress, tol=args.tolerance)
+    if diffs:
+        print(f"NOT reproduced ({out}):")
+        for d in diffs:
+            print("  " + d)
+        return 4
+    print(f"reproduced: {out}/metrics.json equals {args.run_dir}/metrics.json")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train and evaluate one experiment config into a run folder")
+    p.add_argument("config", help="YAML config (see experiments/configs/)")
+    p.add_argument("--out", help="run folder (default runs/<name>-<time>); an existing one resumes")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.epochs=3")
+    p.add_argument("--data", help="Human3.6M archive folder or cache (overrides data.path)")
+    p.add_argument("--device", help="auto, cpu, cuda")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser("evaluate", help="re-evaluate a run folder's checkpoint on its test split")
+    p.add_argument("run_dir")
+    p.add_argument("--data", help="Human3.6M archive folder or cache (overrides the config)")
+    p.add_argument("--flip-test", choices=["on", "off"], help="override flip test-time augmentation")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_evaluate)
+
+    p = sub.add_parser("table", help="comparison table from run folders")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--format", choices=["md", "latex", "csv"], default="md")
+    p.add_argument("--per-action", action="store_true", help="add Protocol 1 per action")
+    p.add_argument("--anchors", nargs="?", const="all", default=None,
+                   help="add published numbers as reference rows (optionally only one 2D input, e.g. 'GT')")
+    p.add_argument("--caption")
+    p.add_argument("--out", help="also write the table to this file")
+    p.set_defaults(func=_table)
+
+    p = sub.add_parser("reproduce", help="re-run a run folder's config and compare metrics.json")
+    p.add_argument("run_dir")
+    p.add_argument("--out", help="folder for the re-run")
+    p.add_argument("--tolerance", type=float, default=0.0, help="allowed difference in mm (default 0: identical)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_reproduce)

@@ -1,0 +1,284 @@
+"""Experiment configuration: YAML files validated into dataclasses.
+
+A config has four sections plus a name and a seed::
+
+    name: h36m_gt_27_reduced
+    seed: 0
+    data:   {dataset: h36m, path: ../shared/data/h36m, keypoints: gt, ...}   # DataConfig
+    model:  {widths: [3, 3, 3], channels: 256, ...}                        # ModelConfig
+    train:  {epochs: 20, batch_size: 1024, ...}                            # poselift.train.TrainSettings
+    eval:   {flip_test: true, eval_every: 1, ...}                          # EvalConfig
+    device: auto
+
+Unknown keys are errors (a typo must not silently fall back to a default).
+:func:`load_config` reads a file, :func:`apply_overrides` applies
+``section.key=value`` strings from the command line, and
+:func:`config_to_dict` gives the resolved configuration that every run folder
+stores as ``config.yaml``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+import yaml
+
+from ..train import TrainSettings
+
+__all__ = [
+    "DataConfig",
+    "ModelConfig",
+    "EvalConfig",
+    "ExperimentConfig",
+    "load_config",
+    "config_from_dict",
+    "config_to_dict",
+    "apply_overrides",
+    "dump_config",
+]
+
+H36M_TRAIN = ["S1", "S5", "S6", "S7", "S8"]
+H36M_TEST = ["S9", "S11"]
+
+
+@dataclass
+class SyntheticConfig:
+    """Synthetic data (:mod:`poselift.datasets.synthetic`): train and test use different bodies and seeds."""
+
+    subjects: int = 4
+    test_subjects: int = 2
+    takes: int = 1
+    num_frames: int = 400
+    test_num_frames: int = 400
+    seed: int = 0
+    test_seed: int = 1000
+    camera_seed: int = 0  # one capture studio for train and test, as in Human3.6M
+    motions: list[str] | None = None
+    noise: dict[str, Any] = field(default_factory=dict)  # NoiseSettings fields
+
+
+@dataclass
+class DataConfig:
+    """Which sequences to train and test on.
+
+    Attributes:
+        dataset: ``"h36m"`` or ``"synthetic"``.
+        path: Human3.6M archive folder or prepared cache (``poselift prepare h36m``);
+            relative paths are tried against the working directory, then the
+            config file's folder. The environment variable ``POSELIFT_H36M``
+            overrides it.
+        keypoints: 2D input: ``"gt"`` (3D projected through the camera) or
+            ``"sh"`` (Stacked Hourglass detections, 16 joints in, 17 out).
+        train_subjects, test_subjects: subject splits (standard: S1,S5-S8 / S9,S11).
+        features: 2 (x, y) or 3 (x, y, confidence) values per input joint.
+        frame_stride: every ``frame_stride``-th frame of each training video is a target.
+        labelled_fraction: fraction of each labelled video used as targets: one
+            contiguous chunk per video, its start drawn from the seed (1.0: all).
+        unlabelled_subjects: subjects whose 2D (and cameras) feed the
+            semi-supervised back-projection; their 3D is never read.
+        unlabelled_frame_stride: frame stride of unlabelled windows.
+        synthetic: settings when ``dataset: synthetic``.
+    """
+
+    dataset: str = "h36m"
+    path: str | None = "../shared/data/h36m"
+    keypoints: str = "gt"
+    train_subjects: list[str] = field(default_factory=lambda: list(H36M_TRAIN))
+    test_subjects: list[str] = field(default_factory=lambda: list(H36M_TEST))
+    features: int = 2
+    frame_stride: int = 1
+    labelled_fraction: float = 1.0
+    unlabelled_subjects: list[str] = field(default_factory=list)
+    unlabelled_frame_stride: int = 1
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+
+    def __post_init__(self) -> None:
+        if self.dataset not in ("h36m", "synthetic"):
+            raise ValueError(f"data.dataset must be 'h36m' or 'synthetic', got {self.dataset!r}")
+        if self.keypoints not in ("gt", "sh"):
+            raise ValueError(f"data.keypoints must be 'gt' or 'sh', got {self.keypoints!r}")
+        if self.features not in (2, 3):
+            raise ValueError(f"data.features must be 2 or 3, got {self.features}")
+        if not 0 < self.labelled_fraction <= 1:
+            raise ValueError(f"data.labelled_fraction must be in (0, 1], got {self.labelled_fraction}")
+        if self.frame_stride < 1 or self.unlabelled_frame_stride < 1:
+            raise ValueError("frame strides must be >= 1")
+        overlap = set(self.unlabelled_subjects) & set(self.test_subjects)
+        if overlap:
+            raise ValueError(f"unlabelled subjects {sorted(overlap)} are also test subjects")
+
+
+@dataclass
+class ModelConfig:
+    """:class:`poselift.model.TemporalLifter` settings (+ ``trajectory``: also train a trajectory model)."""
+
+    widths: list[int] = field(default_factory=lambda: [3, 3, 3])
+    channels: int = 1024
+    dropout: float = 0.25
+    causal: bool = False
+    trajectory: bool = False
+
+
+@dataclass
+class EvalConfig:
+    """Evaluation settings.
+
+    Attributes:
+        flip_test: average with the mirrored input's prediction.
+        eval_every: monitor the test error every this many epochs (0: only at the end).
+        monitor_frames: per-epoch monitoring uses the first this many frames of
+            every test video (the final evaluation uses all frames).
+        save_predictions: write ``predictions.h5`` (per sequence 3D) into the run folder.
+    """
+
+    flip_test: bool = True
+    eval_every: int = 1
+    monitor_frames: int | None = 500
+    save_predictions: bool = False
+
+
+@dataclass
+class ExperimentConfig:
+    name: str = "experiment"
+    seed: int = 0
+    device: str = "auto"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainSettings = field(default_factory=TrainSettings)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    source: str | None = None  # the file it was read from (not part of the experiment)
+
+    def __post_init__(self) -> None:
+        # one seed for everything: the top-level one
+        if self.train.seed not in (0, self.seed):
+            raise ValueError(f"set the seed at the top level (seed: {self.train.seed}), not in train")
+        self.train.seed = self.seed
+
+    @property
+    def semi_supervised(self) -> bool:
+        return bool(self.data.unlabelled_subjects)
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Validate/convert a YAML value to the annotated type ``tp``."""
+    origin = get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if value is None:
+            return tp()
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+        return _from_dict(tp, value, where)
+    if origin in (list, tuple):
+        if value is None:
+            return None
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{where}: expected a list, got {value!r}")
+        (item,) = get_args(tp)[:1] or (Any,)
+        out = [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    args = get_args(tp)
+    if args and type(None) in args:  # Optional[X]
+        if value is None:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], where) if len(inner) == 1 else value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ValueError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ValueError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{where}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def _from_dict(cls, d: dict, where: str):
+    hints = get_type_hints(cls)
+    names = {f.name for f in fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(names)}")
+    kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in d.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where or 'config'}: {e}") from None
+
+
+def config_from_dict(d: dict) -> ExperimentConfig:
+    """Validate a nested dict into an :class:`ExperimentConfig`."""
+    if not isinstance(d, dict):
+        raise ValueError("a config must be a mapping at the top level")
+    return _from_dict(ExperimentConfig, d, "")
+
+
+def config_to_dict(cfg: ExperimentConfig) -> dict:
+    """Plain nested dict (lists, not tuples) of the resolved configuration."""
+
+    def plain(v):
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return v
+
+    d = plain(asdict(cfg))
+    d.pop("source", None)
+    return d
+
+
+def dump_config(cfg: ExperimentConfig) -> str:
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
+
+
+def load_config(path: str | os.PathLike) -> ExperimentConfig:
+    """Read and validate a YAML config file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"config file not found: {path}")
+    try:
+        d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML ({e})") from None
+    try:
+        cfg = config_from_dict(d)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    cfg.source = str(path.resolve())
+    return cfg
+
+
+def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentConfig:
+    """Apply ``section.key=value`` overrides (values parsed as YAML), e.g. ``train.epochs=3``."""
+    d = config_to_dict(cfg)
+    for item in overrides:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} is not of the form key=value")
+        key, value = item.split("=", 1)
+        parts = key.strip().split(".")
+        node = d
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise ValueError(f"override {item!r}: no section {p!r}")
+            node = node[p]
+        if parts[-1] not in node:
+            raise ValueError(f"override {item!r}: unknown key {key!r}")
+        node[parts[-1]] = yaml.safe_load(value)
+    d["train"]["seed"] = d["seed"]  # the top-level seed is the one seed
+    out = config_from_dict(d)
+    out.source = cfg.source
+    return out

@@ -1,0 +1,379 @@
+"""One experiment = config -> data splits -> training -> evaluation -> run folder.
+
+:func:`train_run` is what ``poselift train CONFIG`` calls; :func:`evaluate_run`
+is ``poselift evaluate RUN_DIR``. Both work for Human3.6M (``data.dataset:
+h36m``) and the embedded synthetic data (``data.dataset: synthetic``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .._version import __version__
+from ..data import WindowBank
+from ..inference import lift_sequence
+from ..io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from ..layouts import get_layout
+from ..model import TemporalLifter
+from ..sequence import PoseSequence
+from ..train import Trainer, resolve_device
+from .config import ExperimentConfig, config_from_dict, dump_config, load_config
+from .protocol import markdown_table, sequence_errors, summarize
+from .runs import git_commit, load_lifter, machine_description
+
+__all__ = [
+    "Splits",
+    "load_splits",
+    "labelled_ranges",
+    "build_models",
+    "predict",
+    "evaluate_sequences",
+    "train_run",
+    "evaluate_run",
+    "resolve_data_path",
+]
+
+
+@dataclass
+class Splits:
+    """Sequences of one experiment.
+
+    Attributes:
+        train: labelled training sequences (with 3D).
+        test: evaluation sequences (with 3D).
+        unlabelled: sequences for back-projection (2D + camera; 3D unused).
+        layout_in, layout_out: 2D input and 3D output layouts.
+        notes: statements every results table must carry (e.g. missing data).
+    """
+
+    train: list[PoseSequence]
+    test: list[PoseSequence]
+    unlabelled: list[PoseSequence] = field(default_factory=list)
+    layout_in: str = "h36m17"
+    layout_out: str = "h36m17"
+    notes: list[str] = field(default_factory=list)
+
+
+def resolve_data_path(path: str | None, config_source: str | None = None) -> Path:
+    """Find the Human3.6M archive/cache: ``$POSELIFT_H36M``, then ``path`` relative to
+    the working directory, then relative to the config file's folder."""
+    env = os.environ.get("POSELIFT_H36M")
+    candidates = [Path(env)] if env else []
+    if path:
+        p = Path(path).expanduser()
+        candidates.append(p)
+        if not p.is_absolute() and config_source:
+            candidates.append(Path(config_source).parent / p)
+    for c in candidates:
+        if c.exists():
+            return c
+    raise FileNotFoundError(
+        "Human3.6M data not found (tried: " + ", ".join(str(c) for c in candidates) + "). "
+        "Set data.path in the config, pass --data PATH, or set POSELIFT_H36M."
+    )
+
+
+def _synthetic_splits(cfg: ExperimentConfig) -> Splits:
+    from ..datasets.synthetic import NoiseSettings, make_cameras, make_dataset
+
+    s = cfg.data.synthetic
+    noise = NoiseSettings(**s.noise)
+    cams = make_cameras(np.random.default_rng(s.camera_seed))
+    train = make_dataset(s.subjects, s.motions, s.takes, s.num_frames, seed=s.seed, noise=noise, cameras=cams)
+    test = make_dataset(s.test_subjects, s.motions, 1, s.test_num_frames, seed=s.test_seed, noise=noise,
+                        cameras=cams)
+    if cfg.data.keypoints != "gt":
+        raise ValueError("synthetic data has only 'gt' keypoints (noisy 2D from the generator)")
+    return Splits(train, test, [], "h36m17", "h36m17",
+                  [f"Synthetic data: {s.subjects} training bodies (seed {s.seed}), {s.test_subjects} "
+                   f"held-out test bodies (seed {s.test_seed}), detector-like 2D noise."])
+
+
+def _h36m_splits(cfg: ExperimentConfig) -> Splits:
+    from ..datasets import h36m
+
+    d = cfg.data
+    path = resolve_data_path(d.path, cfg.source)
+    data = h36m.load(path)
+    train = h36m.sequences(data, d.train_subjects, keypoints=d.keypoints)
+    test = h36m.sequences(data, d.test_subjects, keypoints=d.keypoints)
+    unl = h36m.sequences(data, d.unlabelled_subjects, keypoints=d.keypoints) if d.unlabelled_subjects else []
+    notes = []
+    if "S9" in d.test_subjects:
+        notes.append(h36m.MISSING_NOTE)
+    if d.keypoints == "sh":  # detections missing for a test video change what is averaged
+        notes += [n + " (evaluated on the other cameras)" for n in data.notes
+                  if "no Stacked Hourglass" in n and any(re.search(rf"\b{s}\b", n) for s in d.test_subjects)]
+    if d.keypoints == "sh":
+        notes.append("2D input: Stacked Hourglass detections (MPII-pretrained, 16 joints) -> 17 joints.")
+    layout_in = "mpii16" if d.keypoints == "sh" else "h36m17"
+    return Splits(train, test, unl, layout_in, "h36m17", notes)
+
+
+def load_splits(cfg: ExperimentConfig, progress: bool = True) -> Splits:
+    """Sequences for ``cfg.data`` (train, test, unlabelled)."""
+    if cfg.data.dataset == "synthetic":
+        splits = _synthetic_splits(cfg)
+    else:
+        splits = _h36m_splits(cfg)
+    if not splits.train:
+        raise ValueError(f"no training sequences for subjects {cfg.data.train_subjects}")
+    if not splits.test:
+        raise ValueError(f"no test sequences for subjects {cfg.data.test_subjects}")
+    return splits
+
+
+def _stable_int(*parts) -> int:
+    h = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(h[:8], "little")
+
+
+def labelled_ranges(seqs: Sequence[PoseSequence], fraction: float, seed: int) -> list[tuple[int, int]]:
+    """One contiguous chunk of ``fraction`` of each video, starting at a seeded random frame."""
+    out = []
+    for s in seqs:
+        t = len(s)
+        n = max(1, int(round(t * fraction)))
+        if n >= t:
+            out.append((0, t))
+            continue
+        start = _stable_int(seed, s.subject, s.action, s.camera.name if s.camera else "") % (t - n + 1)
+        out.append((start, start + n))
+    return out
+
+
+def build_models(cfg: ExperimentConfig, layout_in: str, layout_out: str) -> tuple[TemporalLifter, TemporalLifter | None]:
+    m = cfg.model
+    j_in, j_out = get_layout(layout_in).num_joints, get_layout(layout_out).num_joints
+    kw = dict(widths=tuple(m.widths), channels=m.channels, dropout=m.dropout, causal=m.causal,
+              in_features=cfg.data.features)
+    model = TemporalLifter(j_in, j_out, **kw)
+    traj = TemporalLifter(j_in, 1, **kw) if (m.trajectory or cfg.semi_supervised) else None
+    return model, traj
+
+
+def predict(model: TemporalLifter, seqs: Sequence[PoseSequence], features: int, layout_in: str, layout_out: str,
+            flip_test: bool = True, max_frames: int | None = None, progress: bool = False) -> list[np.ndarray]:
+    """Root-relative predictions ``(T, J_out, 3)`` per sequence (metres)."""
+    from tqdm.auto import tqdm
+
+    perms = (get_layout(layout_in).flip_permutation, get_layout(layout_out).flip_permutation) if flip_test else None
+    root = get_layout(layout_out).root
+    out = []
+    for s in tqdm(seqs, desc="evaluating", unit="seq", disable=not progress, leave=False):
+        x = s.inputs(features)
+        if max_frames:
+            x = x[:max_frames]
+        y = lift_sequence(model, x, flip_perms=perms)
+        out.append(y - y[:, root : root + 1])
+    return out
+
+
+def evaluate_sequences(preds: Sequence[np.ndarray], seqs: Sequence[PoseSequence], notes: Sequence[str] = (),
+                       keep_errors: bool = False) -> dict:
+    """Protocol numbers for predictions against the sequences' 3D (see :func:`summarize`)."""
+    errs = []
+    for p, s in zip(preds, seqs):
+        target = s.root_relative_3d()[: len(p)]
+        errs.append(sequence_errors(p, target, root=s.layout3d.root, subject=s.subject, action=s.action,
+                                    camera=s.camera.name if s.camera else ""))
+    summary = summarize(errs, notes)
+    if keep_errors:
+        summary["_errors"] = errs
+    return summary
+
+
+def _bank(seqs, cfg: ExperimentConfig, model: TemporalLifter, device, labelled: bool, ranges=None) -> WindowBank:
+    d = cfg.data
+    return WindowBank(
+        [s.inputs(d.features) for s in seqs],
+        model.receptive_field,
+        causal=model.causal,
+        targets=[s.root_relative_3d() for s in seqs] if labelled else None,
+        trajectories=[s.trajectory() for s in seqs] if labelled and s_has_3d(seqs) else None,
+        intrinsics=[s.camera.intrinsics() for s in seqs] if all(s.camera is not None for s in seqs) else None,
+        frame_stride=d.frame_stride if labelled else d.unlabelled_frame_stride,
+        frame_ranges=ranges,
+        device=device,
+    )
+
+
+def s_has_3d(seqs) -> bool:
+    return all(s.poses3d is not None for s in seqs)
+
+
+def _run_info(cfg: ExperimentConfig, device: torch.device) -> dict:
+    return {
+        "name": cfg.name,
+        "seed": cfg.seed,
+        "package_version": __version__,
+        "git_commit": git_commit(),
+        "torch_version": torch.__version__,
+        "device": str(device),
+        "machine": machine_description(device),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def train_run(cfg: ExperimentConfig, run_dir: str | os.PathLike, splits: Splits | None = None,
+              progress: bool = True, resume: bool = True) -> dict:
+    """Train and evaluate one experiment into ``run_dir``; returns the metrics.
+
+    The run folder gets ``config.yaml``, ``run.json``, ``checkpoint.pt`` (each
+    epoch), ``log.csv``, ``metrics.json`` and ``table.md``. If ``run_dir``
+    already holds a checkpoint of the same config, training resumes from it.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_text = dump_config(cfg)
+    if (run_dir / "config.yaml").exists():
+        old = (run_dir / "config.yaml").read_text(encoding="utf-8")
+        if old != cfg_text:
+            raise ValueError(f"{run_dir} holds a run of a different config; choose another folder (or delete it)")
+    else:
+        atomic_write_text(run_dir / "config.yaml", cfg_text)
+
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    t_data = time.perf_counter()
+    splits = splits or load_splits(cfg, progress)
+    data_seconds = time.perf_counter() - t_data
+    model, traj = build_models(cfg, splits.layout_in, splits.layout_out)
+    ranges = None
+    if cfg.data.labelled_fraction < 1:
+        ranges = labelled_ranges(splits.train, cfg.data.labelled_fraction, cfg.seed)
+    labelled = _bank(splits.train, cfg, model, device, labelled=True, ranges=ranges)
+    unlabelled = _bank(splits.unlabelled, cfg, model, device, labelled=False) if splits.unlabelled else None
+
+    settings = dataclasses.replace(cfg.train, seed=cfg.seed, progress=progress and cfg.train.progress)
+    monitor = None
+    if cfg.eval.eval_every > 0:
+        def monitor(m, _t):
+            preds = predict(m, splits.test, cfg.data.features, splits.layout_in, splits.layout_out,
+                            cfg.eval.flip_test, max_frames=cfg.eval.monitor_frames)
+            r = evaluate_sequences(preds, splits.test)
+            return {"mpjpe": r["mpjpe"], "p_mpjpe": r["p_mpjpe"]}
+
+    trainer = Trainer(model, labelled, settings, splits.layout_in, splits.layout_out, evaluate=monitor,
+                      run_dir=run_dir, traj_model=traj, unlabelled=unlabelled, device=device,
+                      eval_every=max(cfg.eval.eval_every, 1) if cfg.eval.eval_every > 0 else 10**9)
+    trainer.extra = {"flip_test": cfg.eval.flip_test, "features": cfg.data.features}
+    info = _run_info(cfg, device)
+    info.update(train_windows=labelled.num_windows,
+                unlabelled_windows=unlabelled.num_windows if unlabelled else 0,
+                parameters=sum(p.numel() for p in model.parameters()),
+                data_seconds=round(data_seconds, 2))
+    atomic_write_json(run_dir / "run.json", info)
+
+    t0 = time.perf_counter()
+    history = trainer.fit(resume=resume)
+    train_seconds = time.perf_counter() - t0
+    metrics, eval_seconds, frames = _final_evaluation(trainer.model, cfg, splits, run_dir, progress)
+    info.update(
+        train_seconds=round(train_seconds, 2),
+        epoch_seconds_mean=float(np.mean([h["epoch_seconds"] for h in history])) if history else None,
+        windows_per_second_mean=float(np.mean([h["windows_per_second"] for h in history])) if history else None,
+        eval_seconds=round(eval_seconds, 2),
+        eval_frames=frames,
+        eval_fps=frames / eval_seconds if eval_seconds > 0 else None,
+        eval_flip_test=cfg.eval.flip_test,
+    )
+    atomic_write_json(run_dir / "run.json", info)
+    return metrics
+
+
+def _final_evaluation(model, cfg: ExperimentConfig, splits: Splits, run_dir: Path, progress: bool):
+    t0 = time.perf_counter()
+    preds = predict(model, splits.test, cfg.data.features, splits.layout_in, splits.layout_out,
+                    cfg.eval.flip_test, progress=progress)
+    eval_seconds = time.perf_counter() - t0
+    metrics = evaluate_sequences(preds, splits.test, splits.notes)
+    metrics = {"name": cfg.name, **metrics}
+    atomic_write_json(run_dir / "metrics.json", metrics)
+    title = f"{cfg.name}: receptive field {model.receptive_field}, {cfg.data.dataset} {cfg.data.keypoints} 2D"
+    atomic_write_text(run_dir / "table.md", markdown_table(metrics, title))
+    if cfg.eval.save_predictions:
+        _save_predictions(run_dir / "predictions.h5", preds, splits.test)
+    frames = int(sum(len(p) for p in preds))
+    return metrics, eval_seconds, frames
+
+
+def _save_predictions(path: Path, preds, seqs) -> None:
+    import h5py
+
+    with atomic_path(path) as tmp:
+        with h5py.File(tmp, "w") as f:
+            f.attrs["format"] = "poselift-predictions"
+            f.attrs["version"] = 1
+            for i, (p, s) in enumerate(zip(preds, seqs)):
+                g = f.create_group(f"{i:05d}")
+                g.create_dataset("poses3d", data=p.astype(np.float32), compression="gzip")
+                g.attrs.update(subject=s.subject, action=s.action, camera=s.camera.name if s.camera else "")
+
+
+def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progress: bool = True,
+                 flip_test: bool | None = None) -> dict:
+    """Re-evaluate the checkpoint of ``run_dir`` on its config's test split; rewrites ``metrics.json``."""
+    run_dir = Path(run_dir)
+    cfg_path = run_dir / "config.yaml"
+    if not cfg_path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run folder (no config.yaml)")
+    cfg = load_config(cfg_path)
+    if data_path is not None:
+        cfg.data.path = data_path
+    if flip_test is not None:
+        cfg.eval.flip_test = flip_test
+    lifter = load_lifter(run_dir, device=cfg.device)
+    splits = load_splits(cfg, progress)
+    metrics, eval_seconds, frames = _final_evaluation(lifter.model, cfg, splits, run_dir, progress)
+    info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+    info.update(last_evaluated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                eval_seconds=round(eval_seconds, 2), eval_frames=frames, eval_fps=frames / eval_seconds)
+    atomic_write_json(run_dir / "run.json", info)
+    return metrics
+
+
+def compare_metrics(a: dict, b: dict, tol: float = 0.0) -> list[str]:
+    """Differences between two metrics dicts (overall and per action); empty when identical within ``tol`` mm."""
+    diffs = []
+    for k in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"):
+        if abs(float(a.get(k, np.nan)) - float(b.get(k, np.nan))) > tol or (k in a) != (k in b):
+            diffs.append(f"{k}: {a.get(k)} vs {b.get(k)}")
+    for act in sorted(set(a.get("per_action", {})) | set(b.get("per_action", {}))):
+        x, y = a.get("per_action", {}).get(act, {}), b.get("per_action", {}).get(act, {})
+        for k in ("mpjpe", "p_mpjpe"):
+            if abs(float(x.get(k, np.nan)) - float(y.get(k, np.nan))) > tol:
+                diffs.append(f"{act} {k}: {x.get(k)} vs {y.get(k)}")
+    return diffs
+
+
+def reproduce_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, progress: bool = True,
+                  tol: float = 0.0) -> tuple[Path, list[str]]:
+    """Re-run ``run_dir``'s config (same seed) into ``out_dir`` and compare the metrics.
+
+    Returns:
+        ``(out_dir, differences)``: differences is empty when the new
+        ``metrics.json`` equals the old one within ``tol`` mm.
+    """
+    run_dir = Path(run_dir)
+    for f in ("config.yaml", "metrics.json"):
+        if not (run_dir / f).exists():
+            raise FileNotFoundError(f"{run_dir} is not a finished run folder (no {f})")
+    cfg = load_config(run_dir / "config.yaml")
+    old = read_json(run_dir / "metrics.json")
+    out = Path(out_dir) if out_dir is not None else run_dir.with_name(
+        f"{run_dir.name}-reproduce-{datetime.now():%Y%m%d-%H%M%S}")
+    new = train_run(cfg, out, progress=progress, resume=False)
+    diffs = compare_metrics(old, new, tol)
+    atomic_write_json(out / "reproduce.json", {"original": str(run_dir), "identical": not diffs, "differences": diffs})
+    return out, diffs

@@ -1,0 +1,82 @@
+"""Configs, the protocol's averaging, run folders, the demo end to end."""
+import json
+
+import numpy as np
+import pytest
+
+from poselift.cli import main
+from poselift.experiments.config import apply_overrides, config_from_dict, dump_config, load_config
+from poselift.experiments.protocol import SequenceErrors, canonical_action, summarize
+
+
+def test_canonical_action_merges_takes():
+    assert canonical_action("Walking 1") == "Walking"
+    assert canonical_action("Walking_1") == "Walking"
+    assert canonical_action("WalkDog") == "WalkDog"
+    assert canonical_action("jumping_jacks") == "jumping_jacks"
+
+
+def _errs(subject, action, values):
+    v = np.asarray(values, float)
+    return SequenceErrors(subject, action, "c", v, v / 2, v, v[1:])
+
+
+def test_per_action_averaging_known_answer():
+    # Walking: frames pooled across takes/subjects: (10+10+10 + 40) / 4 = 17.5
+    # Eating: 30; overall = mean of actions = (17.5 + 30) / 2 = 23.75 (frame-weighted would be 20.8)
+    errs = [_errs("S9", "Walking", [10, 10, 10]), _errs("S11", "Walking 1", [40]), _errs("S9", "Eating", [30, 30])]
+    s = summarize(errs, notes=["note"])
+    assert s["per_action"]["Walking"]["mpjpe"] == pytest.approx(17.5)
+    assert s["per_action"]["Walking"]["frames"] == 4
+    assert s["mpjpe"] == pytest.approx(23.75)
+    assert s["p_mpjpe"] == pytest.approx(23.75 / 2)
+    assert s["actions"] == 2 and s["frames"] == 6 and s["notes"] == ["note"]
+    # per subject: S9 = mean(Walking 10, Eating 30) = 20; S11 = 40
+    assert s["per_subject"]["S9"]["mpjpe"] == pytest.approx(20.0)
+    assert s["per_subject"]["S11"]["mpjpe"] == pytest.approx(40.0)
+
+
+def test_config_validation_and_overrides(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("name: x\nseed: 3\nmodel: {widths: [3, 3], channels: 64}\ntrain: {epochs: 2}\n")
+    cfg = load_config(p)
+    assert cfg.model.widths == [3, 3] and cfg.train.epochs == 2 and cfg.train.seed == 3
+    cfg2 = apply_overrides(cfg, ["train.epochs=5", "model.causal=true", "seed=7"])
+    assert cfg2.train.epochs == 5 and cfg2.model.causal is True and cfg2.train.seed == 7
+    assert config_from_dict(__import__("yaml").safe_load(dump_config(cfg2))).train.epochs == 5
+    p.write_text("model: {widht: [3]}\n")
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['widht'\]"):
+        load_config(p)
+    p.write_text("train: {epochs: many}\n")
+    with pytest.raises(ValueError, match="train.epochs: expected an integer"):
+        load_config(p)
+    with pytest.raises(ValueError, match="unknown key"):
+        apply_overrides(cfg, ["train.epoch=5"])
+    with pytest.raises(FileNotFoundError):
+        load_config(tmp_path / "missing.yaml")
+
+
+def test_demo_end_to_end_quick(tmp_path):
+    from poselift.demo import run_demo
+
+    out = run_demo(tmp_path / "demo", quick=True, progress=False, verbose=False)
+    for f in ("metrics.json", "table.md", "figure.png", "single_frame/checkpoint.pt", "temporal/metrics.json",
+              "temporal/config.yaml", "temporal/run.json", "temporal/log.csv"):
+        assert (tmp_path / "demo" / f).exists(), f
+    m = json.loads((tmp_path / "demo" / "metrics.json").read_text())
+    for key in ("single_frame", "temporal"):
+        assert 0 < m[key]["p_mpjpe"] < m[key]["mpjpe"] < 1000
+    table = (tmp_path / "demo" / "table.md").read_text()
+    assert "single-frame (rf 1)" in table and "temporal (rf 27)" in table and "P2 (mm)" in table
+    run = json.loads((tmp_path / "demo" / "temporal" / "run.json").read_text())
+    for k in ("seed", "package_version", "git_commit", "machine", "eval_fps"):
+        assert k in run
+    # the run folders work with the other commands
+    assert main(["evaluate", str(tmp_path / "demo" / "temporal"), "--no-progress"]) == 0
+    assert main(["table", str(tmp_path / "demo" / "single_frame"), str(tmp_path / "demo" / "temporal"),
+                 "--format", "latex"]) == 0
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path)]) == 1
+    assert "not a run folder" in capsys.readouterr().err

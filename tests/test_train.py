@@ -1,0 +1,114 @@
+"""Window gathering, the training loop, checkpoints and resume."""
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from poselift.data import WindowBank, flip_inputs
+from poselift.datasets.synthetic import make_dataset
+from poselift.layouts import H36M17
+from poselift.model import TemporalLifter
+from poselift.train import Trainer, TrainSettings, bn_momentum_at
+
+
+@pytest.fixture(scope="module")
+def seqs():
+    return make_dataset(subjects=1, motions=["walk", "squat"], num_frames=60, seed=0)
+
+
+def test_window_bank_gathers_edge_padded_windows():
+    a = np.arange(5, dtype=np.float32)[:, None, None] * np.ones((5, 2, 2), np.float32)
+    b = 10 + np.arange(3, dtype=np.float32)[:, None, None] * np.ones((3, 2, 2), np.float32)
+    bank = WindowBank([a, b], receptive_field=5, targets=[np.zeros((5, 2, 3)), np.ones((3, 2, 3))])
+    assert bank.num_windows == 8
+    w = bank.windows(torch.tensor([0, 4, 5, 7]))[..., 0, 0]
+    assert w.tolist() == [[0, 0, 0, 1, 2], [2, 3, 4, 4, 4], [10, 10, 10, 11, 12], [10, 11, 12, 12, 12]]
+    assert bank.targets[torch.tensor([4, 5])][:, 0, 0].tolist() == [0, 1]
+    causal = WindowBank([a], receptive_field=3, causal=True, frame_stride=2)
+    assert causal.windows(torch.arange(causal.num_windows))[..., 0, 0].tolist() == [[0, 0, 0], [0, 1, 2], [2, 3, 4]]
+    chunk = WindowBank([a], receptive_field=3, frame_ranges=[(1, 3)])
+    assert chunk.centre_inputs(torch.arange(chunk.num_windows))[:, 0, 0].tolist() == [1, 2]
+    with pytest.raises(ValueError, match="NaN"):
+        WindowBank([np.full((4, 2, 2), np.nan, np.float32)], 3)
+
+
+def test_flip_inputs_mirrors_and_swaps():
+    x = torch.randn(3, 17, 2)
+    f = flip_inputs(x, H36M17.flip_permutation)
+    assert torch.equal(f[:, 1, 0], -x[:, 4, 0]) and torch.equal(f[:, 1, 1], x[:, 4, 1])
+    assert torch.equal(flip_inputs(f, H36M17.flip_permutation), x)
+
+
+def _trainer(seqs, run_dir=None, epochs=3, **kw):
+    torch.manual_seed(0)
+    model = TemporalLifter(17, 17, (3, 3), channels=32)
+    bank = WindowBank([s.inputs() for s in seqs], model.receptive_field,
+                      targets=[s.root_relative_3d() for s in seqs])
+    settings = TrainSettings(epochs=epochs, batch_size=64, progress=False, seed=1, **kw)
+    return Trainer(model, bank, settings, "h36m17", "h36m17", run_dir=run_dir, device="cpu")
+
+
+def test_training_reduces_the_error(seqs):
+    tr = _trainer(seqs, epochs=6, lr=3e-3)
+    hist = tr.fit()
+    assert hist[-1]["loss_pose"] < 0.6 * hist[0]["loss_pose"]
+    assert [h["epoch"] for h in hist] == list(range(1, 7))
+    assert hist[1]["lr"] == pytest.approx(3e-3 * 0.95)
+    assert hist[0]["bn_momentum"] == pytest.approx(0.1)
+
+
+def test_bn_momentum_schedule():
+    assert bn_momentum_at(0, 60, 0.1, 0.001) == pytest.approx(0.1)
+    assert bn_momentum_at(30, 60, 0.1, 0.001) == pytest.approx(0.01)
+    assert bn_momentum_at(60, 60, 0.1, 0.001) == pytest.approx(0.001)
+
+
+def test_checkpoint_resume_reproduces_an_uninterrupted_run(seqs, tmp_path, monkeypatch):
+    full = _trainer(seqs, tmp_path / "full", epochs=3)
+    full.fit()
+    crashed = _trainer(seqs, tmp_path / "part", epochs=3)
+    original = Trainer._train_epoch
+
+    def crash_in_third_epoch(self):
+        if self.epoch == 2:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(Trainer, "_train_epoch", crash_in_third_epoch)
+    with pytest.raises(KeyboardInterrupt):
+        crashed.fit()
+    monkeypatch.setattr(Trainer, "_train_epoch", original)
+    resumed = _trainer(seqs, tmp_path / "part", epochs=3)
+    assert resumed.try_resume() and resumed.epoch == 2
+    resumed.fit()
+    for a, b in zip(full.model.state_dict().values(), resumed.model.state_dict().values()):
+        torch.testing.assert_close(a, b)
+    rows = list(csv.DictReader(open(tmp_path / "part" / "log.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3"]
+    assert float(rows[2]["loss_pose"]) == pytest.approx(full.history[2]["loss_pose"], rel=1e-5)
+    assert not list((tmp_path / "part").glob(".*tmp"))  # atomic writes leave nothing behind
+
+
+def test_resume_refuses_a_different_model_or_a_corrupt_checkpoint(seqs, tmp_path):
+    _trainer(seqs, tmp_path, epochs=1).fit()
+    other = TemporalLifter(17, 17, (3, 3), channels=16)
+    bank = WindowBank([s.inputs() for s in seqs], 9, targets=[s.root_relative_3d() for s in seqs])
+    tr = Trainer(other, bank, TrainSettings(epochs=2, progress=False), "h36m17", "h36m17", run_dir=tmp_path)
+    with pytest.raises(ValueError, match="differs"):
+        tr.fit()
+    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(RuntimeError, match="unreadable"):
+        _trainer(seqs, tmp_path, epochs=2).fit()
+
+
+def test_trainer_checks_its_inputs(seqs):
+    model = TemporalLifter(17, 17, (3, 3), channels=8)
+    bank = WindowBank([s.inputs() for s in seqs], 27, targets=[s.root_relative_3d() for s in seqs])
+    with pytest.raises(ValueError, match="do not match the model"):
+        Trainer(model, bank, TrainSettings(epochs=1), "h36m17", "h36m17")
+    bank = WindowBank([s.inputs() for s in seqs], 9)
+    with pytest.raises(ValueError, match="no 3D targets"):
+        Trainer(model, bank, TrainSettings(epochs=1), "h36m17", "h36m17")
+    with pytest.raises(ValueError, match="epochs"):
+        TrainSettings(epochs=0)
