@@ -65,13 +65,15 @@ setup(
         "tqdm>=4.60",
         "pyyaml>=6.0",  # experiment configs are YAML files
         "av>=11",  # video decoding/encoding; the wheel bundles FFmpeg (no system ffmpeg)
+        "pillow>=9",  # GIF animations, frame resizing, still images (matplotlib needs it anyway)
         *ORT,
     ],
     extras_require={
         "dev": [
             "pytest>=7.4",
             "onnx>=1.15",  # the tests build stand-in detector models with exact signatures
-            "nbmake>=1.5",  # the tests execute the notebooks
+            "nbclient>=0.7",  # the tests execute the notebooks
+            "nbformat>=5.7",
             "ipykernel>=6.0",
         ],
     },

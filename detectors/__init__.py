@@ -1,0 +1,29 @@
+"""2D (and single-frame 3D) keypoints from video: ONNX detectors, tracks, other tools' files.
+
+Modules:
+
+* :mod:`~poselift.detectors.runtime`: opening ONNX models (explicit providers, signature checks, batches);
+* :mod:`~poselift.detectors.bodyposenet`: NVIDIA TAO BodyPoseNet, heatmap peaks + PAF grouping (18 joints);
+* :mod:`~poselift.detectors.bodypose3dnet`: NVIDIA TAO BodyPose3DNet on person crops (34 joints, 2D/2.5D/3D);
+* :mod:`~poselift.detectors.tracking`: people across frames, gap filling;
+* :mod:`~poselift.detectors.readers`: our HDF5 2D/3D files, DeepStream JSON, COCO npz, MMPose JSON;
+* :mod:`~poselift.detectors.video`: frames with PyAV;
+* :mod:`~poselift.detectors.pipeline`: video -> tracks (``poselift detect``);
+* :mod:`~poselift.detectors.standins`: stand-in ONNX models with the published signatures (tests, benchmarks).
+
+The joint conversions ``bodyposenet18 -> h36m17`` and ``bodypose3dnet34 ->
+h36m17`` are registered in :mod:`poselift.layouts`.
+"""
+from .bodypose3dnet import BodyPose3DNet, Poses3D, crop_for_box
+from .bodyposenet import BodyPoseNet, BodyPoseNetSettings, DecodeSettings, People, decode_people
+from .readers import KeypointTracks, read_2d, read_keypoints_h5, read_sequences, write_keypoints_h5
+from .runtime import OnnxModel, TensorSpec
+from .tracking import Detections, Track, TrackerSettings, track_people
+
+__all__ = [
+    "BodyPose3DNet", "Poses3D", "crop_for_box",
+    "BodyPoseNet", "BodyPoseNetSettings", "DecodeSettings", "People", "decode_people",
+    "KeypointTracks", "read_2d", "read_keypoints_h5", "read_sequences", "write_keypoints_h5",
+    "OnnxModel", "TensorSpec",
+    "Detections", "Track", "TrackerSettings", "track_people",
+]

@@ -463,3 +463,76 @@ register_mapping(
         },
     )
 )
+
+
+# --- detector layouts into h36m17 ---------------------------------------------
+# Appended for poselift.detectors. The notes say, joint by joint, what is
+# measured and what is computed. Head top: neither detector has one; it is
+# extrapolated above the ear midpoint by half the distance from the thorax
+# (neck) to the ear midpoint, the same rule as coco17 above (there the
+# shoulder midpoint stands in for the thorax). On Human3.6M the ears sit
+# about 150-170 mm above the thorax and the head top about 230-250 mm.
+
+
+def _with_notes(mapping: LayoutMapping, notes: Mapping[str, str]) -> LayoutMapping:
+    """``mapping`` with the formula of each output joint followed by its reason."""
+    d = get_layout(mapping.dst)
+    full = tuple(f"{mapping.notes[j]}  [{notes[n]}]" if n in notes else mapping.notes[j] for j, n in enumerate(d.joints))
+    return LayoutMapping(mapping.src, mapping.dst, mapping.weights, full)
+
+
+register_mapping(
+    _with_notes(
+        mapping_from_rules(
+            "bodypose3dnet34",
+            "h36m17",
+            {
+                "pelvis": "pelvis",
+                "spine": "torso",
+                "thorax": "neck",
+                "neck_nose": "nose",
+                "head": {"left_ear": 0.75, "right_ear": 0.75, "neck": -0.5},
+            },
+        ),
+        {
+            "pelvis": "BodyPose3DNet's own pelvis (root of both skeletons)",
+            "right_hip": "measured", "right_knee": "measured", "right_ankle": "measured",
+            "left_hip": "measured", "left_knee": "measured", "left_ankle": "measured",
+            "spine": "torso: midway pelvis-neck in BodyPose3DNet's limb table (246 + 246 mm), "
+                     "where Human3.6M's spine sits (about 233 mm above the pelvis)",
+            "thorax": "BodyPose3DNet's neck: 493 mm above the pelvis and the shoulders' parent, "
+                      "as Human3.6M's thorax (about 490 mm); not the anatomical neck",
+            "neck_nose": "nose (Human3.6M's neck/nose marker is at about nose height)",
+            "head": "head top extrapolated: ear midpoint + 0.5 * (ear midpoint - neck)",
+            "left_shoulder": "measured", "left_elbow": "measured", "left_wrist": "measured",
+            "right_shoulder": "measured", "right_elbow": "measured", "right_wrist": "measured",
+        },
+    )
+)
+
+register_mapping(
+    _with_notes(
+        mapping_from_rules(
+            "bodyposenet18",
+            "h36m17",
+            {
+                "pelvis": {"left_hip": 0.5, "right_hip": 0.5},
+                "spine": {"left_hip": 0.25, "right_hip": 0.25, "neck": 0.5},
+                "thorax": "neck",
+                "neck_nose": "nose",
+                "head": {"left_ear": 0.75, "right_ear": 0.75, "neck": -0.5},
+            },
+        ),
+        {
+            "pelvis": "hip midpoint (BodyPoseNet has no pelvis)",
+            "right_hip": "measured", "right_knee": "measured", "right_ankle": "measured",
+            "left_hip": "measured", "left_knee": "measured", "left_ankle": "measured",
+            "spine": "midway between the hip midpoint and the neck",
+            "thorax": "BodyPoseNet's neck (labelled as the shoulder midpoint), Human3.6M's thorax",
+            "neck_nose": "nose",
+            "head": "head top extrapolated: ear midpoint + 0.5 * (ear midpoint - neck)",
+            "left_shoulder": "measured", "left_elbow": "measured", "left_wrist": "measured",
+            "right_shoulder": "measured", "right_elbow": "measured", "right_wrist": "measured",
+        },
+    )
+)

@@ -1,0 +1,795 @@
+"""NVIDIA TAO BodyPoseNet: bottom-up multi-person 2D pose, 18 joints.
+
+The network gives, for one image, confidence maps (``heatmaps``, 18 joints +
+background, at stride 8) and part affinity fields (``pafs``, an (x, y) unit
+vector field per limb, possibly at a higher resolution). This module turns
+those into people:
+
+1. **peaks** (:func:`find_peaks`): local maxima of each joint's map above
+   ``heatmap_threshold`` (3x3 neighbourhood, ties broken towards the later
+   cell so a plateau gives one peak), refined to sub-cell precision by a
+   parabola through the log of the peak and its two neighbours on each axis
+   (exact for a Gaussian blob; a plain parabola where a neighbour is not
+   positive).
+2. **limb scores** (:func:`score_limbs`): for every candidate pair of joints
+   of a limb, the PAF is sampled at ``paf_samples`` points on the segment
+   (nearest PAF cell) and dotted with the segment's unit vector; a pair is
+   kept when more than ``min_paf_fraction`` of the samples exceed
+   ``paf_threshold`` and the mean plus a length prior
+   (``min(length_prior * image_width / length - 1, 0)``) is positive; pairs
+   are then taken greedily by score, each joint used once per limb.
+3. **assembly** (:func:`assemble_people`): limbs are processed in topology
+   order; a connection extends the person that owns one of its joints,
+   merges two people whose joints are disjoint, or starts a new person.
+   Limbs that close a cycle when the topology is walked in order (in TAO's
+   order the eye-ear links, as the shoulder-ear links come first) are
+   *redundant*: they may extend or merge, never start a person. A
+   connection that would give a person a second joint of the same kind is
+   dropped, so two people are never joined. People with fewer than
+   ``min_parts`` joints or a mean score below ``min_mean_score`` are dropped.
+
+All settings are in :class:`DecodeSettings`, defaulting to the values TAO
+uses (*reported*, from the TAO BodyPoseNet inference configuration:
+heatmap threshold 0.1, PAF threshold 0.05, 10 samples, 80 %, at least 4
+parts, mean score 0.4). TAO's own post-processor upsamples the maps to the
+image size and smooths them (Gaussian, 7 px) before finding peaks; here peaks
+are found on the network's grid and refined sub-cell instead, which is much
+cheaper (``heatmap_sigma`` adds smoothing on the grid when wanted).
+
+Coordinates: image pixels with the continuous convention (pixel ``i``
+covers ``[i, i + 1)``, its centre is ``i + 0.5``); heatmap cell ``g`` is
+centred at network-input pixel ``(g + 0.5) * stride``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import numpy as np
+
+from .runtime import OnnxModel, format_shape
+
+__all__ = [
+    "BODYPOSENET_LIMBS",
+    "BODYPOSENET_INPUT",
+    "BODYPOSENET_HEATMAP",
+    "BODYPOSENET_PAF",
+    "DecodeSettings",
+    "People",
+    "find_peaks",
+    "score_limbs",
+    "assemble_people",
+    "decode_people",
+    "BodyPoseNetSettings",
+    "BodyPoseNet",
+    "redundant_limbs",
+]
+
+BODYPOSENET_LIMBS: tuple[tuple[int, int], ...] = (
+    (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13), (1, 2), (2, 3), (3, 4), (2, 16),
+    (1, 5), (5, 6), (6, 7), (5, 17), (1, 0), (0, 14), (0, 15), (14, 16), (15, 17),
+)
+"""Limb topology of the TAO 18-joint configuration (``bodyposenet18`` joint
+indices); limb ``k`` uses PAF channels ``2k`` (x) and ``2k + 1`` (y)."""
+
+BODYPOSENET_INPUT = "input_1:0"
+BODYPOSENET_HEATMAP = "heatmap_out/BiasAdd:0"
+BODYPOSENET_PAF = "conv2d_transpose_1/BiasAdd:0"
+"""Tensor names of the TAO deployable model (NHWC input ``1x288x384x3``;
+heatmaps ``Nx36x48x19`` at stride 8 and PAFs ``Nx144x192x38`` at stride 2
+for that input). Names are settings; outputs with other names are found by
+their channel count."""
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """Peak finding and grouping settings (defaults: TAO's, *reported*).
+
+    Attributes:
+        limbs: joint pairs, in processing order.
+        paf_channels: ``(x, y)`` PAF channel per limb; ``None``: ``(2k, 2k + 1)``.
+        num_joints: joints with a heatmap channel (the background channel follows them).
+        heatmap_threshold: minimum heatmap value of a peak.
+        heatmap_sigma: Gaussian smoothing of the heatmaps before peak finding,
+            in heatmap cells (0: none).
+        refine: sub-cell peak refinement.
+        max_peaks: keep at most this many peaks per joint (highest first).
+        paf_threshold: a PAF sample "passes" above this.
+        paf_samples: samples along each candidate limb.
+        min_paf_fraction: fraction of samples that must pass (strictly more than).
+        length_prior: limbs longer than ``length_prior * image_width`` are penalised.
+        min_parts: people with fewer joints are dropped.
+        min_mean_score: people whose score per joint is lower are dropped.
+    """
+
+    limbs: tuple[tuple[int, int], ...] = BODYPOSENET_LIMBS
+    paf_channels: tuple[tuple[int, int], ...] | None = None
+    num_joints: int = 18
+    heatmap_threshold: float = 0.1
+    heatmap_sigma: float = 0.0
+    refine: bool = True
+    max_peaks: int | None = 64
+    paf_threshold: float = 0.05
+    paf_samples: int = 10
+    min_paf_fraction: float = 0.8
+    length_prior: float = 0.5
+    min_parts: int = 4
+    min_mean_score: float = 0.4
+
+    def __post_init__(self) -> None:
+        for a, b in self.limbs:
+            if not (0 <= a < self.num_joints and 0 <= b < self.num_joints) or a == b:
+                raise ValueError(f"limb ({a}, {b}) is not a pair of distinct joints of {self.num_joints}")
+        if self.paf_channels is not None and len(self.paf_channels) != len(self.limbs):
+            raise ValueError(f"{len(self.paf_channels)} PAF channel pairs for {len(self.limbs)} limbs")
+        if self.paf_samples < 2:
+            raise ValueError(f"paf_samples must be >= 2, got {self.paf_samples}")
+
+    @property
+    def channels(self) -> tuple[tuple[int, int], ...]:
+        if self.paf_channels is not None:
+            return self.paf_channels
+        return tuple((2 * k, 2 * k + 1) for k in range(len(self.limbs)))
+
+    @property
+    def num_paf_channels(self) -> int:
+        return 1 + max(max(c) for c in self.channels)
+
+
+@dataclass
+class People:
+    """People found in one image.
+
+    Attributes:
+        keypoints: ``(P, J, 2)`` image pixels; NaN where a joint was not found.
+        confidence: ``(P, J)`` heatmap peak heights (sub-cell fitted); 0 where not found.
+        scores: ``(P,)`` score per found joint (joint peaks + limb scores over joint count).
+    """
+
+    keypoints: np.ndarray
+    confidence: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.keypoints)
+
+    @classmethod
+    def empty(cls, num_joints: int = 18) -> "People":
+        return cls(np.zeros((0, num_joints, 2), np.float32), np.zeros((0, num_joints), np.float32), np.zeros(0, np.float32))
+
+    def boxes(self, margin: float = 0.1) -> np.ndarray:
+        """``(P, 4)`` boxes ``x0, y0, x1, y1`` around each person's found joints, enlarged by ``margin`` per side."""
+        out = np.zeros((len(self), 4), np.float32)
+        for i, kp in enumerate(self.keypoints):
+            ok = np.isfinite(kp).all(-1)
+            lo, hi = kp[ok].min(0), kp[ok].max(0)
+            pad = (hi - lo) * margin
+            out[i] = [*(lo - pad), *(hi + pad)]
+        return out
+
+
+# --------------------------------------------------------------------------- peaks
+_NEIGHBOURS_STRICT = ((-1, -1), (-1, 0), (-1, 1), (0, -1))  # earlier cells: must be strictly lower
+_NEIGHBOURS_WEAK = ((0, 1), (1, -1), (1, 0), (1, 1))  # later cells: may be equal
+
+
+def _refine_axis(l: np.ndarray, c: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex of the parabola through ``(-1, l), (0, c), (1, r)`` (log values when all are positive).
+
+    Returns:
+        the offset in ``[-0.5, 0.5]`` and the ratio ``peak value / c`` at that offset.
+    """
+    pos = (l > 0) & (c > 0) & (r > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        ll = np.where(pos, np.log(np.where(pos, l, 1)), l)
+        cc = np.where(pos, np.log(np.where(pos, c, 1)), c)
+        rr = np.where(pos, np.log(np.where(pos, r, 1)), r)
+        den = ll - 2 * cc + rr
+        off = np.clip(np.nan_to_num(np.where(den < 0, 0.5 * (ll - rr) / den, 0.0)), -0.5, 0.5)
+        gain = 0.5 * (rr - ll) * off + 0.5 * den * off**2
+        ratio = np.where(pos, np.exp(gain), 1 + gain / np.where(c != 0, c, 1))
+    return off, np.nan_to_num(ratio, nan=1.0, posinf=1.0)
+
+
+def find_peaks(
+    heatmaps: np.ndarray,
+    threshold: float = 0.1,
+    sigma: float = 0.0,
+    refine: bool = True,
+    max_peaks: int | None = None,
+) -> list[np.ndarray]:
+    """Local maxima of each joint's heatmap.
+
+    Args:
+        heatmaps: ``(J, H, W)`` maps (only the joints to search; no background).
+        threshold: minimum value of a peak.
+        sigma: Gaussian smoothing in cells before the search (0: none).
+        refine: sub-cell refinement (log-parabola per axis).
+        max_peaks: keep at most this many per joint, highest first.
+
+    Returns:
+        ``J`` arrays ``(n_j, 3)``: ``x, y`` in heatmap cells (cell centres at
+        integers) and the peak value (the fitted height when refining, the raw
+        cell value when smoothing), sorted by value (highest first).
+    """
+    hm = np.asarray(heatmaps, dtype=np.float32)
+    if hm.ndim != 3:
+        raise ValueError(f"heatmaps must be (joints, height, width), got shape {hm.shape}")
+    if not np.isfinite(hm).all():
+        raise ValueError("heatmaps contain NaN or infinite values")
+    if sigma > 0:
+        from scipy.ndimage import gaussian_filter
+
+        hm = gaussian_filter(hm, sigma=(0, sigma, sigma), mode="constant")
+    nj, h, w = hm.shape
+    j, y, x = np.nonzero(hm > threshold)
+    out: list[np.ndarray] = [np.zeros((0, 3), np.float32) for _ in range(nj)]
+    if len(j) == 0:
+        return out
+    pad = np.full((nj, h + 2, w + 2), -np.inf, np.float32)
+    pad[:, 1:-1, 1:-1] = hm
+    yp, xp = y + 1, x + 1
+    v = pad[j, yp, xp]
+    keep = np.ones(len(v), bool)
+    for dy, dx in _NEIGHBOURS_STRICT:
+        keep &= v > pad[j, yp + dy, xp + dx]
+    for dy, dx in _NEIGHBOURS_WEAK:
+        keep &= v >= pad[j, yp + dy, xp + dx]
+    j, yp, xp, v = j[keep], yp[keep], xp[keep], v[keep]
+    fx = xp.astype(np.float32) - 1
+    fy = yp.astype(np.float32) - 1
+    if refine and len(v):
+        zero = np.where(np.isfinite(pad), pad, 0.0)
+        inner_x = (xp > 1) & (xp < w)
+        inner_y = (yp > 1) & (yp < h)
+        ox, gx = _refine_axis(zero[j, yp, xp - 1], v, zero[j, yp, xp + 1])
+        oy, gy = _refine_axis(zero[j, yp - 1, xp], v, zero[j, yp + 1, xp])
+        fx = fx + np.where(inner_x, ox, 0.0)
+        fy = fy + np.where(inner_y, oy, 0.0)
+        # the joint's confidence: the fitted peak height (the cell value without refinement)
+        score = v * np.where(inner_x, gx, 1.0) * np.where(inner_y, gy, 1.0)
+    else:
+        score = v
+    if sigma > 0:  # smoothing lowers peaks: report the raw value at the peak cell
+        score = np.asarray(heatmaps, np.float32)[j, yp - 1, xp - 1]
+    score = score.astype(np.float32)
+    order = np.lexsort((-score, j))
+    j, fx, fy, score = j[order], fx[order], fy[order], score[order]
+    bounds = np.searchsorted(j, np.arange(nj + 1))
+    for k in range(nj):
+        s, e = bounds[k], bounds[k + 1]
+        if max_peaks is not None:
+            e = min(e, s + max_peaks)
+        if e > s:
+            out[k] = np.stack([fx[s:e], fy[s:e], score[s:e]], 1).astype(np.float32)
+    return out
+
+
+# --------------------------------------------------------------------------- limbs
+def score_limbs(
+    cand_a: np.ndarray,
+    cand_b: np.ndarray,
+    paf: np.ndarray,
+    channels: tuple[int, int],
+    cell_size: tuple[float, float] = (1.0, 1.0),
+    paf_ratio: tuple[float, float] = (1.0, 1.0),
+    image_width: float | None = None,
+    settings: DecodeSettings = DecodeSettings(),
+) -> list[tuple[int, int, float]]:
+    """Score every pair of candidates of one limb and match them greedily.
+
+    Args:
+        cand_a, cand_b: ``(nA, 3)``, ``(nB, 3)`` peaks (x, y in heatmap cells, value).
+        paf: ``(Hp, Wp, C)`` part affinity fields (channels last).
+        channels: the limb's (x, y) channels in ``paf``.
+        cell_size: image pixels per heatmap cell (x, y): limb directions and
+            lengths are measured in image pixels.
+        paf_ratio: PAF cells per heatmap cell (x, y) (e.g. 4 when the PAF is at stride 2 and the heatmap at stride 8).
+        image_width: image width in pixels for the length prior (``None``: no prior).
+        settings: thresholds.
+
+    Returns:
+        ``(i, j, score)`` connections (indices into ``cand_a`` / ``cand_b``),
+        best first, each candidate used at most once.
+    """
+    na, nb = len(cand_a), len(cand_b)
+    if na == 0 or nb == 0:
+        return []
+    hp, wp = paf.shape[:2]
+    cs = np.asarray(cell_size, np.float32)
+    ratio = np.asarray(paf_ratio, np.float32)
+    a = cand_a[:, :2]
+    b = cand_b[:, :2]
+    d_img = (b[None, :, :] - a[:, None, :]) * cs  # (nA, nB, 2) image pixels
+    norm = np.sqrt((d_img**2).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        unit = d_img / norm[..., None]
+    pa = (a + 0.5) * ratio - 0.5  # PAF cell coordinates
+    pb = (b + 0.5) * ratio - 0.5
+    t = np.linspace(0.0, 1.0, settings.paf_samples, dtype=np.float32)
+    pts = pa[:, None, None, :] + t[None, None, :, None] * (pb[None, :, None, :] - pa[:, None, None, :])
+    xi = np.clip(np.rint(pts[..., 0]).astype(np.intp), 0, wp - 1)
+    yi = np.clip(np.rint(pts[..., 1]).astype(np.intp), 0, hp - 1)
+    cx, cy = channels
+    vx = paf[yi, xi, cx]
+    vy = paf[yi, xi, cy]
+    dots = vx * unit[..., None, 0] + vy * unit[..., None, 1]  # (nA, nB, S)
+    frac = (dots > settings.paf_threshold).mean(-1)
+    mean = dots.mean(-1)
+    if image_width is not None:
+        with np.errstate(divide="ignore"):
+            mean = mean + np.minimum(settings.length_prior * image_width / norm - 1.0, 0.0)
+    ok = (frac > settings.min_paf_fraction) & (mean > 0) & (norm > 0) & np.isfinite(mean)
+    ii, jj = np.nonzero(ok)
+    if len(ii) == 0:
+        return []
+    sc = mean[ii, jj]
+    order = np.argsort(-sc, kind="stable")
+    used_a, used_b = set(), set()
+    out = []
+    limit = min(na, nb)
+    for o in order:
+        i, j = int(ii[o]), int(jj[o])
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        out.append((i, j, float(sc[o])))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def redundant_limbs(limbs: Sequence[tuple[int, int]]) -> tuple[bool, ...]:
+    """Which limbs close a cycle when the topology is walked in order (union-find)."""
+    parent: dict[int, int] = {}
+
+    def root(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    out = []
+    for a, b in limbs:
+        ra, rb = root(a), root(b)
+        out.append(ra == rb)
+        if ra != rb:
+            parent[ra] = rb
+    return tuple(out)
+
+
+class _Person:
+    __slots__ = ("parts", "score", "count")
+
+    def __init__(self, num_joints: int) -> None:
+        self.parts = [-1] * num_joints
+        self.score = 0.0
+        self.count = 0
+
+
+def assemble_people(
+    peaks: Sequence[np.ndarray],
+    connections: Sequence[list[tuple[int, int, float]]],
+    settings: DecodeSettings = DecodeSettings(),
+) -> list[tuple[list[int], float, int]]:
+    """Group limb connections into people.
+
+    Args:
+        peaks: per joint ``(n_j, 3)`` candidates (value in column 2).
+        connections: per limb, ``(i, j, score)`` from :func:`score_limbs`.
+        settings: topology and the people filters.
+
+    Returns:
+        per person: candidate index per joint (``-1`` if missing), total score, joint count.
+    """
+    nj = settings.num_joints
+    redundant = redundant_limbs(settings.limbs)
+    owner: list[dict[int, _Person]] = [dict() for _ in range(nj)]
+    people: list[_Person] = []
+    for k, (ja, jb) in enumerate(settings.limbs):
+        va, vb = peaks[ja][:, 2], peaks[jb][:, 2]
+        for i, j, s in connections[k]:
+            pa, pb = owner[ja].get(i), owner[jb].get(j)
+            if pa is None and pb is None:
+                if redundant[k]:
+                    continue
+                p = _Person(nj)
+                p.parts[ja], p.parts[jb] = i, j
+                p.score, p.count = float(va[i] + vb[j] + s), 2
+                owner[ja][i] = owner[jb][j] = p
+                people.append(p)
+            elif pb is None:
+                if pa.parts[jb] == -1:
+                    pa.parts[jb] = j
+                    pa.score += float(vb[j] + s)
+                    pa.count += 1
+                    owner[jb][j] = pa
+            elif pa is None:
+                if pb.parts[ja] == -1:
+                    pb.parts[ja] = i
+                    pb.score += float(va[i] + s)
+                    pb.count += 1
+                    owner[ja][i] = pb
+            elif pa is not pb:
+                if all(x == -1 or y == -1 for x, y in zip(pa.parts, pb.parts)):
+                    for jj, c in enumerate(pb.parts):
+                        if c != -1:
+                            pa.parts[jj] = c
+                            owner[jj][c] = pa
+                    pa.score += pb.score + s
+                    pa.count += pb.count
+                    pb.count = 0  # merged away
+    out = []
+    for p in people:
+        if p.count >= max(settings.min_parts, 1) and p.score / p.count >= settings.min_mean_score:
+            out.append((p.parts, p.score, p.count))
+    out.sort(key=lambda r: -r[1])
+    return out
+
+
+def decode_people(
+    heatmaps: np.ndarray,
+    pafs: np.ndarray,
+    settings: DecodeSettings = DecodeSettings(),
+    cell_size: tuple[float, float] = (1.0, 1.0),
+    image_width: float | None = None,
+) -> People:
+    """Heatmaps + PAFs of one image to people.
+
+    Args:
+        heatmaps: ``(H, W, C)`` with ``C >= settings.num_joints`` (a trailing background channel is ignored).
+        pafs: ``(Hp, Wp, Cp)``; may have a higher resolution than the heatmaps.
+        settings: :class:`DecodeSettings`.
+        cell_size: image pixels per heatmap cell (x, y); keypoints are
+            returned as ``(cell + 0.5) * cell_size``.
+        image_width: image width in pixels for the limb length prior.
+
+    Returns:
+        :class:`People` (zero people is a valid answer).
+    """
+    hm = np.asarray(heatmaps, np.float32)
+    paf = np.asarray(pafs, np.float32)
+    if hm.ndim != 3 or hm.shape[-1] < settings.num_joints:
+        raise ValueError(f"heatmaps must be (height, width, >= {settings.num_joints}), got shape {hm.shape}")
+    if paf.ndim != 3 or paf.shape[-1] < settings.num_paf_channels:
+        raise ValueError(f"pafs must be (height, width, >= {settings.num_paf_channels}), got shape {paf.shape}")
+    # NaN PAF values are not checked here (a full pass costs ~0.5 ms): they fail every limb criterion
+    nj = settings.num_joints
+    peaks = find_peaks(np.moveaxis(hm[..., :nj], -1, 0), settings.heatmap_threshold, settings.heatmap_sigma,
+                       settings.refine, settings.max_peaks)
+    if not any(len(p) for p in peaks):
+        return People.empty(nj)
+    ratio = (paf.shape[1] / hm.shape[1], paf.shape[0] / hm.shape[0])
+    conns = [
+        score_limbs(peaks[a], peaks[b], paf, ch, cell_size, ratio, image_width, settings)
+        for (a, b), ch in zip(settings.limbs, settings.channels)
+    ]
+    groups = assemble_people(peaks, conns, settings)
+    if not groups:
+        return People.empty(nj)
+    kp = np.full((len(groups), nj, 2), np.nan, np.float32)
+    conf = np.zeros((len(groups), nj), np.float32)
+    scores = np.zeros(len(groups), np.float32)
+    cs = np.asarray(cell_size, np.float32)
+    for p, (parts, score, count) in enumerate(groups):
+        for j, c in enumerate(parts):
+            if c >= 0:
+                kp[p, j] = (peaks[j][c, :2] + 0.5) * cs
+                conf[p, j] = peaks[j][c, 2]
+        scores[p] = score / count
+    return People(kp, conf, scores)
+
+
+# --------------------------------------------------------------------------- the network
+@dataclass(frozen=True)
+class BodyPoseNetSettings:
+    """How to feed the network and read its outputs.
+
+    Attributes:
+        input_name, heatmap_name, paf_name: tensor names (TAO defaults). A
+            model with one input is fed through it whatever its name; outputs
+            not found by name are found by channel count (``num_joints + 1``
+            heatmap channels, ``2 * limbs`` PAF channels).
+        input_size: ``(width, height)`` fed to a model whose input size is
+            dynamic (a fixed size in the model wins).
+        channel_order: ``"RGB"`` (TAO) or ``"BGR"``.
+        scale, mean: the network sees ``(pixel - mean) * scale`` (TAO: x / 255).
+        layout: ``"auto"`` (from the input shape: 3 on the last axis means
+            NHWC, on axis 1 NCHW), ``"NHWC"`` or ``"NCHW"``.
+        scales: multi-scale inference: image scales, maps averaged on the
+            first scale's grid (``(1.0,)``: single scale).
+        decode: :class:`DecodeSettings`.
+    """
+
+    input_name: str = BODYPOSENET_INPUT
+    heatmap_name: str = BODYPOSENET_HEATMAP
+    paf_name: str = BODYPOSENET_PAF
+    input_size: tuple[int, int] = (384, 288)
+    channel_order: str = "RGB"
+    scale: float = 1.0 / 255.0
+    mean: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    layout: str = "auto"
+    scales: tuple[float, ...] = (1.0,)
+    decode: DecodeSettings = field(default_factory=DecodeSettings)
+
+    def __post_init__(self) -> None:
+        if self.channel_order.upper() not in ("RGB", "BGR"):
+            raise ValueError(f"channel_order must be RGB or BGR, got {self.channel_order!r}")
+        if self.layout.upper() not in ("AUTO", "NHWC", "NCHW"):
+            raise ValueError(f"layout must be auto, NHWC or NCHW, got {self.layout!r}")
+        if not self.scales or any(s <= 0 for s in self.scales):
+            raise ValueError(f"scales must be positive, got {self.scales}")
+
+
+def check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
+    """Validate an ``(H, W, 3)`` uint8 (or float in [0, 255]) RGB frame."""
+    img = np.asarray(image)
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"{what} must be (height, width, 3) RGB, got shape {img.shape}")
+    if img.shape[0] < 1 or img.shape[1] < 1:
+        raise ValueError(f"{what} is empty (shape {img.shape})")
+    if img.dtype != np.uint8 and not np.isfinite(img).all():
+        raise ValueError(f"{what} contains NaN or infinite values")
+    return img
+
+
+def resize_image(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Antialiased bilinear resize of an ``(H, W, 3)`` frame (Pillow; pixel-centre aligned)."""
+    from PIL import Image
+
+    img = np.asarray(image)
+    if img.shape[1] == width and img.shape[0] == height:
+        return img
+    if img.dtype != np.uint8:
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    # reducing_gap: box-reduce by an integer factor first, then bilinear (antialiased, about 2x faster)
+    return np.asarray(Image.fromarray(img).resize((int(width), int(height)), Image.BILINEAR, reducing_gap=1.5))
+
+
+class BodyPoseNet:
+    """BodyPoseNet through ONNX Runtime: an RGB frame in, :class:`People` out.
+
+    Args:
+        model: path to the ``.onnx`` file (or its bytes).
+        settings: :class:`BodyPoseNetSettings`.
+        providers, threads: see :class:`~poselift.detectors.runtime.OnnxModel`.
+
+    The input size, layout (NHWC/NCHW) and outputs are read from the model's
+    own signature; a model that cannot be BodyPoseNet-like (not one 4D image
+    input, no output with the right channel count) is refused with a message
+    naming its tensors and shapes.
+
+    The frame is resized keeping its aspect ratio to fit the network input
+    and padded at the right/bottom with zeros (as DeepStream does with
+    ``maintain-aspect-ratio=1``); keypoints come back in frame pixels.
+    """
+
+    layout_name = "bodyposenet18"
+
+    def __init__(
+        self,
+        model: str | os.PathLike | bytes,
+        settings: BodyPoseNetSettings | None = None,
+        providers: str | Sequence[str] | None = "auto",
+        threads: int | None = None,
+    ) -> None:
+        self.settings = settings or BodyPoseNetSettings()
+        self.net = OnnxModel(model, providers=providers, threads=threads)
+        self._check_input()
+        self._check_outputs_static()
+        self.last_timing: dict[str, float] = {}
+
+    @property
+    def provider(self) -> str:
+        return self.net.provider
+
+    # -- signature -----------------------------------------------------------------
+    def _check_input(self) -> None:
+        ins = self.net.inputs
+        named = [s for s in ins if s.name == self.settings.input_name]
+        if named:
+            spec = named[0]
+        elif len(ins) == 1:
+            spec = ins[0]
+        else:
+            raise ValueError(
+                f"{self.net.name}: BodyPoseNet takes one image input (expected {self.settings.input_name!r}); "
+                f"the model has inputs {', '.join(s.describe() for s in ins)}"
+            )
+        if len(spec.shape) != 4:
+            raise ValueError(
+                f"{self.net.name}: input {spec.name!r} has shape {format_shape(spec.shape)}; BodyPoseNet expects a "
+                "4D image batch, NHWC [N, H, W, 3] or NCHW [N, 3, H, W]"
+            )
+        if spec.dtype != "float32":
+            raise ValueError(f"{self.net.name}: input {spec.name!r} has type {spec.dtype}; expected float32")
+        layout = self.settings.layout.upper()
+        last, second = spec.shape[3], spec.shape[1]
+        if layout == "AUTO":
+            if last == 3:
+                layout = "NHWC"
+            elif second == 3:
+                layout = "NCHW"
+            elif not isinstance(last, int):
+                layout = "NHWC"
+            elif not isinstance(second, int):
+                layout = "NCHW"
+            else:
+                layout = "?"
+        ch = last if layout == "NHWC" else second
+        if layout == "?" or (isinstance(ch, int) and ch != 3):
+            raise ValueError(
+                f"{self.net.name}: input {spec.name!r} has shape {format_shape(spec.shape)}; expected 3 colour "
+                "channels on axis 3 (NHWC, e.g. [1, 288, 384, 3]) or axis 1 (NCHW, e.g. [1, 3, 288, 384])"
+            )
+        h, w = (spec.shape[1], spec.shape[2]) if layout == "NHWC" else (spec.shape[2], spec.shape[3])
+        dw, dh = self.settings.input_size
+        self.input_spec = spec
+        self.nhwc = layout == "NHWC"
+        self.net_size = (w if isinstance(w, int) and w > 0 else int(dw), h if isinstance(h, int) and h > 0 else int(dh))
+        self.fixed_size = isinstance(w, int) and w > 0 and isinstance(h, int) and h > 0
+
+    def _channel_count(self, shape: Sequence) -> tuple[int | None, bool | None]:
+        """Channel count of an output shape and whether it is channels-last."""
+        if len(shape) != 4:
+            return None, None
+        last, second = shape[3], shape[1]
+        cands = []
+        if isinstance(last, int):
+            cands.append((last, True))
+        if isinstance(second, int):
+            cands.append((second, False))
+        want = (self.settings.decode.num_joints + 1, self.settings.decode.num_paf_channels)
+        for c, nhwc in sorted(cands, key=lambda t: t[1] != self.nhwc):
+            if c in want:
+                return c, nhwc
+        return None, None
+
+    def _pick_outputs(self, shapes: dict[str, tuple]) -> tuple[str, bool, str, bool]:
+        """(heatmap name, channels-last, paf name, channels-last) from output shapes."""
+        d = self.settings.decode
+        n_hm, n_paf = d.num_joints + 1, d.num_paf_channels
+        found: dict[int, tuple[str, bool]] = {}
+        for nm, want in ((self.settings.heatmap_name, n_hm), (self.settings.paf_name, n_paf)):
+            if nm in shapes:
+                c, nhwc = self._channel_count(shapes[nm])
+                if c == want:
+                    found[want] = (nm, bool(nhwc))
+        for nm, shp in shapes.items():
+            c, nhwc = self._channel_count(shp)
+            if c is not None and c not in found:
+                found[c] = (nm, bool(nhwc))
+        if n_hm not in found or n_paf not in found or found[n_hm][0] == found[n_paf][0]:
+            desc = ", ".join(f"{nm!r} {format_shape(s)}" for nm, s in shapes.items())
+            raise ValueError(
+                f"{self.net.name}: cannot find BodyPoseNet's outputs: expected heatmaps "
+                f"({self.settings.heatmap_name!r}, {n_hm} channels) and part affinity fields "
+                f"({self.settings.paf_name!r}, {n_paf} channels), NHWC or NCHW; the model has {desc}"
+            )
+        return (*found[n_hm], *found[n_paf])  # type: ignore[return-value]
+
+    def _check_outputs_static(self) -> None:
+        shapes = {s.name: s.shape for s in self.net.outputs}
+        if all(len(s) == 4 and isinstance(s[1], int) and isinstance(s[3], int) for s in shapes.values()):
+            self._outputs = self._pick_outputs(shapes)
+        elif len(shapes) < 2:
+            desc = ", ".join(s.describe() for s in self.net.outputs)
+            raise ValueError(f"{self.net.name}: BodyPoseNet has two outputs (heatmaps and PAFs); the model has {desc}")
+        else:
+            self._outputs = None  # decided from the first real output
+
+    # -- preprocessing --------------------------------------------------------------
+    def preprocess(self, image: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, tuple[float, float]]:
+        """Frame -> network input ``(1, H, W, 3)`` or ``(1, 3, H, W)`` and the per-axis resize factors.
+
+        The frame is resized by ``scale * min(W_net / W, H_net / H)`` and
+        padded at the right/bottom. Returns ``(tensor, (rx, ry))`` with
+        ``net_pixel = frame_pixel * r``.
+        """
+        img = check_image(image)
+        h, w = img.shape[:2]
+        nw, nh = self.net_size
+        r = min(nw / w, nh / h) * scale
+        tw, th = max(1, min(nw, int(round(w * r)))), max(1, min(nh, int(round(h * r))))
+        small = resize_image(img, tw, th)
+        s = self.settings
+        mean = np.asarray(s.mean, np.float32)
+        scale_ = np.float32(s.scale)
+        # the padding is a black pixel after normalisation
+        canvas = np.empty((nh, nw, 3), np.float32)
+        canvas[...] = -mean * scale_
+        pix = small[..., ::-1] if s.channel_order.upper() == "BGR" else small
+        region = canvas[:th, :tw]
+        if any(s.mean):
+            np.subtract(pix, mean, out=region, casting="unsafe")
+            region *= scale_
+        else:
+            np.multiply(pix, scale_, out=region, casting="unsafe")
+        x = canvas[None] if self.nhwc else np.ascontiguousarray(canvas.transpose(2, 0, 1))[None]
+        return x, (tw / w, th / h)
+
+    def predict_maps(self, image: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+        """Run the network on one frame.
+
+        Returns:
+            ``heatmaps (H, W, 19)``, ``pafs (Hp, Wp, 38)`` (channels last) and
+            the frame pixels per heatmap cell ``(sx, sy)``.
+        """
+        import time
+
+        t0 = time.perf_counter()
+        x, (rx, ry) = self.preprocess(image, scale)
+        t1 = time.perf_counter()
+        res = self.net.run({self.input_spec.name: x})
+        t2 = time.perf_counter()
+        if self._outputs is None:
+            self._outputs = self._pick_outputs({k: v.shape for k, v in res.items()})
+        hn, hl, pn, pl = self._outputs
+        hm = res[hn][0] if hl else res[hn][0].transpose(1, 2, 0)
+        paf = res[pn][0] if pl else res[pn][0].transpose(1, 2, 0)
+        nw, nh = self.net_size
+        sx = nw / hm.shape[1] / rx
+        sy = nh / hm.shape[0] / ry
+        self.last_timing = {"preprocess": t1 - t0, "network": t2 - t1}
+        return hm, paf, (sx, sy)
+
+    def __call__(self, image: np.ndarray) -> People:
+        """People in one RGB frame ``(H, W, 3)`` uint8; keypoints in frame pixels."""
+        import time
+
+        img = check_image(image)
+        s = self.settings
+        hm, paf, cell = self.predict_maps(img, s.scales[0])
+        timing = dict(self.last_timing)
+        if len(s.scales) > 1:
+            hm, paf, extra = _multi_scale(self, img, hm, paf, cell)
+            for k, v in extra.items():
+                timing[k] = timing.get(k, 0.0) + v
+        t0 = time.perf_counter()
+        people = decode_people(hm, paf, s.decode, cell, image_width=float(img.shape[1]))
+        timing["decode"] = timing.get("decode", 0.0) + time.perf_counter() - t0
+        self.last_timing = timing
+        return people
+
+
+def _resample(maps: np.ndarray, src_cell: tuple[float, float], dst_cell: tuple[float, float],
+              dst_shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear resampling of channels-last maps from one grid to another (same image coordinates)."""
+    from scipy.ndimage import map_coordinates
+
+    hh, ww = dst_shape
+    gy = (np.arange(hh) + 0.5) * dst_cell[1] / src_cell[1] - 0.5
+    gx = (np.arange(ww) + 0.5) * dst_cell[0] / src_cell[0] - 0.5
+    yy, xx = np.meshgrid(gy, gx, indexing="ij")
+    out = np.empty((hh, ww, maps.shape[2]), np.float32)
+    for c in range(maps.shape[2]):
+        out[..., c] = map_coordinates(maps[..., c], [yy, xx], order=1, mode="constant", cval=0.0)
+    return out
+
+
+def _multi_scale(net: BodyPoseNet, img: np.ndarray, hm0: np.ndarray, paf0: np.ndarray,
+                 cell0: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Average the maps of all scales on the first scale's grids (and the time spent on the extra scales)."""
+    import time
+
+    hm_sum, paf_sum = hm0.astype(np.float32).copy(), paf0.astype(np.float32).copy()
+    pcell0 = (cell0[0] * hm0.shape[1] / paf0.shape[1], cell0[1] * hm0.shape[0] / paf0.shape[0])
+    timing = {"preprocess": 0.0, "network": 0.0, "decode": 0.0}
+    for s in net.settings.scales[1:]:
+        hm, paf, cell = net.predict_maps(img, s)
+        for k in ("preprocess", "network"):
+            timing[k] += net.last_timing[k]
+        t0 = time.perf_counter()
+        pcell = (cell[0] * hm.shape[1] / paf.shape[1], cell[1] * hm.shape[0] / paf.shape[0])
+        hm_sum += _resample(hm, cell, cell0, hm0.shape[:2])
+        paf_sum += _resample(paf, pcell, pcell0, paf0.shape[:2])
+        timing["decode"] += time.perf_counter() - t0
+    n = len(net.settings.scales)
+    return hm_sum / n, paf_sum / n, timing
+
+
+def with_decode(settings: BodyPoseNetSettings, **changes) -> BodyPoseNetSettings:
+    """``settings`` with some :class:`DecodeSettings` fields changed."""
+    return replace(settings, decode=replace(settings.decode, **changes))

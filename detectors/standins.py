@@ -1,0 +1,320 @@
+"""Stand-in ONNX models with the published signatures, for tests, benchmarks and smoke runs.
+
+No BodyPoseNet or BodyPose3DNet weights are public (they come from NGC), so
+everything is exercised with small ONNX graphs built here with
+``onnx.helper`` (``pip install onnx``; a development dependency). Their
+inputs and outputs have the published names, shapes and types; their
+outputs are chosen so that a test knows the right answer:
+
+* :func:`bodyposenet_standin`: returns heatmaps and PAFs given at build
+  time (synthesised for chosen people with :func:`synthesize_maps`), plus
+  ``0 * mean(input)`` so the image input stays connected.
+* :func:`bodypose3dnet_standin`: finds coloured markers in the crop
+  (:func:`paint_markers`: joint ``j`` is a blob whose red value is
+  :func:`marker_level` ``(j)`` and whose green peaks at 255 in its centre
+  pixel), emits their crop-pixel centres as ``pose2d``, maps them with the
+  ``t_form_inv`` input inside the graph for ``pose2d_org_img``, and emits
+  ``pose3d = (k_inv @ [u, v, 1]) * mean_limb_lengths[2]`` so ``k_inv`` can be
+  checked from the outside.
+
+Nothing here is written to disk unless asked: the builders return the
+serialised model bytes.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .bodyposenet import BODYPOSENET_HEATMAP, BODYPOSENET_INPUT, BODYPOSENET_LIMBS, BODYPOSENET_PAF
+
+__all__ = [
+    "person_template",
+    "synthesize_maps",
+    "bodyposenet_standin",
+    "bodypose3dnet_standin",
+    "marker_level",
+    "paint_markers",
+]
+
+_TEMPLATE = np.array([
+    [0.000, 0.080],  # nose
+    [0.000, 0.180],  # neck
+    [-0.110, 0.190],  # right_shoulder (image left for a person facing the camera)
+    [-0.140, 0.360],  # right_elbow
+    [-0.150, 0.520],  # right_wrist
+    [0.110, 0.190],  # left_shoulder
+    [0.140, 0.360],  # left_elbow
+    [0.150, 0.520],  # left_wrist
+    [-0.070, 0.520],  # right_hip
+    [-0.075, 0.740],  # right_knee
+    [-0.080, 0.960],  # right_ankle
+    [0.070, 0.520],  # left_hip
+    [0.075, 0.740],  # left_knee
+    [0.080, 0.960],  # left_ankle
+    [-0.030, 0.055],  # right_eye
+    [0.030, 0.055],  # left_eye
+    [-0.060, 0.075],  # right_ear
+    [0.060, 0.075],  # left_ear
+], dtype=np.float64)
+
+
+def person_template(x: float, top: float, height: float) -> np.ndarray:
+    """``(18, 2)`` bodyposenet18 joints of an upright person facing the camera.
+
+    Args:
+        x: horizontal centre (frame pixels).
+        top: y of the top of the head.
+        height: standing height in pixels.
+    """
+    return (_TEMPLATE * height + np.array([x, top])).astype(np.float64)
+
+
+def synthesize_maps(
+    people: Sequence[np.ndarray],
+    input_size: tuple[int, int] = (384, 288),
+    image_size: tuple[int, int] | None = None,
+    stride: int = 8,
+    paf_stride: int = 2,
+    sigma: float = 1.0,
+    paf_width: float = 1.5,
+    limbs: Sequence[tuple[int, int]] = BODYPOSENET_LIMBS,
+    num_joints: int = 18,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Ideal BodyPoseNet outputs for people whose joints are known.
+
+    The frame is resized to fit ``input_size`` keeping its aspect ratio (as
+    :class:`~poselift.detectors.bodyposenet.BodyPoseNet` does); heatmaps are
+    Gaussians of ``sigma`` heatmap cells at each joint (maximum over people),
+    PAFs are the limb's unit vector within ``paf_width`` PAF cells of the
+    segment (averaged where limbs of the same kind overlap), as in OpenPose's
+    training targets.
+
+    Args:
+        people: per person ``(J, 2)`` frame pixels; NaN rows are absent joints.
+        input_size: network input ``(width, height)``.
+        image_size: frame ``(width, height)`` (default: ``input_size``).
+
+    Returns:
+        ``heatmaps (H/stride, W/stride, J + 1)`` (last channel background) and
+        ``pafs (H/paf_stride, W/paf_stride, 2 * limbs)``, float32, channels last.
+    """
+    nw, nh = input_size
+    iw, ih = image_size or input_size
+    r = min(nw / iw, nh / ih)
+    tw, th = int(round(iw * r)), int(round(ih * r))
+    rx, ry = tw / iw, th / ih
+    hh, hw = nh // stride, nw // stride
+    ph, pw = nh // paf_stride, nw // paf_stride
+    gy, gx = np.mgrid[0:hh, 0:hw].astype(np.float64)
+    hm = np.zeros((hh, hw, num_joints + 1), np.float64)
+    py, px = np.mgrid[0:ph, 0:pw].astype(np.float64)
+    paf = np.zeros((ph, pw, 2 * len(limbs)), np.float64)
+    count = np.zeros((ph, pw, len(limbs)), np.float64)
+    for kp in people:
+        kp = np.asarray(kp, np.float64)
+        net = kp * np.array([rx, ry])  # frame -> network pixels
+        for j in range(num_joints):
+            if not np.isfinite(net[j]).all():
+                continue
+            cx, cy = net[j] / stride - 0.5
+            g = np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / (2 * sigma**2))
+            hm[..., j] = np.maximum(hm[..., j], g)
+        for k, (a, b) in enumerate(limbs):
+            if not (np.isfinite(net[a]).all() and np.isfinite(net[b]).all()):
+                continue
+            pa = net[a] / paf_stride - 0.5
+            pb = net[b] / paf_stride - 0.5
+            d = pb - pa
+            length = float(np.hypot(*d))
+            if length < 1e-9:
+                continue
+            u = d / length
+            rx_, ry_ = px - pa[0], py - pa[1]
+            along = rx_ * u[0] + ry_ * u[1]
+            across = np.abs(rx_ * u[1] - ry_ * u[0])
+            on = (along >= -paf_width / 2) & (along <= length + paf_width / 2) & (across <= paf_width)
+            paf[on, 2 * k] += u[0]
+            paf[on, 2 * k + 1] += u[1]
+            count[on, k] += 1
+    hm[..., num_joints] = 1 - hm[..., :num_joints].max(-1)
+    c = np.repeat(np.maximum(count, 1), 2, axis=-1)
+    return hm.astype(np.float32), (paf / c).astype(np.float32)
+
+
+def _onnx():
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError as e:  # pragma: no cover
+        raise RuntimeError("building stand-in models needs the onnx package (pip install onnx)") from e
+    return onnx, TensorProto, helper, numpy_helper
+
+
+def _finish(helper, onnx, graph, opset: int = 17) -> bytes:
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="poselift-standin")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def bodyposenet_standin(
+    heatmaps: np.ndarray,
+    pafs: np.ndarray,
+    input_size: tuple[int, int] = (384, 288),
+    layout: str = "NHWC",
+    input_name: str = BODYPOSENET_INPUT,
+    heatmap_name: str = BODYPOSENET_HEATMAP,
+    paf_name: str = BODYPOSENET_PAF,
+    batch: int | str = 1,
+) -> bytes:
+    """A BodyPoseNet-shaped model that returns fixed maps.
+
+    Args:
+        heatmaps, pafs: channels-last maps (from :func:`synthesize_maps`).
+        input_size: ``(width, height)`` of the image input.
+        layout: ``"NHWC"`` (TAO) or ``"NCHW"`` for input and outputs.
+        input_name, heatmap_name, paf_name: tensor names (TAO's by default).
+        batch: the batch dimension (1 as in the TAO model, or a name for dynamic).
+
+    Returns:
+        serialised ONNX model.
+    """
+    onnx, TP, helper, nh = _onnx()
+    w, h = input_size
+    nhwc = layout.upper() == "NHWC"
+    hm = np.asarray(heatmaps, np.float32)[None]
+    paf = np.asarray(pafs, np.float32)[None]
+    if not nhwc:
+        hm, paf = hm.transpose(0, 3, 1, 2), paf.transpose(0, 3, 1, 2)
+    in_shape = [batch, h, w, 3] if nhwc else [batch, 3, h, w]
+    x = helper.make_tensor_value_info(input_name, TP.FLOAT, in_shape)
+    hm_out = helper.make_tensor_value_info(heatmap_name, TP.FLOAT, [batch, *hm.shape[1:]])
+    paf_out = helper.make_tensor_value_info(paf_name, TP.FLOAT, [batch, *paf.shape[1:]])
+    nodes = [
+        helper.make_node("ReduceMean", [input_name], ["m"], axes=[1, 2, 3], keepdims=1),  # (N,1,1,1)
+        helper.make_node("Mul", ["m", "zero"], ["m0"]),
+        helper.make_node("Add", ["hm_c", "m0"], [heatmap_name]),
+        helper.make_node("Add", ["paf_c", "m0"], [paf_name]),
+    ]
+    inits = [nh.from_array(hm, "hm_c"), nh.from_array(paf, "paf_c"), nh.from_array(np.zeros((), np.float32), "zero")]
+    graph = helper.make_graph(nodes, "bodyposenet_standin", [x], [hm_out, paf_out], initializer=inits)
+    return _finish(helper, onnx, graph)
+
+
+def marker_level(j: int) -> int:
+    """Red value (0-255) of joint ``j``'s marker: ``40 + 6 j`` (34 distinct levels)."""
+    return 40 + 6 * int(j)
+
+
+def paint_markers(image: np.ndarray, points: np.ndarray, radius: int = 2) -> np.ndarray:
+    """Paint the stand-in BodyPose3DNet's markers into an RGB uint8 frame (in place, returned).
+
+    Joint ``j`` at ``points[j]`` (frame pixels, continuous: pixel ``i`` spans
+    ``[i, i + 1)``) becomes a ``(2 radius + 1)^2`` square centred on pixel
+    ``floor(points[j])`` with red :func:`marker_level` ``(j)``, blue 0 and
+    green 255 at the centre pixel, 128 around it. NaN points are skipped.
+    """
+    img = np.asarray(image)
+    h, w = img.shape[:2]
+    for j, p in enumerate(np.asarray(points, np.float64)):
+        if not np.isfinite(p).all():
+            continue
+        cx, cy = int(np.floor(p[0])), int(np.floor(p[1]))
+        y0, y1 = max(cy - radius, 0), min(cy + radius + 1, h)
+        x0, x1 = max(cx - radius, 0), min(cx + radius + 1, w)
+        img[y0:y1, x0:x1] = (marker_level(j), 128, 0)
+        if 0 <= cy < h and 0 <= cx < w:
+            img[cy, cx, 1] = 255
+    return img
+
+
+def bodypose3dnet_standin(num_joints: int = 34, batch: int | str = "N") -> bytes:
+    """A model with exactly BodyPose3DNet's 5 inputs and 4 outputs that reads markers.
+
+    For each joint ``j`` the crop pixel minimising
+    ``|R - level_j / 255| + 10 |G - 1|`` (``input0`` is BGR ``x / 255``, so R
+    is channel 2 and G channel 1) is found with ArgMax; its centre
+    ``(u + 0.5, v + 0.5)`` is ``pose2d`` (confidence ``1 - cost``, clipped
+    to [0, 1]); ``pose2d_org_img`` is ``t_form_inv @ [u, v, 1]``; ``pose25d``
+    is ``(u, v, 0.01 j, conf)``; ``pose3d`` is ``(k_inv @ [u, v, 1]) *
+    mean_limb_lengths[:, 2]`` (+ 0 * the other limb input).
+    """
+    onnx, TP, helper, nh = _onnx()
+    H, W = 256, 192
+    n = batch
+    inputs = [
+        helper.make_tensor_value_info("input0", TP.FLOAT, [n, 3, H, W]),
+        helper.make_tensor_value_info("k_inv", TP.FLOAT, [n, 3, 3]),
+        helper.make_tensor_value_info("t_form_inv", TP.FLOAT, [n, 3, 3]),
+        helper.make_tensor_value_info("scale_normalized_mean_limb_lengths", TP.FLOAT, [n, 36]),
+        helper.make_tensor_value_info("mean_limb_lengths", TP.FLOAT, [n, 36]),
+    ]
+    outputs = [
+        helper.make_tensor_value_info("pose2d", TP.FLOAT, [n, num_joints, 3]),
+        helper.make_tensor_value_info("pose2d_org_img", TP.FLOAT, [n, num_joints, 3]),
+        helper.make_tensor_value_info("pose25d", TP.FLOAT, [n, num_joints, 4]),
+        helper.make_tensor_value_info("pose3d", TP.FLOAT, [n, num_joints, 3]),
+    ]
+    levels = np.array([marker_level(j) / 255.0 for j in range(num_joints)], np.float32).reshape(1, -1, 1, 1)
+    depth = (0.01 * np.arange(num_joints, dtype=np.float32)).reshape(1, -1, 1)
+
+    def c(name, arr):
+        return nh.from_array(np.asarray(arr), name)
+
+    inits = [
+        c("levels", levels), c("depth", depth), c("ten", np.array(10.0, np.float32)),
+        c("one", np.array(1.0, np.float32)), c("half", np.array(0.5, np.float32)),
+        c("zero", np.array(0.0, np.float32)), c("width", np.array(W, np.int64)),
+        c("s_r", np.array([2], np.int64)), c("e_r", np.array([3], np.int64)),
+        c("s_g", np.array([1], np.int64)), c("e_g", np.array([2], np.int64)),
+        c("ax1", np.array([1], np.int64)), c("ax2", np.array([2], np.int64)),
+        c("s0", np.array([0], np.int64)),
+        c("flat_shape", np.array([0, num_joints, -1], np.int64)),
+    ]
+    N = helper.make_node
+    nodes = [
+        N("Slice", ["input0", "s_r", "e_r", "ax1"], ["red"]),  # (N,1,H,W)
+        N("Slice", ["input0", "s_g", "e_g", "ax1"], ["green"]),
+        N("Sub", ["red", "levels"], ["dr"]),  # (N,J,H,W)
+        N("Abs", ["dr"], ["adr"]),
+        N("Sub", ["green", "one"], ["dg"]),
+        N("Abs", ["dg"], ["adg"]),
+        N("Mul", ["adg", "ten"], ["adg10"]),
+        N("Add", ["adr", "adg10"], ["cost"]),
+        N("Neg", ["cost"], ["score"]),
+        N("Reshape", ["score", "flat_shape"], ["flat"]),  # (N,J,H*W)
+        N("ArgMax", ["flat"], ["idx"], axis=2, keepdims=0),  # (N,J) int64
+        N("ReduceMax", ["flat"], ["best"], axes=[2], keepdims=0),  # (N,J)
+        N("Mod", ["idx", "width"], ["col"]),
+        N("Div", ["idx", "width"], ["row"]),
+        N("Cast", ["col"], ["colf"], to=TP.FLOAT),
+        N("Cast", ["row"], ["rowf"], to=TP.FLOAT),
+        N("Add", ["colf", "half"], ["u"]),
+        N("Add", ["rowf", "half"], ["v"]),
+        N("Add", ["best", "one"], ["conf_raw"]),
+        N("Clip", ["conf_raw", "zero", "one"], ["conf"]),
+        N("Unsqueeze", ["u", "ax2"], ["u3"]),  # (N,J,1)
+        N("Unsqueeze", ["v", "ax2"], ["v3"]),
+        N("Unsqueeze", ["conf", "ax2"], ["c3"]),
+        N("Mul", ["u3", "zero"], ["z3"]),
+        N("Add", ["z3", "one"], ["o3"]),
+        N("Concat", ["u3", "v3", "c3"], ["pose2d"], axis=2),
+        N("Concat", ["u3", "v3", "o3"], ["homog"], axis=2),  # (N,J,3)
+        N("Transpose", ["t_form_inv"], ["tT"], perm=[0, 2, 1]),
+        N("MatMul", ["homog", "tT"], ["org3"]),
+        N("Slice", ["org3", "s0", "ax2", "ax2"], ["org_xy"]),  # [:, :, 0:2]
+        N("Concat", ["org_xy", "c3"], ["pose2d_org_img"], axis=2),
+        N("Add", ["z3", "depth"], ["d3"]),
+        N("Concat", ["u3", "v3", "d3", "c3"], ["pose25d"], axis=2),
+        N("Transpose", ["k_inv"], ["kT"], perm=[0, 2, 1]),
+        N("MatMul", ["homog", "kT"], ["ray"]),
+        N("Slice", ["mean_limb_lengths", "s_r", "e_r", "ax1"], ["limb2"]),  # (N,1)
+        N("ReduceSum", ["scale_normalized_mean_limb_lengths", "ax1"], ["snl_sum"], keepdims=1),  # (N,1)
+        N("Mul", ["snl_sum", "zero"], ["snl0"]),
+        N("Add", ["limb2", "snl0"], ["lscale"]),
+        N("Unsqueeze", ["lscale", "ax2"], ["lscale3"]),  # (N,1,1)
+        N("Mul", ["ray", "lscale3"], ["pose3d"]),
+    ]
+    graph = helper.make_graph(nodes, "bodypose3dnet_standin", inputs, outputs, initializer=inits)
+    return _finish(helper, onnx, graph)
