@@ -16,6 +16,15 @@ over everything.
 * :func:`n_mpjpe`: MPJPE after fitting a single scale per pose (least squares).
 * :func:`mpjve`: MPJPE of the first temporal differences along the frame axis
   ``-3`` (velocity error, per frame of motion).
+
+Smoothness, for predictions without ground truth (frame axis ``-3``):
+
+* :func:`mean_acceleration`: mean joint acceleration ``||x[t+1] - 2 x[t] + x[t-1]||``
+  (units per frame squared); zero for motion at constant velocity.
+* :func:`jitter`: mean distance of each joint from its centred moving average
+  over ``window`` frames (interior frames); zero for constant velocity, large
+  for frame-to-frame noise.
+* :func:`mpjae`: acceleration error against a reference.
 """
 from __future__ import annotations
 
@@ -33,6 +42,11 @@ __all__ = [
     "mpjve",
     "mpjve_per_frame",
     "procrustes_align",
+    "acceleration_per_frame",
+    "mean_acceleration",
+    "jitter_per_frame",
+    "jitter",
+    "mpjae",
 ]
 
 
@@ -138,3 +152,54 @@ def mpjve_per_frame(pred, target, root: int | None = None):
 def mpjve(pred, target, root: int | None = None):
     """Mean per-joint velocity error (scalar), in input units per frame."""
     return mpjve_per_frame(pred, target, root).mean()
+
+
+def _check_time(poses, need: int, what: str):
+    if poses.ndim < 3 or poses.shape[-1] != 3 or poses.shape[-3] < need:
+        raise ValueError(f"{what} needs poses over time (..., T>={need}, J, 3), got {tuple(poses.shape)}")
+
+
+@numpy_or_torch
+def acceleration_per_frame(poses):
+    """Mean joint acceleration per frame: ``(..., T, J, 3)`` -> ``(..., T - 2)``."""
+    _check_time(poses, 3, "acceleration")
+    a = poses[..., 2:, :, :] - 2 * poses[..., 1:-1, :, :] + poses[..., :-2, :, :]
+    return torch.linalg.vector_norm(a, dim=-1).mean(-1)
+
+
+@numpy_or_torch
+def mean_acceleration(poses):
+    """Mean joint acceleration (scalar, input units per frame squared)."""
+    return acceleration_per_frame(poses).mean()
+
+
+@numpy_or_torch
+def jitter_per_frame(poses, window: int = 5):
+    """Distance from the centred moving average: ``(..., T, J, 3)`` -> ``(..., T - window + 1)``."""
+    if window < 3 or window % 2 == 0:
+        raise ValueError(f"window must be odd and >= 3, got {window}")
+    _check_time(poses, window, "jitter")
+    t = poses.shape[-3]
+    csum = torch.cumsum(poses, dim=-3)
+    zero = torch.zeros_like(poses[..., :1, :, :])
+    csum = torch.cat([zero, csum], dim=-3)
+    avg = (csum[..., window:, :, :] - csum[..., : t - window + 1, :, :]) / window
+    centre = poses[..., window // 2 : t - window // 2, :, :]
+    return torch.linalg.vector_norm(centre - avg, dim=-1).mean(-1)
+
+
+@numpy_or_torch
+def jitter(poses, window: int = 5):
+    """Mean distance of joints from their ``window``-frame moving average (scalar)."""
+    return jitter_per_frame(poses, window).mean()
+
+
+@numpy_or_torch
+def mpjae(pred, target, root: int | None = None):
+    """Mean per-joint acceleration error (scalar)."""
+    _check_pair(pred, target)
+    pred, target = _root_relative(pred, target, root)
+    return torch.linalg.vector_norm(
+        (pred[..., 2:, :, :] - 2 * pred[..., 1:-1, :, :] + pred[..., :-2, :, :])
+        - (target[..., 2:, :, :] - 2 * target[..., 1:-1, :, :] + target[..., :-2, :, :]), dim=-1
+    ).mean()

@@ -142,3 +142,24 @@ def test_bad_shapes_raise():
         mpjpe(np.zeros((2, 17, 3)), np.zeros((2, 16, 3)))
     with pytest.raises(ValueError, match=r"\(\.\.\., J, 3\)"):
         p_mpjpe(np.zeros((2, 17, 2)), np.zeros((2, 17, 2)))
+
+
+def test_smoothness_metrics_on_known_signals():
+    from poselift.metrics import acceleration_per_frame, jitter, jitter_per_frame, mean_acceleration, mpjae
+
+    t = np.arange(30, dtype=float)[:, None, None]
+    const_vel = t * np.array([0.3, -0.1, 0.2]) + RNG.normal(size=(1, 17, 3))  # every joint moves uniformly
+    assert mean_acceleration(const_vel) == pytest.approx(0.0, abs=1e-12)
+    assert jitter(const_vel) == pytest.approx(0.0, abs=1e-12)
+    accel = 0.5 * t**2 * np.array([1.0, 0.0, 0.0]) * np.ones((1, 17, 3))  # constant acceleration 1
+    np.testing.assert_allclose(acceleration_per_frame(accel), np.ones(28))
+    # alternating +-e noise: acceleration 4e, jitter |e - e/5| = 0.8 e on the 5-frame average
+    e = 0.01
+    noisy = const_vel + e * ((-1.0) ** np.arange(30))[:, None, None] * np.array([1.0, 0, 0])
+    assert mean_acceleration(noisy) == pytest.approx(4 * e)
+    np.testing.assert_allclose(jitter_per_frame(noisy), np.full(26, 0.8 * e))
+    assert mpjae(noisy, const_vel) == pytest.approx(4 * e)
+    with pytest.raises(ValueError, match="odd"):
+        jitter(noisy, window=4)
+    with pytest.raises(ValueError, match="T>=5"):
+        jitter(noisy[:3])
