@@ -66,6 +66,46 @@ def _reproduce(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from .compare import Method, compare_methods, comparison_table, single_frame_from_detector
+    from .runs import load_lifter
+
+    lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
+    if args.single_frame:
+        lifters.insert(0, load_lifter(args.single_frame, device=args.device))
+    if args.input:
+        from ..detectors.readers import read_2d
+
+        size = tuple(int(v) for v in args.image_size.lower().split("x")) if args.image_size else None
+        seqs = read_2d(args.input, image_size=size, fps=args.fps).to_sequences(min_length=args.min_length)
+        if not seqs:
+            raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
+    else:
+        from .config import load_config
+        from .runner import load_splits
+
+        cfg = load_config(Path(args.run_dirs[0]) / "config.yaml")
+        if args.data:
+            cfg.data.path = args.data
+        seqs = load_splits(cfg).test
+    methods = []
+    det = single_frame_from_detector(seqs)
+    if det is not None:
+        methods.append(det)
+    for lf in lifters:
+        name = lf.run_dir.name + f" (rf {lf.receptive_field})"
+        kind = "single-frame" if lf.receptive_field == 1 else "temporal"
+        methods.append(Method(name, [lf.lift(s) for s in seqs], kind=kind))
+    result = compare_methods(seqs, methods)
+    text = comparison_table(result, args.format)
+    if args.out:
+        from ..io import atomic_write_json
+
+        atomic_write_json(args.out, result)
+    sys.stdout.write(text)
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("train", help="train and evaluate one experiment config into a run folder")
     p.add_argument("config", help="YAML config (see experiments/configs/)")
@@ -93,6 +133,22 @@ def register(sub) -> None:
     p.add_argument("--caption")
     p.add_argument("--out", help="also write the table to this file")
     p.set_defaults(func=_table)
+
+    p = sub.add_parser("compare", help="single-frame vs temporal 3D on the same frames (with or without ground truth)",
+                       description="Compare lifters (and BodyPose3DNet's own single-frame 3D when the 2D file has it) "
+                       "on the same frames: Protocol 1/2 and velocity error with ground truth (the runs' test split); "
+                       "agreement and smoothness without (--input FILE from poselift detect, DeepStream JSON, ...).")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--input", help="2D keypoint file of a video (no ground truth); default: the first run's test split")
+    p.add_argument("--single-frame", metavar="RUN_DIR", help="a receptive-field-1 run used as the single-frame reference")
+    p.add_argument("--image-size", help="WxH for 2D files that do not store it")
+    p.add_argument("--fps", type=float)
+    p.add_argument("--min-length", type=int, default=10, help="shortest track to compare (frames)")
+    p.add_argument("--data", help="Human3.6M data path (ground-truth mode)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--format", choices=["md", "csv"], default="md")
+    p.add_argument("--out", help="also write the numbers as JSON")
+    p.set_defaults(func=_compare)
 
     p = sub.add_parser("reproduce", help="re-run a run folder's config and compare metrics.json")
     p.add_argument("run_dir")

@@ -80,6 +80,15 @@ class DataConfig:
         unlabelled_subjects: subjects whose 2D (and cameras) feed the
             semi-supervised back-projection; their 3D is never read.
         unlabelled_frame_stride: frame stride of unlabelled windows.
+        unlabelled_files: 2D keypoint files of your own videos (``poselift detect``
+            output, DeepStream JSON, COCO npz, MMPose JSON) used as unlabelled
+            data for back-projection, next to or instead of ``unlabelled_subjects``.
+        unlabelled_camera: intrinsics of those videos, ``{f: [fx, fy], c: [cx, cy],
+            k: [k1, k2, k3], p: [p1, p2]}`` in pixels (``k``/``p`` optional). ``null``
+            assumes the documented default from the image size: no distortion,
+            principal point at the centre, focal length 1.15 x image width
+            (:meth:`poselift.camera.Camera.from_image_size`).
+        unlabelled_image_size: ``[width, height]`` for files that do not store it.
         synthetic: settings when ``dataset: synthetic``.
     """
 
@@ -93,6 +102,9 @@ class DataConfig:
     labelled_fraction: float = 1.0
     unlabelled_subjects: list[str] = field(default_factory=list)
     unlabelled_frame_stride: int = 1
+    unlabelled_files: list[str] = field(default_factory=list)
+    unlabelled_camera: dict[str, Any] | None = None
+    unlabelled_image_size: list[int] | None = None
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
     def __post_init__(self) -> None:
@@ -159,7 +171,7 @@ class ExperimentConfig:
 
     @property
     def semi_supervised(self) -> bool:
-        return bool(self.data.unlabelled_subjects)
+        return bool(self.data.unlabelled_subjects or self.data.unlabelled_files)
 
 
 def _convert(value: Any, tp: Any, where: str) -> Any:

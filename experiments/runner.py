@@ -108,6 +108,7 @@ def _h36m_splits(cfg: ExperimentConfig) -> Splits:
     train = h36m.sequences(data, d.train_subjects, keypoints=d.keypoints)
     test = h36m.sequences(data, d.test_subjects, keypoints=d.keypoints)
     unl = h36m.sequences(data, d.unlabelled_subjects, keypoints=d.keypoints) if d.unlabelled_subjects else []
+    unl = [dataclasses.replace(s, poses3d=None) for s in unl]  # unlabelled: the 3D is never seen
     notes = []
     if "S9" in d.test_subjects:
         notes.append(h36m.MISSING_NOTE)
@@ -120,12 +121,47 @@ def _h36m_splits(cfg: ExperimentConfig) -> Splits:
     return Splits(train, test, unl, layout_in, "h36m17", notes)
 
 
+def custom_unlabelled(cfg: ExperimentConfig, layout_in: str) -> list[PoseSequence]:
+    """Sequences of ``data.unlabelled_files`` with their camera, converted to the model's input layout.
+
+    Every file's tracks become sequences; each gets ``data.unlabelled_camera``
+    (pixels) or, when that is ``null``, :meth:`Camera.from_image_size` of its
+    video. Tracks shorter than 10 frames are dropped.
+    """
+    from ..camera import Camera
+    from ..detectors.readers import read_2d
+
+    d = cfg.data
+    out = []
+    size = tuple(d.unlabelled_image_size) if d.unlabelled_image_size else None
+    for f in d.unlabelled_files:
+        path = Path(f)
+        if not path.is_absolute() and not path.exists() and cfg.source:
+            path = Path(cfg.source).parent / f
+        for seq in read_2d(path, image_size=size).to_sequences(min_length=10):
+            w, h = seq.image_size
+            if d.unlabelled_camera is None:
+                cam = Camera.from_image_size(w, h, name=f"default:{path.name}")
+            else:
+                try:
+                    cam = Camera(**d.unlabelled_camera, width=w, height=h, name=f"user:{path.name}")
+                except TypeError as e:
+                    raise ValueError(f"data.unlabelled_camera: {e} (expected keys f, c, k, p)") from None
+            seq = dataclasses.replace(seq, camera=cam, subject=seq.subject or path.stem)
+            out.append(seq.converted(layout_in))
+    if d.unlabelled_files and not out:
+        raise ValueError(f"data.unlabelled_files: no track of 10 frames or more in {d.unlabelled_files}")
+    return out
+
+
 def load_splits(cfg: ExperimentConfig, progress: bool = True) -> Splits:
     """Sequences for ``cfg.data`` (train, test, unlabelled)."""
     if cfg.data.dataset == "synthetic":
         splits = _synthetic_splits(cfg)
     else:
         splits = _h36m_splits(cfg)
+    if cfg.data.unlabelled_files:
+        splits.unlabelled = splits.unlabelled + custom_unlabelled(cfg, splits.layout_in)
     if not splits.train:
         raise ValueError(f"no training sequences for subjects {cfg.data.train_subjects}")
     if not splits.test:
@@ -193,23 +229,22 @@ def evaluate_sequences(preds: Sequence[np.ndarray], seqs: Sequence[PoseSequence]
     return summary
 
 
-def _bank(seqs, cfg: ExperimentConfig, model: TemporalLifter, device, labelled: bool, ranges=None) -> WindowBank:
+def _bank(seqs, cfg: ExperimentConfig, model: TemporalLifter, device, labelled: bool, ranges=None,
+          trajectories: bool = False) -> WindowBank:
     d = cfg.data
+    if not labelled and any(s.camera is None for s in seqs):
+        raise ValueError("unlabelled sequences need a camera (intrinsics) for back-projection")
     return WindowBank(
         [s.inputs(d.features) for s in seqs],
         model.receptive_field,
         causal=model.causal,
         targets=[s.root_relative_3d() for s in seqs] if labelled else None,
-        trajectories=[s.trajectory() for s in seqs] if labelled and s_has_3d(seqs) else None,
-        intrinsics=[s.camera.intrinsics() for s in seqs] if all(s.camera is not None for s in seqs) else None,
+        trajectories=[s.trajectory() for s in seqs] if labelled and trajectories else None,
+        intrinsics=None if labelled else [s.camera.intrinsics() for s in seqs],
         frame_stride=d.frame_stride if labelled else d.unlabelled_frame_stride,
         frame_ranges=ranges,
         device=device,
     )
-
-
-def s_has_3d(seqs) -> bool:
-    return all(s.poses3d is not None for s in seqs)
 
 
 def _run_info(cfg: ExperimentConfig, device: torch.device) -> dict:
@@ -252,7 +287,7 @@ def train_run(cfg: ExperimentConfig, run_dir: str | os.PathLike, splits: Splits 
     ranges = None
     if cfg.data.labelled_fraction < 1:
         ranges = labelled_ranges(splits.train, cfg.data.labelled_fraction, cfg.seed)
-    labelled = _bank(splits.train, cfg, model, device, labelled=True, ranges=ranges)
+    labelled = _bank(splits.train, cfg, model, device, labelled=True, ranges=ranges, trajectories=traj is not None)
     unlabelled = _bank(splits.unlabelled, cfg, model, device, labelled=False) if splits.unlabelled else None
 
     settings = dataclasses.replace(cfg.train, seed=cfg.seed, progress=progress and cfg.train.progress)

@@ -26,7 +26,7 @@ import torch
 
 from .._version import __version__
 from ..inference import lift_sequence
-from ..layouts import Layout, get_layout, get_mapping
+from ..layouts import Layout, get_layout
 from ..model import TemporalLifter
 from ..sequence import PoseSequence
 from ..train import CHECKPOINT, resolve_device
@@ -94,19 +94,7 @@ class Lifter:
 
     def inputs(self, seq: PoseSequence) -> np.ndarray:
         """``(T, J_in, F)`` model input for ``seq``, converting its layout if needed."""
-        if seq.layout.name == self.layout_in.name:
-            return seq.inputs(self.model.in_features)
-        mapping = get_mapping(seq.layout, self.layout_in)
-        if mapping.missing:
-            names = [self.layout_in.joints[j] for j in mapping.missing]
-            raise ValueError(
-                f"the model takes {self.layout_in.name} input; converting {seq.layout.name} leaves {names} missing"
-            )
-        conf = seq.confidence if seq.confidence is not None else np.ones(seq.keypoints.shape[:2], np.float32)
-        kp, c = mapping.apply(seq.keypoints, conf)
-        conv = PoseSequence(keypoints=kp, layout=self.layout_in, confidence=c, image_size=seq.image_size,
-                            fps=seq.fps, subject=seq.subject, action=seq.action)
-        return conv.inputs(self.model.in_features)
+        return seq.converted(self.layout_in).inputs(self.model.in_features)
 
     def _perms(self):
         return (self.layout_in.flip_permutation, self.layout_out.flip_permutation) if self.flip_test else None

@@ -132,6 +132,27 @@ class PoseSequence:
             raise ValueError(f"{self.label}: has no 3D poses")
         return self.poses3d[:, self.layout3d.root].copy()
 
+    def converted(self, layout: str | Layout) -> "PoseSequence":
+        """The 2D keypoints converted to ``layout`` through the registered mapping.
+
+        Raises ``ValueError`` naming the joints the mapping cannot produce.
+        Confidence of a computed joint is the minimum of its sources.
+        """
+        from .layouts import get_mapping
+
+        target = get_layout(layout)
+        if target.name == self.layout.name:
+            return self
+        mapping = get_mapping(self.layout, target)
+        if mapping.missing:
+            names = [target.joints[j] for j in mapping.missing]
+            raise ValueError(f"{self.label}: converting {self.layout.name} to {target.name} leaves {names} missing")
+        conf = self.confidence if self.confidence is not None else np.ones(self.keypoints.shape[:2], np.float32)
+        kp, c = mapping.apply(self.keypoints, conf)
+        return PoseSequence(keypoints=kp, layout=target, confidence=c, poses3d=self.poses3d, layout3d=self.layout3d,
+                            camera=self.camera, image_size=self.image_size, fps=self.fps, subject=self.subject,
+                            action=self.action, meta=dict(self.meta, converted_from=self.layout.name))
+
     def slice(self, start: int, stop: int) -> "PoseSequence":
         """Frames ``[start, stop)`` as a new sequence (labels and camera kept)."""
         return PoseSequence(

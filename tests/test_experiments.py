@@ -80,3 +80,38 @@ def test_demo_end_to_end_quick(tmp_path):
 def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path)]) == 1
     assert "not a run folder" in capsys.readouterr().err
+
+
+def test_compare_single_frame_and_temporal_with_and_without_ground_truth():
+    from poselift.datasets.synthetic import make_dataset
+    from poselift.experiments.compare import Method, compare_methods, comparison_table
+
+    seqs = make_dataset(subjects=1, motions=["walk"], num_frames=60, seed=2)[:2]
+    rng = np.random.default_rng(0)
+    gt = [s.root_relative_3d().astype(np.float64) for s in seqs]
+    noisy = [g + rng.normal(scale=0.02, size=g.shape) for g in gt]  # frame-wise noise
+    smooth = [g + 0.01 for g in gt]  # constant offset: smooth, 17 mm off
+    unknown_units = [1000 * n for n in noisy]  # e.g. a detector's 3D in mm
+    methods = [Method("single", noisy, kind="single-frame"), Method("temporal", smooth),
+               Method("detector 3D", unknown_units, scale_known=False, kind="single-frame")]
+    r = compare_methods(seqs, methods)
+    assert r["ground_truth"] and r["reference"] == "single"
+    t, s, d = (r["methods"][k] for k in ("temporal", "single", "detector 3D"))
+    assert t["mpjpe"] == pytest.approx(np.sqrt(3) * 10, rel=1e-6)  # (10, 10, 10) mm offset
+    assert t["mpjve"] == pytest.approx(0.0, abs=1e-9) and s["mpjve"] > 10
+    g = r["ground_truth_smoothness"]
+    assert t["acceleration"] == pytest.approx(g["acceleration"]) and t["jitter"] == pytest.approx(g["jitter"])
+    assert s["acceleration"] > 5 * g["acceleration"] and s["jitter"] > 5 * t["jitter"]
+    assert d["scale_aligned"] and d["mpjpe"] == pytest.approx(s["mpjpe"], rel=0.02)  # rescaled to metres
+    assert "¹" in comparison_table(r)
+    # without ground truth: agreement with the single-frame reference and smoothness only
+    for q in seqs:
+        q.poses3d = None
+    r2 = compare_methods(seqs, methods)
+    assert not r2["ground_truth"] and "mpjpe" not in r2["methods"]["temporal"]
+    assert r2["methods"]["temporal"]["agreement_p_mpjpe"] > 0
+    assert r2["methods"]["temporal"]["jitter"] < r2["methods"]["single"]["jitter"]
+    table = comparison_table(r2)
+    assert "P2 vs single" in table and "P1 (mm)" not in table
+    with pytest.raises(ValueError, match="predictions for"):
+        compare_methods(seqs, [Method("x", noisy[:1])])

@@ -115,3 +115,53 @@ def test_semi_supervised_needs_cameras_and_a_trajectory_model(clean):
                      trajectories=[s.trajectory() for s in clean[:1]])
     with pytest.raises(ValueError, match="intrinsics"):
         Trainer(pose, lab, TrainSettings(epochs=1), "h36m17", "h36m17", traj_model=traj, unlabelled=unl)
+
+
+def _write_track_file(path, seqs):
+    from poselift.detectors.readers import KeypointTracks, write_keypoints_h5
+    from poselift.detectors.tracking import Track
+
+    tracks = []
+    for i, s in enumerate(seqs):
+        t = len(s)
+        tracks.append(Track(i, np.arange(t), s.keypoints, s.confidence, np.zeros((t, 17), bool), np.ones(t, bool)))
+    write_keypoints_h5(path, KeypointTracks(tracks, "h36m17", (1000, 1000), 50.0, max(len(s) for s in seqs),
+                                            source="test"))
+
+
+def test_semi_supervised_on_custom_videos_with_default_or_given_intrinsics(tmp_path):
+    """Unlabelled data that is not Human3.6M: 2D files of 'your own videos' plus intrinsics (or the default)."""
+    import csv
+
+    from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
+    from poselift.experiments.runner import custom_unlabelled, load_splits, train_run
+
+    videos = make_dataset(subjects=1, motions=["walk", "squat"], num_frames=60, seed=9)
+    _write_track_file(tmp_path / "my_video.h5", videos[::4])
+    cfg = ExperimentConfig(
+        name="custom-semi", seed=0, device="cpu",
+        data=DataConfig(dataset="synthetic", path=None, train_subjects=[], test_subjects=[],
+                        synthetic=SyntheticConfig(subjects=1, test_subjects=1, num_frames=60, test_num_frames=60,
+                                                  motions=["walk", "squat"]),
+                        unlabelled_files=[str(tmp_path / "my_video.h5")]),
+        model=ModelConfig(widths=[3], channels=16),
+        train=TrainSettings(epochs=2, batch_size=32, warmup_epochs=1, progress=False),
+        eval=EvalConfig(eval_every=0),
+    )
+    assert cfg.semi_supervised
+    unl = custom_unlabelled(cfg, "h36m17")
+    assert len(unl) == 2 and all(s.poses3d is None for s in unl)
+    np.testing.assert_allclose(unl[0].camera.f, [1150, 1150])  # documented default: 1.15 x width
+    np.testing.assert_allclose(unl[0].camera.c, [500, 500])
+    metrics = train_run(cfg, tmp_path / "run", progress=False)
+    assert metrics["mpjpe"] > 0
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))
+    assert rows[0]["loss_proj"] == "" and float(rows[1]["loss_proj"]) > 0
+    # the user's intrinsics, when given, are the ones used
+    cam = videos[0].camera
+    cfg.data.unlabelled_camera = {"f": cam.f.tolist(), "c": cam.c.tolist(), "k": cam.k.tolist(), "p": cam.p.tolist()}
+    unl = load_splits(cfg).unlabelled
+    np.testing.assert_allclose(unl[0].camera.intrinsics(), cam.intrinsics())
+    cfg.data.unlabelled_camera = {"focal": 3}
+    with pytest.raises(ValueError, match="unlabelled_camera"):
+        custom_unlabelled(cfg, "h36m17")

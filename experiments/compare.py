@@ -1,0 +1,190 @@
+"""Single-frame 3D vs temporal lifting, side by side on the same frames.
+
+The single-frame reference is BodyPose3DNet's own ``pose3d`` when the 2D came
+from it (``poselift detect --detector bodypose3dnet`` or DeepStream JSON; the
+34 joints mapped to ``h36m17``), otherwise a receptive-field-1 lifter.
+
+* **With ground truth** (Human3.6M, synthetic): Protocol 1, Protocol 2,
+  velocity error (MPJVE) and the smoothness numbers for every method.
+* **Without ground truth** (a user's video): how much the methods agree
+  (Protocol 2 between the single-frame reference and each other method) and
+  how smooth each is (mean joint acceleration and jitter), so a user sees
+  what temporal lifting buys on their own video.
+
+Units: mm for positions; acceleration in mm per frame squared and jitter in
+mm (both at the sequence's own frame rate). Methods whose scale is unknown
+(BodyPose3DNet's ``pose3d`` tensor has undocumented units) are rescaled per
+sequence to the reference by least squares before their P1 and smoothness are
+computed, and flagged ``scale_aligned``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from ..layouts import get_layout, get_mapping
+from ..metrics import (
+    acceleration_per_frame,
+    jitter_per_frame,
+    mpjpe_per_frame,
+    mpjve_per_frame,
+    p_mpjpe_per_frame,
+)
+from ..sequence import PoseSequence
+
+__all__ = ["Method", "single_frame_from_detector", "compare_methods", "comparison_table"]
+
+
+@dataclass
+class Method:
+    """Predictions of one method: root-relative ``(T, 17, 3)`` per sequence.
+
+    Attributes:
+        name: row label.
+        predictions: one array per sequence, metres (or unknown units when
+            ``scale_known`` is False).
+        scale_known: False when the units are not trusted (rescaled before use).
+        kind: ``"single-frame"`` or ``"temporal"`` (for readers of the table).
+    """
+
+    name: str
+    predictions: list[np.ndarray]
+    scale_known: bool = True
+    kind: str = "temporal"
+
+
+def single_frame_from_detector(seqs: Sequence[PoseSequence], name: str = "BodyPose3DNet pose3d (single frame)"
+                               ) -> Method | None:
+    """BodyPose3DNet's own single-frame 3D (``meta["pose3d_single_frame"]``), mapped to h36m17.
+
+    Returns ``None`` unless every sequence carries it. The network's axes are
+    taken as camera axes; its units are not trusted (``scale_known=False``).
+    """
+    preds = []
+    for s in seqs:
+        p = s.meta.get("pose3d_single_frame")
+        if p is None:
+            return None
+        p = np.asarray(p, np.float64)
+        layout = s.meta.get("pose3d_single_frame_layout", s.layout.name)
+        if get_layout(layout).num_joints != p.shape[1]:
+            layout = "bodypose3dnet34"
+        mapped = get_mapping(layout, "h36m17").apply(p)
+        mapped = mapped - mapped[:, :1]
+        if not np.isfinite(mapped).all():
+            return None
+        preds.append(mapped)
+    return Method(name, preds, scale_known=False, kind="single-frame")
+
+
+def _rescale(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """One least-squares scale for the whole sequence."""
+    den = float((pred * pred).sum())
+    return pred * (float((pred * ref).sum()) / den) if den > 0 else pred
+
+
+def _mean(arrs) -> float:
+    arrs = [np.asarray(a, np.float64).ravel() for a in arrs]
+    arrs = [a for a in arrs if a.size]
+    return float(np.concatenate(arrs).mean()) if arrs else math.nan
+
+
+def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], reference: str | None = None,
+                    jitter_window: int = 5) -> dict:
+    """Compare methods on the same sequences.
+
+    Args:
+        seqs: the sequences (with ``poses3d`` for ground-truth mode).
+        methods: their predictions; every method has one array per sequence.
+        reference: the method others are compared with when there is no
+            ground truth (default: the first ``kind="single-frame"`` method,
+            else the first method).
+        jitter_window: frames of the moving average for :func:`~poselift.metrics.jitter`.
+
+    Returns:
+        ``{"ground_truth": bool, "reference": name, "frames": n, "methods": {name: {...}}}``
+        with, per method, ``mpjpe``/``p_mpjpe``/``mpjve`` (ground-truth mode),
+        ``agreement_p_mpjpe`` (P2 against the reference), ``acceleration``,
+        ``jitter``, ``scale_aligned``; all in mm (acceleration: mm/frame^2).
+        Frames are pooled over sequences (no per-action averaging).
+    """
+    if not methods:
+        raise ValueError("no methods to compare")
+    for m in methods:
+        if len(m.predictions) != len(seqs):
+            raise ValueError(f"method {m.name!r}: {len(m.predictions)} predictions for {len(seqs)} sequences")
+        for p, s in zip(m.predictions, seqs):
+            if p.shape[0] != len(s) or p.shape[1:] != (17, 3):
+                raise ValueError(f"method {m.name!r}: prediction shape {p.shape} for a {len(s)}-frame sequence")
+    has_gt = all(s.poses3d is not None for s in seqs)
+    if reference is None:
+        reference = next((m.name for m in methods if m.kind == "single-frame"), methods[0].name)
+    ref = next((m for m in methods if m.name == reference), None)
+    if ref is None:
+        raise ValueError(f"reference method {reference!r} is not among {[m.name for m in methods]}")
+
+    gts = [s.root_relative_3d().astype(np.float64) for s in seqs] if has_gt else None
+    # scale anchors: ground truth, else the reference (if its scale is known)
+    anchors = gts if has_gt else (ref.predictions if ref.scale_known else None)
+    out: dict = {"ground_truth": has_gt, "reference": reference, "frames": int(sum(len(s) for s in seqs)),
+                 "methods": {}}
+    for m in methods:
+        preds = [np.asarray(p, np.float64) for p in m.predictions]
+        aligned = not m.scale_known and anchors is not None
+        if aligned:
+            preds = [_rescale(p, a) for p, a in zip(preds, anchors)]
+        r: dict = {"kind": m.kind, "scale_aligned": aligned}
+        if has_gt:
+            r["mpjpe"] = _mean(mpjpe_per_frame(p, g) for p, g in zip(preds, gts)) * 1000 if (m.scale_known or aligned) else math.nan
+            r["p_mpjpe"] = _mean(p_mpjpe_per_frame(p, g) for p, g in zip(preds, gts)) * 1000
+            r["mpjve"] = _mean(mpjve_per_frame(p, g) for p, g in zip(preds, gts) if len(p) > 1) * 1000
+        if m.name != reference:
+            r["agreement_p_mpjpe"] = _mean(p_mpjpe_per_frame(p, np.asarray(q, np.float64))
+                                           for p, q in zip(preds, ref.predictions)) * 1000
+        scale_ok = m.scale_known or aligned
+        r["acceleration"] = (_mean(acceleration_per_frame(p) for p in preds if len(p) >= 3) * 1000
+                             if scale_ok else math.nan)
+        r["jitter"] = (_mean(jitter_per_frame(p, jitter_window) for p in preds if len(p) >= jitter_window) * 1000
+                       if scale_ok else math.nan)
+        out["methods"][m.name] = r
+    if has_gt:
+        out["ground_truth_smoothness"] = {
+            "acceleration": _mean(acceleration_per_frame(g) for g in gts if len(g) >= 3) * 1000,
+            "jitter": _mean(jitter_per_frame(g, jitter_window) for g in gts if len(g) >= jitter_window) * 1000,
+        }
+    return out
+
+
+def comparison_table(result: dict, fmt: str = "md") -> str:
+    """Markdown or CSV table of :func:`compare_methods`' result."""
+    gt = result["ground_truth"]
+    cols = (["P1 (mm)", "P2 (mm)", "MPJVE (mm)"] if gt else []) + \
+           [f"P2 vs {result['reference']} (mm)", "accel. (mm/fr²)", "jitter (mm)"]
+    keys = (["mpjpe", "p_mpjpe", "mpjve"] if gt else []) + ["agreement_p_mpjpe", "acceleration", "jitter"]
+    rows = []
+    for name, r in result["methods"].items():
+        label = name + (" ¹" if r.get("scale_aligned") else "")
+        rows.append([label] + [r.get(k, math.nan) for k in keys])
+    if gt:
+        g = result["ground_truth_smoothness"]
+        rows.append(["ground truth", math.nan, math.nan, math.nan, math.nan, g["acceleration"], g["jitter"]])
+    if fmt == "csv":
+        lines = [",".join(["method", *keys])]
+        lines += [",".join([f'"{r[0]}"', *(f"{v:.4f}" for v in r[1:])]) for r in rows]
+        return "\n".join(lines) + "\n"
+    if fmt != "md":
+        raise ValueError(f"format must be md or csv, got {fmt!r}")
+
+    def f(v):
+        return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+    lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
+    lines += ["| " + " | ".join([r[0], *(f(v) for v in r[1:])]) + " |" for r in rows]
+    notes = [f"{result['frames']} frames; " + ("with ground truth." if gt else "no ground truth: agreement and smoothness only.")]
+    if any(r.get("scale_aligned") for r in result["methods"].values()):
+        notes.append("¹ units unknown: rescaled per sequence to the " + ("ground truth" if gt else "reference") +
+                     " by least squares before P1 and smoothness.")
+    return "\n".join(lines) + "\n\n" + "\n".join(f"_{n}_" for n in notes) + "\n"
