@@ -139,7 +139,7 @@ def load_lifter(run_dir: str | os.PathLike, device: str = "auto", flip_test: boo
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run folder: no {CHECKPOINT} in it")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=False)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
         raise ValueError(f"{path} is corrupt or not a poselift checkpoint ({e})") from e
     for key in ("model", "model_config", "layout_in", "layout_out"):

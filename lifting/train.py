@@ -268,7 +268,7 @@ class Trainer:
         if self.run_dir is None or not (self.run_dir / CHECKPOINT).exists():
             return False
         try:
-            state = torch.load(self.run_dir / CHECKPOINT, map_location=self.device, weights_only=False)
+            state = torch.load(self.run_dir / CHECKPOINT, map_location=self.device, weights_only=True)
         except Exception as e:  # noqa: BLE001 - report which file is bad
             raise RuntimeError(f"cannot resume: {self.run_dir / CHECKPOINT} is unreadable ({e})") from e
         if state.get("model_config") != self.model.config():
