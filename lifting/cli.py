@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "poselift.datasets.commands",  # prepare
     "poselift.experiments.commands",  # train, evaluate, table, reproduce
     "poselift.detectors.commands",  # detect, lift
+    "poselift.experiments.figure_commands",  # figures
 ]
 
 

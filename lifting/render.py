@@ -29,7 +29,7 @@ import numpy as np
 
 from .io import atomic_path
 from .layouts import Layout, get_layout
-from .viz import CENTRE_COLOR, LEFT_COLOR, RIGHT_COLOR, set_3d_limits
+from .viz import _bone_color, set_3d_limits
 
 __all__ = ["Panel2D", "Panel3D", "render_animation", "write_video", "VIDEO_SUFFIXES"]
 
@@ -160,14 +160,6 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
 
 
 # --------------------------------------------------------------------------- drawing
-def _bone_color(layout: Layout, a: int, b: int) -> str:
-    if layout.is_left(a) or layout.is_left(b):
-        return LEFT_COLOR
-    if layout.is_right(a) or layout.is_right(b):
-        return RIGHT_COLOR
-    return CENTRE_COLOR
-
-
 class _FrameSource:
     """Random or sequential access to background frames."""
 
