@@ -115,3 +115,76 @@ def test_compare_single_frame_and_temporal_with_and_without_ground_truth():
     assert "P2 vs single" in table and "P1 (mm)" not in table
     with pytest.raises(ValueError, match="predictions for"):
         compare_methods(seqs, [Method("x", noisy[:1])])
+
+
+def _tiny_config(seed=0):
+    from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
+    from poselift.train import TrainSettings
+
+    return ExperimentConfig(
+        name="tiny", seed=seed, device="cpu",
+        data=DataConfig(dataset="synthetic", path=None, train_subjects=[], test_subjects=[],
+                        synthetic=SyntheticConfig(subjects=1, test_subjects=1, num_frames=50, test_num_frames=50,
+                                                  motions=["walk", "box"])),
+        model=ModelConfig(widths=[3, 3], channels=16),
+        train=TrainSettings(epochs=2, batch_size=64, progress=False),
+        eval=EvalConfig(eval_every=1, monitor_frames=20),
+    )
+
+
+def test_same_config_and_seed_give_identical_metrics_and_reproduce_checks_it(tmp_path):
+    from poselift.experiments.config import dump_config
+    from poselift.experiments.runner import reproduce_run, train_run
+
+    a = train_run(_tiny_config(0), tmp_path / "a", progress=False)
+    b = train_run(_tiny_config(0), tmp_path / "b", progress=False)
+    c = train_run(_tiny_config(1), tmp_path / "c", progress=False)
+    assert (tmp_path / "a" / "metrics.json").read_text() == (tmp_path / "b" / "metrics.json").read_text()
+    assert a["mpjpe"] == b["mpjpe"] and a["mpjpe"] != c["mpjpe"]
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert run["seed"] == 0 and run["package_version"] and "git_commit" in run
+    assert (tmp_path / "a" / "config.yaml").read_text() == dump_config(_tiny_config(0))
+    out, diffs = reproduce_run(tmp_path / "a", tmp_path / "a2", progress=False)
+    assert diffs == [] and json.loads((out / "reproduce.json").read_text())["identical"]
+    # a tampered result is caught
+    m = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    m["mpjpe"] += 1.0
+    (tmp_path / "a" / "metrics.json").write_text(json.dumps(m))
+    assert main(["reproduce", str(tmp_path / "a"), "--out", str(tmp_path / "a3"), "--no-progress"]) == 4
+    # a different config cannot silently reuse a run folder
+    with pytest.raises(ValueError, match="different config"):
+        train_run(_tiny_config(5), tmp_path / "a", progress=False)
+
+
+def test_tables_from_hand_made_run_folders_in_three_formats(tmp_path, capsys):
+    from poselift.experiments.tables import anchor_rows, render_table, row_from_run
+
+    for name, p1, p2 in (("single", 60.0, 45.0), ("temporal_27", 50.25, 38.5)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "metrics.json").write_text(json.dumps({
+            "name": name, "mpjpe": p1, "p_mpjpe": p2, "mpjve": p1 / 20, "n_mpjpe": p1 - 2,
+            "per_action": {"Walking": {"mpjpe": p1 - 5}, "Eating": {"mpjpe": p1 + 5}},
+            "notes": ["S9 'Discussion 1' is missing"]}))
+    rows = [row_from_run(tmp_path / "single"), row_from_run(tmp_path / "temporal_27")]
+    md = render_table(rows, "md", per_action=True)
+    lines = md.splitlines()
+    assert lines[0].startswith("| Method | P1 (mm) | P2 (mm) | MPJVE (mm) | N-MPJPE (mm) | Eating P1 | Walking P1 |")
+    assert "| temporal_27 | 50.2 | 38.5 | 2.51 | 48.2 | 55.2 | 45.2 |" in lines  # 50.25 rounds half to even
+    assert md.count("Discussion 1") == 1  # notes deduplicated
+    tex = render_table(rows + anchor_rows("GT", ["243"]), "latex")
+    assert r"\toprule" in tex and r"\bottomrule" in tex and r"temporal\_27 & 50.2 & 38.5" in tex
+    assert r"\textit{VideoPose3D [GT 2D, 243 fr.] (published)} & 37.2 & 27.2" in tex
+    csv_text = render_table(rows, "csv")
+    import csv as _csv
+    import io as _io
+
+    parsed = list(_csv.DictReader(_io.StringIO(csv_text)))
+    assert [r["method"] for r in parsed] == ["single", "temporal_27"]
+    assert float(parsed[1]["p_mpjpe_mm"]) == 38.5 and parsed[0]["reference"] == "0"
+    assert main(["table", str(tmp_path / "single"), str(tmp_path / "temporal_27"), "--format", "csv"]) == 0
+    assert "temporal_27" in capsys.readouterr().out
+    with pytest.raises(FileNotFoundError, match="no metrics.json"):
+        row_from_run(tmp_path)
+    with pytest.raises(ValueError, match="format"):
+        render_table(rows, "html")
