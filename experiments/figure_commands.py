@@ -1,0 +1,141 @@
+"""CLI: ``poselift figures RUN_DIR [RUN_DIR ...] --out DIR``.
+
+Writes three files for trained runs that share a test split:
+
+* ``per_action.png``: Protocol 1 per action, one bar per run (their ``metrics.json``);
+* ``error_over_time.png``: per-frame Protocol 1 of every run on one test sequence;
+* ``animation.gif`` (or ``.mp4``): that sequence's input 2D beside each run's
+  3D (single-frame runs, receptive field 1, first) and the ground truth.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+from pathlib import Path
+
+__all__ = ["register", "cmd_figures", "DEFAULT_FRAMES"]
+
+DEFAULT_FRAMES = 200
+"""Frames of the animation unless ``--frames`` says otherwise (Human3.6M videos have thousands)."""
+
+
+def _split_key(cfg) -> dict:
+    """What decides a config's test sequences (and their 2D input)."""
+    d = cfg.data
+    key = {"dataset": d.dataset, "keypoints": d.keypoints}
+    if d.dataset == "synthetic":
+        s = d.synthetic
+        key.update(test_subjects=s.test_subjects, test_num_frames=s.test_num_frames, test_seed=s.test_seed,
+                   camera_seed=s.camera_seed, motions=s.motions, noise=s.noise)
+    else:
+        key.update(test_subjects=list(d.test_subjects))
+    return key
+
+
+def _test_split(run_dirs: list[Path], data_path: str | None):
+    """The test sequences the runs share (loaded from the first run's config)."""
+    from .config import load_config
+    from .runner import load_splits
+
+    cfgs = []
+    for d in run_dirs:
+        if not (d / "config.yaml").exists():
+            raise FileNotFoundError(f"{d} is not a run folder (no config.yaml)")
+        cfgs.append(load_config(d / "config.yaml"))
+    keys = [_split_key(c) for c in cfgs]
+    for d, k in zip(run_dirs[1:], keys[1:]):
+        if k != keys[0]:
+            diff = sorted(n for n in k if k[n] != keys[0].get(n))
+            raise ValueError(f"{d} and {run_dirs[0]} do not share a test split (they differ in {', '.join(diff)})")
+    cfg = copy.deepcopy(cfgs[0])
+    if data_path is not None:
+        cfg.data.path = data_path
+    # only the test split is needed: no unlabelled data, as little training data as possible
+    cfg.data.unlabelled_subjects = []
+    cfg.data.unlabelled_files = []
+    if cfg.data.dataset != "synthetic":
+        cfg.data.train_subjects = list(cfg.data.test_subjects[:1])
+    return load_splits(cfg, progress=False)
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from ..io import read_json
+    from .figures import (
+        comparison_animation,
+        error_over_time_figure,
+        per_action_figure,
+        select_sequence,
+        sequence_label,
+    )
+    from .runs import load_lifter
+
+    run_dirs = [Path(d) for d in args.run_dirs]
+    for d in run_dirs:
+        if not d.is_dir():
+            raise FileNotFoundError(f"no such run folder: {d}")
+    if args.frames is not None and args.frames < 0:
+        raise ValueError(f"--frames must be >= 0 (0: all frames), got {args.frames}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # the per-action bars only need metrics.json
+    names = []
+    for d in run_dirs:
+        m = read_json(d / "metrics.json") if (d / "metrics.json").exists() else {}
+        names.append(str(m.get("name") or d.name))
+    per_action_figure({n: d for n, d in _unique(names, run_dirs)}, metric="mpjpe", out_path=out / "per_action.png")
+    print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(run_dirs)} run(s)")
+
+    splits = _test_split(run_dirs, args.data)
+    index, seq = select_sequence(splits.test, args.sequence)
+    lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
+    lifters.sort(key=lambda item: (item[1].receptive_field != 1, item[1].receptive_field))
+    preds = {}
+    for name, lf in lifters:
+        kind = "single-frame" if lf.receptive_field == 1 else "temporal"
+        rf = lf.receptive_field
+        preds[name if f"rf {rf}" in name else f"{name} ({kind}, rf {rf})"] = lf.lift(seq)
+    label = sequence_label(seq)
+    error_over_time_figure(seq, preds, out_path=out / "error_over_time.png")
+    print(f"{out / 'error_over_time.png'}: per-frame Protocol 1 on test sequence {index} ({label}, {len(seq)} frames)")
+
+    frames = DEFAULT_FRAMES if args.frames is None else (args.frames or None)
+    anim = out / f"animation.{args.format}"
+    comparison_animation(anim, seq, preds, fps=args.fps, frames=frames, progress=not args.no_progress)
+    shown = len(seq) if frames is None else min(frames, len(seq))
+    print(f"{anim}: {shown} frame(s) of {label}: input 2D, "
+          + ", ".join(preds) + (", ground truth" if seq.poses3d is not None else ""))
+    return 0
+
+
+def _unique(names: list[str], dirs: list[Path]) -> list[tuple[str, Path]]:
+    """Pair names with folders, making repeated names unique with the folder name."""
+    out, seen = [], set()
+    for n, d in zip(names, dirs):
+        name = n if names.count(n) == 1 else f"{n} [{d.name}]"
+        base, k = name, 2
+        while name in seen:
+            name, k = f"{base} #{k}", k + 1
+        seen.add(name)
+        out.append((name, d))
+    return out
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "figures", help="per-action bars, error over time and a comparison animation from run folders",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="trained run folders with the same test split")
+    p.add_argument("--out", required=True, help="folder for per_action.png, error_over_time.png, animation.*")
+    p.add_argument("--sequence", default=None, metavar="INDEX|SUBJECT/ACTION/CAMERA",
+                   help="test sequence to show: its index in the test split or e.g. 'S9/Walking 1/54138969' "
+                        "(default: the first)")
+    p.add_argument("--frames", type=int, default=None,
+                   help=f"animate the first N frames (default {DEFAULT_FRAMES}; 0: all)")
+    p.add_argument("--format", choices=("gif", "mp4"), default="gif", help="animation file type (default gif)")
+    p.add_argument("--fps", type=float, default=None, help="animation frame rate (default: the sequence's)")
+    p.add_argument("--data", help="Human3.6M archive folder or cache (overrides the configs' data.path)")
+    p.add_argument("--device", default="auto", help="torch device for the lifters")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_figures)
