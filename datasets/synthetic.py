@@ -22,7 +22,7 @@ right, y forward, z up. A joint's rotation ``Rx(flex) @ Ry(abd) @ Rz(twist)``
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np

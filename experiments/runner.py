@@ -27,7 +27,7 @@ from ..layouts import get_layout
 from ..model import TemporalLifter
 from ..sequence import PoseSequence
 from ..train import Trainer, resolve_device
-from .config import ExperimentConfig, config_from_dict, dump_config, load_config
+from .config import ExperimentConfig, dump_config, load_config
 from .protocol import markdown_table, sequence_errors, summarize
 from .runs import git_commit, load_lifter, machine_description
 

@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._version import __version__
 from ..inference import lift_sequence
 from ..layouts import Layout, get_layout
 from ..model import TemporalLifter

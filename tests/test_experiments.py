@@ -59,7 +59,7 @@ def test_config_validation_and_overrides(tmp_path):
 def test_demo_end_to_end_quick(tmp_path):
     from poselift.demo import run_demo
 
-    out = run_demo(tmp_path / "demo", quick=True, progress=False, verbose=False)
+    run_demo(tmp_path / "demo", quick=True, progress=False, verbose=False)
     for f in ("metrics.json", "table.md", "figure.png", "single_frame/checkpoint.pt", "temporal/metrics.json",
               "temporal/config.yaml", "temporal/run.json", "temporal/log.csv"):
         assert (tmp_path / "demo" / f).exists(), f
