@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -29,6 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"poselift {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: $POSELIFT_THREADS or all cores); use 1 per process "
+                        "when several processes share the cores (oversubscribed threads slow training many times)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -44,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    threads = args.threads or (int(os.environ["POSELIFT_THREADS"]) if os.environ.get("POSELIFT_THREADS") else None)
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -274,7 +274,7 @@ def render_animation(
     if min(steps) < 0 or max(steps) >= total:
         raise ValueError(f"frames must be in [0, {total}), got {min(steps)}..{max(steps)}")
 
-    fig = Figure(figsize=(panel_size * len(panels), panel_size + (0.3 if title else 0)), dpi=dpi)
+    fig = Figure(figsize=(panel_size * len(panels), panel_size + (0.3 if title is not None else 0)), dpi=dpi)
     canvas = FigureCanvasAgg(fig)
     suptitle = fig.suptitle(title or "", fontsize=9) if title is not None else None
     updaters: list[Callable[[int], None]] = []
