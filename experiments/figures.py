@@ -336,7 +336,8 @@ def comparison_animation(
         panel_size: inches per (square) panel; the output is
             ``panels * panel_size * dpi`` by ``panel_size * dpi`` pixels.
         dpi: pixels per inch.
-        title: title above the panels (the frame number is appended).
+        title: title above the panels, the frame number appended (default: the
+            sequence's label; ``""``: no title line at all).
         progress: progress bar while rendering.
 
     Returns:
@@ -365,7 +366,7 @@ def comparison_animation(
     for name, p in poses.items():
         panels.append(Panel3D({name: p}, seq.layout3d, title=name, radius=radius))
     render_animation(out_path, panels, fps=float(fps or seq.fps), frames=steps, panel_size=panel_size, dpi=dpi,
-                     progress=progress, title=title if title is not None else sequence_label(seq))
+                     progress=progress, title=sequence_label(seq) if title is None else (title or None))
     return out_path
 
 
