@@ -370,7 +370,9 @@ class Trainer:
         if self.traj_model is not None:
             self.traj_model.train()
         semi = self.unlabelled is not None and self.epoch >= s.warmup_epochs
-        sums: dict[str, float] = {}
+        # running sums stay on the device: no host synchronisation per step (on a GPU
+        # that would stall the queue); finiteness is checked every 20 steps and at the end
+        sums: dict[str, torch.Tensor] = {}
         n_batches = 0
         n_windows = 0
         t0 = time.perf_counter()
@@ -379,6 +381,13 @@ class Trainer:
             total=total, desc=f"epoch {self.epoch + 1}/{s.epochs}", unit="win", disable=not s.progress,
             leave=False, dynamic_ncols=True,
         )
+
+        def check_finite():
+            bad = {k: float(v) for k, v in sums.items() if not torch.isfinite(v)}
+            if bad:
+                raise FloatingPointError(f"loss became non-finite in epoch {self.epoch + 1} (by step {n_batches}): {bad}; "
+                                         "the last checkpoint holds the previous epoch")
+
         try:
             for idx in self.labelled.batches(s.batch_size, self.generator, limit=s.windows_per_epoch):
                 if len(idx) < 2:
@@ -386,8 +395,6 @@ class Trainer:
                 idx_u = self.unlabelled.sample(len(idx), self.generator) if semi else None
                 losses = self.compute_losses(idx, idx_u)
                 loss = sum(losses.values())
-                if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss became {loss.item()} in epoch {self.epoch + 1}: {losses}")
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if s.grad_clip:
@@ -396,17 +403,21 @@ class Trainer:
                     )
                 self.optimizer.step()
                 for k, v in losses.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach())
+                    sums[k] = sums[k] + v.detach().double() if k in sums else v.detach().double()
                 n_batches += 1
                 n_windows += len(idx)
                 bar.update(len(idx))
-                if n_batches % 10 == 0:
-                    bar.set_postfix({k: f"{v / n_batches * (1000 if k == 'pose' else 1):.1f}" for k, v in sums.items()})
+                if n_batches % 20 == 0:
+                    check_finite()
+                    if s.progress:
+                        bar.set_postfix({k: f"{float(v) / n_batches * (1000 if k == 'pose' else 1):.1f}"
+                                         for k, v in sums.items()})
+            check_finite()
         finally:
             bar.close()
         dt = time.perf_counter() - t0
         row = {"epoch": self.epoch + 1, "lr": self.lr, "bn_momentum": self.model.expand_bn.momentum}
-        row.update({f"loss_{k}": v / max(n_batches, 1) for k, v in sums.items()})
+        row.update({f"loss_{k}": float(v) / max(n_batches, 1) for k, v in sums.items()})
         row["train_mpjpe_mm"] = row.get("loss_pose", float("nan")) * 1000
         row["epoch_seconds"] = dt
         row["windows_per_second"] = n_windows / dt if dt > 0 else float("nan")

@@ -112,3 +112,20 @@ def test_trainer_checks_its_inputs(seqs):
         Trainer(model, bank, TrainSettings(epochs=1), "h36m17", "h36m17")
     with pytest.raises(ValueError, match="epochs"):
         TrainSettings(epochs=0)
+
+
+def test_non_finite_loss_stops_training_with_a_clear_error(seqs, tmp_path, monkeypatch):
+    tr = _trainer(seqs, tmp_path, epochs=2)
+    real = Trainer.compute_losses
+
+    def poisoned(self, idx_l, idx_u):
+        losses = real(self, idx_l, idx_u)
+        if self.epoch == 1:
+            losses["pose"] = losses["pose"] * float("nan")
+        return losses
+
+    monkeypatch.setattr(Trainer, "compute_losses", poisoned)
+    with pytest.raises(FloatingPointError, match="non-finite in epoch 2"):
+        tr.fit()
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert state["epoch"] == 1  # the checkpoint of the last good epoch survives
