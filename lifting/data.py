@@ -113,7 +113,10 @@ class WindowBank:
 
     def windows(self, idx: torch.Tensor) -> torch.Tensor:
         """``(B,)`` window indices -> ``(B, rf, J_in, F)`` input windows."""
-        return self.inputs[self.start[idx, None] + self._arange]
+        rows = (self.start[idx, None] + self._arange).reshape(-1)
+        # index_select of whole rows of the (frames, J*F) view: one copy, ~2x faster than advanced indexing
+        flat = self.inputs.view(self.inputs.shape[0], -1).index_select(0, rows)
+        return flat.view(len(idx), self.receptive_field, *self.inputs.shape[1:])
 
     def centre_inputs(self, idx: torch.Tensor) -> torch.Tensor:
         """``(B,)`` -> ``(B, J_in, F)``: the input at each window's target frame."""
