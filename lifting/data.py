@@ -3,7 +3,7 @@
 :class:`WindowBank` concatenates all sequences (each padded at both ends by
 repeating its edge frames) into one tensor. A training window for target
 frame ``n`` is ``inputs[start[n] : start[n] + rf]``; a batch of windows is one
-advanced-indexing gather ``inputs[start[idx, None] + arange(rf)]``, with no
+gather of the rows ``start[idx, None] + arange(rf)`` (``index_select``), with no
 per-window Python loop and no stored copy of every window. The tensors can
 live on the GPU.
 """

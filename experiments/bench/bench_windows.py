@@ -4,11 +4,13 @@
 
 A training batch is 1024 windows of ``rf`` frames x 17 joints x 2. poselift
 packs all sequences once into one padded tensor and gathers a batch with a
-single advanced-indexing call (on the GPU when there is one). The common
+single ``index_select`` of whole rows (on the GPU when there is one). The common
 alternative (VideoPose3D's generator works this way) is a Python loop that
 slices, pads and copies every window into a numpy batch, which is then
 copied to the device. Both paths are timed in the same run on the same
-data (Human3.6M-sized: 1.46 M frames in 600 sequences); the ratio is the
+data (Human3.6M-sized: 1.46 M frames in 600 sequences), each allocating a
+fresh batch as a training step does; the median time per batch is reported
+(copies of 2-35 MB per batch are noisy on a shared machine). The ratio is the
 point, not the absolute numbers. Prints a Markdown table and the machine.
 """
 from __future__ import annotations
@@ -37,18 +39,31 @@ def python_loop_batch(seqs, seq_idx, frame_idx, rf, out):
     return out
 
 
+def median_seconds(fn, batches, dev) -> float:
+    """Median wall time of ``fn(batch)`` over ``batches`` (synchronising CUDA)."""
+    times = []
+    for idx in batches:
+        t0 = time.perf_counter()
+        x = fn(idx)
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t0)
+        del x
+    return float(np.median(times))
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rf", type=int, nargs="+", default=[27, 243])
-    ap.add_argument("--batches", type=int, default=30)
+    ap.add_argument("--batches", type=int, default=100)
     args = ap.parse_args(argv)
     dev = torch.device(args.device)
     rng = np.random.default_rng(0)
     lengths = rng.integers(1500, 3400, size=600)
     seqs = [rng.normal(size=(int(n), 17, 2)).astype(np.float32) for n in lengths]
     print(f"machine: {machine_description(dev)}")
-    print(f"{sum(lengths):,} frames in {len(seqs)} sequences; batch 1024 windows; {args.batches} batches timed\n")
+    print(f"{sum(lengths):,} frames in {len(seqs)} sequences; batch 1024 windows; median of {args.batches} batches\n")
     print("| rf | per-window Python loop (windows/s) | WindowBank gather (windows/s) | speed-up |")
     print("|---:|---:|---:|---:|")
     for rf in args.rf:
@@ -57,27 +72,21 @@ def main(argv=None) -> None:
         batches = [torch.randint(bank.num_windows, (1024,), generator=gen) for _ in range(args.batches)]
         seq_of = bank.seq.cpu().numpy()
         frame_of = bank.frame.cpu().numpy()
-        out = np.empty((1024, rf, 17, 2), np.float32)
-        t0 = time.perf_counter()
-        for idx in batches:
+        shape = (1024, rf, 17, 2)
+
+        def loop_batch(idx):
             i = idx.numpy()
-            x = torch.from_numpy(python_loop_batch(seqs, seq_of[i], frame_of[i], rf, out)).to(dev)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        loop = 1024 * len(batches) / (time.perf_counter() - t0)
+            out = np.empty(shape, np.float32)
+            return torch.from_numpy(python_loop_batch(seqs, seq_of[i], frame_of[i], rf, out)).to(dev)
+
         dev_batches = [b.to(dev) for b in batches]
-        t0 = time.perf_counter()
-        for idx in dev_batches:
-            x = bank.windows(idx)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        gather = 1024 * len(batches) / (time.perf_counter() - t0)
+        loop = 1024 / median_seconds(loop_batch, batches, dev)
+        gather = 1024 / median_seconds(bank.windows, dev_batches, dev)
         # same windows either way
         i = batches[0].numpy()
-        ref = python_loop_batch(seqs, seq_of[i], frame_of[i], rf, np.empty_like(out))
+        ref = python_loop_batch(seqs, seq_of[i], frame_of[i], rf, np.empty(shape, np.float32))
         assert np.array_equal(bank.windows(dev_batches[0]).cpu().numpy(), ref)
-        del x
-        print(f"| {rf} | {loop:,.0f} | {gather:,.0f} | {gather / loop:.0f}x |", flush=True)
+        print(f"| {rf} | {loop:,.0f} | {gather:,.0f} | {gather / loop:.1f}x |", flush=True)
 
 
 if __name__ == "__main__":
