@@ -92,6 +92,16 @@ def _fmt(v: float, digits: int = 1) -> str:
     return "–" if v is None or math.isnan(v) else f"{v:.{digits}f}"
 
 
+def _row_notes(rows: Sequence[Row]) -> list[str]:
+    """Notes of the rows, deduplicated; a note only some measured rows carry names them."""
+    measured = [r for r in rows if not r.reference]
+    out = []
+    for n in dict.fromkeys(n for r in rows for n in r.notes):
+        having = [r.method for r in measured if n in r.notes]
+        out.append(n if len(having) == len(measured) else f"{', '.join(having)}: {n}")
+    return out
+
+
 def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False, caption: str | None = None,
                  notes: Sequence[str] = ()) -> str:
     """Render rows as ``"md"``, ``"latex"`` (booktabs) or ``"csv"``.
@@ -99,13 +109,13 @@ def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False,
     Columns: Protocol 1, Protocol 2, velocity error (MPJVE), N-MPJPE; with
     ``per_action`` also Protocol 1 per action. Reference rows are marked
     "(published)" and, in Markdown/LaTeX, set in italics. Notes (deduplicated
-    across rows) follow the table.
+    across rows) follow the table; a note that only some rows carry names them.
     """
     if fmt not in ("md", "latex", "csv"):
         raise ValueError(f"format must be md, latex or csv, got {fmt!r}")
     actions = sorted({a for r in rows for a in r.per_action}) if per_action else []
     header = ["Method", "P1 (mm)", "P2 (mm)", "MPJVE (mm)", "N-MPJPE (mm)"] + [f"{a} P1" for a in actions]
-    all_notes = list(dict.fromkeys([*notes, *(n for r in rows for n in r.notes)]))
+    all_notes = list(dict.fromkeys([*notes, *_row_notes(rows)]))
 
     def cells(r: Row) -> list[str]:
         vals = [_fmt(r.mpjpe), _fmt(r.p_mpjpe), _fmt(r.mpjve, 2), _fmt(r.n_mpjpe)]

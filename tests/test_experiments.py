@@ -172,6 +172,10 @@ def test_tables_from_hand_made_run_folders_in_three_formats(tmp_path, capsys):
     assert lines[0].startswith("| Method | P1 (mm) | P2 (mm) | MPJVE (mm) | N-MPJPE (mm) | Eating P1 | Walking P1 |")
     assert "| temporal_27 | 50.2 | 38.5 | 2.51 | 48.2 | 55.2 | 45.2 |" in lines  # 50.25 rounds half to even
     assert md.count("Discussion 1") == 1  # notes deduplicated
+    assert "_S9 'Discussion 1' is missing_" in lines  # shared by every row: no row names
+    rows[1].notes.append("2D input: detections")  # a note only one row carries names that row
+    assert "_temporal_27: 2D input: detections_" in render_table(rows, "md").splitlines()
+    rows[1].notes.pop()
     tex = render_table(rows + anchor_rows("GT", ["243"]), "latex")
     assert r"\toprule" in tex and r"\bottomrule" in tex and r"temporal\_27 & 50.2 & 38.5" in tex
     assert r"\textit{VideoPose3D [GT 2D, 243 fr.] (published)} & 37.2 & 27.2" in tex
