@@ -174,15 +174,15 @@ _NEIGHBOURS_STRICT = ((-1, -1), (-1, 0), (-1, 1), (0, -1))  # earlier cells: mus
 _NEIGHBOURS_WEAK = ((0, 1), (1, -1), (1, 0), (1, 1))  # later cells: may be equal
 
 
-def _refine_axis(l: np.ndarray, c: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vertex of the parabola through ``(-1, l), (0, c), (1, r)`` (log values when all are positive).
+def _refine_axis(lo: np.ndarray, c: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex of the parabola through ``(-1, lo), (0, c), (1, r)`` (log values when all are positive).
 
     Returns:
         the offset in ``[-0.5, 0.5]`` and the ratio ``peak value / c`` at that offset.
     """
-    pos = (l > 0) & (c > 0) & (r > 0)
+    pos = (lo > 0) & (c > 0) & (r > 0)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        ll = np.where(pos, np.log(np.where(pos, l, 1)), l)
+        ll = np.where(pos, np.log(np.where(pos, lo, 1)), lo)
         cc = np.where(pos, np.log(np.where(pos, c, 1)), c)
         rr = np.where(pos, np.log(np.where(pos, r, 1)), r)
         den = ll - 2 * cc + rr

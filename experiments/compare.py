@@ -183,7 +183,9 @@ def comparison_table(result: dict, fmt: str = "md") -> str:
 
     lines = ["| method | " + " | ".join(cols) + " |", "|---|" + "---:|" * len(cols)]
     lines += ["| " + " | ".join([r[0], *(f(v) for v in r[1:])]) + " |" for r in rows]
-    notes = [f"{result['frames']} frames; " + ("with ground truth." if gt else "no ground truth: agreement and smoothness only.")]
+    mode = ("with ground truth; errors are averaged over all frames (`poselift table` averages per action first,"
+            " so its P1/P2 differ slightly)." if gt else "no ground truth: agreement and smoothness only.")
+    notes = [f"{result['frames']} frames; {mode}"]
     if any(r.get("scale_aligned") for r in result["methods"].values()):
         notes.append("¹ units unknown: rescaled per sequence to the " + ("ground truth" if gt else "reference") +
                      " by least squares before P1 and smoothness.")

@@ -74,7 +74,7 @@ def main(argv=None) -> None:
         frame_of = bank.frame.cpu().numpy()
         shape = (1024, rf, 17, 2)
 
-        def loop_batch(idx):
+        def loop_batch(idx, shape=shape, seq_of=seq_of, frame_of=frame_of, rf=rf):
             i = idx.numpy()
             out = np.empty(shape, np.float32)
             return torch.from_numpy(python_loop_batch(seqs, seq_of[i], frame_of[i], rf, out)).to(dev)
