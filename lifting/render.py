@@ -331,7 +331,10 @@ def render_animation(
                 pts = np.zeros((1, 3), np.float32)
             set_3d_limits(ax, pts, radius=p.radius)
             ax.set_title(p.title, fontsize=9)
-            ax.tick_params(labelsize=6)
+            # small side-by-side panels: tick numbers only crowd them (the grid keeps the scale visible)
+            for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+                axis.set_ticklabels([])
+                axis.labelpad = -12
             seq_lines = []
             for n, (name, a) in enumerate(arrs.items()):
                 row = []
