@@ -14,7 +14,6 @@ finds people and their keypoints' extent becomes the box.
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Callable, Mapping, Union
 
 import numpy as np
 
+from ..io import read_json
 from .bodypose3dnet import BodyPose3DNet, check_boxes
 from .bodyposenet import BodyPoseNet
 from .readers import KeypointTracks
@@ -50,10 +50,7 @@ def read_boxes_json(path: str | os.PathLike) -> dict[int, tuple[np.ndarray, np.n
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such boxes file: {path}")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: corrupt JSON ({e})") from None
+    doc = read_json(path)
     if isinstance(doc, dict) and "frames" in doc:
         doc = doc["frames"]
     items = enumerate(doc) if isinstance(doc, list) else doc.items() if isinstance(doc, dict) else None

@@ -51,7 +51,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .._version import __version__
-from ..io import atomic_path
+from ..io import atomic_path, read_json
 from ..layouts import get_layout
 from ..sequence import PoseSequence
 from .tracking import Detections, Track, TrackerSettings, fill_missing_joints, track_people, tracks_from_ids
@@ -600,10 +600,7 @@ def read_mmpose_json(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: corrupt JSON ({e})") from None
+    doc = read_json(path)
     body = doc.get("instance_info", doc.get("predictions")) if isinstance(doc, dict) else doc
     if not isinstance(body, list):
         raise ValueError(f"{path}: not an MMPose prediction file (no 'instance_info' list)")
