@@ -81,13 +81,9 @@ def _compare(args: argparse.Namespace) -> int:
         if not seqs:
             raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
     else:
-        from .config import load_config
-        from .runner import load_splits
+        from .runner import shared_test_split
 
-        cfg = load_config(Path(args.run_dirs[0]) / "config.yaml")
-        if args.data:
-            cfg.data.path = args.data
-        seqs = load_splits(cfg).test
+        seqs = shared_test_split(args.run_dirs, args.data)
     methods = []
     det = single_frame_from_detector(seqs)
     if det is not None:

@@ -10,52 +10,12 @@ Writes three files for trained runs that share a test split:
 from __future__ import annotations
 
 import argparse
-import copy
 from pathlib import Path
 
 __all__ = ["register", "cmd_figures", "DEFAULT_FRAMES"]
 
 DEFAULT_FRAMES = 200
 """Frames of the animation unless ``--frames`` says otherwise (Human3.6M videos have thousands)."""
-
-
-def _split_key(cfg) -> dict:
-    """What decides a config's test sequences (and their 2D input)."""
-    d = cfg.data
-    key = {"dataset": d.dataset, "keypoints": d.keypoints}
-    if d.dataset == "synthetic":
-        s = d.synthetic
-        key.update(test_subjects=s.test_subjects, test_num_frames=s.test_num_frames, test_seed=s.test_seed,
-                   camera_seed=s.camera_seed, motions=s.motions, noise=s.noise)
-    else:
-        key.update(test_subjects=list(d.test_subjects))
-    return key
-
-
-def _test_split(run_dirs: list[Path], data_path: str | None):
-    """The test sequences the runs share (loaded from the first run's config)."""
-    from .config import load_config
-    from .runner import load_splits
-
-    cfgs = []
-    for d in run_dirs:
-        if not (d / "config.yaml").exists():
-            raise FileNotFoundError(f"{d} is not a run folder (no config.yaml)")
-        cfgs.append(load_config(d / "config.yaml"))
-    keys = [_split_key(c) for c in cfgs]
-    for d, k in zip(run_dirs[1:], keys[1:]):
-        if k != keys[0]:
-            diff = sorted(n for n in k if k[n] != keys[0].get(n))
-            raise ValueError(f"{d} and {run_dirs[0]} do not share a test split (they differ in {', '.join(diff)})")
-    cfg = copy.deepcopy(cfgs[0])
-    if data_path is not None:
-        cfg.data.path = data_path
-    # only the test split is needed: no unlabelled data, as little training data as possible
-    cfg.data.unlabelled_subjects = []
-    cfg.data.unlabelled_files = []
-    if cfg.data.dataset != "synthetic":
-        cfg.data.train_subjects = list(cfg.data.test_subjects[:1])
-    return load_splits(cfg, progress=False)
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
@@ -67,6 +27,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         select_sequence,
         sequence_label,
     )
+    from .runner import shared_test_split
     from .runs import load_lifter
 
     run_dirs = [Path(d) for d in args.run_dirs]
@@ -86,8 +47,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     per_action_figure({n: d for n, d in _unique(names, run_dirs)}, metric="mpjpe", out_path=out / "per_action.png")
     print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(run_dirs)} run(s)")
 
-    splits = _test_split(run_dirs, args.data)
-    index, seq = select_sequence(splits.test, args.sequence)
+    index, seq = select_sequence(shared_test_split(run_dirs, args.data), args.sequence)
     lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
     lifters.sort(key=lambda item: (item[1].receptive_field != 1, item[1].receptive_field))
     preds = {}

@@ -6,6 +6,7 @@ h36m``) and the embedded synthetic data (``data.dataset: synthetic``).
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import os
@@ -119,6 +120,48 @@ def _h36m_splits(cfg: ExperimentConfig) -> Splits:
         notes.append("2D input: Stacked Hourglass detections (MPII-pretrained, 16 joints) -> 17 joints.")
     layout_in = "mpii16" if d.keypoints == "sh" else "h36m17"
     return Splits(train, test, unl, layout_in, "h36m17", notes)
+
+
+def _split_key(cfg) -> dict:
+    """What decides a config's test sequences (and their 2D input)."""
+    d = cfg.data
+    key = {"dataset": d.dataset, "keypoints": d.keypoints}
+    if d.dataset == "synthetic":
+        s = d.synthetic
+        key.update(test_subjects=s.test_subjects, test_num_frames=s.test_num_frames, test_seed=s.test_seed,
+                   camera_seed=s.camera_seed, motions=s.motions, noise=s.noise)
+    else:
+        key.update(test_subjects=list(d.test_subjects))
+    return key
+
+
+def shared_test_split(run_dirs: Sequence[str | os.PathLike], data_path: str | None = None) -> list[PoseSequence]:
+    """The test sequences several run folders share, loaded from the first run's config.
+
+    Raises ``ValueError`` naming what differs when the runs were tested on
+    different splits; loads no unlabelled data and as little training data as
+    possible. ``data_path`` overrides the configs' ``data.path``.
+    """
+    run_dirs = [Path(d) for d in run_dirs]
+    cfgs = []
+    for d in run_dirs:
+        if not (d / "config.yaml").exists():
+            raise FileNotFoundError(f"{d} is not a run folder (no config.yaml)")
+        cfgs.append(load_config(d / "config.yaml"))
+    keys = [_split_key(c) for c in cfgs]
+    for d, k in zip(run_dirs[1:], keys[1:]):
+        if k != keys[0]:
+            diff = sorted(n for n in k if k[n] != keys[0].get(n))
+            raise ValueError(f"{d} and {run_dirs[0]} do not share a test split (they differ in {', '.join(diff)})")
+    cfg = copy.deepcopy(cfgs[0])
+    if data_path is not None:
+        cfg.data.path = data_path
+    # only the test split is needed: no unlabelled data, as little training data as possible
+    cfg.data.unlabelled_subjects = []
+    cfg.data.unlabelled_files = []
+    if cfg.data.dataset != "synthetic":
+        cfg.data.train_subjects = list(cfg.data.test_subjects[:1])
+    return load_splits(cfg, progress=False).test
 
 
 def custom_unlabelled(cfg: ExperimentConfig, layout_in: str) -> list[PoseSequence]:

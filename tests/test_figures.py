@@ -229,6 +229,9 @@ def test_figures_command_errors(runs, tmp_path, capsys):
     (tmp_path / "other" / "metrics.json").write_text((single / "metrics.json").read_text())
     assert main(["figures", str(single), str(tmp_path / "other"), "--out", str(tmp_path / "o")]) == 1
     assert "do not share a test split" in capsys.readouterr().err
+    # compare loads its ground truth the same way and refuses the same pair
+    assert main(["compare", str(single), str(tmp_path / "other"), "--device", "cpu"]) == 1
+    assert "do not share a test split" in capsys.readouterr().err
     assert main(["figures", str(single), "--out", str(tmp_path / "o"), "--sequence", "99"]) == 1
     assert "out of range" in capsys.readouterr().err
     assert main(["figures", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 1
