@@ -70,9 +70,6 @@ def _compare(args: argparse.Namespace) -> int:
     from .compare import Method, compare_methods, comparison_table, single_frame_from_detector
     from .runs import load_lifter
 
-    lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
-    if args.single_frame:
-        lifters.insert(0, load_lifter(args.single_frame, device=args.device))
     if args.input:
         from ..detectors.readers import read_2d
 
@@ -84,6 +81,9 @@ def _compare(args: argparse.Namespace) -> int:
         from .runner import shared_test_split
 
         seqs = shared_test_split(args.run_dirs, args.data)
+    lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
+    if args.single_frame:
+        lifters.insert(0, load_lifter(args.single_frame, device=args.device))
     methods = []
     det = single_frame_from_detector(seqs)
     if det is not None:
