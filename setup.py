@@ -66,12 +66,13 @@ setup(
         "pyyaml>=6.0",  # experiment configs are YAML files
         "av>=11",  # video decoding/encoding; the wheel bundles FFmpeg (no system ffmpeg)
         "pillow>=9",  # GIF animations, frame resizing, still images (matplotlib needs it anyway)
+        "onnx>=1.15",  # poselift export writes ONNX graphs (and the tests build stand-in detector models)
         *ORT,
     ],
     extras_require={
         "dev": [
             "pytest>=7.4",
-            "onnx>=1.15",  # the tests build stand-in detector models with exact signatures
+            "hypothesis>=6.80",  # property-based fuzzing of readers, configs, layouts, PAF grouping
             "nbclient>=0.7",  # the tests execute the notebooks
             "nbformat>=5.7",
             "ipykernel>=6.0",
