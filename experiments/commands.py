@@ -20,8 +20,20 @@ def _train(args: argparse.Namespace) -> int:
         overrides.append(f"data.path={args.data}")
     if overrides:
         cfg = apply_overrides(cfg, overrides)
-    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    print(f"run folder: {out}")
+    if args.resume:
+        if args.out and Path(args.out) != Path(args.resume):
+            raise ValueError("--resume RUN_DIR is the run folder; do not also pass a different --out")
+        if args.restart:
+            raise ValueError("--resume and --restart contradict each other")
+        out = Path(args.resume)
+        if not (out / "checkpoint.pt").exists():
+            raise FileNotFoundError(f"nothing to resume: {out} has no checkpoint.pt (it stopped before the first "
+                                    "epoch ended; start it again with --out)")
+        for stale in out.glob(".*.tmp"):  # a write cut short by a kill: the real file is the previous version
+            stale.unlink()
+    else:
+        out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
+    print(f"run folder: {out}" + (" (resuming)" if args.resume else ""))
     metrics = train_run(cfg, out, progress=not args.no_progress, resume=not args.restart)
     print((out / "table.md").read_text())
     print(f"Protocol 1 {metrics['mpjpe']:.1f} mm, Protocol 2 {metrics['p_mpjpe']:.1f} mm -> {out / 'metrics.json'}")
@@ -106,6 +118,9 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train and evaluate one experiment config into a run folder")
     p.add_argument("config", help="YAML config (see experiments/configs/)")
     p.add_argument("--out", help="run folder (default runs/<name>-<time>); an existing one resumes")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue an interrupted run from its last checkpoint (same config; RNG states, optimiser, "
+                   "learning rate, BN momentum and data order are restored, so the result equals an uninterrupted run)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.epochs=3")
     p.add_argument("--data", help="Human3.6M archive folder or cache (overrides data.path)")
     p.add_argument("--device", help="auto, cpu, cuda")
