@@ -7,8 +7,22 @@ Import map (one namespace, folders of the repository in brackets):
 """
 from ._version import __version__
 from .camera import Camera
+from .errors import (
+    ConfigError,
+    FileFormatError,
+    InputError,
+    LayoutError,
+    PoseliftError,
+    SignatureError,
+    check_finite,
+    check_shape,
+)
 from .layouts import Layout, get_layout
 from .model import TemporalLifter
 from .sequence import PoseSequence
 
-__all__ = ["__version__", "Camera", "Layout", "get_layout", "TemporalLifter", "PoseSequence"]
+__all__ = [
+    "__version__", "Camera", "Layout", "get_layout", "TemporalLifter", "PoseSequence",
+    "PoseliftError", "InputError", "FileFormatError", "ConfigError", "SignatureError", "LayoutError",
+    "check_finite", "check_shape",
+]
