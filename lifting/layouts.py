@@ -30,6 +30,8 @@ from typing import Mapping
 
 import numpy as np
 
+from .errors import InputError, LayoutError
+
 __all__ = [
     "Layout",
     "LayoutMapping",
@@ -39,6 +41,7 @@ __all__ = [
     "register_layout",
     "register_mapping",
     "get_mapping",
+    "convert",
     "H36M17",
     "MPII16",
     "COCO17",
@@ -69,30 +72,30 @@ class Layout:
 
     def __post_init__(self) -> None:
         if len(self.joints) != len(self.parents):
-            raise ValueError(f"layout {self.name}: {len(self.joints)} names but {len(self.parents)} parents")
+            raise InputError(f"layout {self.name}: {len(self.joints)} names but {len(self.parents)} parents")
         if len(set(self.joints)) != len(self.joints):
-            raise ValueError(f"layout {self.name}: duplicate joint names")
+            raise InputError(f"layout {self.name}: duplicate joint names")
         if self.parents[self.root] != -1:
-            raise ValueError(f"layout {self.name}: root joint {self.root} must have parent -1")
+            raise InputError(f"layout {self.name}: root joint {self.root} must have parent -1")
         for j, p in enumerate(self.parents):
             if p >= len(self.joints) or (p < 0 and j != self.root):
-                raise ValueError(f"layout {self.name}: bad parent {p} for joint {j}")
+                raise InputError(f"layout {self.name}: bad parent {p} for joint {j}")
         # every right_* joint needs a left_* partner and vice versa
         for n in self.joints:
             for a, b in (("left_", "right_"), ("right_", "left_")):
                 if n.startswith(a) and b + n[len(a):] not in self.joints:
-                    raise ValueError(f"layout {self.name}: {n} has no mirror joint")
+                    raise InputError(f"layout {self.name}: {n} has no mirror joint")
 
     @property
     def num_joints(self) -> int:
         return len(self.joints)
 
     def index(self, name: str) -> int:
-        """Index of joint ``name``; raises ``KeyError`` naming the layout."""
+        """Index of joint ``name``; raises :class:`~poselift.errors.LayoutError` (a ``KeyError``) naming the layout."""
         try:
             return self.joints.index(name)
         except ValueError:
-            raise KeyError(f"layout {self.name!r} has no joint {name!r}; joints: {self.joints}") from None
+            raise LayoutError(f"layout {self.name!r} has no joint {name!r}; joints: {self.joints}") from None
 
     @property
     def left(self) -> tuple[int, ...]:
@@ -128,13 +131,13 @@ class Layout:
         return self.joints[j].startswith("right_")
 
     def check(self, array, what: str = "array", axis: int = -2) -> None:
-        """Raise ``ValueError`` if ``array.shape[axis]`` is not this layout's joint count."""
-        shape = tuple(array.shape)
+        """Raise :class:`~poselift.errors.InputError` if ``array.shape[axis]`` is not this layout's joint count."""
+        shape = tuple(np.shape(array))
         if len(shape) < (-axis if axis < 0 else axis + 1):
-            raise ValueError(f"{what}: expected joints on axis {axis}, got shape {shape}")
+            raise InputError(f"{what}: expected joints on axis {axis}, got shape {shape}")
         if shape[axis] != self.num_joints:
-            raise ValueError(
-                f"{what}: layout {self.name!r} has {self.num_joints} joints but the array "
+            raise InputError(
+                f"{what}: wrong joint count: layout {self.name!r} has {self.num_joints} joints but the array "
                 f"has {shape[axis]} on axis {axis} (shape {shape})"
             )
 
@@ -282,13 +285,20 @@ for _l in (H36M17, MPII16, COCO17, BODYPOSENET18, BODYPOSE3DNET34, HUMANEVA15):
 
 
 def get_layout(layout: str | Layout) -> Layout:
-    """Return the :class:`Layout` called ``layout`` (or ``layout`` itself)."""
+    """Return the :class:`Layout` called ``layout`` (or ``layout`` itself).
+
+    Raises:
+        LayoutError: (a ``KeyError`` and ``ValueError``) an unknown name, listing the known ones.
+    """
     if isinstance(layout, Layout):
         return layout
+    if not isinstance(layout, str):
+        raise LayoutError(f"a joint layout is a name such as 'h36m17' or a Layout, got {type(layout).__name__} "
+                          f"{layout!r:.80}; known: {sorted(LAYOUTS)}")
     try:
         return LAYOUTS[layout]
     except KeyError:
-        raise KeyError(f"unknown joint layout {layout!r}; known: {sorted(LAYOUTS)}") from None
+        raise LayoutError(f"unknown joint layout {layout!r}; known: {sorted(LAYOUTS)}") from None
 
 
 def correspondence(src: str | Layout, dst: str | Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -332,13 +342,13 @@ class LayoutMapping:
         s, d = get_layout(self.src), get_layout(self.dst)
         w = np.asarray(self.weights, dtype=np.float64)
         if w.shape != (d.num_joints, s.num_joints):
-            raise ValueError(f"mapping {self.src}->{self.dst}: weights shape {w.shape}")
+            raise InputError(f"mapping {self.src}->{self.dst}: weights shape {w.shape}")
         sums = w.sum(1)
         bad = ~(np.isclose(sums, 1.0) | np.all(w == 0, axis=1))
         if bad.any():
-            raise ValueError(f"mapping {self.src}->{self.dst}: rows {np.flatnonzero(bad)} do not sum to 1")
+            raise InputError(f"mapping {self.src}->{self.dst}: rows {np.flatnonzero(bad)} do not sum to 1")
         if len(self.notes) != d.num_joints:
-            raise ValueError(f"mapping {self.src}->{self.dst}: need one note per output joint")
+            raise InputError(f"mapping {self.src}->{self.dst}: need one note per output joint")
 
     @property
     def missing(self) -> tuple[int, ...]:
@@ -363,7 +373,9 @@ class LayoutMapping:
         """
         src = get_layout(self.src)
         points = np.asarray(points)
-        src.check(points, "points")
+        if points.dtype.kind not in "biuf":
+            raise InputError(f"points ({self.src} -> {self.dst}): expected numbers, got dtype {points.dtype}")
+        src.check(points, f"points ({self.src} -> {self.dst})")
         w = self.weights.astype(points.dtype if points.dtype.kind == "f" else np.float64)
         out = np.einsum("dj,...jf->...df", w, points)
         miss = list(self.missing)
@@ -372,7 +384,11 @@ class LayoutMapping:
         if confidence is None:
             return out
         confidence = np.asarray(confidence)
-        src.check(confidence[..., None], "confidence")
+        if confidence.dtype.kind not in "biuf":
+            raise InputError(f"confidence ({self.src} -> {self.dst}): expected numbers, got dtype {confidence.dtype}")
+        if confidence.shape != points.shape[:-1]:
+            raise InputError(f"confidence ({self.src} -> {self.dst}): shape {confidence.shape} does not match "
+                             f"points {points.shape} (expected {points.shape[:-1]})")
         used = self.weights != 0  # (J_dst, J_src)
         c = np.where(used, confidence[..., None, :], np.inf).min(-1)
         c[..., miss] = 0.0
@@ -428,7 +444,22 @@ def get_mapping(src: str | Layout, dst: str | Layout) -> LayoutMapping:
         return _MAPPINGS[(s, d)]
     except KeyError:
         known = sorted(f"{a}->{b}" for a, b in _MAPPINGS)
-        raise KeyError(f"no conversion from {s!r} to {d!r}; known: {known}") from None
+        raise LayoutError(f"no conversion from {s!r} to {d!r}; known: {known}") from None
+
+
+def convert(points, src: str | Layout, dst: str | Layout, confidence=None):
+    """Convert ``points`` ``(..., J_src, F)`` from layout ``src`` to ``dst``.
+
+    Shorthand for ``get_mapping(src, dst).apply(points, confidence)``: returns
+    ``points_dst`` or ``(points_dst, confidence_dst)``; joints ``dst`` has and
+    ``src`` cannot give are NaN with confidence 0.
+
+    Raises:
+        LayoutError: an unknown layout or no registered conversion.
+        InputError: ``points`` with the wrong joint count or not numeric, or a
+            ``confidence`` whose shape does not match.
+    """
+    return get_mapping(src, dst).apply(points, confidence)
 
 
 # --- conversions into h36m17 -------------------------------------------------

@@ -32,6 +32,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .errors import InputError, check_finite
+
 __all__ = ["TemporalLifter"]
 
 
@@ -69,14 +71,14 @@ class TemporalLifter(nn.Module):
         super().__init__()
         widths = tuple(int(w) for w in widths)
         if not widths:
-            raise ValueError("widths must hold at least one kernel width")
+            raise InputError("widths must hold at least one kernel width")
         for w in widths:
             if w < 1 or w % 2 == 0:
-                raise ValueError(f"kernel widths must be odd and positive, got {widths}")
+                raise InputError(f"kernel widths must be odd and positive, got {widths}")
         if in_joints < 1 or out_joints < 1 or channels < 1 or in_features < 1:
-            raise ValueError("in_joints, out_joints, channels and in_features must be positive")
+            raise InputError("in_joints, out_joints, channels and in_features must be positive")
         if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+            raise InputError(f"dropout must be in [0, 1), got {dropout}")
         self.in_joints, self.out_joints, self.in_features = in_joints, out_joints, in_features
         self.widths, self.channels, self.causal = widths, channels, causal
         self.validate_inputs = True
@@ -133,27 +135,33 @@ class TemporalLifter(nn.Module):
 
     # -- input checks --------------------------------------------------------------
     def _check(self, x: torch.Tensor, windows: bool) -> None:
+        """Input checks; every failure is an :class:`~poselift.errors.InputError` naming the problem
+        (NaN/inf: the first bad sequence, frame and joint)."""
         if not isinstance(x, torch.Tensor):
-            raise TypeError(f"expected a torch.Tensor, got {type(x).__name__}")
+            raise InputError(f"expected a torch.Tensor (batch, frames, joints, features), got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise InputError(f"expected a floating-point input tensor, got dtype {x.dtype}")
         if x.ndim != 4:
-            raise ValueError(f"expected input (batch, frames, joints, features), got shape {tuple(x.shape)}")
+            raise InputError(f"expected input (batch, frames, joints, features), got shape {tuple(x.shape)}")
         _, t, j, f = x.shape
         if j != self.in_joints:
-            raise ValueError(f"wrong joint count: the model takes {self.in_joints} joints, input has {j}")
+            raise InputError(f"wrong joint count: the model takes {self.in_joints} joints, input has {j}")
         if f != self.in_features:
-            raise ValueError(
+            raise InputError(
                 f"wrong feature count: the model takes {self.in_features} values per joint, input has {f}"
             )
         rf = self.receptive_field
         if windows and t != rf:
-            raise ValueError(f"forward_windows needs windows of exactly {rf} frames, got {t}")
+            raise InputError(f"forward_windows needs windows of exactly {rf} frames, got {t}")
         if t < rf:
-            raise ValueError(
+            raise InputError(
                 f"sequence too short: {t} frames for a receptive field of {rf} "
                 f"(pad the sequence, e.g. with poselift.inference.lift_sequence)"
             )
-        if self.validate_inputs and not bool(torch.isfinite(x).all()):
-            raise ValueError("input contains NaN or infinite values")
+        if x.shape[0] == 0:
+            raise InputError(f"empty batch: input of shape {tuple(x.shape)}")
+        if self.validate_inputs:
+            check_finite(x, "input")
 
     # -- forward passes --------------------------------------------------------
     def _block(self, x, i, strided: bool):

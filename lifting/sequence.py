@@ -12,9 +12,21 @@ from typing import Any
 import numpy as np
 
 from .camera import Camera
+from .errors import InputError, check_finite
 from .layouts import Layout, get_layout
 
 __all__ = ["PoseSequence"]
+
+
+def _numeric(x: Any, what: str) -> np.ndarray:
+    """``x`` as a numeric array (no objects, strings or ragged lists)."""
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:  # ragged nested lists
+        raise InputError(f"{what}: not an array of numbers ({e})") from None
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{what}: expected numbers, got an array of dtype {a.dtype}")
+    return a
 
 
 @dataclass
@@ -34,6 +46,13 @@ class PoseSequence:
         fps: frames per second.
         subject, action: labels used by evaluation tables.
         meta: anything else (source file, track id, ...).
+
+    Every value must be finite: a NaN or infinite keypoint, confidence or 3D
+    coordinate raises :class:`~poselift.errors.InputError` naming the first bad
+    frame and joint (file readers mark missing joints NaN with confidence 0, and
+    :meth:`~poselift.detectors.readers.KeypointTracks.to_sequences` fills them
+    before building sequences). So do an empty sequence, a joint count that
+    does not fit the layout and 3D with another number of frames than the 2D.
     """
 
     keypoints: np.ndarray
@@ -51,42 +70,43 @@ class PoseSequence:
     def __post_init__(self) -> None:
         self.layout = get_layout(self.layout)
         self.layout3d = get_layout(self.layout3d)
-        kp = np.asarray(self.keypoints)
+        kp = _numeric(self.keypoints, f"{self.label}: keypoints")
         if kp.ndim != 3 or kp.shape[-1] != 2:
-            raise ValueError(f"{self.label}: keypoints must be (frames, joints, 2), got shape {kp.shape}")
+            raise InputError(f"{self.label}: keypoints must be (frames, joints, 2), got shape {kp.shape}")
         self.layout.check(kp, f"{self.label}: keypoints")
         if len(kp) == 0:
-            raise ValueError(f"{self.label}: empty sequence")
-        bad = ~np.isfinite(kp).all(axis=(1, 2))
-        if bad.any():
-            frames = np.flatnonzero(bad)
-            raise ValueError(
-                f"{self.label}: keypoints contain NaN/inf in {bad.sum()} frame(s), first {frames[:5].tolist()} "
-                "(fill gaps first, e.g. poselift.detectors.tracking)"
-            )
+            raise InputError(f"{self.label}: empty sequence (0 frames of keypoints)")
+        # NaN/inf policy: a PoseSequence feeds the lifter, so every value must be finite
+        # (readers mark missing joints NaN with confidence 0; the tracker fills them before this)
+        check_finite(kp, f"{self.label}: keypoints", self.layout,
+                     hint="fill gaps first, e.g. KeypointTracks.to_sequences / poselift.detectors.tracking")
         self.keypoints = kp.astype(np.float32, copy=False)
         if self.confidence is not None:
-            c = np.asarray(self.confidence, dtype=np.float32)
+            c = _numeric(self.confidence, f"{self.label}: confidence").astype(np.float32, copy=False)
             if c.shape != kp.shape[:2]:
-                raise ValueError(f"{self.label}: confidence shape {c.shape} != keypoints {kp.shape[:2]}")
-            if not np.isfinite(c).all():
-                raise ValueError(f"{self.label}: confidence contains NaN/inf")
+                raise InputError(f"{self.label}: confidence shape {c.shape} != keypoints {kp.shape[:2]} (frames, joints)")
+            check_finite(c, f"{self.label}: confidence", self.layout)
             self.confidence = c
         if self.poses3d is not None:
-            p = np.asarray(self.poses3d)
+            p = _numeric(self.poses3d, f"{self.label}: poses3d")
             if p.ndim != 3 or p.shape[-1] != 3:
-                raise ValueError(f"{self.label}: poses3d must be (frames, joints, 3), got shape {p.shape}")
+                raise InputError(f"{self.label}: poses3d must be (frames, joints, 3), got shape {p.shape}")
             self.layout3d.check(p, f"{self.label}: poses3d")
             if len(p) != len(kp):
-                raise ValueError(f"{self.label}: {len(p)} frames of 3D but {len(kp)} frames of 2D")
-            if not np.isfinite(p).all():
-                raise ValueError(f"{self.label}: poses3d contains NaN/inf")
+                raise InputError(f"{self.label}: mismatched lengths: {len(p)} frames of 3D but {len(kp)} frames of 2D")
+            check_finite(p, f"{self.label}: poses3d", self.layout3d)
             self.poses3d = p.astype(np.float32, copy=False)
         if self.camera is not None:
             self.image_size = (self.camera.width, self.camera.height)
         if self.image_size is None:
-            raise ValueError(f"{self.label}: give a camera or image_size=(width, height) to normalise the 2D")
-        self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+            raise InputError(f"{self.label}: give a camera or image_size=(width, height) to normalise the 2D")
+        try:
+            w, h = (int(v) for v in self.image_size)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"{self.label}: image_size must be (width, height), got {self.image_size!r}") from None
+        if w < 1 or h < 1:
+            raise InputError(f"{self.label}: image_size must be positive, got {(w, h)}")
+        self.image_size = (w, h)
 
     @property
     def label(self) -> str:
@@ -117,25 +137,25 @@ class PoseSequence:
         if features == 3:
             c = self.confidence if self.confidence is not None else np.ones(kp.shape[:2], np.float32)
             return np.concatenate([kp, c[..., None]], axis=-1)
-        raise ValueError(f"features must be 2 or 3, got {features}")
+        raise InputError(f"features must be 2 or 3, got {features}")
 
     def root_relative_3d(self) -> np.ndarray:
         """``(T, J3, 3)`` 3D poses with the root joint at the origin."""
         if self.poses3d is None:
-            raise ValueError(f"{self.label}: has no 3D poses")
+            raise InputError(f"{self.label}: has no 3D poses")
         r = self.layout3d.root
         return self.poses3d - self.poses3d[:, r : r + 1]
 
     def trajectory(self) -> np.ndarray:
         """``(T, 3)`` root position in camera coordinates (metres)."""
         if self.poses3d is None:
-            raise ValueError(f"{self.label}: has no 3D poses")
+            raise InputError(f"{self.label}: has no 3D poses")
         return self.poses3d[:, self.layout3d.root].copy()
 
     def converted(self, layout: str | Layout) -> "PoseSequence":
         """The 2D keypoints converted to ``layout`` through the registered mapping.
 
-        Raises ``ValueError`` naming the joints the mapping cannot produce.
+        Raises :class:`~poselift.errors.InputError` naming the joints the mapping cannot produce.
         Confidence of a computed joint is the minimum of its sources.
         """
         from .layouts import get_mapping
@@ -146,7 +166,7 @@ class PoseSequence:
         mapping = get_mapping(self.layout, target)
         if mapping.missing:
             names = [target.joints[j] for j in mapping.missing]
-            raise ValueError(f"{self.label}: converting {self.layout.name} to {target.name} leaves {names} missing")
+            raise InputError(f"{self.label}: converting {self.layout.name} to {target.name} leaves {names} missing")
         conf = self.confidence if self.confidence is not None else np.ones(self.keypoints.shape[:2], np.float32)
         kp, c = mapping.apply(self.keypoints, conf)
         return PoseSequence(keypoints=kp, layout=target, confidence=c, poses3d=self.poses3d, layout3d=self.layout3d,
