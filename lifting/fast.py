@@ -127,15 +127,15 @@ class FoldedLifter(nn.Module):
         h = x.reshape(b, t, j * f).transpose(1, 2)
         layers = self.layers
         e = layers[0]
-        h = torch.relu(nn.functional.conv1d(h, e.weight, e.bias))
+        h = nn.functional.conv1d(h, e.weight, e.bias).relu_()
         for i in range((len(layers) - 2) // 2):
             conv, conv1 = layers[1 + 2 * i], layers[2 + 2 * i]
             span = conv.span
             start = span if self.causal else span // 2
             res = h[:, :, start : h.shape[2] - span + start]
-            y = torch.relu(nn.functional.conv1d(h, conv.weight, conv.bias, dilation=conv.dilation))
-            y = torch.relu(nn.functional.conv1d(y, conv1.weight, conv1.bias))
-            h = res + y
+            y = nn.functional.conv1d(h, conv.weight, conv.bias, dilation=conv.dilation).relu_()
+            y = nn.functional.conv1d(y, conv1.weight, conv1.bias).relu_()
+            h = y.add_(res)
         s = layers[-1]
         out = nn.functional.conv1d(h, s.weight, s.bias)
         return out.transpose(1, 2).reshape(b, -1, self.out_joints, 3)

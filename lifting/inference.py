@@ -1,9 +1,28 @@
-"""Running a trained lifter on whole sequences.
+"""Running a trained lifter on whole sequences, fast and in bounded memory.
 
 :func:`lift_sequence` pads a sequence by repeating its edge frames (``rf - 1``
 frames before it when causal, ``(rf - 1) / 2`` on each side otherwise), so
 every input frame gets one output frame, and optionally averages with the
 prediction for the mirrored input (flip test-time augmentation).
+
+How it is fast:
+
+* BatchNorm is folded into the convolutions once (:mod:`poselift.fast`); the
+  folded copy is cached on the model and rebuilt only when its weights change;
+* no autograd (``torch.inference_mode``);
+* the input is padded once; the mirrored input runs in the same forward pass
+  as the original (batch of 2) instead of a second pass;
+* :func:`lift_sequences` packs many sequences, each with its own edge
+  padding, end to end into one stream, so short sequences share large
+  matrix products; outputs that would straddle two sequences are never
+  computed into any result.
+
+How memory stays bounded: a sequence of any length is processed in chunks of
+``chunk`` output frames (each chunk reads ``chunk + rf - 1`` input frames), the
+results go straight into one preallocated output array, and intermediate
+activations exist for one chunk at a time. Chunk seams give exactly the
+frames one pass would (the convolutions are "valid": an output frame depends
+only on its own ``rf`` input frames).
 """
 from __future__ import annotations
 
@@ -13,9 +32,12 @@ import numpy as np
 import torch
 
 from .data import flip_inputs, flip_poses
+from .fast import FoldedLifter, fold_batchnorm
 from .model import TemporalLifter
 
-__all__ = ["lift_sequence", "lift_sequences", "pad_edges"]
+__all__ = ["lift_sequence", "lift_sequences", "pad_edges", "folded"]
+
+DEFAULT_CHUNK = 8192
 
 
 def pad_edges(x: torch.Tensor, before: int, after: int, dim: int = -3) -> torch.Tensor:
@@ -30,79 +52,183 @@ def pad_edges(x: torch.Tensor, before: int, after: int, dim: int = -3) -> torch.
     return torch.cat(parts, dim=dim)
 
 
-@torch.no_grad()
-def _run_padded(model: TemporalLifter, x: torch.Tensor, chunk: int) -> torch.Tensor:
-    """``x`` ``(T, J, F)`` already on device -> ``(T, J_out, 3)``, in chunks of ``chunk`` outputs."""
-    before, after = model.pad
-    rf = model.receptive_field
-    xp = pad_edges(x, before, after, dim=0)
-    t = x.shape[0]
-    outs = []
-    for s in range(0, t, chunk):
-        e = min(t, s + chunk)
-        outs.append(model(xp[s : e + rf - 1][None])[0])
-    return torch.cat(outs, 0)
+def _weights_key(model: TemporalLifter) -> tuple:
+    # in-place updates (optimiser steps, load_state_dict) bump a tensor's version counter
+    return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in
+                 list(model.parameters()) + list(model.buffers()))
 
 
-@torch.no_grad()
+def folded(model: TemporalLifter | FoldedLifter) -> FoldedLifter:
+    """The model's BatchNorm-folded inference copy, cached until its weights change."""
+    if isinstance(model, FoldedLifter):
+        return model
+    key = _weights_key(model)
+    cache = model.__dict__.get("_folded_cache")
+    if cache is None or cache[0] != key:
+        with torch.no_grad():
+            cache = (key, fold_batchnorm(model))
+        model.__dict__["_folded_cache"] = cache
+    return cache[1]
+
+
+def _device_of(model) -> torch.device:
+    return next(iter(list(model.parameters()) + list(model.buffers()))).device
+
+
+def _check_inputs(model, x: torch.Tensor, where: str = "") -> None:
+    if x.ndim != 3:
+        raise ValueError(f"{where}expected one sequence (frames, joints, features), got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{where}empty sequence (0 frames)")
+    if x.shape[1] != model.in_joints:
+        raise ValueError(f"{where}wrong joint count: the model takes {model.in_joints} joints, input has {x.shape[1]}")
+    if x.shape[2] != model.in_features:
+        raise ValueError(f"{where}wrong feature count: the model takes {model.in_features} values per joint, "
+                         f"input has {x.shape[2]}")
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        frame, joint, _ = (int(v) for v in bad.nonzero()[0])
+        raise ValueError(f"{where}keypoints contain NaN or infinite values (first at frame {frame}, joint {joint}); "
+                         "drop or interpolate those frames, or give missing joints finite values and zero confidence")
+
+
+@torch.inference_mode()
+def _lift_packed(fmodel: FoldedLifter, seqs: list[torch.Tensor], flip_perms, chunk: int, progress: bool,
+                 desc: str) -> list[np.ndarray]:
+    from tqdm.auto import tqdm
+
+    rf = fmodel.receptive_field
+    before, after = fmodel.pad
+    outs = [np.empty((n, fmodel.out_joints, 3), np.float32) for n in (len(s) for s in seqs)]
+    dev = fmodel.layers[0].weight.device
+    perm_in = None if flip_perms is None else torch.as_tensor(flip_perms[0], device=dev)
+    perm_out = None if flip_perms is None else torch.as_tensor(flip_perms[1], device=dev)
+    # group whole padded sequences into packs of about `chunk` outputs; one longer than that is cut into chunks
+    packs: list[list[int]] = [[]]
+    size = 0
+    for i, s in enumerate(seqs):
+        if packs[-1] and size + len(s) + rf - 1 > chunk + rf - 1:
+            packs.append([])
+            size = 0
+        packs[-1].append(i)
+        size += len(s) + rf - 1
+    total = sum(len(s) for s in seqs)
+    with tqdm(total=total, desc=desc, unit="frame", unit_scale=True, disable=not progress, leave=False,
+              dynamic_ncols=True) as bar:
+        for pack in packs:
+            padded = [pad_edges(seqs[i], before, after, dim=0) for i in pack]
+            if len(pack) == 1 and len(seqs[pack[0]]) > chunk:  # one long sequence: chunk it
+                i = pack[0]
+                xp, n = padded[0], len(seqs[i])
+                for s in range(0, n, chunk):
+                    e = min(n, s + chunk)
+                    outs[i][s:e] = _forward(fmodel, xp[s : e + rf - 1], perm_in, perm_out)
+                    bar.update(e - s)
+                continue
+            stream = torch.cat(padded, 0) if len(padded) > 1 else padded[0]
+            y = _forward(fmodel, stream, perm_in, perm_out)  # (len(stream) - rf + 1, J, 3)
+            at = 0
+            for i, p in zip(pack, padded):
+                n = len(seqs[i])
+                outs[i][:] = y[at : at + n]
+                at += len(p)  # the rf - 1 outputs straddling into the next sequence are skipped
+                bar.update(n)
+    return outs
+
+
+def _forward(fmodel: FoldedLifter, x: torch.Tensor, perm_in, perm_out) -> np.ndarray:
+    """``x`` ``(T, J, F)`` -> ``(T - rf + 1, J_out, 3)`` numpy; with flip, both in one batch of 2."""
+    if perm_in is None:
+        return fmodel(x[None])[0].float().cpu().numpy()
+    y = fmodel(torch.stack([x, flip_inputs(x, perm_in)]))
+    y = (y[0] + flip_poses(y[1], perm_out)) / 2
+    return y.float().cpu().numpy()
+
+
+def _as_tensor(x, dev) -> torch.Tensor:
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    return x.to(dev, torch.float32)
+
+
 def lift_sequence(
-    model: TemporalLifter,
+    model: TemporalLifter | FoldedLifter,
     inputs,
     pad: bool = True,
     flip_perms: tuple[Sequence[int], Sequence[int]] | None = None,
-    chunk: int = 8192,
+    chunk: int = DEFAULT_CHUNK,
     device: str | torch.device | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Lift one sequence.
 
     Args:
-        model: a trained lifter (put in eval mode for the call).
+        model: a trained lifter (its eval-mode maths are used; the model is not modified)
+            or a :class:`~poselift.fast.FoldedLifter`.
         inputs: ``(T, J_in, F)`` normalised 2D (+ confidence), numpy or torch.
         pad: pad edges so the output has ``T`` frames; without padding the
             output has ``T - rf + 1`` frames and ``T < rf`` raises.
         flip_perms: ``(input_perm, output_perm)`` left/right permutations; when
             given, the prediction for the mirrored input is un-mirrored and
             averaged in (test-time augmentation).
-        chunk: output frames per forward pass (bounds memory on long videos).
-        device: defaults to the model's device.
+        chunk: output frames per forward pass: bounds memory on long videos
+            (about ``chunk x channels x 4 bytes`` per live activation, x2 with flip).
+        device: where to run (defaults to the model's device); a FoldedLifter is
+            moved there.
+        progress: show a progress bar (frames).
 
     Returns:
         ``(T, J_out, 3)`` (or ``(T - rf + 1, J_out, 3)`` without padding) as numpy float32.
     """
-    was_training = model.training
-    model.eval()
-    try:
-        dev = torch.device(device) if device is not None else next(model.parameters()).device
-        x = torch.as_tensor(np.asarray(inputs) if not isinstance(inputs, torch.Tensor) else inputs)
-        x = x.to(dev, torch.float32)
-        if x.ndim != 3:
-            raise ValueError(f"expected one sequence (frames, joints, features), got shape {tuple(x.shape)}")
-        if not pad:
-            y = model(x[None])[0]
-            if flip_perms is not None:
-                yf = model(flip_inputs(x, flip_perms[0])[None])[0]
-                y = (y + flip_poses(yf, flip_perms[1])) / 2
-            return y.float().cpu().numpy()
-        if x.shape[0] == 0:
-            raise ValueError("empty sequence")
-        # validate once here; chunks then skip the per-call check
-        model._check(pad_edges(x[:1], model.receptive_field - 1, 0, 0)[None], windows=False)
-        if not bool(torch.isfinite(x).all()):
-            raise ValueError("input contains NaN or infinite values")
-        prev = model.validate_inputs
-        model.validate_inputs = False
-        try:
-            y = _run_padded(model, x, chunk)
-            if flip_perms is not None:
-                yf = _run_padded(model, flip_inputs(x, flip_perms[0]), chunk)
-                y = (y + flip_poses(yf, flip_perms[1])) / 2
-        finally:
-            model.validate_inputs = prev
-        return y.float().cpu().numpy()
-    finally:
-        model.train(was_training)
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    fmodel = folded(model)
+    dev = torch.device(device) if device is not None else _device_of(model)
+    if _device_of(fmodel) != dev:
+        fmodel = fmodel.to(dev)
+    x = _as_tensor(inputs, dev)
+    _check_inputs(fmodel, x)
+    if not pad:
+        rf = fmodel.receptive_field
+        if x.shape[0] < rf:
+            raise ValueError(f"sequence too short: {x.shape[0]} frames for a receptive field of {rf} "
+                             "(use pad=True to get one output per input frame)")
+        n = x.shape[0] - rf + 1
+        out = np.empty((n, fmodel.out_joints, 3), np.float32)
+        perm_in = None if flip_perms is None else torch.as_tensor(flip_perms[0], device=dev)
+        perm_out = None if flip_perms is None else torch.as_tensor(flip_perms[1], device=dev)
+        with torch.inference_mode():
+            for s in range(0, n, chunk):
+                e = min(n, s + chunk)
+                out[s:e] = _forward(fmodel, x[s : e + rf - 1], perm_in, perm_out)
+        return out
+    return _lift_packed(fmodel, [x], flip_perms, chunk, progress, "lifting")[0]
 
 
-def lift_sequences(model: TemporalLifter, inputs: Sequence, **kwargs) -> list[np.ndarray]:
-    """:func:`lift_sequence` over a list of sequences."""
-    return [lift_sequence(model, x, **kwargs) for x in inputs]
+def lift_sequences(
+    model: TemporalLifter | FoldedLifter,
+    inputs: Sequence,
+    flip_perms: tuple[Sequence[int], Sequence[int]] | None = None,
+    chunk: int = DEFAULT_CHUNK,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+) -> list[np.ndarray]:
+    """Lift many sequences (each edge-padded), packed into large forward passes.
+
+    Same results as :func:`lift_sequence` on each sequence; much faster for
+    many short sequences. ``inputs``: list of ``(T_i, J_in, F)``; returns a list
+    of ``(T_i, J_out, 3)`` float32 arrays.
+    """
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    fmodel = folded(model)
+    dev = torch.device(device) if device is not None else _device_of(model)
+    if _device_of(fmodel) != dev:
+        fmodel = fmodel.to(dev)
+    xs = []
+    for i, x in enumerate(inputs):
+        x = _as_tensor(x, dev)
+        _check_inputs(fmodel, x, where=f"sequence {i}: ")
+        xs.append(x)
+    if not xs:
+        return []
+    return _lift_packed(fmodel, xs, flip_perms, chunk, progress, "lifting")
