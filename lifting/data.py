@@ -14,6 +14,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .errors import InputError, check_finite
+
 __all__ = ["WindowBank", "flip_inputs", "flip_poses"]
 
 
@@ -51,32 +53,63 @@ class WindowBank:
         device: str | torch.device = "cpu",
     ) -> None:
         if not len(inputs):
-            raise ValueError("WindowBank needs at least one sequence")
+            raise InputError("WindowBank needs at least one sequence")
         if frame_stride < 1:
-            raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
+            raise InputError(f"frame_stride must be >= 1, got {frame_stride}")
         rf = int(receptive_field)
+        if rf < 1:
+            raise InputError(f"receptive_field must be >= 1, got {receptive_field}")
         before, after = (rf - 1, 0) if causal else ((rf - 1) // 2, (rf - 1) // 2)
         self.receptive_field, self.causal = rf, causal
+        inputs = [_float_array(x, f"input sequence {i}") for i, x in enumerate(inputs)]
+        for i, x in enumerate(inputs):
+            if x.ndim != 3:
+                raise InputError(f"input sequence {i}: expected (frames, joints, features), got shape {x.shape}")
+            if len(x) == 0:
+                raise InputError(f"input sequence {i}: empty sequence (0 frames)")
         shapes = {x.shape[1:] for x in inputs}
         if len(shapes) != 1:
-            raise ValueError(f"all input sequences must have the same (joints, features), got {shapes}")
-        for name, seqs in (("targets", targets), ("trajectories", trajectories), ("intrinsics", intrinsics)):
+            raise InputError(f"all input sequences must have the same (joints, features), got {sorted(shapes)}")
+        for name, seqs in (("targets", targets), ("trajectories", trajectories), ("intrinsics", intrinsics),
+                           ("frame_ranges", frame_ranges)):
             if seqs is not None and len(seqs) != len(inputs):
-                raise ValueError(f"{len(seqs)} {name} for {len(inputs)} input sequences")
+                raise InputError(f"{len(seqs)} {name} for {len(inputs)} input sequences")
+        if targets is not None:
+            targets = [_float_array(y, f"targets of sequence {i}") for i, y in enumerate(targets)]
+            tshapes = {y.shape[1:] for y in targets}
+            if any(y.ndim != 3 or y.shape[-1] != 3 for y in targets) or len(tshapes) != 1:
+                raise InputError(f"targets must all be (frames, joints, 3) with the same joints, got shapes "
+                                 f"{[y.shape for y in targets][:5]}")
+        if trajectories is not None:
+            trajectories = [_float_array(y, f"trajectories of sequence {i}") for i, y in enumerate(trajectories)]
+            if any(y.ndim != 2 or y.shape[-1] != 3 for y in trajectories):
+                raise InputError(f"trajectories must be (frames, 3), got shapes {[y.shape for y in trajectories][:5]}")
+        if intrinsics is not None:
+            intrinsics = [_float_array(c, f"intrinsics of sequence {i}") for i, c in enumerate(intrinsics)]
+            if any(c.shape != (9,) for c in intrinsics):
+                raise InputError(f"intrinsics must be (9,) per sequence, got shapes {[c.shape for c in intrinsics][:5]}")
 
         padded, starts, frame_index, seq_index = [], [], [], []
         offset = 0
         for i, x in enumerate(inputs):
-            x = np.asarray(x, dtype=np.float32)
             t = len(x)
-            if not np.isfinite(x).all():
-                raise ValueError(f"input sequence {i} contains NaN or infinite values")
-            if targets is not None and len(targets[i]) != t:
-                raise ValueError(f"sequence {i}: {t} input frames but {len(targets[i])} target frames")
+            check_finite(x, f"input sequence {i}")
+            for name, seqs in (("target", targets), ("trajectory", trajectories)):
+                if seqs is None:
+                    continue
+                if len(seqs[i]) != t:
+                    raise InputError(f"sequence {i}: mismatched lengths: {t} input frames but {len(seqs[i])} "
+                                     f"{name} frames")
+                check_finite(seqs[i], f"{name} sequence {i}")
+            if intrinsics is not None:
+                check_finite(intrinsics[i], f"intrinsics of sequence {i}")
             padded.append(np.concatenate([np.repeat(x[:1], before, 0), x, np.repeat(x[-1:], after, 0)]))
-            lo, hi = (0, t) if frame_ranges is None else frame_ranges[i]
+            try:
+                lo, hi = (0, t) if frame_ranges is None else (int(frame_ranges[i][0]), int(frame_ranges[i][1]))
+            except (TypeError, ValueError, IndexError):
+                raise InputError(f"sequence {i}: frame range must be (start, stop), got {frame_ranges[i]!r}") from None
             if not 0 <= lo <= hi <= t:
-                raise ValueError(f"sequence {i}: frame range ({lo}, {hi}) outside 0..{t}")
+                raise InputError(f"sequence {i}: frame range ({lo}, {hi}) outside 0..{t}")
             frames = np.arange(lo, hi, frame_stride)
             # with edge padding, the window of frame f starts at padded index f
             starts.append(offset + frames)
@@ -142,6 +175,16 @@ class WindowBank:
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``batch_size`` random window indices (with replacement)."""
         return torch.randint(self.num_windows, (batch_size,), generator=generator).to(self.device)
+
+
+def _float_array(x, what: str) -> np.ndarray:
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:  # ragged nested lists
+        raise InputError(f"{what}: not an array of numbers ({e})") from None
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{what}: expected numbers, got an array of dtype {a.dtype}")
+    return a.astype(np.float32, copy=False)
 
 
 def flip_inputs(x: torch.Tensor, perm) -> torch.Tensor:
