@@ -33,6 +33,7 @@ import numpy as np
 
 from .._version import __version__
 from ..camera import Camera
+from ..errors import FileFormatError, InputError, check_finite, reading
 from ..io import atomic_path
 from ..layouts import get_layout
 from .h36m import H36MData, read_archive, read_npz
@@ -100,12 +101,12 @@ def detect_format(source: str | Path) -> str:
             return "archive"
         if (source / "data_3d_h36m.npz").is_file():
             return "npz"
-        raise ValueError(f"{source}: neither an archive folder (no cameras.h5) nor a folder with data_3d_h36m.npz")
+        raise InputError(f"{source}: neither an archive folder (no cameras.h5) nor a folder with data_3d_h36m.npz")
     if source.suffix == ".npz":
         return "npz"
     if not source.exists():
         raise FileNotFoundError(f"{source}: no such file or folder")
-    raise ValueError(f"{source}: cannot tell the format; pass format='archive' or 'npz'")
+    raise InputError(f"{source}: cannot tell the format; pass format='archive' or 'npz'")
 
 
 def _compression(compression: str | None) -> dict:
@@ -115,7 +116,7 @@ def _compression(compression: str | None) -> dict:
         return {"compression": "gzip", "compression_opts": 4, "shuffle": True}
     if compression == "lzf":
         return {"compression": "lzf", "shuffle": True}
-    raise ValueError(f"compression must be 'gzip', 'lzf' or 'none', got {compression!r}")
+    raise InputError(f"compression must be 'gzip', 'lzf' or 'none', got {compression!r}")
 
 
 def save_cache(data: H36MData, out: str | Path, *, compression: str | None = "gzip", progress: bool = False) -> Path:
@@ -158,9 +159,8 @@ def save_cache(data: H36MData, out: str | Path, *, compression: str | None = "gz
             for group, key, arr, nj, nc in tqdm(items, desc="writing cache", unit="array", disable=not progress):
                 a = np.asarray(arr)
                 if a.ndim != 3 or a.shape[1:] != (nj, nc) or len(a) == 0:
-                    raise ValueError(f"{group} {key}: expected (frames, {nj}, {nc}), got shape {a.shape}")
-                if not np.isfinite(a).all():
-                    raise ValueError(f"{group} {key}: NaN/inf")
+                    raise InputError(f"{group} {key}: expected (frames, {nj}, {nc}), got shape {a.shape}")
+                check_finite(a, f"{group} {key}")
                 parent = h5.require_group("/".join((group, *key[:-1])))
                 # whole frames per chunk, up to ~1 MiB: h5py's automatic chunks split the
                 # joints and cost compression ratio and read speed
@@ -171,8 +171,9 @@ def save_cache(data: H36MData, out: str | Path, *, compression: str | None = "gz
     return out
 
 
-def _corrupt(path: Path, detail: str) -> ValueError:
-    return ValueError(f"{path}: corrupt Human3.6M cache ({detail}); delete it and rebuild with `poselift prepare h36m`")
+def _corrupt(path: Path, detail: str) -> FileFormatError:
+    return FileFormatError(f"{path}: corrupt Human3.6M cache ({detail}); delete it and rebuild with "
+                           "`poselift prepare h36m`", path)
 
 
 def load_cache(path: str | Path, subjects: Iterable[str] | None = None) -> H36MData:
@@ -187,13 +188,19 @@ def load_cache(path: str | Path, subjects: Iterable[str] | None = None) -> H36MD
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a poselift cache, another format version, or damaged.
+        FileFormatError: (a ``ValueError``) not a poselift cache, another format version, or damaged
+            (truncated, bytes changed: the Fletcher-32 checksums catch those).
     """
-    import h5py
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such cache file (build one with `poselift prepare h36m --source ...`)")
+    with reading(path, "Human3.6M cache HDF5"):
+        return _load_cache(path, subjects)
+
+
+def _load_cache(path: Path, subjects: Iterable[str] | None) -> H36MData:
+    import h5py
+
     try:
         h5 = h5py.File(path, "r")
     except OSError as e:
@@ -204,12 +211,16 @@ def load_cache(path: str | Path, subjects: Iterable[str] | None = None) -> H36MD
         if isinstance(fmt, bytes):
             fmt = fmt.decode()
         if fmt != CACHE_FORMAT:
-            raise ValueError(f"{path}: not a poselift Human3.6M cache (format attribute {fmt!r})")
-        version = int(h5.attrs.get("version", -1))
+            raise FileFormatError(f"{path}: not a poselift Human3.6M cache (format attribute {fmt!r})", path)
+        try:
+            version = int(h5.attrs.get("version", -1))
+        except (TypeError, ValueError):
+            version = -1
         if version != CACHE_VERSION:
-            raise ValueError(
+            raise FileFormatError(
                 f"{path}: cache format version {version}, but this poselift reads version {CACHE_VERSION}; "
-                "rebuild it with `poselift prepare h36m --source ...`"
+                "rebuild it with `poselift prepare h36m --source ...`",
+                path,
             )
         try:
             layout2d = str(h5.attrs["layout2d"])
@@ -248,12 +259,12 @@ def load_cache(path: str | Path, subjects: Iterable[str] | None = None) -> H36MD
                 notes=list(notes),
                 source=f"{path} (cache of {h5.attrs.get('source', '?')})",
             )
-        except ValueError:
+        except FileFormatError:
             raise
-        except (OSError, KeyError, TypeError, json.JSONDecodeError) as e:
-            raise _corrupt(path, f"{type(e).__name__}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - OSError (checksum), KeyError, TypeError, bad JSON, bad camera, ...
+            raise _corrupt(path, f"{type(e).__name__}: {e}") from e
     if want is not None and want - set(data.subjects):
-        raise ValueError(f"{path}: no data for subject(s) {sorted(want - set(data.subjects))}; cached: {data.subjects}")
+        raise InputError(f"{path}: no data for subject(s) {sorted(want - set(data.subjects))}; cached: {data.subjects}")
     for key in data.keypoints2d:
         if key[:2] not in data.poses3d or len(data.keypoints2d[key]) != len(data.poses3d[key[:2]]):
             raise _corrupt(path, f"2D {key} does not match its 3D")
@@ -299,7 +310,7 @@ def prepare_cache(
     t0 = time.perf_counter()
     if fmt == "archive":
         if keypoints_npz is not None:
-            raise ValueError("keypoints_npz is for format='npz'; the archive brings its own Stacked Hourglass 2D")
+            raise InputError("keypoints_npz is for format='npz'; the archive brings its own Stacked Hourglass 2D")
         data = read_archive(source, subjects, progress=progress)
     elif fmt == "npz":
         npz3d = source / "data_3d_h36m.npz" if source.is_dir() else source
@@ -308,7 +319,7 @@ def prepare_cache(
             raise FileNotFoundError(f"{cams}: no cameras.h5; the npz files carry no cameras, give --cameras PATH")
         data = read_npz(npz3d, cams, keypoints_npz, allow_pickle=allow_pickle, subjects=subjects, progress=progress)
     else:
-        raise ValueError(f"format must be 'archive' or 'npz', got {fmt!r}")
+        raise InputError(f"format must be 'archive' or 'npz', got {fmt!r}")
     t1 = time.perf_counter()
     out = Path(out) if out is not None else default_cache_path(data.keypoints_name)
     save_cache(data, out, compression=compression, progress=progress)

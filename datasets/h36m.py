@@ -36,6 +36,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..camera import Camera
+from ..errors import FileFormatError, InputError, UnsafePickleWarning, check_finite, reading
 from ..layouts import get_layout
 from ..sequence import PoseSequence
 
@@ -99,15 +100,11 @@ _ARCHIVE_SH_DIR = Path("StackedHourglass")
 _MM = 1000.0
 
 
-class UnsafePickleWarning(UserWarning):
-    """Loading a file that stores pickled Python objects (which can run code)."""
-
-
 def subject_number(subject: str) -> int:
-    """``"S11" -> 11``; raises ``ValueError`` for anything not shaped ``S<number>``."""
-    m = re.fullmatch(r"S(\d+)", subject)
+    """``"S11" -> 11``; raises :class:`~poselift.errors.InputError` for anything not shaped ``S<number>``."""
+    m = re.fullmatch(r"S(\d+)", subject) if isinstance(subject, str) else None
     if not m:
-        raise ValueError(f"subject names look like 'S9', got {subject!r}")
+        raise InputError(f"subject names look like 'S9', got {subject!r}")
     return int(m.group(1))
 
 
@@ -220,28 +217,31 @@ def _open_h5(path: Path):
     try:
         return h5py.File(path, "r")
     except OSError as e:
-        raise ValueError(f"{path}: corrupt or not an HDF5 file ({e})") from None
+        raise FileFormatError(f"{path}: corrupt or not an HDF5 file ({e})", path) from None
 
 
 def _read_dataset(h5, name: str, path: Path) -> np.ndarray:
     if name not in h5:
-        raise ValueError(f"{path}: no dataset {name!r} (found {sorted(h5.keys())})")
+        raise FileFormatError(f"{path}: no dataset {name!r} (found {sorted(h5.keys())})", path)
     try:
-        return np.asarray(h5[name][()])
+        a = np.asarray(h5[name][()])
     except OSError as e:
-        raise ValueError(f"{path}: cannot read {name!r}, the file looks corrupt ({e})") from None
+        raise FileFormatError(f"{path}: cannot read {name!r}, the file looks corrupt ({e})", path) from None
+    if a.dtype.kind not in "biuf":
+        raise FileFormatError(f"{path}: {name!r} holds {a.dtype}, not numbers", path)
+    return a
 
 
-def _check_finite(a: np.ndarray, what: str) -> None:
-    if not np.isfinite(a).all():
-        bad = ~np.isfinite(a).reshape(len(a), -1).all(axis=1) if a.ndim >= 2 else ~np.isfinite(a)
-        raise ValueError(f"{what}: NaN/inf in {int(bad.sum())} frame(s), first {np.flatnonzero(bad)[:5].tolist()}")
+def _check_finite(a: np.ndarray, what: str, joint_names=None) -> None:
+    """NaN/inf in Human3.6M data is refused (3D ground truth, and the 2D detections, which carry no
+    confidence to mark a joint missing), naming the frame and joint."""
+    check_finite(a, what, joint_names)
 
 
 def _reduce_to_17(p32: np.ndarray, what: str) -> np.ndarray:
     """``(T, 32, C)`` mocap joints to ``(T, 17, C)``."""
     if p32.ndim != 3 or p32.shape[1] != NUM_MOCAP_JOINTS:
-        raise ValueError(f"{what}: expected (frames, {NUM_MOCAP_JOINTS}, C) mocap joints, got shape {p32.shape}")
+        raise InputError(f"{what}: expected (frames, {NUM_MOCAP_JOINTS}, C) mocap joints, got shape {p32.shape}")
     return np.ascontiguousarray(p32[:, list(JOINTS_17)])
 
 
@@ -261,7 +261,11 @@ def read_cameras(path: str | Path, subjects: Iterable[str] | None = None) -> dic
         Cameras keyed by ``("S9", "54138969")``; image sizes from :data:`IMAGE_SIZES`.
     """
     path = Path(path)
-    want = None if subjects is None else set(subjects)
+    with reading(path, "cameras HDF5"):
+        return _read_cameras(path, None if subjects is None else set(subjects))
+
+
+def _read_cameras(path: Path, want: set[str] | None) -> dict[tuple[str, str], Camera]:
     out: dict[tuple[str, str], Camera] = {}
     with _open_h5(path) as h5:
         for group in h5:
@@ -278,16 +282,16 @@ def read_cameras(path: str | Path, subjects: Iterable[str] | None = None) -> dic
                 for k, n in (("R", 9), ("T", 3), ("f", 2), ("c", 2), ("k", 3), ("p", 2), ("Name", None)):
                     a = _read_dataset(g, k, path).astype(np.float64).ravel()
                     if n is not None and a.size != n:
-                        raise ValueError(f"{where}/{k}: expected {n} values, got {a.size}")
+                        raise InputError(f"{where}/{k}: expected {n} values, got {a.size}")
                     if not np.isfinite(a).all():
-                        raise ValueError(f"{where}/{k}: NaN/inf")
+                        raise InputError(f"{where}/{k}: NaN/inf")
                     vals[k] = a
                 name = "".join(chr(int(round(v))) for v in vals["Name"])
                 if name not in IMAGE_SIZES:
-                    raise ValueError(f"{where}: unknown camera id {name!r} (known: {list(IMAGE_SIZES)})")
+                    raise InputError(f"{where}: unknown camera id {name!r} (known: {list(IMAGE_SIZES)})")
                 R = vals["R"].reshape(3, 3).T  # stored transposed
                 if not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0:
-                    raise ValueError(f"{where}/R: not a rotation matrix")
+                    raise InputError(f"{where}/R: not a rotation matrix")
                 w, h = IMAGE_SIZES[name]
                 out[(subject, name)] = Camera(
                     f=vals["f"], c=vals["c"], k=vals["k"], p=vals["p"], R=R, T=vals["T"] / _MM,
@@ -296,9 +300,9 @@ def read_cameras(path: str | Path, subjects: Iterable[str] | None = None) -> dic
     if want is not None:
         missing = want - {s for s, _ in out}
         if missing:
-            raise ValueError(f"{path}: no cameras for subject(s) {_sorted_subjects(missing)}")
+            raise InputError(f"{path}: no cameras for subject(s) {_sorted_subjects(missing)}")
     if not out:
-        raise ValueError(f"{path}: no 'subject<N>/camera<M>' groups found")
+        raise InputError(f"{path}: no 'subject<N>/camera<M>' groups found")
     return out
 
 
@@ -380,16 +384,8 @@ def read_archive(
     bar = tqdm(total=len(files_3d) + len(files_2d), desc="reading Human3.6M", unit="file", disable=not progress)
     with bar:
         for s, path in files_3d:
-            with _open_h5(path) as h5:
-                a = _read_dataset(h5, "3D_positions", path)
-            if a.ndim != 2 or a.shape[0] != 3 * NUM_MOCAP_JOINTS:
-                raise ValueError(f"{path}: '3D_positions' must be (96, frames) = 32 joints x (x, y, z), got shape {a.shape}")
-            if a.shape[1] == 0:
-                raise ValueError(f"{path}: no frames")
-            _check_finite(a.T, str(path))
-            p32 = a.T.reshape(-1, NUM_MOCAP_JOINTS, 3)
-            p = _reduce_to_17(p32, str(path)).astype(np.float64) / _MM
-            poses3d[(s, path.stem)] = p.astype(np.float32)
+            with reading(path, "Human3.6M 3D HDF5"):
+                poses3d[(s, path.stem)] = _read_archive_3d(path)
             bar.update()
 
         keypoints2d: dict[tuple[str, str, str], np.ndarray] = {}
@@ -407,11 +403,13 @@ def read_archive(
             if (s, action) not in poses3d:
                 no_3d.setdefault((s, action), []).append(cam)
                 continue
-            with _open_h5(path) as h5:
-                kp = _read_dataset(h5, "poses", path)
-            if kp.ndim != 3 or kp.shape[1:] != (16, 2):
-                raise ValueError(f"{path}: 'poses' must be (frames, 16, 2) Stacked Hourglass joints, got shape {kp.shape}")
-            _check_finite(kp, str(path))
+            with reading(path, "Stacked Hourglass HDF5"):
+                with _open_h5(path) as h5:
+                    kp = _read_dataset(h5, "poses", path)
+                if kp.ndim != 3 or kp.shape[1:] != (16, 2):
+                    raise FileFormatError(f"{path}: 'poses' must be (frames, 16, 2) Stacked Hourglass joints, "
+                                          f"got shape {kp.shape}", path)
+                _check_finite(kp, f"{path}: 'poses'", get_layout("mpii16"))
             n3 = len(poses3d[(s, action)])
             if len(kp) > n3:
                 notes.append(f"{s} {action!r} camera {cam}: 2D trimmed from {len(kp)} to the {n3} frames of 3D")
@@ -434,6 +432,21 @@ def read_archive(
         notes=notes,
         source=str(root),
     )
+
+
+def _read_archive_3d(path: Path) -> np.ndarray:
+    """``(T, 17, 3)`` float32 world metres from one ``3D_positions`` file."""
+    with _open_h5(path) as h5:
+        a = _read_dataset(h5, "3D_positions", path)
+    if a.ndim != 2 or a.shape[0] != 3 * NUM_MOCAP_JOINTS:
+        raise FileFormatError(f"{path}: '3D_positions' must be (96, frames) = 32 joints x (x, y, z), got shape "
+                              f"{a.shape}", path)
+    if a.shape[1] == 0:
+        raise FileFormatError(f"{path}: '3D_positions' has no frames", path)
+    p32 = a.T.reshape(-1, NUM_MOCAP_JOINTS, 3)
+    _check_finite(p32, f"{path}: '3D_positions' (32 mocap joints)")
+    p = _reduce_to_17(p32, str(path)).astype(np.float64) / _MM
+    return p.astype(np.float32)
 
 
 def _missing_camera_notes(poses3d, keypoints2d, cameras, what: str) -> list[str]:
@@ -465,27 +478,30 @@ def _load_npz_objects(path: Path, keys: Sequence[str], allow_pickle: bool, optio
         )
     try:
         npz = np.load(path, allow_pickle=allow_pickle)
-    except (OSError, ValueError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable npz file ({e})") from None
+    except Exception as e:  # noqa: BLE001 - OSError, ValueError, EOFError, zipfile.BadZipFile, ...
+        raise FileFormatError(f"{path}: not a readable npz file, corrupt or truncated ({type(e).__name__}: {e})",
+                              path) from None
     if not hasattr(npz, "files"):
-        raise ValueError(f"{path}: a single .npy array, not an npz archive")
+        raise FileFormatError(f"{path}: a single .npy array, not an npz archive", path)
     out = {}
     with npz:
         for key in [*keys, *[k for k in optional if k in npz.files]]:
             if key not in npz.files:
-                raise ValueError(f"{path}: no entry {key!r} (found {npz.files})")
+                raise FileFormatError(f"{path}: no entry {key!r} (found {npz.files})", path)
             try:
                 arr = npz[key]
             except ValueError as e:
                 if not allow_pickle and "allow_pickle" in str(e):
-                    raise ValueError(
+                    raise FileFormatError(
                         f"{path}: {key!r} is stored as a pickled Python object (VideoPose3D writes dicts "
                         "into its npz files). Unpickling can run arbitrary code, so it is refused by default; "
-                        "if you trust this file, pass allow_pickle=True (--allow-pickle on the command line)."
+                        "if you trust this file, pass allow_pickle=True (--allow-pickle on the command line).",
+                        path,
                     ) from None
-                raise ValueError(f"{path}: cannot read {key!r} ({e})") from None
-            except Exception as e:  # truncated zip member, bad pickle, ...
-                raise ValueError(f"{path}: cannot read {key!r}, the file looks corrupt ({type(e).__name__}: {e})") from None
+                raise FileFormatError(f"{path}: cannot read {key!r} ({e})", path) from None
+            except Exception as e:  # noqa: BLE001 - truncated zip member, bad pickle, ...
+                raise FileFormatError(f"{path}: cannot read {key!r}, the file looks corrupt "
+                                      f"({type(e).__name__}: {e})", path) from None
             out[key] = arr.item() if arr.dtype == object and arr.shape == () else arr
     return out
 
@@ -501,9 +517,10 @@ def _infer_layout2d(num_joints: int, metadata: dict, path: Path) -> tuple[str, n
         return "coco17", None
     if num_joints == 16 and name in ("", "mpii", "sh", "mpii16"):
         return "mpii16", None  # VideoPose3D keeps the Stacked Hourglass joint order
-    raise ValueError(
+    raise FileFormatError(
         f"{path}: cannot tell the joint layout of {num_joints} joints with metadata layout_name "
-        f"{metadata.get('layout_name')!r}; pass layout2d= explicitly"
+        f"{metadata.get('layout_name')!r}; pass layout2d= explicitly",
+        path,
     )
 
 
@@ -537,7 +554,8 @@ def read_npz(
         keypoints_npz: optional ``data_2d_h36m_<name>.npz`` detections.
         allow_pickle: the npz entries are pickled Python objects, and
             unpickling can run code: without this flag the reader refuses
-            with a ``ValueError``; with it, it warns (:class:`UnsafePickleWarning`).
+            with a :class:`~poselift.errors.FileFormatError` (a ``ValueError``);
+            with it, it warns (:class:`UnsafePickleWarning`).
         subjects: subjects to keep (all when ``None``).
         layout2d: joint layout of the 2D when the metadata does not tell
             (inferred: 16 joints -> ``mpii16``, 17 ``h36m`` -> ``h36m17``,
@@ -548,85 +566,56 @@ def read_npz(
     Returns:
         :class:`H36MData` (3D ``(T, 17, 3)`` world metres, 2D ``(T, J, 2)`` pixels).
     """
-    from tqdm.auto import tqdm
-
     poses3d_npz, cameras_h5 = Path(poses3d_npz), Path(cameras_h5)
     want = None if subjects is None else set(subjects)
-    raw3d = _load_npz_objects(poses3d_npz, ["positions_3d"], allow_pickle)["positions_3d"]
-    if not isinstance(raw3d, dict):
-        raise ValueError(f"{poses3d_npz}: 'positions_3d' must be a dict subject -> action -> (T, 32, 3), got {type(raw3d).__name__}")
-    subs = _sorted_subjects(s for s in raw3d if want is None or s in want)
+    with reading(poses3d_npz, "npz"):
+        raw3d = _load_npz_objects(poses3d_npz, ["positions_3d"], allow_pickle)["positions_3d"]
+        if not isinstance(raw3d, dict):
+            raise FileFormatError(f"{poses3d_npz}: 'positions_3d' must be a dict subject -> action -> (T, 32, 3), "
+                                  f"got {type(raw3d).__name__}", poses3d_npz)
+        subs = _sorted_subjects(s for s in raw3d if want is None or s in want)
     if want is not None and set(want) - set(subs):
-        raise ValueError(f"{poses3d_npz}: no 3D for subject(s) {_sorted_subjects(set(want) - set(subs))}")
+        raise InputError(f"{poses3d_npz}: no 3D for subject(s) {_sorted_subjects(set(want) - set(subs))}")
     cameras = read_cameras(cameras_h5, subs)
 
     notes: list[str] = []
     poses3d: dict[tuple[str, str], np.ndarray] = {}
+    with reading(poses3d_npz, "npz"):
+        _npz_3d(poses3d_npz, raw3d, subs, poses3d, progress)
+    return _read_npz_2d(poses3d_npz, keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progress,
+                        cameras, poses3d, notes)
+
+
+def _npz_3d(poses3d_npz: Path, raw3d: dict, subs: list[str], poses3d: dict, progress: bool) -> None:
+    from tqdm.auto import tqdm
+
     for s in tqdm(subs, desc="reading 3D", unit="subject", disable=not progress):
         if not isinstance(raw3d[s], dict):
-            raise ValueError(f"{poses3d_npz}: positions_3d[{s!r}] must be a dict action -> array")
+            raise InputError(f"{poses3d_npz}: positions_3d[{s!r}] must be a dict action -> array")
         for action, arr in raw3d[s].items():
             what = f"{poses3d_npz}: {s} {action!r}"
             a = np.asarray(arr)
-            if a.ndim != 3 or a.shape[-1] != 3 or a.shape[1] not in (NUM_MOCAP_JOINTS, 17):
-                raise ValueError(f"{what}: expected (frames, 32, 3) mocap joints, got shape {a.shape}")
+            if a.dtype.kind not in "biuf" or a.ndim != 3 or a.shape[-1] != 3 or a.shape[1] not in (NUM_MOCAP_JOINTS, 17):
+                raise InputError(f"{what}: expected (frames, 32, 3) mocap joints, got shape {a.shape}")
             if len(a) == 0:
-                raise ValueError(f"{what}: no frames")
+                raise InputError(f"{what}: no frames")
             _check_finite(a, what)
             if np.median(np.abs(a)) > 50:
-                raise ValueError(f"{what}: coordinates look like millimetres (median |x| = {np.median(np.abs(a)):.0f}); expected metres")
+                raise InputError(f"{what}: coordinates look like millimetres (median |x| = {np.median(np.abs(a)):.0f}); expected metres")
             p = _reduce_to_17(a, what) if a.shape[1] == NUM_MOCAP_JOINTS else a
             poses3d[(s, str(action))] = np.ascontiguousarray(p, dtype=np.float32)
 
+
+def _read_npz_2d(poses3d_npz, keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progress, cameras,
+                 poses3d, notes) -> H36MData:
     keypoints2d: dict[tuple[str, str, str], np.ndarray] = {}
     layout = "mpii16"
     name = ""
     if keypoints_npz is not None:
         keypoints_npz = Path(keypoints_npz)
-        entries = _load_npz_objects(keypoints_npz, ["positions_2d"], allow_pickle, optional=["metadata"])
-        raw2d = entries["positions_2d"]
-        meta = entries.get("metadata", {})
-        if not isinstance(raw2d, dict):
-            raise ValueError(f"{keypoints_npz}: 'positions_2d' must be a dict subject -> action -> [4 arrays]")
-        m = re.fullmatch(r"data_2d_h36m_(.+)\.npz", keypoints_npz.name)
-        name = keypoints_name or (m.group(1) if m else keypoints_npz.stem)
-        index = None
-        layout = None if layout2d is None else get_layout(layout2d).name
-        trimmed = 0
-        for s in tqdm([s for s in subs if s in raw2d], desc="reading 2D", unit="subject", disable=not progress):
-            for action, per_cam in raw2d[s].items():
-                action = str(action)
-                what = f"{keypoints_npz}: {s} {action!r}"
-                if (s, action) not in poses3d:
-                    notes.append(f"{s} {action!r}: 2D ({name}) but no 3D; left out")
-                    continue
-                if not isinstance(per_cam, (list, tuple)) or len(per_cam) != len(CAMERA_IDS):
-                    raise ValueError(f"{what}: expected a list of {len(CAMERA_IDS)} per-camera arrays")
-                n3 = len(poses3d[(s, action)])
-                for cam, kp in zip(CAMERA_IDS, per_cam):
-                    if kp is None:
-                        continue
-                    kp = np.asarray(kp)
-                    if kp.ndim != 3 or kp.shape[-1] < 2:
-                        raise ValueError(f"{what} camera {cam}: expected (frames, joints, 2), got shape {kp.shape}")
-                    kp = kp[..., :2]
-                    if layout is None:
-                        layout, index = _infer_layout2d(kp.shape[1], meta if isinstance(meta, dict) else {}, keypoints_npz)
-                    if index is not None:
-                        kp = _reduce_to_17(kp, f"{what} camera {cam}")
-                    get_layout(layout).check(kp, f"{what} camera {cam}")
-                    _check_finite(kp, f"{what} camera {cam}")
-                    if len(kp) > n3:
-                        trimmed += 1
-                        kp = kp[:n3]
-                    elif len(kp) < n3:
-                        notes.append(f"{s} {action!r} camera {cam}: skipped, {len(kp)} frames of 2D but {n3} of 3D")
-                        continue
-                    keypoints2d[(s, action, cam)] = np.ascontiguousarray(kp, dtype=np.float32)
-        if trimmed:
-            notes.append(f"{name}: 2D trimmed to the length of the 3D in {trimmed} sequence(s) (extra video frames)")
-        notes += _missing_camera_notes(poses3d, keypoints2d, cameras, name)
-        layout = layout or "mpii16"
+        with reading(keypoints_npz, "npz"):
+            layout, name = _npz_2d(keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progress,
+                                   cameras, poses3d, keypoints2d, notes)
     return H36MData(
         cameras=cameras,
         poses3d=poses3d,
@@ -636,6 +625,57 @@ def read_npz(
         notes=notes,
         source=str(poses3d_npz) + (f" + {keypoints_npz}" if keypoints_npz is not None else ""),
     )
+
+
+def _npz_2d(keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progress, cameras, poses3d,
+            keypoints2d, notes) -> tuple[str, str]:
+    from tqdm.auto import tqdm
+
+    entries = _load_npz_objects(keypoints_npz, ["positions_2d"], allow_pickle, optional=["metadata"])
+    raw2d = entries["positions_2d"]
+    meta = entries.get("metadata", {})
+    if not isinstance(raw2d, dict):
+        raise FileFormatError(f"{keypoints_npz}: 'positions_2d' must be a dict subject -> action -> [4 arrays]", keypoints_npz)
+    m = re.fullmatch(r"data_2d_h36m_(.+)\.npz", keypoints_npz.name)
+    name = keypoints_name or (m.group(1) if m else keypoints_npz.stem)
+    index = None
+    layout = None if layout2d is None else get_layout(layout2d).name
+    trimmed = 0
+    for s in tqdm([s for s in subs if s in raw2d], desc="reading 2D", unit="subject", disable=not progress):
+        for action, per_cam in raw2d[s].items():
+            action = str(action)
+            what = f"{keypoints_npz}: {s} {action!r}"
+            if (s, action) not in poses3d:
+                notes.append(f"{s} {action!r}: 2D ({name}) but no 3D; left out")
+                continue
+            if not isinstance(per_cam, (list, tuple)) or len(per_cam) != len(CAMERA_IDS):
+                raise InputError(f"{what}: expected a list of {len(CAMERA_IDS)} per-camera arrays")
+            n3 = len(poses3d[(s, action)])
+            for cam, kp in zip(CAMERA_IDS, per_cam):
+                if kp is None:
+                    continue
+                kp = np.asarray(kp)
+                if kp.dtype.kind not in "biuf" or kp.ndim != 3 or kp.shape[-1] < 2:
+                    raise InputError(f"{what} camera {cam}: expected (frames, joints, 2), got shape {kp.shape}")
+                kp = kp[..., :2]
+                if layout is None:
+                    layout, index = _infer_layout2d(kp.shape[1], meta if isinstance(meta, dict) else {}, keypoints_npz)
+                if index is not None:
+                    kp = _reduce_to_17(kp, f"{what} camera {cam}")
+                get_layout(layout).check(kp, f"{what} camera {cam}")
+                _check_finite(kp, f"{what} camera {cam}", get_layout(layout))
+                if len(kp) > n3:
+                    trimmed += 1
+                    kp = kp[:n3]
+                elif len(kp) < n3:
+                    notes.append(f"{s} {action!r} camera {cam}: skipped, {len(kp)} frames of 2D but {n3} of 3D")
+                    continue
+                keypoints2d[(s, action, cam)] = np.ascontiguousarray(kp, dtype=np.float32)
+    if trimmed:
+        notes.append(f"{name}: 2D trimmed to the length of the 3D in {trimmed} sequence(s) (extra video frames)")
+    notes += _missing_camera_notes(poses3d, keypoints2d, cameras, name)
+    layout = layout or "mpii16"
+    return layout, name
 
 
 # -- sequences -----------------------------------------------------------------------------
@@ -684,25 +724,25 @@ def sequences(
     subjects = data.subjects if subjects is None else list(subjects)
     unknown = [s for s in subjects if s not in set(data.subjects)]
     if unknown:
-        raise ValueError(f"no 3D for subject(s) {unknown}; available: {data.subjects}")
+        raise InputError(f"no 3D for subject(s) {unknown}; available: {data.subjects}")
     if keypoints == "gt":
         use_gt = True
     elif keypoints in ("sh", "detections", "det") or (data.keypoints_name and keypoints == data.keypoints_name):
         use_gt = False
         if not data.keypoints2d:
-            raise ValueError(f"keypoints={keypoints!r}: this data holds no 2D detections (source {data.source})")
+            raise InputError(f"keypoints={keypoints!r}: this data holds no 2D detections (source {data.source})")
         if keypoints == "sh" and not data.keypoints_name.startswith("sh"):
-            raise ValueError(
+            raise InputError(
                 f"keypoints='sh': the stored detections are {data.keypoints_name!r}, not Stacked Hourglass; "
                 f"use keypoints='detections' or {data.keypoints_name!r}"
             )
     else:
-        raise ValueError(f"keypoints must be 'gt' or 'sh'/'detections' (stored: {data.keypoints_name!r}), got {keypoints!r}")
+        raise InputError(f"keypoints must be 'gt' or 'sh'/'detections' (stored: {data.keypoints_name!r}), got {keypoints!r}")
     cams_wanted = None if cameras is None else [str(c) for c in cameras]
     if cams_wanted is not None:
         bad = [c for c in cams_wanted if c not in CAMERA_IDS]
         if bad:
-            raise ValueError(f"unknown camera id(s) {bad}; known: {list(CAMERA_IDS)}")
+            raise InputError(f"unknown camera id(s) {bad}; known: {list(CAMERA_IDS)}")
     action_filter = None if actions is None else set(actions)
     name = "gt" if use_gt else data.keypoints_name
     out: list[PoseSequence] = []
@@ -720,7 +760,7 @@ def sequences(
         for cam_id in cams:
             cam = data.cameras.get((s, cam_id))
             if cam is None:
-                raise ValueError(f"{s}: no calibration for camera {cam_id}")
+                raise InputError(f"{s}: no calibration for camera {cam_id}")
             X_cam = cam.world_to_camera(X)
             kp = cam.project(X_cam) if use_gt else None
             per_cam[cam_id] = (np.split(X_cam, cuts), None if kp is None else np.split(kp, cuts))
@@ -778,7 +818,7 @@ def load(
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file or folder (expected a Human3.6M cache file or archive folder)")
     if path.suffix == ".npz":
-        raise ValueError(
+        raise InputError(
             f"{path}: VideoPose3D npz files carry no cameras and hold pickles; read them with "
             "poselift.datasets.h36m.read_npz(..., cameras_h5=..., allow_pickle=True) or prepare a cache "
             "first: poselift prepare h36m --format npz --source ... --cameras ... --allow-pickle"

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -51,6 +52,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 
 from .._version import __version__
+from ..errors import FileFormatError, InputError, UnsafePickleWarning, reading
 from ..io import atomic_path, read_json
 from ..layouts import get_layout
 from ..sequence import PoseSequence
@@ -109,12 +111,12 @@ class KeypointTracks:
         j = get_layout(self.layout).num_joints
         for t in self.tracks:
             if t.keypoints.shape[1:] != (j, 2):
-                raise ValueError(f"track {t.track_id}: keypoints shape {t.keypoints.shape} does not fit "
+                raise InputError(f"track {t.track_id}: wrong joint count: keypoints shape {t.keypoints.shape} does not fit "
                                  f"layout {self.layout!r} ({j} joints)")
         if self.image_size is not None:
             self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
         if self.num_frames < (max((int(t.frames[-1]) + 1 for t in self.tracks), default=0)):
-            raise ValueError(f"num_frames {self.num_frames} is smaller than the last track frame")
+            raise InputError(f"num_frames {self.num_frames} is smaller than the last track frame")
 
     def to_sequences(self, min_length: int = 1, image_size: tuple[int, int] | None = None) -> list[PoseSequence]:
         """One :class:`~poselift.sequence.PoseSequence` per track with at least ``min_length`` frames.
@@ -126,7 +128,7 @@ class KeypointTracks:
         """
         size = image_size or self.image_size
         if size is None:
-            raise ValueError(f"{self.source or 'keypoints'}: image size unknown; give image_size=(width, height) "
+            raise InputError(f"{self.source or 'keypoints'}: image size unknown; give image_size=(width, height) "
                              "(command line: --image-size WxH)")
         out = []
         for t in self.tracks:
@@ -134,7 +136,9 @@ class KeypointTracks:
                 continue
             kp, filled = fill_missing_joints(t.keypoints, self.layout)
             if not np.isfinite(kp).all():
-                raise ValueError(f"track {t.track_id}: frames without any keypoint")
+                empty = np.flatnonzero(~np.isfinite(kp).all(axis=(1, 2)))
+                raise InputError(f"{self.source or 'keypoints'}: track {t.track_id}: {len(empty)} frame(s) without any "
+                                 f"keypoint, first at video frame {int(t.frames[empty[0]])}")
             conf = np.where(filled, 0.0, t.confidence).astype(np.float32)
             meta: dict[str, Any] = {
                 "track_id": int(t.track_id), "frames": t.frames.copy(), "interpolated": t.interpolated | filled,
@@ -180,19 +184,35 @@ def _open_h5(path: str | os.PathLike, fmt: str, version: int):
     try:
         f = h5py.File(path, "r")
     except OSError as e:
-        raise ValueError(f"{path}: not a readable HDF5 file (corrupt or another format): {e}") from None
-    got = f.attrs.get("format")
-    if isinstance(got, bytes):
-        got = got.decode()
-    if got != fmt:
+        raise FileFormatError(f"{path}: not a readable HDF5 file (corrupt, truncated or another format): {e}",
+                              path) from None
+    try:
+        with reading(path, "HDF5"):
+            got = f.attrs.get("format")
+            if isinstance(got, bytes):
+                got = got.decode()
+            if got != fmt:
+                raise FileFormatError(f"{path}: not a {fmt} file (format attribute {got!r})", path)
+            try:
+                ver = int(f.attrs.get("format_version", -1))
+            except (TypeError, ValueError):
+                ver = -1
+            if ver < 1 or ver > version:
+                raise FileFormatError(f"{path}: {fmt} format version {ver} is not supported (this poselift reads "
+                                      f"1..{version}; a newer file needs a newer poselift)", path)
+    except BaseException:
         f.close()
-        raise ValueError(f"{path}: not a {fmt} file (format attribute {got!r})")
-    ver = int(f.attrs.get("format_version", -1))
-    if ver < 1 or ver > version:
-        f.close()
-        raise ValueError(f"{path}: {fmt} format version {ver} is not supported (this poselift reads 1..{version}; "
-                         "a newer file needs a newer poselift)")
+        raise
     return f
+
+
+def _attr_plain(v):
+    """An HDF5 attribute as a plain Python value."""
+    if isinstance(v, (bytes, str)):
+        return _str(v)
+    if hasattr(v, "item") and np.size(v) == 1:
+        return v.item()
+    return v.tolist() if hasattr(v, "tolist") else v
 
 
 def _str(v) -> str:
@@ -240,16 +260,16 @@ def read_keypoints_h5(path: str | os.PathLike) -> KeypointTracks:
             (the message names the track and the array).
     """
     path = Path(path)
-    with _open_h5(path, KEYPOINTS_FORMAT, KEYPOINTS_VERSION) as f:
+    with _open_h5(path, KEYPOINTS_FORMAT, KEYPOINTS_VERSION) as f, reading(path, KEYPOINTS_FORMAT + " HDF5"):
         try:
             layout = get_layout(_str(f.attrs["layout"]))
         except KeyError as e:
-            raise ValueError(f"{path}: {e}") from None
+            raise FileFormatError(f"{path}: {e}", path) from None
         j = layout.num_joints
         w, h = int(f.attrs.get("image_width", 0)), int(f.attrs.get("image_height", 0))
         known = {"format", "format_version", "layout", "image_width", "image_height", "fps", "num_frames",
                  "source", "detector"}
-        attrs = {k: (_str(v) if isinstance(v, (bytes, str)) else v.item() if hasattr(v, "item") else v)
+        attrs = {k: _attr_plain(v)
                  for k, v in f.attrs.items() if k not in known}
         tracks = []
         for name in sorted(f.get("tracks", {})):
@@ -262,24 +282,26 @@ def read_keypoints_h5(path: str | os.PathLike) -> KeypointTracks:
                 interp = np.asarray(tg["interpolated"][()], bool)
                 det = np.asarray(tg["detected"][()], bool) if "detected" in tg else np.ones(len(frames), bool)
             except KeyError as e:
-                raise ValueError(f"{where}: missing dataset ({e})") from None
+                raise FileFormatError(f"{where}: missing dataset ({e})", path) from None
             t = len(frames)
             checks = [(kp.shape, (t, j, 2), "keypoints"), (conf.shape, (t, j), "confidence"),
                       (interp.shape, (t, j), "interpolated"), (det.shape, (t,), "detected")]
             for got, want, nm in checks:
                 if got != want:
-                    raise ValueError(f"{where}: {nm} has shape {got}, expected {want} "
-                                     f"({t} frames, layout {layout.name} with {j} joints)")
+                    raise FileFormatError(f"{where}: {nm} has shape {got}, expected {want} "
+                                          f"({t} frames, layout {layout.name} with {j} joints)", path)
             if t == 0 or np.any(np.diff(frames) != 1) or frames[0] < 0:
-                raise ValueError(f"{where}: frames must be consecutive non-negative indices")
-            if not np.isfinite(conf).all():
-                raise ValueError(f"{where}: confidence contains NaN/inf")
+                raise FileFormatError(f"{where}: frames must be consecutive non-negative indices", path)
+            # NaN/inf policy: a non-finite keypoint is a missing joint (NaN, confidence 0)
+            missing = ~np.isfinite(kp).all(-1)
+            kp[missing] = np.nan
+            conf = np.where(missing | ~np.isfinite(conf), 0.0, conf).astype(np.float32)
             extras = {}
             for nm, last in (("pose3d", 3), ("pose25d", 4)):
                 if nm in tg:
                     arr = np.asarray(tg[nm][()], np.float32)
                     if arr.shape != (t, j, last):
-                        raise ValueError(f"{where}: {nm} has shape {arr.shape}, expected {(t, j, last)}")
+                        raise FileFormatError(f"{where}: {nm} has shape {arr.shape}, expected {(t, j, last)}", path)
                     extras[nm] = arr
             tracks.append(Track(int(tg.attrs.get("track_id", len(tracks))), frames, kp, conf, interp, det, extras))
         return KeypointTracks(
@@ -329,7 +351,7 @@ def write_poses3d_h5(
     h5py = _h5()
     lay = get_layout(layout)
     if len(sequences) != len(poses):
-        raise ValueError(f"{len(poses)} pose arrays for {len(sequences)} sequences")
+        raise InputError(f"{len(poses)} pose arrays for {len(sequences)} sequences")
     with atomic_path(path, suffix=".h5") as tmp:
         with h5py.File(tmp, "w") as f:
             f.attrs["format"] = POSES3D_FORMAT
@@ -350,7 +372,7 @@ def write_poses3d_h5(
             for i, (s, p) in enumerate(zip(sequences, poses)):
                 p = np.asarray(p, np.float32)
                 if p.shape != (len(s), lay.num_joints, 3):
-                    raise ValueError(f"sequence {i}: poses shape {p.shape}, expected {(len(s), lay.num_joints, 3)}")
+                    raise InputError(f"sequence {i}: poses shape {p.shape}, expected {(len(s), lay.num_joints, 3)}")
                 tid = int(s.meta.get("track_id", i))
                 tg = g.create_group(f"track_{tid:05d}")
                 tg.attrs["track_id"] = tid
@@ -365,8 +387,8 @@ def write_poses3d_h5(
 def read_poses3d_h5(path: str | os.PathLike) -> Poses3DFile:
     """Read a ``poselift lift`` output file."""
     path = Path(path)
-    with _open_h5(path, POSES3D_FORMAT, POSES3D_VERSION) as f:
-        attrs = {k: (_str(v) if isinstance(v, (bytes, str)) else v.item() if hasattr(v, "item") else v)
+    with _open_h5(path, POSES3D_FORMAT, POSES3D_VERSION) as f, reading(path, POSES3D_FORMAT + " HDF5"):
+        attrs = {k: _attr_plain(v)
                  for k, v in f.attrs.items()}
         poses, frames, single = {}, {}, {}
         for name in sorted(f.get("tracks", {})):
@@ -375,7 +397,8 @@ def read_poses3d_h5(path: str | os.PathLike) -> Poses3DFile:
             poses[tid] = np.asarray(tg["poses3d"][()], np.float32)
             frames[tid] = np.asarray(tg["frames"][()], np.int64)
             if len(frames[tid]) != len(poses[tid]):
-                raise ValueError(f"{path}: track {name}: {len(frames[tid])} frames but {len(poses[tid])} poses")
+                raise FileFormatError(f"{path}: track {name}: mismatched lengths: {len(frames[tid])} frames but "
+                                      f"{len(poses[tid])} poses", path)
             if "pose3d_single_frame" in tg:
                 single[tid] = np.asarray(tg["pose3d_single_frame"][()], np.float32)
         return Poses3DFile(poses, frames, single, attrs)
@@ -394,7 +417,7 @@ def _json_values(text: str, path: Path) -> Iterator[Any]:
         try:
             val, i = dec.raw_decode(text, i)
         except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: corrupt JSON at character {e.pos} ({e.msg})") from None
+            raise FileFormatError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})", path) from None
         yield val
 
 
@@ -407,14 +430,17 @@ def _deepstream_frames(values: Iterator[Any], path: Path) -> Iterator[dict]:
         elif isinstance(v, dict) and "objects" in v:
             yield v
         else:
-            raise ValueError(f"{path}: not a DeepStream bodypose-3d file (found a {type(v).__name__} "
-                             "without 'batches' or 'objects')")
+            raise FileFormatError(f"{path}: not a DeepStream bodypose-3d file (found a {type(v).__name__} "
+                                  "without 'batches' or 'objects')", path)
 
 
 def _pose_array(values, what: str) -> np.ndarray:
-    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    try:
+        a = np.asarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: expected 34 x 4 = 136 numbers, got {str(values)[:60]}") from None
     if a.size != 136:
-        raise ValueError(f"{what}: expected 34 x 4 = 136 numbers, got {a.size}")
+        raise InputError(f"{what}: expected 34 x 4 = 136 numbers, got {a.size}")
     return a.reshape(34, 4)
 
 
@@ -447,17 +473,30 @@ def read_deepstream_json(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    text = path.read_text(encoding="utf-8")
+    with reading(path, "DeepStream JSON"):
+        return _read_deepstream_json(path, image_size, fps, tracker)
+
+
+def _read_deepstream_json(path: Path, image_size, fps, tracker) -> KeypointTracks:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise FileFormatError(f"{path}: corrupt JSON: not UTF-8 text (byte {e.start})", path) from None
     per_frame: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
     for fr in _deepstream_frames(_json_values(text, path), path):
         try:
             fn = int(fr["frame_num"])
-        except (KeyError, TypeError, ValueError):
-            raise ValueError(f"{path}: a frame entry without an integer 'frame_num'") from None
-        for k, obj in enumerate(fr.get("objects") or []):
+        except (KeyError, TypeError, ValueError, OverflowError):
+            raise FileFormatError(f"{path}: a frame entry without an integer 'frame_num'", path) from None
+        if fn < 0:
+            raise FileFormatError(f"{path}: negative frame_num {fn}", path)
+        objects = fr.get("objects") or []
+        if not isinstance(objects, list):
+            raise FileFormatError(f"{path}: frame {fn}: 'objects' is a {type(objects).__name__}, not a list", path)
+        for k, obj in enumerate(objects):
             where = f"{path}: frame {fn} object {k}"
-            if "pose25d" not in obj:
-                raise ValueError(f"{where}: no 'pose25d'")
+            if not isinstance(obj, dict) or "pose25d" not in obj:
+                raise FileFormatError(f"{where}: no 'pose25d'", path)
             p25 = _pose_array(obj["pose25d"], f"{where} pose25d")
             p3 = _pose_array(obj["pose3d"], f"{where} pose3d") if "pose3d" in obj else np.full((34, 4), np.nan)
             oid = int(obj.get("object_id", k))
@@ -478,20 +517,43 @@ def read_deepstream_json(
 
 
 # --------------------------------------------------------------------------- COCO-17 sources
-def _load_npz(path: Path, allow_pickle: bool):
+def _pickle_refused(path: Path, key: str | None = None) -> FileFormatError:
+    what = f"{key!r} in {path}" if key else str(path)
+    return FileFormatError(
+        f"{what} stores Python objects (pickle), as VideoPose3D's files do; unpickling can run code from the file, "
+        "so it is refused by default. Pass allow_pickle=True (--allow-pickle) only if you trust this file", path)
+
+
+def _load_npz(path: Path, allow_pickle: bool) -> dict[str, Any]:
+    """All entries of an npz file, read eagerly (so a damaged member fails here, naming the key)."""
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
+    if allow_pickle:
+        warnings.warn(f"{path}: allow_pickle=True: unpickling Python objects can run arbitrary code; "
+                      "only load files you trust", UnsafePickleWarning, stacklevel=3)
     try:
         data = np.load(path, allow_pickle=allow_pickle)
-        keys = list(data.keys())
-        return data, keys
     except ValueError as e:
         if "pickle" in str(e).lower():
-            raise ValueError(f"{path} stores Python objects (pickle), as VideoPose3D's files do; loading it can "
-                             "run code from the file. Pass allow_pickle=True (--allow-pickle) if you trust it") from None
-        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
-    except OSError as e:
-        raise ValueError(f"{path}: not a readable .npz file ({e})") from None
+            raise _pickle_refused(path) from None
+        raise FileFormatError(f"{path}: not a readable .npz file ({e})", path) from None
+    except Exception as e:  # noqa: BLE001 - OSError, zipfile.BadZipFile, EOFError, ...
+        raise FileFormatError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})", path) from None
+    if not hasattr(data, "files"):
+        raise FileFormatError(f"{path}: a single .npy array, not an .npz archive", path)
+    out: dict[str, Any] = {}
+    with data:
+        for key in data.files:
+            try:
+                out[key] = data[key]
+            except ValueError as e:
+                if not allow_pickle and "allow_pickle" in str(e):
+                    raise _pickle_refused(path, key) from None
+                raise FileFormatError(f"{path}: cannot read {key!r}, corrupt or truncated ({e})", path) from None
+            except Exception as e:  # noqa: BLE001 - truncated member, bad CRC, bad pickle, ...
+                raise FileFormatError(f"{path}: cannot read {key!r}, corrupt or truncated "
+                                      f"({type(e).__name__}: {e})", path) from None
+    return out
 
 
 def _coco_people(entry, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -509,7 +571,7 @@ def _coco_people(entry, where: str) -> tuple[np.ndarray, np.ndarray]:
     if a.ndim == 3 and a.shape[1] == 17 and a.shape[2] in (2, 3):
         conf = a[..., 2] if a.shape[2] == 3 else np.ones(a.shape[:2])
         return a[..., :2].astype(np.float32), conf.astype(np.float32)
-    raise ValueError(f"{where}: keypoints of shape {a.shape}; expected (people, 17, 2|3) or (people, 4, 17)")
+    raise InputError(f"{where}: keypoints of shape {a.shape}; expected (people, 17, 2|3) or (people, 4, 17)")
 
 
 def read_coco_npz(
@@ -539,23 +601,40 @@ def read_coco_npz(
     should only be given for files you trust.
     """
     path = Path(path)
-    data, keys = _load_npz(path, allow_pickle)
+    with reading(path, "npz"):
+        data = _load_npz(path, allow_pickle)
+        return _read_coco_npz(path, data, video, image_size, fps, tracker)
+
+
+def _item(arr, what: str):
+    """The object inside a 0-d object array (VideoPose3D stores dicts that way)."""
+    a = np.asarray(arr)
+    if a.dtype != object or a.shape != ():
+        raise InputError(f"{what}: expected a pickled dict, got an array of shape {a.shape} and dtype {a.dtype}")
+    return a.item()
+
+
+def _read_coco_npz(path: Path, data: dict, video, image_size, fps, tracker) -> KeypointTracks:
+    keys = list(data)
     try:
         if "positions_2d" in keys:
-            pos = data["positions_2d"].item()
-            meta = data["metadata"].item() if "metadata" in keys else {}
+            pos = _item(data["positions_2d"], f"{path}: 'positions_2d'")
+            meta = _item(data["metadata"], f"{path}: 'metadata'") if "metadata" in keys else {}
+            if not isinstance(pos, dict) or not isinstance(meta, dict):
+                raise FileFormatError(f"{path}: 'positions_2d' and 'metadata' must be dicts", path)
             names = sorted(pos)
             if video is None:
                 if len(names) != 1:
-                    raise ValueError(f"{path} holds {len(names)} videos {names}; choose one with video=...")
+                    raise InputError(f"{path} holds {len(names)} videos {names}; choose one with video=...")
                 video = names[0]
             if video not in pos:
-                raise ValueError(f"{path}: no video {video!r}; videos: {names}")
+                raise InputError(f"{path}: no video {video!r}; videos: {names}")
             entry = pos[video]
             arr = entry.get("custom", next(iter(entry.values()))) if isinstance(entry, dict) else entry
             arr = np.asarray(arr[0] if isinstance(arr, (list, tuple)) or np.asarray(arr).ndim == 4 else arr)
-            if arr.ndim != 3 or arr.shape[1:] != (17, 2):
-                raise ValueError(f"{path}: video {video!r} keypoints have shape {arr.shape}; expected (frames, 17, 2)")
+            if arr.ndim != 3 or arr.shape[1:] != (17, 2) or arr.dtype.kind not in "biuf":
+                raise FileFormatError(f"{path}: video {video!r} keypoints have shape {arr.shape} ({arr.dtype}); "
+                                      "expected (frames, 17, 2) numbers", path)
             vm = (meta.get("video_metadata") or {}).get(video, {})
             size = image_size or ((int(vm["w"]), int(vm["h"])) if "w" in vm and "h" in vm else None)
             n = len(arr)
@@ -565,7 +644,10 @@ def read_coco_npz(
             return KeypointTracks(tracks, "coco17", size, fps, n, f"{path}:{video}", "videopose3d-custom")
         if "keypoints" in keys:
             kps = data["keypoints"]
-            meta = data["metadata"].item() if "metadata" in keys and data["metadata"].dtype == object else {}
+            meta = data["metadata"].item() if "metadata" in keys and data["metadata"].dtype == object \
+                and data["metadata"].shape == () else {}
+            if not isinstance(meta, dict):
+                meta = {}
             size = image_size or ((int(meta["w"]), int(meta["h"])) if "w" in meta and "h" in meta else None)
             frames = list(kps) if kps.dtype == object or kps.ndim == 4 else [k[None] for k in kps]
             dets = []
@@ -574,10 +656,13 @@ def read_coco_npz(
                 dets.append(Detections(kp, conf))
             tracks = track_people(dets, "coco17", tracker or TrackerSettings())
             return KeypointTracks(tracks, "coco17", size, fps, len(frames), str(path), "detectron2")
-    except (KeyError, AttributeError, TypeError, IndexError) as e:
-        raise ValueError(f"{path}: unexpected content for a VideoPose3D/Detectron2 file ({type(e).__name__}: {e})") from None
-    raise ValueError(f"{path}: neither a VideoPose3D dataset (positions_2d) nor a Detectron2 output (keypoints); "
-                     f"keys: {keys}")
+    except (KeyError, AttributeError, TypeError, IndexError, ValueError) as e:
+        if isinstance(e, InputError):
+            raise
+        raise FileFormatError(f"{path}: unexpected content for a VideoPose3D/Detectron2 file "
+                              f"({type(e).__name__}: {e})", path) from None
+    raise FileFormatError(f"{path}: neither a VideoPose3D dataset (positions_2d) nor a Detectron2 output (keypoints); "
+                          f"keys: {keys}", path)
 
 
 def read_mmpose_json(
@@ -600,10 +685,15 @@ def read_mmpose_json(
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
+    with reading(path, "MMPose JSON"):
+        return _read_mmpose_json(path, image_size, fps, tracker)
+
+
+def _read_mmpose_json(path: Path, image_size, fps, tracker) -> KeypointTracks:
     doc = read_json(path)
     body = doc.get("instance_info", doc.get("predictions")) if isinstance(doc, dict) else doc
     if not isinstance(body, list):
-        raise ValueError(f"{path}: not an MMPose prediction file (no 'instance_info' list)")
+        raise FileFormatError(f"{path}: not an MMPose prediction file (no 'instance_info' list)", path)
     if body and isinstance(body[0], dict) and "instances" in body[0]:
         frames = [fr.get("instances") or [] for fr in body]
     elif not body or (isinstance(body[0], dict) and "keypoints" in body[0]):
@@ -611,7 +701,8 @@ def read_mmpose_json(
     elif isinstance(body[0], list):
         frames = body
     else:
-        raise ValueError(f"{path}: not an MMPose prediction file (entries have neither 'instances' nor 'keypoints')")
+        raise FileFormatError(f"{path}: not an MMPose prediction file (entries have neither 'instances' nor "
+                              "'keypoints')", path)
     dets = []
     all_ids = True
     for i, inst in enumerate(frames):
@@ -621,14 +712,15 @@ def read_mmpose_json(
             try:
                 kp = np.asarray(p["keypoints"], np.float64)
             except (KeyError, TypeError):
-                raise ValueError(f"{where}: no 'keypoints'") from None
+                raise FileFormatError(f"{where}: no 'keypoints'", path) from None
             if kp.ndim == 1:
                 kp = kp.reshape(-1, 3)[:, :2] if kp.size % 3 == 0 and kp.size // 3 in (17, 133) else kp.reshape(-1, 2)
             if kp.ndim != 2 or kp.shape[0] not in (17, 133) or kp.shape[1] < 2:
-                raise ValueError(f"{where}: keypoints of shape {kp.shape}; expected 17 (COCO) or 133 (WholeBody) x 2")
+                raise FileFormatError(f"{where}: keypoints of shape {kp.shape}; expected 17 (COCO) or 133 (WholeBody) x 2",
+                                      path)
             sc = np.asarray(p.get("keypoint_scores", np.ones(kp.shape[0])), np.float64).reshape(-1)
             if sc.shape[0] != kp.shape[0]:
-                raise ValueError(f"{where}: {sc.shape[0]} keypoint_scores for {kp.shape[0]} keypoints")
+                raise FileFormatError(f"{where}: {sc.shape[0]} keypoint_scores for {kp.shape[0]} keypoints", path)
             kps.append(kp[:17, :2])
             confs.append(sc[:17])
             if "track_id" in p:
@@ -666,6 +758,18 @@ def read_2d(
         raise FileNotFoundError(f"no such file: {path}")
     suffix = path.suffix.lower()
     kw_fps = {} if fps is None else {"fps": fps}
+    if suffix not in (".h5", ".hdf5", ".npz", ".json"):
+        raise FileFormatError(f"{path}: unknown 2D keypoint file type {suffix!r} (expected .h5, .npz or .json)", path)
+    with reading(path, suffix[1:] + " keypoint"):
+        data = _read_2d(path, suffix, image_size, kw_fps, allow_pickle, video, tracker)
+    if image_size is not None:
+        data.image_size = (int(image_size[0]), int(image_size[1]))
+    if fps is not None:
+        data.fps = float(fps)
+    return data
+
+
+def _read_2d(path, suffix, image_size, kw_fps, allow_pickle, video, tracker) -> KeypointTracks:
     if suffix in (".h5", ".hdf5"):
         data = read_keypoints_h5(path)
     elif suffix == ".npz":
@@ -676,10 +780,4 @@ def read_2d(
             data = read_deepstream_json(path, image_size=image_size, tracker=tracker, **kw_fps)
         else:
             data = read_mmpose_json(path, image_size=image_size, tracker=tracker, **kw_fps)
-    else:
-        raise ValueError(f"{path}: unknown 2D keypoint file type {suffix!r} (expected .h5, .npz or .json)")
-    if image_size is not None:
-        data.image_size = (int(image_size[0]), int(image_size[1]))
-    if fps is not None:
-        data.fps = float(fps)
     return data

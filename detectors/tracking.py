@@ -30,6 +30,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from ..errors import InputError
 from ..layouts import Layout, get_layout
 
 __all__ = [
@@ -86,23 +87,28 @@ class Detections:
         if kp.size == 0:
             kp = kp.reshape(0, kp.shape[1] if kp.ndim == 3 else 0, 2)
         if kp.ndim != 3 or kp.shape[-1] != 2:
-            raise ValueError(f"detections: keypoints must be (people, joints, 2), got shape {kp.shape}")
+            raise InputError(f"detections: keypoints must be (people, joints, 2), got shape {kp.shape}")
+        # NaN/inf policy: a joint with a non-finite coordinate is missing: NaN, confidence 0
+        found = np.isfinite(kp).all(-1)
+        if not found.all():
+            kp = kp.copy() if kp is self.keypoints else kp
+            kp[~found] = np.nan
         self.keypoints = kp
         if self.confidence is None:
-            self.confidence = np.isfinite(kp).all(-1).astype(np.float32)
+            self.confidence = found.astype(np.float32)
         else:
             c = np.asarray(self.confidence, dtype=np.float32)
             if c.shape != kp.shape[:2]:
-                raise ValueError(f"detections: confidence shape {c.shape} != keypoints {kp.shape[:2]}")
-            self.confidence = np.where(np.isfinite(c), c, 0.0).astype(np.float32)
+                raise InputError(f"detections: confidence shape {c.shape} != keypoints {kp.shape[:2]}")
+            self.confidence = np.where(np.isfinite(c) & found, c, 0.0).astype(np.float32)
         if self.ids is not None:
             ids = np.asarray(self.ids).astype(np.int64).reshape(-1)
             if len(ids) != len(kp):
-                raise ValueError(f"detections: {len(ids)} ids for {len(kp)} people")
+                raise InputError(f"detections: {len(ids)} ids for {len(kp)} people")
             self.ids = ids
         for k, v in self.extras.items():
             if len(v) != len(kp):
-                raise ValueError(f"detections: extra {k!r} has {len(v)} rows for {len(kp)} people")
+                raise InputError(f"detections: extra {k!r} has {len(v)} rows for {len(kp)} people")
 
     def __len__(self) -> int:
         return len(self.keypoints)
@@ -167,9 +173,9 @@ class TrackerSettings:
 
     def __post_init__(self) -> None:
         if self.metric not in ("oks", "distance"):
-            raise ValueError(f"metric must be 'oks' or 'distance', got {self.metric!r}")
+            raise InputError(f"metric must be 'oks' or 'distance', got {self.metric!r}")
         if self.max_gap < 0 or self.min_length < 1:
-            raise ValueError("max_gap must be >= 0 and min_length >= 1")
+            raise InputError("max_gap must be >= 0 and min_length >= 1")
 
 
 def _area(kp: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -281,9 +287,9 @@ def fill_track(
     """
     f = np.asarray(frames, dtype=np.int64)
     if len(f) == 0:
-        raise ValueError("a track needs at least one detection")
+        raise InputError("a track needs at least one detection")
     if np.any(np.diff(f) <= 0):
-        raise ValueError("track frames must be strictly increasing")
+        raise InputError("track frames must be strictly increasing")
     t0 = int(f[0])
     n = int(f[-1]) - t0 + 1
     kp0 = np.asarray(keypoints[0])
@@ -333,13 +339,13 @@ def track_people(
     sig = joint_sigmas(lay)
     idxs = list(range(len(frames))) if frame_indices is None else [int(i) for i in frame_indices]
     if len(idxs) != len(frames):
-        raise ValueError(f"{len(idxs)} frame indices for {len(frames)} frames")
+        raise InputError(f"{len(idxs)} frame indices for {len(frames)} frames")
     live: list[_Live] = []
     done: list[_Live] = []
     next_id = 0
     for fi, det in zip(idxs, frames):
         if len(det) and det.keypoints.shape[1] != lay.num_joints:
-            raise ValueError(f"frame {fi}: detections have {det.keypoints.shape[1]} joints; "
+            raise InputError(f"frame {fi}: detections have {det.keypoints.shape[1]} joints; "
                              f"layout {lay.name!r} has {lay.num_joints}")
         # retire tracks that have missed too many frames
         keep = []
@@ -411,12 +417,12 @@ def tracks_from_ids(
         if len(det) == 0:
             continue
         if det.ids is None:
-            raise ValueError(f"frame {fi}: detections have no track ids")
+            raise InputError(f"frame {fi}: detections have no track ids")
         for d, tid in enumerate(det.ids):
             tid = int(tid)
             tr = groups.get(tid)
             if tr is not None and tr.frames[-1] >= fi:
-                raise ValueError(f"frame {fi}: track id {tid} appears twice (or frames are out of order)")
+                raise InputError(f"frame {fi}: track id {tid} appears twice (or frames are out of order)")
             if tr is not None and fi - tr.frames[-1] > settings.max_gap + 1:
                 tr = None
                 groups[tid] = _Live(fresh)

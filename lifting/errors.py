@@ -42,6 +42,7 @@ __all__ = [
     "check_finite",
     "check_shape",
     "reading",
+    "UnsafePickleWarning",
 ]
 
 
@@ -78,6 +79,10 @@ class SignatureError(InputError):
 
 class LayoutError(InputError, KeyError):
     """An unknown joint layout, joint name or layout conversion (also a ``KeyError``)."""
+
+
+class UnsafePickleWarning(UserWarning):
+    """Loading a file that stores pickled Python objects (which can run code), after an explicit opt-in."""
 
 
 # --------------------------------------------------------------------------- checks
@@ -200,8 +205,10 @@ def check_shape(x: Any, expected: Sequence[int | None], what: str = "array",
 def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
     """Turn whatever a parser throws on a damaged file into :class:`FileFormatError`.
 
-    ``with reading(path, "HDF5"): ...``: poselift's own errors and a missing
-    file pass through unchanged; any other exception (from h5py, numpy,
+    ``with reading(path, "HDF5"): ...``: a :class:`FileFormatError`, a missing
+    file and poselift errors that name the file pass through unchanged; other
+    poselift errors (a content check deeper down) become :class:`FileFormatError`
+    prefixed with the file; any other exception (from h5py, numpy,
     zipfile, json, pickle, a Unicode decoder, ...) becomes
     ``FileFormatError("<path>: corrupt or truncated <kind> file (<type>: <message>)")``,
     chained to the original (``--debug`` shows it). ``KeyboardInterrupt``,
@@ -209,8 +216,13 @@ def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
     """
     try:
         yield
-    except (PoseliftError, FileNotFoundError, MemoryError):
+    except (FileFormatError, FileNotFoundError, MemoryError):
         raise
+    except PoseliftError as e:
+        if str(path) in str(e):  # already names the file
+            raise
+        # a content check deeper down (a layout, a shape): it is this file's problem, say which file
+        raise FileFormatError(f"{path}: {e}", path) from e
     except (IsADirectoryError, PermissionError) as e:
         raise FileFormatError(f"{path}: cannot read this {kind} file ({e.strerror or e})", path) from e
     except Exception as e:  # noqa: BLE001 - the point: nothing low-level escapes a reader

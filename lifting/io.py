@@ -64,11 +64,25 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
 
 
 def read_json(path: str | os.PathLike) -> Any:
+    """Parse a JSON file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        FileFormatError: not UTF-8 text, or not valid JSON (``<path>: corrupt JSON at line L column C (...)``),
+            including truncated files and nesting too deep to parse.
+    """
+    from .errors import FileFormatError, reading
+
     path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: corrupt JSON ({e})") from None
+    with reading(path, "JSON"):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise FileFormatError(f"{path}: corrupt JSON: not UTF-8 text (byte {e.start})", path) from None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as e:
+            raise FileFormatError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})", path) from None
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:

@@ -21,6 +21,7 @@ from poselift.detectors.readers import (
     write_poses3d_h5,
 )
 from poselift.detectors.standins import person_template
+from poselift.errors import UnsafePickleWarning
 from poselift.detectors.tracking import fill_track
 
 
@@ -184,7 +185,8 @@ def test_videopose3d_custom_npz(tmp_path):
     np.savez_compressed(path, positions_2d={"walk.mp4": {"custom": [coco.astype(np.float32)]}}, metadata=meta)
     with pytest.raises(ValueError, match="allow_pickle"):
         read_coco_npz(path)
-    data = read_coco_npz(path, allow_pickle=True)
+    with pytest.warns(UnsafePickleWarning):
+        data = read_coco_npz(path, allow_pickle=True)
     assert data.layout == "coco17" and data.image_size == (640, 480) and len(data.tracks) == 1
     np.testing.assert_allclose(data.tracks[0].keypoints, coco, atol=1e-4)
     # coco17 converts to h36m17 for a lifter: the sequence works
@@ -207,7 +209,8 @@ def test_detectron2_npz_is_tracked(tmp_path):
     path = tmp_path / "video.mp4.npz"
     np.savez_compressed(path, boxes=np.empty(10, dtype=object), segments=np.empty(10, dtype=object),
                         keypoints=keypoints, metadata={"w": 1000, "h": 600})
-    data = read_coco_npz(path, allow_pickle=True)
+    with pytest.warns(UnsafePickleWarning):
+        data = read_coco_npz(path, allow_pickle=True)
     assert data.image_size == (1000, 600) and len(data.tracks) == 2
     second = [t for t in data.tracks if t.keypoints[0, 0, 0] > 300][0]
     assert not second.detected[4] and second.interpolated[4].all()
@@ -217,7 +220,8 @@ def test_detectron2_npz_is_tracked(tmp_path):
     for i, k in enumerate(kps):
         table[i, 0], table[i, 1] = [], k[1]
     np.savez_compressed(path, keypoints=table, metadata={"w": 1000, "h": 600})
-    assert len(read_coco_npz(path, allow_pickle=True).tracks) == 2
+    with pytest.warns(UnsafePickleWarning):
+        assert len(read_coco_npz(path, allow_pickle=True).tracks) == 2
 
 
 def test_mmpose_json(tmp_path):
