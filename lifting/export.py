@@ -1,0 +1,546 @@
+"""Exporting a trained lifter to ONNX, and running the export with ONNX Runtime.
+
+:func:`export_onnx` writes, from a run folder or a model, into ``out_dir``:
+
+``lifter.onnx``: the whole-sequence model (BatchNorm folded into the convolutions)::
+
+    keypoints  float32 (batch, frames, J_in, F)      normalised 2D keypoints (+ confidence)
+    poses_3d   float32 (batch, frames - rf + 1, J_out, 3)
+
+  Convolutions are "valid": pad a sequence by repeating its first frame ``rf - 1``
+  times (causal) or its first and last frames ``(rf - 1) / 2`` times each
+  (otherwise) to get one pose per frame, as :func:`~poselift.inference.lift_sequence`
+  does (:meth:`OnnxSequenceLifter.lift` does it for you).
+
+``lifter_step.onnx``: one frame of a stream (several streams at once), the ONNX
+form of :class:`~poselift.streaming.StreamingLifter`::
+
+    keypoints        float32 (streams, J_in, F)     this frame
+    reset            bool    (streams,)             true on a stream's first frame
+    cache_expand     float32 (streams, w0 - 1, J_in * F)
+    cache_block{i}   float32 (streams, (w - 1) * d, C)   one per residual block with w > 1
+    ->
+    pose_3d          float32 (streams, J_out, 3)
+    next_cache_expand, next_cache_block{i}          the caches to feed with the next frame
+
+  Each cache holds the previous frames of a layer's input, oldest first (a
+  layer with kernel width 1 needs none). Start every stream with ``reset`` true
+  (the caches' contents are then ignored: they are filled as if the frame had
+  been repeated ``rf - 1`` times before, the offline padding; zeros do as
+  initial caches) and false afterwards. For a non-causal model each step
+  returns the pose of the frame ``latency_frames = (rf - 1) / 2`` steps earlier;
+  end a sequence by feeding its last frame ``latency_frames`` more times.
+
+``export.json``: input/output names and shapes, receptive field, causal,
+latency, model configuration, and (from a run folder) the joint layouts.
+
+The graphs are built directly from :attr:`~poselift.fast.FoldedLifter.layers`
+with ``onnx.helper`` (Conv with dilations, Gemm, Relu, Add, Slice, Concat,
+Where, Reshape, Transpose), checked with ``onnx.checker`` (with strict shape
+inference) and written atomically. Command line::
+
+    poselift export RUN_DIR --format onnx [--out DIR] [--opset 17]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from ._version import __version__
+from .errors import InputError
+from .fast import FoldedLifter
+from .io import atomic_path, atomic_write_json, read_json
+from .model import TemporalLifter
+from .streaming import _blocks, as_folded
+
+__all__ = [
+    "FORMATS",
+    "SEQUENCE_FILE",
+    "STEP_FILE",
+    "META_FILE",
+    "export_model",
+    "export_onnx",
+    "sequence_graph",
+    "step_graph",
+    "OnnxSequenceLifter",
+    "OnnxStreamingLifter",
+    "read_export",
+    "register",
+]
+
+FORMATS = ("onnx",)
+SEQUENCE_FILE = "lifter.onnx"
+STEP_FILE = "lifter_step.onnx"
+META_FILE = "export.json"
+MIN_OPSET = 13  # Unsqueeze/Squeeze take axes as an input from 13 on
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _onnx():
+    try:
+        import onnx
+        from onnx import TensorProto, helper, numpy_helper
+    except ImportError as e:  # pragma: no cover - onnx is a dependency
+        raise RuntimeError("ONNX export needs the onnx package (pip install onnx)") from e
+    return onnx, TensorProto, helper, numpy_helper
+
+
+def _check_opset(opset: int) -> int:
+    onnx = _onnx()[0]
+    opset = int(opset)
+    newest = onnx.defs.onnx_opset_version()
+    if not MIN_OPSET <= opset <= newest:
+        raise InputError(f"opset {opset} not supported: use {MIN_OPSET} to {newest} (the installed onnx's newest)")
+    return opset
+
+
+class _Graph:
+    """Collects nodes and initializers with unique names."""
+
+    def __init__(self) -> None:
+        _, self.TP, self.helper, self.nh = _onnx()
+        self.nodes: list = []
+        self.inits: list = []
+        self._n = 0
+
+    def const(self, name: str, array) -> str:
+        self.inits.append(self.nh.from_array(np.asarray(array), name))
+        return name
+
+    def ints(self, values: Sequence[int]) -> str:
+        self._n += 1
+        return self.const(f"c{self._n}", np.asarray(values, np.int64))
+
+    def node(self, op: str, inputs: Sequence[str], output: str | None = None, **attrs) -> str:
+        self._n += 1
+        output = output or f"{op.lower()}{self._n}"
+        self.nodes.append(self.helper.make_node(op, list(inputs), [output], name=f"{op}_{self._n}", **attrs))
+        return output
+
+    def weight(self, name: str, t: torch.Tensor) -> str:
+        return self.const(name, t.detach().to("cpu", torch.float32).numpy())
+
+    def model(self, name: str, inputs, outputs, opset: int, doc: str, props: dict):
+        onnx, _, helper, _ = _onnx()
+        graph = helper.make_graph(self.nodes, name, inputs, outputs, initializer=self.inits, doc_string=doc)
+        opsets = [helper.make_opsetid("", opset)]
+        model = helper.make_model(graph, opset_imports=opsets, producer_name="poselift",
+                                  producer_version=__version__, doc_string=doc)
+        model.ir_version = helper.find_min_ir_version_for(opsets)  # loadable by older runtimes too
+        helper.set_model_props(model, {k: str(v) for k, v in props.items()})
+        onnx.checker.check_model(model, full_check=True)  # full_check: strict shape inference too
+        return model
+
+
+def _props(folded: FoldedLifter) -> dict:
+    rf = folded.receptive_field
+    return {"receptive_field": rf, "causal": int(folded.causal),
+            "latency_frames": 0 if folded.causal else (rf - 1) // 2, "widths": ",".join(map(str, folded.widths)),
+            "in_joints": folded.in_joints, "out_joints": folded.out_joints, "in_features": folded.in_features}
+
+
+def sequence_graph(model: Any, opset: int = 17):
+    """The whole-sequence ONNX model (an ``onnx.ModelProto``; see the module docstring).
+
+    Args:
+        model: a :class:`~poselift.model.TemporalLifter` (BatchNorm folded here),
+            :class:`~poselift.fast.FoldedLifter` or :class:`~poselift.experiments.runs.Lifter`.
+        opset: ONNX opset (13 or newer).
+    """
+    opset = _check_opset(opset)
+    folded = as_folded(model)
+    expand, blocks, shrink = _blocks(folded)
+    g = _Graph()
+    TP, helper = g.TP, g.helper
+    j, f, jo = folded.in_joints, folded.in_features, folded.out_joints
+    rf = folded.receptive_field
+    x = helper.make_tensor_value_info("keypoints", TP.FLOAT, ["batch", "frames", j, f],
+                                      doc_string="normalised 2D keypoints (+ confidence), float32")
+    y = helper.make_tensor_value_info("poses_3d", TP.FLOAT, ["batch", "frames_out", jo, 3],
+                                      doc_string=f"3D poses, frames_out = frames - {rf - 1}")
+
+    def conv(h, layer, name):
+        w = g.weight(f"{name}.weight", layer.weight)
+        b = g.weight(f"{name}.bias", layer.bias)
+        out = g.node("Conv", [h, w, b], kernel_shape=[layer.width], dilations=[layer.dilation])
+        return g.node("Relu", [out]) if layer.relu else out
+
+    h = g.node("Reshape", ["keypoints", g.ints([0, 0, j * f])])
+    h = g.node("Transpose", [h], perm=[0, 2, 1])  # (B, J*F, T)
+    h = conv(h, expand, "expand")
+    for i, (c, c1) in enumerate(blocks):
+        z = conv(conv(h, c, f"block{i}.conv"), c1, f"block{i}.conv1x1")
+        span = c.span
+        if span:
+            start = span if folded.causal else span // 2
+            end = _INT64_MAX if folded.causal else -(span // 2)
+            h = g.node("Slice", [h, g.ints([start]), g.ints([end]), g.ints([2])])
+        h = g.node("Add", [h, z])
+    h = conv(h, shrink, "shrink")  # (B, J_out*3, T')
+    h = g.node("Transpose", [h], perm=[0, 2, 1])
+    g.node("Reshape", [h, g.ints([0, 0, jo, 3])], "poses_3d")
+    doc = (f"poselift temporal lifter (rf {rf}, {'causal' if folded.causal else 'centred'}), BatchNorm folded: "
+           f"keypoints (batch, frames, {j}, {f}) -> poses_3d (batch, frames - {rf - 1}, {jo}, 3)")
+    return g.model("poselift_lifter", [x], [y], opset, doc, _props(folded))
+
+
+def _cache_specs(folded: FoldedLifter) -> list[dict]:
+    """Step-graph caches: ``name``, ``next`` (output name), ``frames``, ``channels``, layer ``width``, ``dilation``."""
+    expand, blocks, _ = _blocks(folded)
+    specs = []
+    for name, layer in [("expand", expand)] + [(f"block{i}", c) for i, (c, _) in enumerate(blocks)]:
+        if layer.span:
+            specs.append({"name": f"cache_{name}", "next": f"next_cache_{name}", "frames": layer.span,
+                          "channels": int(layer.weight.shape[1]), "width": layer.width, "dilation": layer.dilation})
+    return specs
+
+
+def step_graph(model: Any, opset: int = 17):
+    """The one-frame streaming ONNX model (an ``onnx.ModelProto``; see the module docstring).
+
+    Same arguments as :func:`sequence_graph`. Non-causal models are exported with a
+    delay of ``(rf - 1) / 2`` frames (their ``latency_frames`` metadata).
+    """
+    opset = _check_opset(opset)
+    folded = as_folded(model)
+    expand, blocks, shrink = _blocks(folded)
+    g = _Graph()
+    TP, helper = g.TP, g.helper
+    j, f, jo = folded.in_joints, folded.in_features, folded.out_joints
+    caches = {c["name"]: c for c in _cache_specs(folded)}
+    inputs = [
+        helper.make_tensor_value_info("keypoints", TP.FLOAT, ["streams", j, f],
+                                      doc_string="this frame's normalised 2D keypoints, one row per stream"),
+        helper.make_tensor_value_info("reset", TP.BOOL, ["streams"],
+                                      doc_string="true on a stream's first frame (its caches are then ignored)"),
+    ]
+    outputs = [helper.make_tensor_value_info("pose_3d", TP.FLOAT, ["streams", jo, 3],
+                                             doc_string="3D pose (of the frame latency_frames steps earlier)")]
+    for c in caches.values():
+        shape = ["streams", c["frames"], c["channels"]]
+        inputs.append(helper.make_tensor_value_info(c["name"], TP.FLOAT, shape,
+                                                    doc_string="previous frames of a layer's input, oldest first"))
+        outputs.append(helper.make_tensor_value_info(c["next"], TP.FLOAT, shape, doc_string=f"{c['name']} for the next step"))
+    reset3 = g.node("Unsqueeze", ["reset", g.ints([1, 2])])  # (S, 1, 1)
+    flat = g.ints([0, -1])
+    column = g.ints([0, 1, -1])
+
+    def gemm(h2, layer, name):
+        # weight (C_out, C_in, k) -> (C_out, k * C_in), matching the taps (S, k, C_in) flattened
+        w = layer.weight.permute(0, 2, 1).reshape(layer.weight.shape[0], -1)
+        out = g.node("Gemm", [h2, g.weight(f"{name}.weight", w), g.weight(f"{name}.bias", layer.bias)], transB=1)
+        return g.node("Relu", [out]) if layer.relu else out
+
+    def window(col3, layer, name):
+        """``(S, 1, C)`` newest column -> (taps ``(S, k * C)``, window ``(S, span + 1, C)`` or None)."""
+        if not layer.span:
+            return g.node("Reshape", [col3, flat]), None
+        c = caches[f"cache_{name}"]
+        fill = g.node("Expand", [col3, g.node("Shape", [c["name"]])])
+        cache = g.node("Where", [reset3, fill, c["name"]])
+        full = g.node("Concat", [cache, col3], axis=1)  # (S, span + 1, C), oldest first
+        g.node("Slice", [full, g.ints([1]), g.ints([_INT64_MAX]), g.ints([1])], c["next"])
+        taps = full
+        if layer.dilation > 1:
+            taps = g.node("Slice", [full, g.ints([0]), g.ints([_INT64_MAX]), g.ints([1]), g.ints([layer.dilation])])
+        return g.node("Reshape", [taps, flat]), full
+
+    col3 = g.node("Reshape", ["keypoints", column])  # (S, 1, J*F)
+    taps, _ = window(col3, expand, "expand")
+    h = gemm(taps, expand, "expand")  # (S, C)
+    for i, (c, c1) in enumerate(blocks):
+        col3 = g.node("Reshape", [h, column])
+        taps, full = window(col3, c, f"block{i}")
+        z = gemm(gemm(taps, c, f"block{i}.conv"), c1, f"block{i}.conv1x1")
+        if folded.causal or full is None:
+            res = h  # the newest frame
+        else:  # the window centre
+            mid = c.span // 2
+            res = g.node("Reshape", [g.node("Slice", [full, g.ints([mid]), g.ints([mid + 1]), g.ints([1])]), flat])
+        h = g.node("Add", [res, z])
+    out = gemm(h, shrink, "shrink")
+    g.node("Reshape", [out, g.ints([0, jo, 3])], "pose_3d")
+    rf = folded.receptive_field
+    lat = 0 if folded.causal else (rf - 1) // 2
+    doc = (f"poselift temporal lifter, one streaming step (rf {rf}, latency {lat} frames): keypoints (streams, {j}, "
+           f"{f}) + reset + caches -> pose_3d (streams, {jo}, 3) + next caches")
+    return g.model("poselift_lifter_step", inputs, outputs, opset, doc, _props(folded))
+
+
+# --------------------------------------------------------------------------- export
+def _resolve(model_or_run_dir: Any) -> tuple[Any, dict]:
+    """(model, run info for export.json)."""
+    info: dict = {}
+    src = model_or_run_dir
+    if isinstance(src, (str, os.PathLike)):
+        from .experiments.runs import load_lifter
+
+        path = Path(src)
+        if not path.is_dir():
+            raise FileNotFoundError(f"{path}: no such run folder")
+        src = load_lifter(path, device="cpu")
+        info["run_dir"] = str(path)
+    if hasattr(src, "layout_in") and hasattr(src, "model"):  # a runs.Lifter
+        info["layout_in"], info["layout_out"] = src.layout_in.name, src.layout_out.name
+        info["joints_in"], info["joints_out"] = list(src.layout_in.joints), list(src.layout_out.joints)
+        info["flip_test"] = bool(src.flip_test)
+        if getattr(src, "traj_model", None) is not None:
+            info["note"] = "the run's trajectory model is not exported (pose model only)"
+        if src.run_dir is not None and "run_dir" not in info:
+            info["run_dir"] = str(src.run_dir)
+        src = src.model
+    if not isinstance(src, (TemporalLifter, FoldedLifter)):
+        raise TypeError(f"expected a run folder, TemporalLifter, FoldedLifter or Lifter, got {type(src).__name__}")
+    return src, info
+
+
+def _write_onnx(model, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(model.SerializeToString())
+
+
+def export_onnx(model_or_run_dir: Any, out_dir: str | os.PathLike, opset: int = 17, *, step: bool = True) -> dict:
+    """Write ``lifter.onnx``, ``lifter_step.onnx`` and ``export.json`` into ``out_dir``.
+
+    Args:
+        model_or_run_dir: a run folder (its ``checkpoint.pt``; the joint layouts go
+            into ``export.json``), a :class:`~poselift.model.TemporalLifter`, a
+            :class:`~poselift.fast.FoldedLifter` or a :class:`~poselift.experiments.runs.Lifter`.
+        out_dir: created if missing; files are replaced atomically.
+        opset: ONNX opset, 13 or newer.
+        step: also export the streaming step (non-causal models: with a delay of
+            ``(rf - 1) / 2`` frames, see ``latency_frames``).
+
+    Returns:
+        the contents written to ``export.json``.
+
+    Raises:
+        FileNotFoundError: a run folder that does not exist or has no checkpoint.
+    """
+    opset = _check_opset(opset)
+    model, info = _resolve(model_or_run_dir)
+    folded = as_folded(model, dtype=torch.float32)
+    folded = folded.to("cpu")
+    out = Path(out_dir)
+    rf = folded.receptive_field
+    lat = 0 if folded.causal else (rf - 1) // 2
+    j, f, jo = folded.in_joints, folded.in_features, folded.out_joints
+    meta: dict = {
+        "format": "onnx",
+        "opset": opset,
+        "poselift_version": __version__,
+        "receptive_field": rf,
+        "causal": bool(folded.causal),
+        "latency_frames": lat,
+        "pad": list(folded.pad),
+        "model": {"in_joints": j, "out_joints": jo, "in_features": f, "widths": list(folded.widths),
+                  "channels": folded.channels},
+        **info,
+        "inputs_normalisation": "2D keypoints in screen-normalised coordinates (poselift.camera.normalize_screen: "
+                                "x in [-1, 1], y scaled by the same factor), plus confidence when in_features is 3",
+        "sequence": {
+            "file": SEQUENCE_FILE,
+            "inputs": [{"name": "keypoints", "dtype": "float32", "shape": ["batch", "frames", j, f]}],
+            "outputs": [{"name": "poses_3d", "dtype": "float32", "shape": ["batch", f"frames - {rf - 1}", jo, 3]}],
+            "notes": f"valid convolutions: pad each sequence by repeating edge frames ({folded.pad[0]} before, "
+                     f"{folded.pad[1]} after) for one pose per input frame",
+        },
+    }
+    _write_onnx(sequence_graph(folded, opset), out / SEQUENCE_FILE)
+    files = [SEQUENCE_FILE]
+    if step:
+        specs = _cache_specs(folded)
+        _write_onnx(step_graph(folded, opset), out / STEP_FILE)
+        files.append(STEP_FILE)
+        meta["step"] = {
+            "file": STEP_FILE,
+            "inputs": [{"name": "keypoints", "dtype": "float32", "shape": ["streams", j, f]},
+                       {"name": "reset", "dtype": "bool", "shape": ["streams"]}]
+                      + [{"name": c["name"], "dtype": "float32", "shape": ["streams", c["frames"], c["channels"]]}
+                         for c in specs],
+            "outputs": [{"name": "pose_3d", "dtype": "float32", "shape": ["streams", jo, 3]}]
+                       + [{"name": c["next"], "dtype": "float32", "shape": ["streams", c["frames"], c["channels"]]}
+                          for c in specs],
+            "caches": [{"input": c["name"], "output": c["next"], "frames": c["frames"], "channels": c["channels"]}
+                       for c in specs],
+            "notes": "feed next_cache_* back as cache_* with the next frame; reset = true on a stream's first frame "
+                     "(caches ignored then, zeros will do) and false afterwards"
+                     + ("" if folded.causal else f"; each step returns the pose of the frame {lat} steps earlier: "
+                        f"end a sequence by feeding its last frame {lat} more times"),
+        }
+    meta["files"] = files
+    atomic_write_json(out / META_FILE, meta)
+    return meta
+
+
+def export_model(model_or_run_dir: Any, out_dir: str | os.PathLike, format: str = "onnx", **kwargs) -> dict:
+    """Export in ``format`` (only ``"onnx"`` for now: :func:`export_onnx`)."""
+    if format != "onnx":
+        raise InputError(f"unknown export format {format!r} (supported: {', '.join(FORMATS)})")
+    return export_onnx(model_or_run_dir, out_dir, **kwargs)
+
+
+# --------------------------------------------------------------------------- running exports
+def _session(path: Path, providers: Sequence[str] | None, threads: int | None):
+    try:
+        import onnxruntime as ort
+    except ImportError as e:
+        raise RuntimeError("running an exported lifter needs onnxruntime (pip install onnxruntime)") from e
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such ONNX file")
+    opts = ort.SessionOptions()
+    if threads:
+        opts.intra_op_num_threads = int(threads)
+        opts.inter_op_num_threads = 1
+    return ort.InferenceSession(str(path), opts, providers=list(providers or ["CPUExecutionProvider"]))
+
+
+def _meta_props(session) -> dict:
+    props = session.get_modelmeta().custom_metadata_map
+    try:
+        return {"receptive_field": int(props["receptive_field"]), "causal": bool(int(props["causal"])),
+                "latency_frames": int(props["latency_frames"]), "in_joints": int(props["in_joints"]),
+                "in_features": int(props["in_features"]), "out_joints": int(props["out_joints"])}
+    except (KeyError, ValueError) as e:
+        raise InputError(f"not a poselift lifter export (metadata {sorted(props)} lacks {e})") from None
+
+
+def _check_frames(x: np.ndarray, j: int, f: int, what: str) -> None:
+    if x.shape[-2:] != (j, f):
+        raise InputError(f"{what}: expected (..., {j}, {f}) keypoints, got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise InputError(f"{what} contain NaN or infinite values")
+
+
+class OnnxSequenceLifter:
+    """``lifter.onnx`` in ONNX Runtime.
+
+    Args:
+        path: the ``.onnx`` file or the export folder.
+        providers: ONNX Runtime execution providers (default CPU).
+        threads: intra-op threads (default: ONNX Runtime's choice).
+    """
+
+    def __init__(self, path: str | os.PathLike, providers: Sequence[str] | None = None,
+                 threads: int | None = None) -> None:
+        path = Path(path)
+        self.session = _session(path / SEQUENCE_FILE if path.is_dir() else path, providers, threads)
+        self.meta = _meta_props(self.session)
+
+    @property
+    def receptive_field(self) -> int:
+        return self.meta["receptive_field"]
+
+    def __call__(self, keypoints) -> np.ndarray:
+        """``(B, T, J_in, F)`` -> ``(B, T - rf + 1, J_out, 3)`` (no padding)."""
+        x = np.ascontiguousarray(keypoints, dtype=np.float32)
+        if x.ndim != 4:
+            raise InputError(f"keypoints: expected (batch, frames, joints, features), got shape {x.shape}")
+        _check_frames(x, self.meta["in_joints"], self.meta["in_features"], "keypoints")
+        if x.shape[1] < self.receptive_field:
+            raise InputError(f"sequence too short: {x.shape[1]} frames for a receptive field of {self.receptive_field}")
+        return self.session.run(["poses_3d"], {"keypoints": x})[0]
+
+    def lift(self, sequence) -> np.ndarray:
+        """``(T, J_in, F)`` -> ``(T, J_out, 3)``: edge-padded like :func:`~poselift.inference.lift_sequence`."""
+        x = np.asarray(sequence, np.float32)
+        if x.ndim != 3 or len(x) == 0:
+            raise InputError(f"expected a non-empty sequence (frames, joints, features), got shape {x.shape}")
+        rf = self.receptive_field
+        before = rf - 1 if self.meta["causal"] else (rf - 1) // 2
+        after = rf - 1 - before
+        xp = np.concatenate([np.repeat(x[:1], before, 0), x, np.repeat(x[-1:], after, 0)])
+        return self(xp[None])[0]
+
+
+class OnnxStreamingLifter:
+    """``lifter_step.onnx`` in ONNX Runtime, with the :class:`~poselift.streaming.StreamingLifter` API.
+
+    Args:
+        path: the ``.onnx`` file or the export folder.
+        streams: ``S``, streams advanced together by each :meth:`push`.
+        providers, threads: as :class:`OnnxSequenceLifter`.
+
+    Shapes:
+        :meth:`push`: ``(J_in, F)`` -> ``(J_out, 3)`` or ``(S, J_in, F)`` -> ``(S, J_out, 3)``, numpy float32.
+    """
+
+    def __init__(self, path: str | os.PathLike, streams: int = 1, providers: Sequence[str] | None = None,
+                 threads: int | None = None) -> None:
+        path = Path(path)
+        self.session = _session(path / STEP_FILE if path.is_dir() else path, providers, threads)
+        self.meta = _meta_props(self.session)
+        if int(streams) < 1:
+            raise InputError(f"streams must be at least 1, got {streams}")
+        self.streams = int(streams)
+        self.caches = {}
+        for i in self.session.get_inputs():
+            if i.name.startswith("cache_"):
+                self.caches[i.name] = np.zeros((self.streams, *i.shape[1:]), np.float32)
+        self._outputs = ["pose_3d"] + [f"next_{n}" for n in self.caches]
+        self._reset = np.ones(self.streams, bool)
+
+    @property
+    def latency_frames(self) -> int:
+        return self.meta["latency_frames"]
+
+    def reset(self, stream: int | None = None) -> None:
+        """Start a new sequence on all streams or on one."""
+        if stream is None:
+            self._reset[:] = True
+        else:
+            self._reset[int(stream)] = True
+
+    def push(self, keypoints) -> np.ndarray:
+        """Advance every stream by one frame (see :meth:`poselift.streaming.StreamingLifter.push`)."""
+        x = np.asarray(keypoints, np.float32)
+        batched = x.ndim == 3
+        if not batched:
+            if x.ndim != 2 or self.streams != 1:
+                raise InputError(f"keypoints: expected shape ({self.streams}, joints, features)"
+                                 f"{' or (joints, features)' if self.streams == 1 else ''}, got {x.shape}")
+            x = x[None]
+        if x.shape[0] != self.streams:
+            raise InputError(f"keypoints: expected {self.streams} streams, got shape {x.shape}")
+        _check_frames(x, self.meta["in_joints"], self.meta["in_features"], "keypoints")
+        feed = {"keypoints": np.ascontiguousarray(x), "reset": self._reset, **self.caches}
+        res = self.session.run(self._outputs, feed)
+        for name, value in zip(self.caches, res[1:]):
+            self.caches[name] = value
+        self._reset = np.zeros(self.streams, bool)
+        return res[0] if batched else res[0][0]
+
+
+# --------------------------------------------------------------------------- command line
+def _export_cmd(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run_dir)
+    out = Path(args.out) if args.out else run_dir / "export"
+    meta = export_model(run_dir, out, format=args.format, opset=args.opset, step=not args.no_step)
+    for name in meta["files"] + [META_FILE]:
+        size = (out / name).stat().st_size
+        print(f"wrote {out / name} ({size / 1e6:.1f} MB)")
+    kind = "causal" if meta["causal"] else f"centred, streaming delay {meta['latency_frames']} frames"
+    print(f"receptive field {meta['receptive_field']} ({kind}); inputs/outputs described in {out / META_FILE}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("export", help="export a run's lifter (ONNX: whole-sequence model and streaming step)",
+                       description="Write lifter.onnx (whole sequences), lifter_step.onnx (one frame at a time, "
+                       "with caches) and export.json (names, shapes, receptive field, layouts).")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder with checkpoint.pt")
+    p.add_argument("--format", default="onnx", help="export format (only onnx)")
+    p.add_argument("--out", help="output folder (default RUN_DIR/export)")
+    p.add_argument("--opset", type=int, default=17, help="ONNX opset (13 or newer; default 17)")
+    p.add_argument("--no-step", action="store_true", help="skip the streaming step model")
+    p.set_defaults(func=_export_cmd)
+
+
+def read_export(out_dir: str | os.PathLike) -> dict:
+    """The ``export.json`` of an export folder."""
+    return read_json(Path(out_dir) / META_FILE)
