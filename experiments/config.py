@@ -10,7 +10,10 @@ A config has four sections plus a name and a seed::
     eval:   {flip_test: true, eval_every: 1, ...}                          # EvalConfig
     device: auto
 
-Unknown keys are errors (a typo must not silently fall back to a default).
+Unknown keys are errors (a typo must not silently fall back to a default),
+and so are values of the wrong type: both raise :class:`~poselift.errors.ConfigError`
+(a ``ValueError``) naming the key, e.g. ``train.epochs: expected an integer, got 'ten'``.
+Configs are data: files are read with ``yaml.safe_load`` (no Python objects, no code).
 :func:`load_config` reads a file, :func:`apply_overrides` applies
 ``section.key=value`` strings from the command line, and
 :func:`config_to_dict` gives the resolved configuration that every run folder
@@ -19,6 +22,7 @@ stores as ``config.yaml``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -26,6 +30,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
+from ..errors import ConfigError
 from ..train import TrainSettings
 
 __all__ = [
@@ -109,18 +114,18 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if self.dataset not in ("h36m", "synthetic"):
-            raise ValueError(f"data.dataset must be 'h36m' or 'synthetic', got {self.dataset!r}")
+            raise ConfigError(f"data.dataset must be 'h36m' or 'synthetic', got {self.dataset!r}")
         if self.keypoints not in ("gt", "sh"):
-            raise ValueError(f"data.keypoints must be 'gt' or 'sh', got {self.keypoints!r}")
+            raise ConfigError(f"data.keypoints must be 'gt' or 'sh', got {self.keypoints!r}")
         if self.features not in (2, 3):
-            raise ValueError(f"data.features must be 2 or 3, got {self.features}")
+            raise ConfigError(f"data.features must be 2 or 3, got {self.features}")
         if not 0 < self.labelled_fraction <= 1:
-            raise ValueError(f"data.labelled_fraction must be in (0, 1], got {self.labelled_fraction}")
+            raise ConfigError(f"data.labelled_fraction must be in (0, 1], got {self.labelled_fraction}")
         if self.frame_stride < 1 or self.unlabelled_frame_stride < 1:
-            raise ValueError("frame strides must be >= 1")
+            raise ConfigError("frame strides must be >= 1")
         overlap = set(self.unlabelled_subjects) & set(self.test_subjects)
         if overlap:
-            raise ValueError(f"unlabelled subjects {sorted(overlap)} are also test subjects")
+            raise ConfigError(f"unlabelled subjects {sorted(overlap)} are also test subjects")
 
 
 @dataclass
@@ -132,6 +137,14 @@ class ModelConfig:
     dropout: float = 0.25
     causal: bool = False
     trajectory: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.widths or any(w < 1 or w % 2 == 0 for w in self.widths):
+            raise ConfigError(f"model.widths must be odd positive kernel widths, got {self.widths}")
+        if self.channels < 1:
+            raise ConfigError(f"model.channels must be >= 1, got {self.channels}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"model.dropout must be in [0, 1), got {self.dropout}")
 
 
 @dataclass
@@ -151,6 +164,12 @@ class EvalConfig:
     monitor_frames: int | None = 500
     save_predictions: bool = False
 
+    def __post_init__(self) -> None:
+        if self.eval_every < 0:
+            raise ConfigError(f"eval.eval_every must be >= 0, got {self.eval_every}")
+        if self.monitor_frames is not None and self.monitor_frames < 1:
+            raise ConfigError(f"eval.monitor_frames must be >= 1 or null, got {self.monitor_frames}")
+
 
 @dataclass
 class ExperimentConfig:
@@ -164,9 +183,11 @@ class ExperimentConfig:
     source: str | None = None  # the file it was read from (not part of the experiment)
 
     def __post_init__(self) -> None:
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"seed must be in [0, 2**63), got {self.seed}")
         # one seed for everything: the top-level one
         if self.train.seed not in (0, self.seed):
-            raise ValueError(f"set the seed at the top level (seed: {self.train.seed}), not in train")
+            raise ConfigError(f"set the seed at the top level (seed: {self.train.seed}), not in train")
         self.train.seed = self.seed
 
     @property
@@ -181,14 +202,26 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         if value is None:
             return tp()
         if not isinstance(value, dict):
-            raise ValueError(f"{where}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{where}: expected a mapping, got {_show(value)}")
         return _from_dict(tp, value, where)
+    if origin is dict:
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {_show(value)}")
+        bad = [k for k in value if not isinstance(k, str)]
+        if bad:
+            raise ConfigError(f"{where}: keys must be strings, got {_show(bad[0])}")
+        return dict(value)
     if origin in (list, tuple):
         if value is None:
             return None
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{where}: expected a list, got {value!r}")
-        (item,) = get_args(tp)[:1] or (Any,)
+            raise ConfigError(f"{where}: expected a list, got {_show(value)}")
+        args = get_args(tp)
+        (item,) = args[:1] or (Any,)
+        if origin is tuple and args and Ellipsis not in args and len(value) != len(args):
+            raise ConfigError(f"{where}: expected a list of {len(args)} values, got {_show(value)}")
         out = [_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
         return tuple(out) if origin is tuple else out
     args = get_args(tp)
@@ -199,42 +232,57 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         return _convert(value, inner[0], where) if len(inner) == 1 else value
     if tp is bool:
         if not isinstance(value, bool):
-            raise ValueError(f"{where}: expected true/false, got {value!r}")
+            raise ConfigError(f"{where}: expected true/false, got {_show(value)}")
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
-            raise ValueError(f"{where}: expected an integer, got {value!r}")
+            raise ConfigError(f"{where}: expected an integer, got {_show(value)}")
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValueError(f"{where}: expected a number, got {value!r}")
-        return float(value)
+            raise ConfigError(f"{where}: expected a number, got {_show(value)}")
+        try:
+            out = float(value)
+        except OverflowError:
+            raise ConfigError(f"{where}: number out of range: {_show(value)}") from None
+        if not math.isfinite(out):
+            raise ConfigError(f"{where}: expected a finite number, got {_show(value)}")
+        return out
     if tp is str:
         if not isinstance(value, str):
-            raise ValueError(f"{where}: expected a string, got {value!r}")
+            raise ConfigError(f"{where}: expected a string, got {_show(value)}")
         return value
     return value
 
 
+def _show(value: Any) -> str:
+    """``repr`` of a config value, cut short (a fuzzed or pasted value can be huge)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
 def _from_dict(cls, d: dict, where: str):
     hints = get_type_hints(cls)
-    names = {f.name for f in fields(cls)}
-    unknown = set(d) - names
+    names = {f.name for f in fields(cls) if f.init}
+    unknown = [k for k in d if k not in names]
     if unknown:
-        raise ValueError(f"{where}: unknown key(s) {sorted(unknown)}; allowed: {sorted(names)}")
+        shown = sorted(repr(k) if not isinstance(k, str) else k for k in unknown)
+        raise ConfigError(f"{where or 'config'}: unknown key(s) {shown}; allowed: {sorted(names)}")
     kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in d.items()}
     try:
         return cls(**kwargs)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"{where or 'config'}: {e}") from None
+    except ConfigError:
+        raise
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ConfigError(f"{where or 'config'}: {e}") from None
 
 
 def config_from_dict(d: dict) -> ExperimentConfig:
     """Validate a nested dict into an :class:`ExperimentConfig`."""
     if not isinstance(d, dict):
-        raise ValueError("a config must be a mapping at the top level")
+        raise ConfigError(f"a config must be a mapping at the top level, got {type(d).__name__}")
     return _from_dict(ExperimentConfig, d, "")
 
 
@@ -258,18 +306,30 @@ def dump_config(cfg: ExperimentConfig) -> str:
 
 
 def load_config(path: str | os.PathLike) -> ExperimentConfig:
-    """Read and validate a YAML config file."""
+    """Read and validate a YAML config file.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ConfigError: (a ``ValueError``) not UTF-8 YAML, unknown keys, or values of the wrong
+            type or range; the message names the file and the key.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        d = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not a YAML text file (not UTF-8 at byte {e.start})") from None
     except yaml.YAMLError as e:
-        raise ValueError(f"{path}: not valid YAML ({e})") from None
+        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid YAML (nested too deeply)") from None
+    if d is None:
+        d = {}
     try:
         cfg = config_from_dict(d)
     except ValueError as e:
-        raise ValueError(f"{path}: {e}") from None
+        raise ConfigError(f"{path}: {e}") from None
     cfg.source = str(path.resolve())
     return cfg
 
@@ -279,17 +339,20 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentCo
     d = config_to_dict(cfg)
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"override {item!r} is not of the form key=value")
+            raise ConfigError(f"override {item!r} is not of the form key=value")
         key, value = item.split("=", 1)
         parts = key.strip().split(".")
         node = d
         for p in parts[:-1]:
             if not isinstance(node.get(p), dict):
-                raise ValueError(f"override {item!r}: no section {p!r}")
+                raise ConfigError(f"override {item!r}: no section {p!r}")
             node = node[p]
         if parts[-1] not in node:
-            raise ValueError(f"override {item!r}: unknown key {key!r}")
-        node[parts[-1]] = yaml.safe_load(value)
+            raise ConfigError(f"override {item!r}: unknown key {key!r}")
+        try:
+            node[parts[-1]] = yaml.safe_load(value)
+        except yaml.YAMLError as e:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({e})") from None
     d["train"]["seed"] = d["seed"]  # the top-level seed is the one seed
     out = config_from_dict(d)
     out.source = cfg.source
