@@ -45,6 +45,7 @@ from typing import Sequence
 import numpy as np
 
 from ..camera import Camera
+from ..errors import InputError
 from .bodyposenet import check_image
 from .runtime import OnnxModel, TensorSpec
 
@@ -174,15 +175,15 @@ def check_boxes(boxes, what: str = "boxes") -> np.ndarray:
     if b.ndim == 1:
         b = b[None]
     if b.ndim != 2 or b.shape[1] < 4:
-        raise ValueError(f"{what} must be (N, 4) x0, y0, x1, y1, got shape {np.shape(boxes)}")
+        raise InputError(f"{what} must be (N, 4) x0, y0, x1, y1, got shape {np.shape(boxes)}")
     b = b[:, :4]
     bad = ~np.isfinite(b).all(1)
     if bad.any():
-        raise ValueError(f"{what}: box {int(np.flatnonzero(bad)[0])} contains NaN/inf: {b[bad][0].tolist()}")
+        raise InputError(f"{what}: box {int(np.flatnonzero(bad)[0])} contains NaN/inf: {b[bad][0].tolist()}")
     empty = (b[:, 2] <= b[:, 0]) | (b[:, 3] <= b[:, 1])
     if empty.any():
         i = int(np.flatnonzero(empty)[0])
-        raise ValueError(f"{what}: box {i} {b[i].tolist()} is empty (needs x1 > x0 and y1 > y0)")
+        raise InputError(f"{what}: box {i} {b[i].tolist()} is empty (needs x1 > x0 and y1 > y0)")
     return b
 
 
@@ -355,11 +356,11 @@ class BodyPose3DNet:
         scale_normalized_mean_limb_lengths: np.ndarray = SCALE_NORMALIZED_MEAN_LIMB_LENGTHS,
     ) -> None:
         if keypoints_from not in ("pose2d", "pose2d_org_img"):
-            raise ValueError(f"keypoints_from must be 'pose2d' or 'pose2d_org_img', got {keypoints_from!r}")
+            raise InputError(f"keypoints_from must be 'pose2d' or 'pose2d_org_img', got {keypoints_from!r}")
         if not focal_length > 0:
-            raise ValueError(f"focal_length must be positive, got {focal_length}")
+            raise InputError(f"focal_length must be positive, got {focal_length}")
         if enlarge <= 0 or batch_size < 1:
-            raise ValueError("enlarge must be > 0 and batch_size >= 1")
+            raise InputError("enlarge must be > 0 and batch_size >= 1")
         self.mean_limb_lengths = self._limbs(mean_limb_lengths, "mean_limb_lengths")
         self.scale_normalized_mean_limb_lengths = self._limbs(scale_normalized_mean_limb_lengths,
                                                               "scale_normalized_mean_limb_lengths")
@@ -377,7 +378,7 @@ class BodyPose3DNet:
     def _limbs(v, name: str) -> np.ndarray:
         a = np.asarray(v, dtype=np.float32).reshape(-1)
         if a.shape != (36,) or not np.isfinite(a).all():
-            raise ValueError(f"{name} must be 36 finite values, got shape {np.shape(v)}")
+            raise InputError(f"{name} must be 36 finite values, got shape {np.shape(v)}")
         return a
 
     @property
@@ -432,7 +433,7 @@ class BodyPose3DNet:
         p3d = out["pose3d"].astype(np.float32)
         for name, arr in (("pose2d", p2d), ("pose2d_org_img", org), ("pose25d", p25), ("pose3d", p3d)):
             if not np.isfinite(arr).all():
-                raise ValueError(f"{self.net.name}: output {name!r} contains NaN or infinite values")
+                raise InputError(f"{self.net.name}: output {name!r} contains NaN or infinite values")
         if self.keypoints_from == "pose2d":
             kp = np.stack([c.to_image(p2d[i, :, :2]) for i, c in enumerate(crops)]).astype(np.float32)
         else:

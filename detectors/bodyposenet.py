@@ -48,6 +48,7 @@ from typing import Sequence
 
 import numpy as np
 
+from ..errors import InputError, SignatureError
 from .runtime import OnnxModel, format_shape
 
 __all__ = [
@@ -120,11 +121,11 @@ class DecodeSettings:
     def __post_init__(self) -> None:
         for a, b in self.limbs:
             if not (0 <= a < self.num_joints and 0 <= b < self.num_joints) or a == b:
-                raise ValueError(f"limb ({a}, {b}) is not a pair of distinct joints of {self.num_joints}")
+                raise InputError(f"limb ({a}, {b}) is not a pair of distinct joints of {self.num_joints}")
         if self.paf_channels is not None and len(self.paf_channels) != len(self.limbs):
-            raise ValueError(f"{len(self.paf_channels)} PAF channel pairs for {len(self.limbs)} limbs")
+            raise InputError(f"{len(self.paf_channels)} PAF channel pairs for {len(self.limbs)} limbs")
         if self.paf_samples < 2:
-            raise ValueError(f"paf_samples must be >= 2, got {self.paf_samples}")
+            raise InputError(f"paf_samples must be >= 2, got {self.paf_samples}")
 
     @property
     def channels(self) -> tuple[tuple[int, int], ...]:
@@ -213,11 +214,10 @@ def find_peaks(
         integers) and the peak value (the fitted height when refining, the raw
         cell value when smoothing), sorted by value (highest first).
     """
-    hm = np.asarray(heatmaps, dtype=np.float32)
+    hm = _maps(heatmaps, "heatmaps")
     if hm.ndim != 3:
-        raise ValueError(f"heatmaps must be (joints, height, width), got shape {hm.shape}")
-    if not np.isfinite(hm).all():
-        raise ValueError("heatmaps contain NaN or infinite values")
+        raise InputError(f"heatmaps must be (joints, height, width), got shape {hm.shape}")
+    _check_maps_finite(hm, "heatmaps", "joint")
     if sigma > 0:
         from scipy.ndimage import gaussian_filter
 
@@ -264,6 +264,28 @@ def find_peaks(
         if e > s:
             out[k] = np.stack([fx[s:e], fy[s:e], score[s:e]], 1).astype(np.float32)
     return out
+
+
+def _maps(x, what: str) -> np.ndarray:
+    """``x`` as float32 maps; :class:`~poselift.errors.InputError` for anything that is not numbers."""
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:  # ragged nested lists
+        raise InputError(f"{what}: not an array of numbers ({e})") from None
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{what}: expected real numbers, got an array of dtype {a.dtype}")
+    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, reported below
+        return a.astype(np.float32, copy=False)
+
+
+def _check_maps_finite(maps: np.ndarray, what: str, channel: str) -> None:
+    """NaN/inf in ``(C, H, W)`` maps: :class:`~poselift.errors.InputError` naming the first bad cell."""
+    bad = ~np.isfinite(maps)
+    if bad.any():
+        c, y, x = np.unravel_index(int(np.argmax(bad)), maps.shape)
+        v = maps[c, y, x]
+        raise InputError(f"{what} contain {'NaN' if v != v else 'inf'} at {channel} {c}, row {y}, column {x} "
+                         f"({int(bad.sum())} non-finite values)")
 
 
 # --------------------------------------------------------------------------- limbs
@@ -449,12 +471,14 @@ def decode_people(
     Returns:
         :class:`People` (zero people is a valid answer).
     """
-    hm = np.asarray(heatmaps, np.float32)
-    paf = np.asarray(pafs, np.float32)
+    hm = _maps(heatmaps, "heatmaps")
+    paf = _maps(pafs, "pafs")
     if hm.ndim != 3 or hm.shape[-1] < settings.num_joints:
-        raise ValueError(f"heatmaps must be (height, width, >= {settings.num_joints}), got shape {hm.shape}")
+        raise InputError(f"heatmaps must be (height, width, >= {settings.num_joints}), got shape {hm.shape}")
     if paf.ndim != 3 or paf.shape[-1] < settings.num_paf_channels:
-        raise ValueError(f"pafs must be (height, width, >= {settings.num_paf_channels}), got shape {paf.shape}")
+        raise InputError(f"pafs must be (height, width, >= {settings.num_paf_channels}), got shape {paf.shape}")
+    if hm.shape[0] and hm.shape[1] and not (paf.shape[0] and paf.shape[1]):
+        raise InputError(f"pafs are empty (shape {paf.shape}) but the heatmaps are not (shape {hm.shape})")
     # NaN PAF values are not checked here (a full pass costs ~0.5 ms): they fail every limb criterion
     nj = settings.num_joints
     peaks = find_peaks(np.moveaxis(hm[..., :nj], -1, 0), settings.heatmap_threshold, settings.heatmap_sigma,
@@ -516,22 +540,22 @@ class BodyPoseNetSettings:
 
     def __post_init__(self) -> None:
         if self.channel_order.upper() not in ("RGB", "BGR"):
-            raise ValueError(f"channel_order must be RGB or BGR, got {self.channel_order!r}")
+            raise InputError(f"channel_order must be RGB or BGR, got {self.channel_order!r}")
         if self.layout.upper() not in ("AUTO", "NHWC", "NCHW"):
-            raise ValueError(f"layout must be auto, NHWC or NCHW, got {self.layout!r}")
+            raise InputError(f"layout must be auto, NHWC or NCHW, got {self.layout!r}")
         if not self.scales or any(s <= 0 for s in self.scales):
-            raise ValueError(f"scales must be positive, got {self.scales}")
+            raise InputError(f"scales must be positive, got {self.scales}")
 
 
 def check_image(image: np.ndarray, what: str = "image") -> np.ndarray:
     """Validate an ``(H, W, 3)`` uint8 (or float in [0, 255]) RGB frame."""
     img = np.asarray(image)
     if img.ndim != 3 or img.shape[2] != 3:
-        raise ValueError(f"{what} must be (height, width, 3) RGB, got shape {img.shape}")
+        raise InputError(f"{what} must be (height, width, 3) RGB, got shape {img.shape}")
     if img.shape[0] < 1 or img.shape[1] < 1:
-        raise ValueError(f"{what} is empty (shape {img.shape})")
+        raise InputError(f"{what} is empty (shape {img.shape})")
     if img.dtype != np.uint8 and not np.isfinite(img).all():
-        raise ValueError(f"{what} contains NaN or infinite values")
+        raise InputError(f"{what} contains NaN or infinite values")
     return img
 
 
@@ -594,17 +618,17 @@ class BodyPoseNet:
         elif len(ins) == 1:
             spec = ins[0]
         else:
-            raise ValueError(
+            raise SignatureError(
                 f"{self.net.name}: BodyPoseNet takes one image input (expected {self.settings.input_name!r}); "
                 f"the model has inputs {', '.join(s.describe() for s in ins)}"
             )
         if len(spec.shape) != 4:
-            raise ValueError(
+            raise SignatureError(
                 f"{self.net.name}: input {spec.name!r} has shape {format_shape(spec.shape)}; BodyPoseNet expects a "
                 "4D image batch, NHWC [N, H, W, 3] or NCHW [N, 3, H, W]"
             )
         if spec.dtype != "float32":
-            raise ValueError(f"{self.net.name}: input {spec.name!r} has type {spec.dtype}; expected float32")
+            raise SignatureError(f"{self.net.name}: input {spec.name!r} has type {spec.dtype}; expected float32")
         layout = self.settings.layout.upper()
         last, second = spec.shape[3], spec.shape[1]
         if layout == "AUTO":
@@ -620,7 +644,7 @@ class BodyPoseNet:
                 layout = "?"
         ch = last if layout == "NHWC" else second
         if layout == "?" or (isinstance(ch, int) and ch != 3):
-            raise ValueError(
+            raise SignatureError(
                 f"{self.net.name}: input {spec.name!r} has shape {format_shape(spec.shape)}; expected 3 colour "
                 "channels on axis 3 (NHWC, e.g. [1, 288, 384, 3]) or axis 1 (NCHW, e.g. [1, 3, 288, 384])"
             )
@@ -663,7 +687,7 @@ class BodyPoseNet:
                 found[c] = (nm, bool(nhwc))
         if n_hm not in found or n_paf not in found or found[n_hm][0] == found[n_paf][0]:
             desc = ", ".join(f"{nm!r} {format_shape(s)}" for nm, s in shapes.items())
-            raise ValueError(
+            raise SignatureError(
                 f"{self.net.name}: cannot find BodyPoseNet's outputs: expected heatmaps "
                 f"({self.settings.heatmap_name!r}, {n_hm} channels) and part affinity fields "
                 f"({self.settings.paf_name!r}, {n_paf} channels), NHWC or NCHW; the model has {desc}"
@@ -676,7 +700,7 @@ class BodyPoseNet:
             self._outputs = self._pick_outputs(shapes)
         elif len(shapes) < 2:
             desc = ", ".join(s.describe() for s in self.net.outputs)
-            raise ValueError(f"{self.net.name}: BodyPoseNet has two outputs (heatmaps and PAFs); the model has {desc}")
+            raise SignatureError(f"{self.net.name}: BodyPoseNet has two outputs (heatmaps and PAFs); the model has {desc}")
         else:
             self._outputs = None  # decided from the first real output
 

@@ -15,7 +15,8 @@
   the session, not from the request.
 * **the model's signature is checked** against :class:`TensorSpec` lists the
   wrapper expects; a mismatch raises ``ValueError`` naming the tensor, the
-  expected and the actual shape/type (:func:`check_signature`).
+  expected and the actual shape/type (:func:`check_signature`); a
+  :class:`~poselift.errors.SignatureError` (a ``ValueError``).
 * **batches**: :meth:`OnnxModel.run` splits the leading (batch) axis into
   chunks no larger than the model allows (a model exported with a fixed
   batch of 1 runs item by item) and concatenates the results.
@@ -28,6 +29,8 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+
+from ..errors import FileFormatError, InputError, SignatureError
 
 __all__ = [
     "TensorSpec",
@@ -155,7 +158,7 @@ def resolve_providers(providers: str | Sequence[str] | None = "auto") -> list[st
     for p in providers:
         name = _PROVIDER_ALIASES.get(p.lower(), p)
         if name not in available:
-            raise ValueError(f"ONNX Runtime provider {p!r} is not available in this build; available: {available}")
+            raise InputError(f"ONNX Runtime provider {p!r} is not available in this build; available: {available}")
         if name not in out:
             out.append(name)
     if "TensorrtExecutionProvider" in out and "CUDAExecutionProvider" not in out and cuda_works():
@@ -195,7 +198,7 @@ def check_signature(
             harmless).
 
     Raises:
-        ValueError: naming every missing/unexpected tensor and every shape,
+        SignatureError: (a ``ValueError``) naming every missing/unexpected tensor and every shape,
             rank or type difference, e.g. ``input 'k_inv': expected
             [N, 3, 3] float32, the model has [N, 3, 4] float32``.
     """
@@ -218,7 +221,7 @@ def check_signature(
             problems.append(f"{kind} {name!r}: expected type {w.dtype}, the model has {a.dtype}")
     if problems:
         lines = "; ".join(problems)
-        raise ValueError(
+        raise SignatureError(
             f"{what}: the model's {kind}s do not match what this wrapper expects: {lines}. "
             f"Expected {kind}s: {', '.join(s.describe() for s in expected)}; "
             f"the model has: {', '.join(s.describe() for s in actual) or 'none'}"
@@ -244,7 +247,8 @@ class OnnxModel:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a readable ONNX model, or a signature mismatch.
+        FileFormatError: not a readable ONNX model (corrupt, truncated, another format).
+        SignatureError: the model's inputs/outputs differ from ``inputs``/``outputs``.
     """
 
     def __init__(
@@ -276,7 +280,8 @@ class OnnxModel:
         try:
             self.session = ort.InferenceSession(source, sess_options=opts, providers=self.requested_providers)
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types
-            raise ValueError(f"{self.name}: ONNX Runtime cannot load this model ({e})") from e
+            raise FileFormatError(f"{self.name}: ONNX Runtime cannot load this model: corrupt, truncated or not "
+                                  f"an ONNX file ({e})", None if isinstance(model, (bytes, bytearray)) else model) from e
         self.provider: str = self.session.get_providers()[0]
         self.inputs: list[TensorSpec] = [_spec_of(a) for a in self.session.get_inputs()]
         self.outputs: list[TensorSpec] = [_spec_of(a) for a in self.session.get_outputs()]
@@ -321,10 +326,10 @@ class OnnxModel:
         feeds = {k: np.ascontiguousarray(v) for k, v in feeds.items()}
         sizes = {len(v) for v in feeds.values()}
         if len(sizes) != 1:
-            raise ValueError(f"{self.name}: inputs have different batch sizes {sorted(sizes)}")
+            raise InputError(f"{self.name}: inputs have different batch sizes {sorted(sizes)}")
         n = sizes.pop()
         if n == 0:
-            raise ValueError(f"{self.name}: empty batch")
+            raise InputError(f"{self.name}: empty batch")
         cap = self.max_batch
         step = min(x for x in (batch_size, cap, n) if x is not None)
         chunks: list[list[np.ndarray]] = []
