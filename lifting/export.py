@@ -45,8 +45,9 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -60,17 +61,17 @@ from .streaming import _blocks, as_folded
 
 __all__ = [
     "FORMATS",
+    "META_FILE",
     "SEQUENCE_FILE",
     "STEP_FILE",
-    "META_FILE",
-    "export_model",
-    "export_onnx",
-    "sequence_graph",
-    "step_graph",
     "OnnxSequenceLifter",
     "OnnxStreamingLifter",
+    "export_model",
+    "export_onnx",
     "read_export",
     "register",
+    "sequence_graph",
+    "step_graph",
 ]
 
 FORMATS = ("onnx",)
@@ -225,7 +226,8 @@ def step_graph(model: Any, opset: int = 17):
         shape = ["streams", c["frames"], c["channels"]]
         inputs.append(helper.make_tensor_value_info(c["name"], TP.FLOAT, shape,
                                                     doc_string="previous frames of a layer's input, oldest first"))
-        outputs.append(helper.make_tensor_value_info(c["next"], TP.FLOAT, shape, doc_string=f"{c['name']} for the next step"))
+        outputs.append(helper.make_tensor_value_info(c["next"], TP.FLOAT, shape,
+                                                     doc_string=f"{c['name']} for the next step"))
     reset3 = g.node("Unsqueeze", ["reset", g.ints([1, 2])])  # (S, 1, 1)
     flat = g.ints([0, -1])
     column = g.ints([0, 1, -1])

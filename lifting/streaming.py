@@ -193,9 +193,8 @@ class _PushLifter:
         out = self._out.view(self.streams, self.out_joints, 3)
         if not batched:
             out = out[0]
-        if is_np:
-            return out.cpu().numpy().astype(np.float32, copy=True) if self.device.type != "cpu" or \
-                self.dtype != torch.float32 else out.numpy().copy()
+        if is_np:  # a copy: the buffer is overwritten by the next push
+            return out.to("cpu", torch.float32).numpy().copy()
         return out.clone()
 
     def _step(self, x: torch.Tensor, fresh) -> None:  # pragma: no cover - abstract
@@ -316,13 +315,14 @@ class StreamingLifter(_PushLifter):
             # weights (C_out, k, C_in) flattened to match the gathered taps (S, k, C_in); transposed view for addmm
             wt = layer.weight.permute(0, 2, 1).reshape(layer.weight.shape[0], k * c_in).contiguous().t()
             ring = torch.zeros(S, length, c_in, dtype=dt, device=dev)
+            gather = torch.empty(S, k, c_in, dtype=dt, device=dev)
             # at ring position p (newest frame stored at p) the taps, oldest first, are p+1, p+1+d, ... (mod length)
             taps = [torch.tensor([(p + 1 + i * d) % length for i in range(k)], device=dev) for p in range(length)]
             slots = [ring[:, p, :] for p in range(length)]
             centre = layer.span // 2  # the residual (non-causal): the window centre, span/2 frames before the newest
             res = [slots[p] if causal else slots[(p - centre) % length] for p in range(length)]
             return {"ring": ring, "len": length, "taps": taps, "slots": slots, "res": res, "wt": wt,
-                    "b": layer.bias, "gather": torch.empty(S, k, c_in, dtype=dt, device=dev),
+                    "b": layer.bias, "gather": gather, "gather2d": gather.view(S, k * c_in),
                     "tmp": torch.empty(S, c_in, dtype=dt, device=dev)}
 
         self._expand = ring_stage(expand, self.in_joints * self.in_features)
@@ -367,7 +367,7 @@ class StreamingLifter(_PushLifter):
         else:
             out = self._last
         torch.index_select(st["ring"], 1, st["taps"][p], out=st["gather"])
-        torch.addmm(st["b"], st["gather"].view(self.streams, -1), st["wt"], out=out).relu_()
+        torch.addmm(st["b"], st["gather2d"], st["wt"], out=out).relu_()
         for i, st in enumerate(blocks):
             p = np_
             if fresh is not None:
@@ -380,7 +380,7 @@ class StreamingLifter(_PushLifter):
                 out = self._last
             torch.index_select(st["ring"], 1, st["taps"][p], out=st["gather"])
             y = st["y"]
-            torch.addmm(st["b"], st["gather"].view(self.streams, -1), st["wt"], out=y).relu_()
+            torch.addmm(st["b"], st["gather2d"], st["wt"], out=y).relu_()
             torch.addmm(st["b1"], y, st["w1t"], out=out).relu_()
             out.add_(st["res"][p])
         torch.addmm(self._bs, self._last, self._wst, out=self._out)

@@ -10,8 +10,8 @@ import torch
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from poselift.cli import main  # noqa: E402
-from poselift.export import (  # noqa: E402
+from poselift.cli import main
+from poselift.export import (
     META_FILE,
     SEQUENCE_FILE,
     STEP_FILE,
@@ -20,9 +20,9 @@ from poselift.export import (  # noqa: E402
     export_model,
     export_onnx,
 )
-from poselift.fast import fold_batchnorm  # noqa: E402
-from poselift.inference import lift_sequence  # noqa: E402
-from poselift.model import TemporalLifter  # noqa: E402
+from poselift.fast import fold_batchnorm
+from poselift.inference import lift_sequence
+from poselift.model import TemporalLifter
 
 TOL = 1e-4
 

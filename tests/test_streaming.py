@@ -4,12 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 from poselift.fast import fold_batchnorm
 from poselift.inference import lift_sequence, pad_edges
 from poselift.model import TemporalLifter
 from poselift.streaming import StreamingLifter, WindowRecomputeLifter
+from torch.utils.flop_counter import FlopCounterMode
 
 TOL = 1e-4
 

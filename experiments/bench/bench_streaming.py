@@ -29,12 +29,11 @@ import time
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
-
 from poselift.experiments.runs import machine_description
 from poselift.fast import fold_batchnorm
 from poselift.model import TemporalLifter
 from poselift.streaming import StreamingLifter, WindowRecomputeLifter
+from torch.utils.flop_counter import FlopCounterMode
 
 WIDTHS = {27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
 
@@ -92,6 +91,15 @@ def streaming_table(channels, rfs, streams, pushes, warmup) -> None:
                       flush=True)
 
 
+def _fps(fn, x, frames: int, reps: int = 3) -> float:
+    """Output frames per second of ``fn(x)`` (one untimed warm-up call)."""
+    fn(x)
+    t0 = time.perf_counter()
+    for _ in range(reps):
+        fn(x)
+    return reps * frames / (time.perf_counter() - t0)
+
+
 def onnx_table(channels, rfs, frames, pushes, warmup, threads) -> None:
     try:
         import onnxruntime  # noqa: F401
@@ -115,18 +123,9 @@ def onnx_table(channels, rfs, frames, pushes, warmup, threads) -> None:
                 step_ort = OnnxStreamingLifter(d, threads=threads)
                 x = rng.normal(size=(1, frames + rf - 1, 17, 2)).astype(np.float32)
                 xt = torch.from_numpy(x)
-                reps = 3
-
-                def fps(fn):
-                    fn()  # warm-up
-                    t0 = time.perf_counter()
-                    for _ in range(reps):
-                        fn()
-                    return reps * frames / (time.perf_counter() - t0)
-
                 with torch.inference_mode():
-                    f_torch = fps(lambda: folded(xt))
-                f_ort = fps(lambda: seq_ort(x))
+                    f_torch = _fps(folded, xt, frames)
+                f_ort = _fps(seq_ort, x, frames)
                 kp = rng.normal(size=(pushes + warmup, 17, 2)).astype(np.float32)
                 s_torch = _ms(push_times(StreamingLifter(folded), kp, warmup), 0.5)
                 s_ort = _ms(push_times(step_ort, kp, warmup), 0.5)
