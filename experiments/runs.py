@@ -24,7 +24,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import FileFormatError, InputError, reading
 from ..inference import lift_sequence
+from ..io import load_checkpoint
 from ..layouts import Layout, get_layout
 from ..model import TemporalLifter
 from ..sequence import PoseSequence
@@ -111,7 +113,7 @@ class Lifter:
     def trajectory(self, seq: PoseSequence | np.ndarray) -> np.ndarray:
         """Root position ``(T, 3)`` in camera coordinates (semi-supervised runs only)."""
         if self.traj_model is None:
-            raise ValueError("this run has no trajectory model (train semi-supervised or with trajectory: true)")
+            raise InputError("this run has no trajectory model (train semi-supervised or with trajectory: true)")
         x = self.inputs(seq) if isinstance(seq, PoseSequence) else np.asarray(seq, np.float32)
         perms = None
         if self.flip_test:
@@ -119,10 +121,15 @@ class Lifter:
         return lift_sequence(self.traj_model, x, flip_perms=perms)[:, 0]
 
 
-def _build(config: dict | None) -> TemporalLifter | None:
+def _build(config: dict | None, path: Path) -> TemporalLifter | None:
     if config is None:
         return None
-    return TemporalLifter(**config)
+    if not isinstance(config, dict):
+        raise FileFormatError(f"{path}: model config is a {type(config).__name__}, not a dict", path)
+    try:
+        return TemporalLifter(**config)
+    except TypeError as e:  # unknown or missing constructor arguments
+        raise FileFormatError(f"{path}: model config {config} does not fit this poselift ({e})", path) from None
 
 
 def load_lifter(run_dir: str | os.PathLike, device: str = "auto", flip_test: bool | None = None) -> Lifter:
@@ -137,21 +144,22 @@ def load_lifter(run_dir: str | os.PathLike, device: str = "auto", flip_test: boo
     path = run_dir / CHECKPOINT
     if not path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run folder: no {CHECKPOINT} in it")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001
-        raise ValueError(f"{path} is corrupt or not a poselift checkpoint ({e})") from e
+    state = load_checkpoint(path)  # weights_only: a pickle that would run code is refused
     for key in ("model", "model_config", "layout_in", "layout_out"):
         if key not in state:
-            raise ValueError(f"{path} is not a poselift checkpoint (no {key!r})")
+            raise FileFormatError(f"{path} is not a poselift checkpoint (no {key!r})", path)
     dev = resolve_device(device)
-    model = _build(state["model_config"])
-    model.load_state_dict(state["model"])
+    with reading(path, "checkpoint"):
+        model = _build(state["model_config"], path)
+        model.load_state_dict(state["model"])
+        traj = _build(state.get("traj_model_config"), path)
+        if traj is not None:
+            traj.load_state_dict(state["traj_model"])
+        layout_in, layout_out = get_layout(state["layout_in"]), get_layout(state["layout_out"])
+        extra = state.get("extra", {})
+        if flip_test is None:
+            flip_test = bool(extra.get("flip_test", True) if isinstance(extra, dict) else True)
     model.to(dev).eval()
-    traj = _build(state.get("traj_model_config"))
     if traj is not None:
-        traj.load_state_dict(state["traj_model"])
         traj.to(dev).eval()
-    if flip_test is None:
-        flip_test = bool(state.get("extra", {}).get("flip_test", True))
-    return Lifter(model, get_layout(state["layout_in"]), get_layout(state["layout_out"]), flip_test, traj, run_dir)
+    return Lifter(model, layout_in, layout_out, flip_test, traj, run_dir)
