@@ -145,9 +145,9 @@ def _forward(fmodel: FoldedLifter, x: torch.Tensor, perm_in, perm_out) -> np.nda
     return y.float().cpu().numpy()
 
 
-def _as_tensor(x, dev) -> torch.Tensor:
+def _as_tensor(x, fmodel: FoldedLifter, dev) -> torch.Tensor:
     x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    return x.to(dev, torch.float32)
+    return x.to(dev, fmodel.layers[0].weight.dtype)  # the model's dtype (float32 unless it was converted)
 
 
 def lift_sequence(
@@ -185,7 +185,7 @@ def lift_sequence(
     dev = torch.device(device) if device is not None else _device_of(model)
     if _device_of(fmodel) != dev:
         fmodel = fmodel.to(dev)
-    x = _as_tensor(inputs, dev)
+    x = _as_tensor(inputs, fmodel, dev)
     _check_inputs(fmodel, x)
     if not pad:
         rf = fmodel.receptive_field
@@ -226,7 +226,7 @@ def lift_sequences(
         fmodel = fmodel.to(dev)
     xs = []
     for i, x in enumerate(inputs):
-        x = _as_tensor(x, dev)
+        x = _as_tensor(x, fmodel, dev)
         _check_inputs(fmodel, x, where=f"sequence {i}: ")
         xs.append(x)
     if not xs:

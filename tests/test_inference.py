@@ -79,6 +79,9 @@ def test_packed_sequences_equal_one_at_a_time():
         for s, o in zip(seqs, outs):
             assert np.abs(o - lift_sequence(m, s, flip_perms=(PERM, PERM))).max() < 1e-4
     assert lift_sequences(m, []) == []
+    m64 = _randomised(TemporalLifter(17, 17, (3, 3, 3), channels=32)).double()  # runs in the model's dtype
+    y64 = lift_sequence(m64, seqs[4])
+    assert y64.dtype == np.float32 and np.abs(y64 - _reference(m64, torch.as_tensor(seqs[4]).double())).max() < 1e-6
     with pytest.raises(ValueError, match="sequence 2: .*joint count"):
         lift_sequences(m, [seqs[0], seqs[1], np.zeros((30, 16, 2), np.float32)])
 
