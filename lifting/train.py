@@ -23,6 +23,11 @@ Recipe defaults follow VideoPose3D: Adam with amsgrad, lr 1e-3 decayed by
 checkpoint (model(s), optimiser, RNG states, history) and a CSV log row; an
 interrupted run resumes from the last completed epoch and reproduces the
 uninterrupted result.
+
+Launched by ``torchrun`` (see :mod:`poselift.distributed`), the same loop
+trains with DistributedDataParallel: ``batch_size`` is the global batch, each
+process trains on its share of it, and process 0 alone writes the checkpoint
+and the log and runs the evaluations.
 """
 from __future__ import annotations
 
@@ -38,10 +43,18 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import distributed as D
 from .data import WindowBank, flip_inputs, flip_poses
 from .io import atomic_torch_save, atomic_write_text
 from .layouts import Layout, correspondence, get_layout
-from .losses import bone_length_loss, flip_intrinsics, pose_loss, reprojection_loss, trajectory_loss
+from .losses import (
+    bone_length_loss,
+    bone_lengths,
+    flip_intrinsics,
+    pose_loss,
+    reprojection_loss,
+    trajectory_loss,
+)
 from .model import TemporalLifter
 
 __all__ = ["TrainSettings", "Trainer", "resolve_device", "bn_momentum_at"]
@@ -87,7 +100,12 @@ class TrainSettings:
         proj_weight, traj_weight: weights of the reprojection and trajectory terms.
         grad_clip: clip the gradient norm (``None``: no clipping).
         amp: bfloat16 autocast on CUDA.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (process 0 only when distributed).
+        sync_batchnorm: when training on several processes, normalise with the
+            BatchNorm statistics of the global batch
+            (:class:`poselift.distributed.SyncBatchNorm1d`, CPU and GPU) instead
+            of each process's share; results then match a single process on
+            the same global batch. No effect in a single process.
     """
 
     epochs: int = 60
@@ -106,6 +124,7 @@ class TrainSettings:
     grad_clip: float | None = None
     amp: bool = False
     progress: bool = True
+    sync_batchnorm: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
@@ -137,6 +156,12 @@ class Trainer:
         unlabelled: optional windows with ``intrinsics`` for back-projection.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         eval_every: evaluate every this many epochs (and after the last).
+
+    In a process group of several processes (``torchrun``; see
+    :mod:`poselift.distributed`) every process must construct the Trainer with
+    the same windows, settings and ``run_dir``; ``fit`` then trains with
+    DistributedDataParallel and only process 0 writes files and calls
+    ``evaluate``. ``device="auto"``/``"cuda"`` means this process's GPU.
     """
 
     def __init__(
@@ -154,7 +179,11 @@ class Trainer:
         eval_every: int = 1,
     ) -> None:
         self.settings = settings
+        self.world_size, self.rank = D.get_world_size(), D.get_rank()
+        self.distributed = self.world_size > 1
         self.device = resolve_device(device)
+        if self.distributed and self.device.type == "cuda" and self.device.index is None:
+            self.device = torch.device("cuda", torch.cuda.current_device())  # cuda:LOCAL_RANK
         self.model = model.to(self.device)
         self.traj_model = traj_model.to(self.device) if traj_model is not None else None
         self.labelled, self.unlabelled = labelled, unlabelled
@@ -174,10 +203,14 @@ class Trainer:
         self.epoch = 0
         self.history: list[dict] = []
         self.extra: dict = {}  # saved with checkpoints (e.g. flip_test for loading)
+        self._ddp: torch.nn.Module | None = None  # the DistributedDataParallel wrapper (built by fit)
 
     # -- set-up checks -------------------------------------------------------------
     def _check_setup(self) -> None:
         m, bank = self.model, self.labelled
+        if self.distributed and self.settings.batch_size < 2 * self.world_size:
+            raise ValueError(f"batch_size {self.settings.batch_size} is the global batch: it must give each of the "
+                             f"{self.world_size} processes at least 2 windows (BatchNorm)")
         if bank.targets is None:
             raise ValueError("the labelled WindowBank has no 3D targets")
         if bank.receptive_field != m.receptive_field or bank.causal != m.causal:
@@ -212,8 +245,9 @@ class Trainer:
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
-    def state_dict(self) -> dict:
-        return {
+    def state_dict(self, rank_rng: list[dict] | None = None) -> dict:
+        """Everything a resume needs (``rank_rng``: every process's RNG states, when distributed)."""
+        state = {
             "model": self.model.state_dict(),
             "model_config": self.model.config(),
             "traj_model": None if self.traj_model is None else self.traj_model.state_dict(),
@@ -228,6 +262,13 @@ class Trainer:
             "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
         }
+        if rank_rng is not None:  # dropout draws differ per process; each resumes its own
+            state["rng"]["ranks"] = rank_rng
+        return state
+
+    def _local_rng(self) -> dict:
+        return {"torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
 
     def load_state_dict(self, state: dict) -> None:
         self.model.load_state_dict(state["model"])
@@ -238,17 +279,38 @@ class Trainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
         self.history = list(state["history"])
-        torch.set_rng_state(state["rng"]["torch"])
-        self.generator.set_state(state["rng"]["generator"])
-        if state["rng"].get("cuda") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        self.generator.set_state(state["rng"]["generator"])  # the same on every process
+        if self.distributed:
+            ranks = state["rng"].get("ranks")
+            if ranks is not None and len(ranks) == self.world_size:
+                torch.set_rng_state(ranks[self.rank]["torch"])
+                if ranks[self.rank].get("cuda") is not None and self.device.type == "cuda":
+                    torch.cuda.set_rng_state(ranks[self.rank]["cuda"], self.device)
+            else:
+                # saved by another number of processes: the data order and flips still continue
+                # exactly (shared generator); the dropout draws start afresh from a fixed seed
+                torch.manual_seed(self.settings.seed + self.rank + 1_000_003 * self.epoch)
+        else:
+            torch.set_rng_state(state["rng"]["torch"])
+            if state["rng"].get("cuda") is not None and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self._set_bn_momentum()
 
     def save(self) -> None:
+        """Write ``checkpoint.pt`` and ``log.csv`` (process 0; every process must call it)."""
         if self.run_dir is None:
             return
-        atomic_torch_save(self.state_dict(), self.run_dir / CHECKPOINT)
-        self._write_log()
+        if not self.distributed:
+            atomic_torch_save(self.state_dict(), self.run_dir / CHECKPOINT)
+            self._write_log()
+            return
+        rank_rng = D.all_gather_object(self._local_rng())
+
+        def write() -> None:
+            atomic_torch_save(self.state_dict(rank_rng), self.run_dir / CHECKPOINT)
+            self._write_log()
+
+        D.on_main(write)
 
     def _write_log(self) -> None:
         if not self.history:
@@ -263,14 +325,28 @@ class Trainer:
             w.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
         atomic_write_text(self.run_dir / LOG, buf.getvalue())
 
-    def try_resume(self) -> bool:
-        """Load ``run_dir/checkpoint.pt`` if it exists; True when resumed."""
-        if self.run_dir is None or not (self.run_dir / CHECKPOINT).exists():
-            return False
+    def _read_checkpoint(self, map_location) -> dict | None:
+        if not (self.run_dir / CHECKPOINT).exists():
+            return None
         try:
-            state = torch.load(self.run_dir / CHECKPOINT, map_location=self.device, weights_only=True)
+            return torch.load(self.run_dir / CHECKPOINT, map_location=map_location, weights_only=True)
         except Exception as e:  # noqa: BLE001 - report which file is bad
             raise RuntimeError(f"cannot resume: {self.run_dir / CHECKPOINT} is unreadable ({e})") from e
+
+    def try_resume(self) -> bool:
+        """Load ``run_dir/checkpoint.pt`` if it exists; True when resumed.
+
+        Distributed, process 0 reads the file and sends it to the others (the
+        run folder need only exist on its machine).
+        """
+        if self.run_dir is None:
+            return False
+        if self.distributed:
+            state = D.on_main(lambda: self._read_checkpoint("cpu"))
+        else:
+            state = self._read_checkpoint(self.device)
+        if state is None:
+            return False
         if state.get("model_config") != self.model.config():
             raise ValueError(
                 f"cannot resume: the checkpoint's model {state.get('model_config')} differs from {self.model.config()}"
@@ -297,42 +373,109 @@ class Trainer:
             return b
         return torch.where(mask.view(-1, *([1] * (b.ndim - 1))), a, b)
 
+    def _share(self, n: int) -> slice:
+        """This process's contiguous part of a global batch of ``n`` (sizes differ by at most one)."""
+        return slice(n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size)
+
     def compute_losses(self, idx_l: torch.Tensor, idx_u: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """Forward one labelled (+ unlabelled) batch and return the loss terms."""
+        """Forward one labelled (+ unlabelled) batch and return the loss terms.
+
+        Distributed, ``idx_l``/``idx_u`` are the global batch (the same on every
+        process); each process forwards its share, and each per-window mean
+        term is weighted by ``share / (global batch / processes)``, so that the
+        mean of the terms over the processes (what DDP's gradient averaging
+        and the log see) is the global-batch mean. The bone-length term is a
+        comparison of batch means and is computed over the global batch.
+        """
         bank, s = self.labelled, self.settings
+        n_l_all = len(idx_l)
+        m_l = self._flip_mask(n_l_all)  # drawn for the global batch: the same generator draws on every process
+        if self.distributed:
+            share = self._share(n_l_all)
+            idx_l, m_l = idx_l[share], None if m_l is None else m_l[share]
         x_l = bank.windows(idx_l)
         y_l = bank.targets[idx_l]
-        m_l = self._flip_mask(len(idx_l))
         x_l = self._where(m_l, flip_inputs(x_l, self.perm_in), x_l)
         y_l = self._where(m_l, flip_poses(y_l, self.perm_out), y_l)
         xs = [x_l]
         if idx_u is not None:
+            n_u_all = len(idx_u)
+            m_u = self._flip_mask(n_u_all)
+            if self.distributed:
+                share = self._share(n_u_all)
+                idx_u, m_u = idx_u[share], None if m_u is None else m_u[share]
             x_u = self.unlabelled.windows(idx_u)
             k_u = self.unlabelled.intrinsics[self.unlabelled.seq[idx_u]]
-            m_u = self._flip_mask(len(idx_u))
             x_u = self._where(m_u, flip_inputs(x_u, self.perm_in), x_u)
             k_u = self._where(m_u, flip_intrinsics(k_u), k_u)
             xs.append(x_u)
         x = torch.cat(xs) if len(xs) > 1 else x_l
         n_l = len(idx_l)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=s.amp and self.device.type == "cuda"):
-            pose = self.model.forward_windows(x)[:, 0].float()
-            traj = None if self.traj_model is None else self.traj_model.forward_windows(x)[:, 0, 0].float()
+            if self._ddp is not None:
+                out = self._ddp(x)
+                pose_w, traj_w = out if self.traj_model is not None else (out, None)
+                pose = pose_w[:, 0].float()
+                traj = None if traj_w is None else traj_w[:, 0, 0].float()
+            else:
+                pose = self.model.forward_windows(x)[:, 0].float()
+                traj = None if self.traj_model is None else self.traj_model.forward_windows(x)[:, 0, 0].float()
+        w_l = n_l * self.world_size / n_l_all if self.distributed else None
         losses = {"pose": pose_loss(pose[:n_l], y_l)}
         if traj is not None:
             t_l = bank.trajectories[idx_l]
             t_l = self._where(m_l, t_l * torch.tensor([-1.0, 1.0, 1.0], device=t_l.device), t_l)
             losses["traj"] = s.traj_weight * trajectory_loss(traj[:n_l], t_l)
+        if w_l is not None:
+            losses = {k: v * w_l for k, v in losses.items()}
         if idx_u is not None:
             rf = self.model.receptive_field
             centre = rf - 1 if self.model.causal else (rf - 1) // 2
             target2d = x_u[:, centre, :, :2]
             losses["proj"] = s.proj_weight * reprojection_loss(pose[n_l:], traj[n_l:], k_u, target2d, self.corr)
+            if self.distributed:
+                losses["proj"] = losses["proj"] * (len(idx_u) * self.world_size / n_u_all)
             if s.bone_weight > 0:
-                losses["bone"] = s.bone_weight * bone_length_loss(pose[:n_l], pose[n_l:], self.layout_out.parents)
+                if self.distributed:
+                    parents = self.layout_out.parents
+                    a = D.all_reduce_sum_autograd(bone_lengths(pose[:n_l], parents).sum(0)) / n_l_all
+                    b = D.all_reduce_sum_autograd(bone_lengths(pose[n_l:], parents).sum(0)) / n_u_all
+                    losses["bone"] = s.bone_weight * (a - b).abs().mean()
+                else:
+                    losses["bone"] = s.bone_weight * bone_length_loss(pose[:n_l], pose[n_l:], self.layout_out.parents)
         return losses
 
     # -- the loop ------------------------------------------------------------------
+    def _setup_distributed(self) -> None:
+        """Wrap the model(s) in one DistributedDataParallel (once) and switch BatchNorm to sync when asked."""
+        if self.settings.sync_batchnorm:
+            D.use_sync_batchnorm(self.model)
+            if self.traj_model is not None:
+                D.use_sync_batchnorm(self.traj_model)
+        if self._ddp is not None:
+            return
+        import inspect
+
+        from torch.nn.parallel import DistributedDataParallel
+
+        # synchronised BatchNorm keeps the running statistics identical; otherwise
+        # process 0's are copied to the others before every forward (DDP's default)
+        sync_buffers = not self.settings.sync_batchnorm
+        kw = {"forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+              else "broadcast_buffers": sync_buffers}
+        self._ddp = DistributedDataParallel(
+            _Lifters(self.model, self.traj_model),
+            device_ids=[self.device.index] if self.device.type == "cuda" else None,
+            **kw,
+        )
+
+    def _evaluate_row(self) -> dict:
+        t0 = time.perf_counter()
+        metrics = self.evaluate(self.model, self.traj_model)
+        row = {f"val_{k}": float(v) for k, v in metrics.items() if np.isscalar(v)}
+        row["eval_seconds"] = time.perf_counter() - t0
+        return row
+
     def fit(self, resume: bool = True) -> list[dict]:
         """Train until ``settings.epochs``; returns the per-epoch history."""
         s = self.settings
@@ -340,11 +483,13 @@ class Trainer:
             if self.epoch >= s.epochs:
                 return self.history
         elif self.epoch == 0:
-            torch.manual_seed(s.seed)
+            torch.manual_seed(s.seed + self.rank)  # dropout: a different stream per process
         self.model.validate_inputs = False  # the bank validated everything once
         if self.traj_model is not None:
             self.traj_model.validate_inputs = False
         try:
+            if self.distributed:
+                self._setup_distributed()
             while self.epoch < s.epochs:
                 self._set_bn_momentum()
                 row = self._train_epoch()
@@ -352,23 +497,36 @@ class Trainer:
                 for g in self.optimizer.param_groups:
                     g["lr"] *= s.lr_decay
                 if self.evaluate is not None and (self.epoch % self.eval_every == 0 or self.epoch == s.epochs):
-                    t0 = time.perf_counter()
-                    metrics = self.evaluate(self.model, self.traj_model)
-                    row.update({f"val_{k}": float(v) for k, v in metrics.items() if np.isscalar(v)})
-                    row["eval_seconds"] = time.perf_counter() - t0
+                    row.update(D.on_main(self._evaluate_row))  # process 0 evaluates, the others wait
                 self.history.append(row)
                 self.save()
         finally:
             self.model.validate_inputs = True
             if self.traj_model is not None:
                 self.traj_model.validate_inputs = True
+            if self.distributed and s.sync_batchnorm:  # hand back plain BatchNorm1d layers
+                D.use_sync_batchnorm(self.model, False)
+                if self.traj_model is not None:
+                    D.use_sync_batchnorm(self.traj_model, False)
         return self.history
+
+    def _global_sums(self, sums: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Distributed: the mean over processes of the running loss sums (the global-batch numbers)."""
+        if not self.distributed or not sums:
+            return sums
+        keys = list(sums)
+        t = torch.stack([sums[k] for k in keys])
+        torch.distributed.all_reduce(t)
+        return dict(zip(keys, t / self.world_size))
 
     def _train_epoch(self) -> dict:
         s = self.settings
-        self.model.train()
-        if self.traj_model is not None:
-            self.traj_model.train()
+        if self._ddp is not None:
+            self._ddp.train()
+        else:
+            self.model.train()
+            if self.traj_model is not None:
+                self.traj_model.train()
         semi = self.unlabelled is not None and self.epoch >= s.warmup_epochs
         # running sums stay on the device: no host synchronisation per step (on a GPU
         # that would stall the queue); finiteness is checked every 20 steps and at the end
@@ -378,19 +536,24 @@ class Trainer:
         t0 = time.perf_counter()
         total = self.labelled.num_windows if s.windows_per_epoch is None else min(s.windows_per_epoch, self.labelled.num_windows)
         bar = tqdm(
-            total=total, desc=f"epoch {self.epoch + 1}/{s.epochs}", unit="win", disable=not s.progress,
-            leave=False, dynamic_ncols=True,
+            total=total, desc=f"epoch {self.epoch + 1}/{s.epochs}", unit="win",
+            disable=not s.progress or self.rank != 0, leave=False, dynamic_ncols=True,
         )
+        # a global batch too small to give every process two windows is skipped (BatchNorm)
+        min_batch = 2 * self.world_size
 
         def check_finite():
-            bad = {k: float(v) for k, v in sums.items() if not torch.isfinite(v)}
+            # distributed: on the summed numbers, so that every process stops at the same step
+            g = self._global_sums(sums)
+            bad = {k: float(v) for k, v in g.items() if not torch.isfinite(v)}
             if bad:
                 raise FloatingPointError(f"loss became non-finite in epoch {self.epoch + 1} (by step {n_batches}): {bad}; "
                                          "the last checkpoint holds the previous epoch")
+            return g
 
         try:
             for idx in self.labelled.batches(s.batch_size, self.generator, limit=s.windows_per_epoch):
-                if len(idx) < 2:
+                if len(idx) < min_batch:
                     continue  # BatchNorm needs two samples
                 idx_u = self.unlabelled.sample(len(idx), self.generator) if semi else None
                 losses = self.compute_losses(idx, idx_u)
@@ -408,11 +571,11 @@ class Trainer:
                 n_windows += len(idx)
                 bar.update(len(idx))
                 if n_batches % 20 == 0:
-                    check_finite()
-                    if s.progress:
+                    g = check_finite()
+                    if s.progress and self.rank == 0:
                         bar.set_postfix({k: f"{float(v) / n_batches * (1000 if k == 'pose' else 1):.1f}"
-                                         for k, v in sums.items()})
-            check_finite()
+                                         for k, v in g.items()})
+            sums = check_finite()
         finally:
             bar.close()
         dt = time.perf_counter() - t0
@@ -422,3 +585,19 @@ class Trainer:
         row["epoch_seconds"] = dt
         row["windows_per_second"] = n_windows / dt if dt > 0 else float("nan")
         return row
+
+
+class _Lifters(torch.nn.Module):
+    """The pose model and the optional trajectory model as one module: one DDP wraps both,
+    and its forward is the strided (training) form."""
+
+    def __init__(self, model: TemporalLifter, traj_model: TemporalLifter | None) -> None:
+        super().__init__()
+        self.model = model
+        self.traj_model = traj_model
+
+    def forward(self, x: torch.Tensor):
+        pose = self.model.forward_windows(x)
+        if self.traj_model is None:
+            return pose
+        return pose, self.traj_model.forward_windows(x)
