@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .. import distributed as D
 from .._version import __version__
 from ..data import WindowBank
 from ..inference import lift_sequence
@@ -27,8 +28,8 @@ from ..io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from ..layouts import get_layout
 from ..model import TemporalLifter
 from ..sequence import PoseSequence
-from ..train import Trainer, resolve_device
-from .config import ExperimentConfig, dump_config, load_config
+from ..train import Trainer
+from .config import ExperimentConfig, config_from_dict, dump_config, load_config
 from .protocol import markdown_table, sequence_errors, summarize
 from .runs import git_commit, load_lifter, machine_description
 
@@ -303,6 +304,19 @@ def _run_info(cfg: ExperimentConfig, device: torch.device) -> dict:
     }
 
 
+def _same_config(old_text: str, cfg_text: str) -> bool:
+    """The stored ``config.yaml`` describes the same experiment (keys added to the
+    config since it was written count as their defaults)."""
+    if old_text == cfg_text:
+        return True
+    try:
+        import yaml
+
+        return dump_config(config_from_dict(yaml.safe_load(old_text) or {})) == cfg_text
+    except (ValueError, TypeError, AttributeError, yaml.YAMLError):
+        return False
+
+
 def train_run(cfg: ExperimentConfig, run_dir: str | os.PathLike, splits: Splits | None = None,
               progress: bool = True, resume: bool = True) -> dict:
     """Train and evaluate one experiment into ``run_dir``; returns the metrics.
@@ -310,18 +324,35 @@ def train_run(cfg: ExperimentConfig, run_dir: str | os.PathLike, splits: Splits 
     The run folder gets ``config.yaml``, ``run.json``, ``checkpoint.pt`` (each
     epoch), ``log.csv``, ``metrics.json`` and ``table.md``. If ``run_dir``
     already holds a checkpoint of the same config, training resumes from it.
-    """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg_text = dump_config(cfg)
-    if (run_dir / "config.yaml").exists():
-        old = (run_dir / "config.yaml").read_text(encoding="utf-8")
-        if old != cfg_text:
-            raise ValueError(f"{run_dir} holds a run of a different config; choose another folder (or delete it)")
-    else:
-        atomic_write_text(run_dir / "config.yaml", cfg_text)
 
-    device = resolve_device(cfg.device)
+    Launched by ``torchrun`` (several processes), every process loads the
+    data and trains its share of each batch (:mod:`poselift.distributed`);
+    process 0 alone writes the run folder and evaluates, and every process
+    returns the metrics.
+    """
+    dist_info = D.init_distributed(cfg.device)
+    try:
+        return _train_run(cfg, Path(run_dir), splits, progress, resume, dist_info)
+    finally:
+        D.cleanup(dist_info)
+
+
+def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, progress: bool, resume: bool,
+               dist_info: D.DistInfo) -> dict:
+    cfg_text = dump_config(cfg)
+    progress = progress and dist_info.is_main  # one set of progress bars
+
+    def prepare_folder() -> None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if (run_dir / "config.yaml").exists():
+            old = (run_dir / "config.yaml").read_text(encoding="utf-8")
+            if not _same_config(old, cfg_text):
+                raise ValueError(f"{run_dir} holds a run of a different config; choose another folder (or delete it)")
+        else:
+            atomic_write_text(run_dir / "config.yaml", cfg_text)
+
+    D.on_main(prepare_folder)  # process 0 writes; an error there stops every process
+    device = dist_info.device
     torch.manual_seed(cfg.seed)
     t_data = time.perf_counter()
     splits = splits or load_splits(cfg, progress)
@@ -346,17 +377,26 @@ def train_run(cfg: ExperimentConfig, run_dir: str | os.PathLike, splits: Splits 
                       run_dir=run_dir, traj_model=traj, unlabelled=unlabelled, device=device,
                       eval_every=max(cfg.eval.eval_every, 1) if cfg.eval.eval_every > 0 else 10**9)
     trainer.extra = {"flip_test": cfg.eval.flip_test, "features": cfg.data.features}
-    info = _run_info(cfg, device)
-    info.update(train_windows=labelled.num_windows,
-                unlabelled_windows=unlabelled.num_windows if unlabelled else 0,
-                parameters=sum(p.numel() for p in model.parameters()),
-                data_seconds=round(data_seconds, 2))
-    atomic_write_json(run_dir / "run.json", info)
+
+    def write_info() -> dict:
+        info = _run_info(cfg, device)
+        if dist_info.world_size > 1:
+            info.update(processes=dist_info.world_size, backend=dist_info.backend)
+        info.update(train_windows=labelled.num_windows,
+                    unlabelled_windows=unlabelled.num_windows if unlabelled else 0,
+                    parameters=sum(p.numel() for p in model.parameters()),
+                    data_seconds=round(data_seconds, 2))
+        atomic_write_json(run_dir / "run.json", info)
+        return info
+
+    info = D.on_main(write_info)
 
     t0 = time.perf_counter()
     history = trainer.fit(resume=resume)
     train_seconds = time.perf_counter() - t0
-    metrics, eval_seconds, frames = _final_evaluation(trainer.model, cfg, splits, run_dir, progress)
+    metrics, eval_seconds, frames = D.on_main(lambda: _final_evaluation(trainer.model, cfg, splits, run_dir, progress))
+    if not D.is_main():
+        return metrics
     info.update(
         train_seconds=round(train_seconds, 2),
         epoch_seconds_mean=float(np.mean([h["epoch_seconds"] for h in history])) if history else None,
