@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "poselift.detectors.commands",  # detect, lift
     "poselift.experiments.figure_commands",  # figures
     "poselift.export",  # export
+    "poselift.experiments.perf",  # bench
 ]
 
 

@@ -117,3 +117,13 @@ def test_bad_sequences_name_the_problem():
         lift_sequence(m, np.zeros((40, 18, 2), np.float32))
     with pytest.raises(ValueError, match="chunk"):
         lift_sequence(m, np.zeros((40, 17, 2), np.float32), chunk=0)
+
+
+def test_operation_counts_match_the_reference():
+    """REFERENCE.md section 2: 17.8 / 57.4 / 176.3 M multiply-adds per window; ~17 M per frame (243)."""
+    from poselift.experiments.perf import window_flops
+
+    for widths, macs in (((3, 3, 3), 17.8e6), ((3,) * 4, 57.4e6), ((3,) * 5, 176.3e6)):
+        assert window_flops(TemporalLifter(17, 17, widths, channels=1024)) / 2 == pytest.approx(macs, rel=2e-3)
+    f = fold_batchnorm(TemporalLifter(17, 17, (3,) * 5, channels=1024))
+    assert f.flops_per_frame() / 2 == pytest.approx(17e6, rel=0.01)

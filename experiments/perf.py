@@ -1,0 +1,345 @@
+"""``poselift bench``: the machine's ceilings, then every fast path as a fraction of them.
+
+Roofline first: in the same run the benchmark measures
+
+* the matrix-product rate (GFLOP/s; float32 on CPU; on CUDA also TF32 and
+  bfloat16), the ceiling of compute-bound work;
+* the memory bandwidth (GB/s, a large tensor copy counted as read + write),
+  the ceiling of memory-bound work (streaming one frame reads every weight).
+
+Then, with operation counts derived from the model (:func:`window_flops`,
+:meth:`poselift.fast.FoldedLifter.flops_per_frame`; REFERENCE.md section 2:
+about 34 MFLOP per output frame for the 243-frame model over a whole sequence,
+2 x 176 M multiply-adds per training window forward):
+
+* **inference**: frames/s of :func:`poselift.inference.lift_sequences` over
+  many whole sequences (folded BatchNorm, one padded stream, no autograd) and,
+  for reference, of a plain ``model.eval()`` forward per sequence; achieved
+  GFLOP/s and fraction of the matrix-product ceiling;
+* **streaming**: :class:`poselift.streaming.StreamingLifter` latency per
+  frame (median, p99) against recomputing the window each frame
+  (:class:`poselift.streaming.WindowRecomputeLifter`, same folded weights);
+  fraction of the memory-bandwidth floor (every weight read once per frame);
+* **training**: windows/s of the full training step (batch 1024, flip
+  augmentation, Adam) for 27/81/243 frames, GFLOP/s counting a step as 3
+  forward passes, the implied Human3.6M epoch and the published schedule
+  (60 epochs; 80 for 243 frames);
+* **ONNX Runtime vs torch**: the exported whole-sequence model and
+  streaming step (:mod:`poselift.export`) against the torch paths.
+
+Numbers are printed as Markdown tables with the machine and written as JSON
+(``--out``). Nothing is asserted: timings are noisy; compare ratios within one run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["matmul_ceiling", "memory_bandwidth", "window_flops", "run_bench", "register"]
+
+WIDTHS = {1: (1, 1, 1), 27: (3, 3, 3), 81: (3,) * 4, 243: (3,) * 5}
+H36M_TRAIN_WINDOWS = 1_464_400  # S1, S5-S8, 4 cameras, every frame
+PUBLISHED_EPOCHS = {27: 60, 81: 60, 243: 80}
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _time(fn, device, reps: int, warmup: int = 2) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    out = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def matmul_ceiling(device: torch.device, dtype: torch.dtype = torch.float32, n: int | None = None,
+                   tf32: bool = False, reps: int = 10) -> float:
+    """Best-of-``reps`` GFLOP/s of an ``n x n`` matrix product (``2 n^3`` FLOP)."""
+    n = n or (2048 if device.type == "cpu" else 8192)
+    a = torch.randn(n, n, device=device).to(dtype)
+    b = torch.randn(n, n, device=device).to(dtype)
+    prev = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = tf32
+    try:
+        ts = _time(lambda: a @ b, device, reps)
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = prev
+    return 2 * n**3 / min(ts) / 1e9
+
+
+def memory_bandwidth(device: torch.device, mib: int | None = None, reps: int = 10) -> float:
+    """Best-of-``reps`` GB/s of copying a tensor far larger than the caches (read + write counted)."""
+    mib = mib or (512 if device.type == "cpu" else 2048)
+    src = torch.ones(mib * 2**20 // 4, device=device)
+    dst = torch.empty_like(src)
+    ts = _time(lambda: dst.copy_(src), device, reps)
+    return 2 * src.numel() * 4 / min(ts) / 1e9
+
+
+def window_flops(model) -> int:
+    """FLOP (2 per multiply-add) of one strided forward over one ``rf``-frame window."""
+    widths = model.widths
+    rf = model.receptive_field
+    c, cin = model.channels, model.in_joints * model.in_features
+    outs = rf // widths[0]
+    total = outs * c * cin * widths[0]
+    for w in widths[1:]:
+        outs //= w
+        total += outs * c * c * w + outs * c * c
+    total += c * model.out_joints * 3
+    return 2 * total
+
+
+def _randomised(model):
+    g = torch.Generator().manual_seed(0)
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    return model
+
+
+def bench_inference(rf: int, channels: int, device: torch.device, frames: int, sequences: int) -> dict:
+    from ..fast import fold_batchnorm
+    from ..inference import lift_sequences, pad_edges
+    from ..model import TemporalLifter
+
+    model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels)).to(device).eval()
+    flops = fold_batchnorm(model).flops_per_frame()
+    seqs = [torch.randn(frames, 17, 2, device=device) for _ in range(sequences)]
+    total = frames * sequences
+    fast = min(_time(lambda: lift_sequences(model, seqs), device, reps=3, warmup=1))
+
+    def plain():  # what a straightforward script does: eval(), no_grad, one padded sequence at a time
+        with torch.no_grad():
+            for s in seqs:
+                before, after = model.pad
+                model(pad_edges(s, before, after, dim=0)[None]).cpu()
+
+    base = min(_time(plain, device, reps=2, warmup=1))
+    return {"rf": rf, "channels": channels, "fps": total / fast, "fps_plain": total / base,
+            "gflops": total / fast * flops / 1e9, "mflop_per_frame": flops / 1e6}
+
+
+def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -> dict:
+    from ..model import TemporalLifter
+    from ..streaming import StreamingLifter, WindowRecomputeLifter
+
+    model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).to(device).eval()
+    weight_bytes = sum(p.numel() * 4 for n, p in model.named_parameters() if "bn" not in n)
+    from ..fast import fold_batchnorm
+
+    flops = fold_batchnorm(model).flops_per_frame()
+    x = torch.randn(frames + 20, 17, 2, device=device)
+    res = {"rf": rf, "channels": channels, "weight_mib": weight_bytes / 2**20, "mflop_per_frame": flops / 1e6}
+    for name, cls, n in (("stream", StreamingLifter, frames), ("recompute", WindowRecomputeLifter,
+                                                              max(20, frames // 5))):
+        lifter = cls(model)
+        for i in range(10):
+            lifter.push(x[i])
+        ts = []
+        for i in range(10, 10 + n):
+            t0 = time.perf_counter()
+            lifter.push(x[i])
+            _sync(device)
+            ts.append(time.perf_counter() - t0)
+        ts.sort()
+        res[f"{name}_median_ms"] = statistics.median(ts) * 1e3
+        res[f"{name}_p99_ms"] = ts[min(len(ts) - 1, int(0.99 * len(ts)))] * 1e3
+    res["speedup"] = res["recompute_median_ms"] / res["stream_median_ms"]
+    res["gflops"] = flops / (res["stream_median_ms"] / 1e3) / 1e9
+    return res
+
+
+def bench_training(rf: int, channels: int, device: torch.device, windows: int, amp: bool) -> dict:
+    from ..data import WindowBank
+    from ..model import TemporalLifter
+    from ..train import Trainer, TrainSettings
+
+    rng = np.random.default_rng(0)
+    n_seq = max(2, -(-windows // 2000))
+    seqs = [rng.normal(size=(2000, 17, 2)).astype(np.float32) for _ in range(n_seq)]
+    targets = [rng.normal(size=(2000, 17, 3)).astype(np.float32) * 0.2 for _ in range(n_seq)]
+    model = TemporalLifter(17, 17, WIDTHS[rf], channels=channels)
+    bank = WindowBank(seqs, model.receptive_field, targets=targets, device=device)
+    st = TrainSettings(epochs=1, batch_size=1024, windows_per_epoch=2048, progress=False, amp=amp)
+    tr = Trainer(model, bank, st, "h36m17", "h36m17", device=device)
+    tr._train_epoch()  # warm-up
+    tr.settings.windows_per_epoch = windows
+    _sync(device)
+    wps = tr._train_epoch()["windows_per_second"]
+    step_flops = 3 * window_flops(model)
+    epoch_s = H36M_TRAIN_WINDOWS / wps
+    return {"rf": rf, "channels": channels, "windows_per_s": wps, "gflops": wps * step_flops / 1e9,
+            "h36m_epoch_s": epoch_s, "schedule_h": epoch_s * PUBLISHED_EPOCHS.get(rf, 60) / 3600,
+            "epochs": PUBLISHED_EPOCHS.get(rf, 60), "amp": amp}
+
+
+def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
+    import onnxruntime as ort
+
+    from ..export import export_onnx
+    from ..inference import lift_sequence
+    from ..model import TemporalLifter
+    from ..streaming import StreamingLifter
+
+    model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).eval()
+    x = torch.randn(frames, 17, 2)
+    res = {"rf": rf, "channels": channels}
+    with tempfile.TemporaryDirectory() as d:
+        export_onnx(model, d)
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        sess = ort.InferenceSession(str(Path(d) / "lifter.onnx"), so, providers=["CPUExecutionProvider"])
+        feed = {sess.get_inputs()[0].name: x[None].numpy()}
+        t_ort = min(_time(lambda: sess.run(None, feed), torch.device("cpu"), reps=3, warmup=1))
+        t_torch = min(_time(lambda: lift_sequence(model, x, pad=False), torch.device("cpu"), reps=3, warmup=1))
+        n_out = frames - model.receptive_field + 1
+        res.update(ort_fps=n_out / t_ort, torch_fps=n_out / t_torch)
+        try:
+            from ..export import OnnxStreamingLifter
+        except ImportError:
+            return res
+        step = OnnxStreamingLifter(Path(d) / "lifter_step.onnx")
+        torch_step = StreamingLifter(model)
+        for name, lifter in (("ort_step", step), ("torch_step", torch_step)):
+            for i in range(10):
+                lifter.push(x[i].numpy())
+            ts = []
+            for i in range(10, 10 + step_frames):
+                t0 = time.perf_counter()
+                lifter.push(x[i % frames].numpy())
+                ts.append(time.perf_counter() - t0)
+            res[f"{name}_median_ms"] = statistics.median(ts) * 1e3
+    return res
+
+
+def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "inference", "streaming",
+                                                                     "training", "onnx"),
+              channels: tuple[int, ...] = (1024, 256), out: str | None = None) -> dict:
+    """Run the benchmark, print Markdown tables, return (and optionally save) the numbers."""
+    from .runs import machine_description
+
+    dev = torch.device(device)
+    result: dict = {"machine": machine_description(dev), "threads": torch.get_num_threads(),
+                    "torch": torch.__version__, "quick": quick}
+    print(f"machine: {result['machine']}, {result['threads']} torch threads, torch {torch.__version__}\n")
+    rfs = (27, 81, 243)
+
+    ceil = {"fp32": matmul_ceiling(dev, reps=5 if quick else 10), "bandwidth": memory_bandwidth(dev)}
+    if dev.type == "cuda":
+        ceil["tf32"] = matmul_ceiling(dev, tf32=True)
+        ceil["bf16"] = matmul_ceiling(dev, torch.bfloat16)
+    result["ceilings"] = ceil
+    print("### Ceilings (measured in this run)\n")
+    print("| ceiling | value |\n|---|---:|")
+    print(f"| float32 matrix product | {ceil['fp32']:,.0f} GFLOP/s |")
+    for k in ("tf32", "bf16"):
+        if k in ceil:
+            print(f"| {k} matrix product | {ceil[k]:,.0f} GFLOP/s |")
+    print(f"| memory bandwidth (copy) | {ceil['bandwidth']:,.1f} GB/s |\n")
+
+    if "inference" in sections:
+        frames, nseq = (2000, 2) if quick else (4000, 4)
+        rows = [bench_inference(rf, ch, dev, frames, nseq) for ch in channels for rf in rfs]
+        result["inference"] = rows
+        print(f"### Whole-sequence inference ({nseq} sequences x {frames} frames, no flip)\n")
+        print("| rf | channels | MFLOP/frame | frames/s | plain eval() frames/s | speed-up | GFLOP/s | "
+              "of fp32 ceiling |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['rf']} | {r['channels']} | {r['mflop_per_frame']:.1f} | {r['fps']:,.0f} | "
+                  f"{r['fps_plain']:,.0f} | {r['fps'] / r['fps_plain']:.2f}x | {r['gflops']:,.0f} | "
+                  f"{r['gflops'] / ceil['fp32']:.0%} |")
+        print()
+
+    if "streaming" in sections:
+        frames = 100 if quick else 400
+        rows = [bench_streaming(rf, ch, dev, frames) for ch in channels for rf in rfs]
+        result["streaming"] = rows
+        print(f"### Streaming, one frame at a time (causal; {frames} pushes timed)\n")
+        print("| rf | channels | weights (MiB) | push median (ms) | push p99 (ms) | recompute window median (ms) | "
+              "speed-up | GFLOP/s (of fp32 ceiling) | weight-read floor (ms) | of bandwidth ceiling |")
+        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            floor_ms = r["weight_mib"] * 2**20 / (ceil["bandwidth"] * 1e9) * 1e3
+            r["floor_ms"] = floor_ms
+            print(f"| {r['rf']} | {r['channels']} | {r['weight_mib']:.1f} | {r['stream_median_ms']:.3f} | "
+                  f"{r['stream_p99_ms']:.3f} | {r['recompute_median_ms']:.3f} | {r['speedup']:.1f}x | "
+                  f"{r['gflops']:.1f} ({r['gflops'] / ceil['fp32']:.0%}) | {floor_ms:.3f} | "
+                  f"{floor_ms / r['stream_median_ms']:.0%} |")
+        print("\nOne frame reads every weight once and does 2 FLOP per weight: a matrix-vector product, bound by "
+              "memory bandwidth once the weights exceed the last-level cache (the floor column); weights that fit "
+              "in cache can beat that floor (over 100 %).\n")
+
+    if "training" in sections:
+        windows = 2048 if quick else (8192 if dev.type == "cpu" else 262144)
+        rows = []
+        for ch in channels:
+            for rf in rfs:
+                w = windows if ch <= 256 or dev.type != "cpu" else max(1024, windows // 4)
+                rows.append(bench_training(rf, ch, dev, w, amp=False))
+                if dev.type == "cuda":
+                    rows.append(bench_training(rf, ch, dev, w, amp=True))
+        result["training"] = rows
+        print("### Training step (batch 1024, flip augmentation, Adam; a step counted as 3 forward passes)\n")
+        print("| rf | channels | precision | windows/s | GFLOP/s | of ceiling | H36M epoch | published schedule |")
+        print("|---:|---:|---|---:|---:|---:|---:|---:|")
+        for r in rows:
+            c = ceil["bf16"] if r["amp"] else ceil["fp32"]
+            ep = r["h36m_epoch_s"]
+            eps = f"{ep / 60:.1f} min" if ep >= 60 else f"{ep:.0f} s"
+            print(f"| {r['rf']} | {r['channels']} | {'bf16 autocast' if r['amp'] else 'fp32'} | "
+                  f"{r['windows_per_s']:,.0f} | {r['gflops']:,.0f} | {r['gflops'] / c:.0%} | {eps} | "
+                  f"{r['schedule_h']:.1f} h ({r['epochs']} epochs) |")
+        print()
+
+    if "onnx" in sections and dev.type == "cpu":
+        rows = [bench_onnx(rf, ch, 1000 if quick else 3000, 50 if quick else 200) for ch in channels for rf in (243,)]
+        result["onnx"] = rows
+        print("### ONNX Runtime vs torch, CPU (causal model, exported by `poselift export`)\n")
+        print("| rf | channels | whole sequence: torch fps | ONNX Runtime fps | step: torch ms | ONNX Runtime ms |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['rf']} | {r['channels']} | {r['torch_fps']:,.0f} | {r['ort_fps']:,.0f} | "
+                  f"{r.get('torch_step_median_ms', float('nan')):.3f} | {r.get('ort_step_median_ms', float('nan')):.3f} |")
+        print()
+
+    if out:
+        from ..io import atomic_write_json
+
+        atomic_write_json(out, result)
+    return result
+
+
+def _cmd(args: argparse.Namespace) -> int:
+    sections = tuple(args.only) if args.only else ("ceilings", "inference", "streaming", "training", "onnx")
+    run_bench(args.device, args.quick, sections, tuple(args.channels), args.out)
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("bench", help="measure the machine's ceilings and the lifter's speed as fractions of them",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions (rough numbers in about a minute)")
+    p.add_argument("--channels", type=int, nargs="+", default=[1024, 256])
+    p.add_argument("--only", nargs="+", choices=["inference", "streaming", "training", "onnx"],
+                   help="run only these sections (the ceilings always run)")
+    p.add_argument("--out", help="also write the numbers as JSON")
+    p.set_defaults(func=_cmd)
