@@ -194,18 +194,21 @@ def load_cache(path: str | Path, subjects: Iterable[str] | None = None) -> H36MD
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such cache file (build one with `poselift prepare h36m --source ...`)")
+    want = None if subjects is None else set(subjects)
     with reading(path, "Human3.6M cache HDF5"):
-        return _load_cache(path, subjects)
+        data = _load_cache(path, want)
+    if want is not None and want - set(data.subjects):
+        raise InputError(f"{path}: no data for subject(s) {sorted(want - set(data.subjects))}; cached: {data.subjects}")
+    return data
 
 
-def _load_cache(path: Path, subjects: Iterable[str] | None) -> H36MData:
+def _load_cache(path: Path, want: set[str] | None) -> H36MData:
     import h5py
 
     try:
         h5 = h5py.File(path, "r")
     except OSError as e:
         raise _corrupt(path, f"not a readable HDF5 file: {e}") from None
-    want = None if subjects is None else set(subjects)
     with h5:
         fmt = h5.attrs.get("format")
         if isinstance(fmt, bytes):
@@ -263,8 +266,6 @@ def _load_cache(path: Path, subjects: Iterable[str] | None) -> H36MData:
             raise
         except Exception as e:  # noqa: BLE001 - OSError (checksum), KeyError, TypeError, bad JSON, bad camera, ...
             raise _corrupt(path, f"{type(e).__name__}: {e}") from e
-    if want is not None and want - set(data.subjects):
-        raise InputError(f"{path}: no data for subject(s) {sorted(want - set(data.subjects))}; cached: {data.subjects}")
     for key in data.keypoints2d:
         if key[:2] not in data.poses3d or len(data.keypoints2d[key]) != len(data.poses3d[key[:2]]):
             raise _corrupt(path, f"2D {key} does not match its 3D")

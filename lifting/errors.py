@@ -205,10 +205,10 @@ def check_shape(x: Any, expected: Sequence[int | None], what: str = "array",
 def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
     """Turn whatever a parser throws on a damaged file into :class:`FileFormatError`.
 
-    ``with reading(path, "HDF5"): ...``: a :class:`FileFormatError`, a missing
-    file and poselift errors that name the file pass through unchanged; other
-    poselift errors (a content check deeper down) become :class:`FileFormatError`
-    prefixed with the file; any other exception (from h5py, numpy,
+    ``with reading(path, "HDF5"): ...``: a :class:`FileFormatError` and a missing
+    file pass through unchanged; poselift's other errors (a content check deeper
+    down) become :class:`FileFormatError`, prefixed with the file unless they
+    name it already; any other exception (from h5py, numpy,
     zipfile, json, pickle, a Unicode decoder, ...) becomes
     ``FileFormatError("<path>: corrupt or truncated <kind> file (<type>: <message>)")``,
     chained to the original (``--debug`` shows it). ``KeyboardInterrupt``,
@@ -219,10 +219,9 @@ def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
     except (FileFormatError, FileNotFoundError, MemoryError):
         raise
     except PoseliftError as e:
-        if str(path) in str(e):  # already names the file
-            raise
-        # a content check deeper down (a layout, a shape): it is this file's problem, say which file
-        raise FileFormatError(f"{path}: {e}", path) from e
+        # a content check deeper down (a layout, a shape, NaN): it is this file's problem, say which file
+        msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+        raise FileFormatError(msg, path) from e
     except (IsADirectoryError, PermissionError) as e:
         raise FileFormatError(f"{path}: cannot read this {kind} file ({e.strerror or e})", path) from e
     except Exception as e:  # noqa: BLE001 - the point: nothing low-level escapes a reader
