@@ -138,7 +138,7 @@ def cmd_lift(args: argparse.Namespace) -> int:
     if not sequences:
         raise ValueError(f"{args.keypoints}: no track with at least {args.min_length} frames")
     lifter = load_lifter(args.run, device=args.device)
-    poses = [lifter.lift(s) for s in sequences]
+    poses = [lifter.lift(s, progress=len(s) >= 20_000) for s in sequences]  # a bar for long videos
     write_poses3d_h5(args.out, sequences, poses, layout=lifter.layout_out.name, num_frames=data.num_frames,
                      attrs={"keypoints_file": str(args.keypoints), "run_dir": str(args.run),
                             "layout_2d": data.layout})

@@ -100,13 +100,15 @@ class Lifter:
     def _perms(self):
         return (self.layout_in.flip_permutation, self.layout_out.flip_permutation) if self.flip_test else None
 
-    def lift(self, seq: PoseSequence | np.ndarray) -> np.ndarray:
+    def lift(self, seq: PoseSequence | np.ndarray, progress: bool = False) -> np.ndarray:
         """Root-relative 3D poses ``(T, J_out, 3)`` in metres, camera frame.
 
-        ``seq`` is a :class:`PoseSequence` or an already prepared input array ``(T, J_in, F)``.
+        ``seq`` is a :class:`PoseSequence` or an already prepared input array
+        ``(T, J_in, F)``; any length (long sequences run in chunks in bounded
+        memory, with a progress bar when ``progress``).
         """
         x = self.inputs(seq) if isinstance(seq, PoseSequence) else np.asarray(seq, np.float32)
-        y = lift_sequence(self.model, x, flip_perms=self._perms())
+        y = lift_sequence(self.model, x, flip_perms=self._perms(), progress=progress)
         r = self.layout_out.root
         return y - y[:, r : r + 1]
 
