@@ -10,6 +10,7 @@ from .config import apply_overrides, load_config
 
 
 def _train(args: argparse.Namespace) -> int:
+    from ..distributed import is_main, launched_by_torchrun
     from .runner import train_run
 
     cfg = load_config(args.config)
@@ -26,15 +27,20 @@ def _train(args: argparse.Namespace) -> int:
         if args.restart:
             raise ValueError("--resume and --restart contradict each other")
         out = Path(args.resume)
-        if not (out / "checkpoint.pt").exists():
+        if is_main() and not (out / "checkpoint.pt").exists():  # under torchrun only machine 0 needs the folder
             raise FileNotFoundError(f"nothing to resume: {out} has no checkpoint.pt (it stopped before the first "
                                     "epoch ended; start it again with --out)")
-        for stale in out.glob(".*.tmp"):  # a write cut short by a kill: the real file is the previous version
+        for stale in out.glob(".*.tmp") if is_main() else ():  # a write cut short by a kill: keep the old file
             stale.unlink()
     else:
+        if not args.out and launched_by_torchrun():
+            raise ValueError("under torchrun pass --out RUN_DIR (each process would name its own folder by its clock)")
         out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
-    print(f"run folder: {out}" + (" (resuming)" if args.resume else ""))
+    if is_main():
+        print(f"run folder: {out}" + (" (resuming)" if args.resume else ""))
     metrics = train_run(cfg, out, progress=not args.no_progress, resume=not args.restart)
+    if not is_main():  # process 0 writes and prints the run folder; the others may not even see it
+        return 0
     print((out / "table.md").read_text())
     print(f"Protocol 1 {metrics['mpjpe']:.1f} mm, Protocol 2 {metrics['p_mpjpe']:.1f} mm -> {out / 'metrics.json'}")
     return 0
