@@ -23,7 +23,7 @@ import torch
 from .. import distributed as D
 from .._version import __version__
 from ..data import WindowBank
-from ..inference import lift_sequence
+from ..inference import lift_sequences
 from ..io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from ..layouts import get_layout
 from ..model import TemporalLifter
@@ -244,19 +244,16 @@ def build_models(cfg: ExperimentConfig, layout_in: str, layout_out: str) -> tupl
 
 def predict(model: TemporalLifter, seqs: Sequence[PoseSequence], features: int, layout_in: str, layout_out: str,
             flip_test: bool = True, max_frames: int | None = None, progress: bool = False) -> list[np.ndarray]:
-    """Root-relative predictions ``(T, J_out, 3)`` per sequence (metres)."""
-    from tqdm.auto import tqdm
+    """Root-relative predictions ``(T, J_out, 3)`` per sequence (metres).
 
+    All sequences go through :func:`~poselift.inference.lift_sequences` together
+    (folded BatchNorm, packed into large forward passes, flip in the same pass).
+    """
     perms = (get_layout(layout_in).flip_permutation, get_layout(layout_out).flip_permutation) if flip_test else None
     root = get_layout(layout_out).root
-    out = []
-    for s in tqdm(seqs, desc="evaluating", unit="seq", disable=not progress, leave=False):
-        x = s.inputs(features)
-        if max_frames:
-            x = x[:max_frames]
-        y = lift_sequence(model, x, flip_perms=perms)
-        out.append(y - y[:, root : root + 1])
-    return out
+    xs = [s.inputs(features)[:max_frames] if max_frames else s.inputs(features) for s in seqs]
+    ys = lift_sequences(model, xs, flip_perms=perms, progress=progress)
+    return [y - y[:, root : root + 1] for y in ys]
 
 
 def evaluate_sequences(preds: Sequence[np.ndarray], seqs: Sequence[PoseSequence], notes: Sequence[str] = (),
