@@ -238,7 +238,7 @@ def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "i
     dev = torch.device(device)
     result: dict = {"machine": machine_description(dev), "threads": torch.get_num_threads(),
                     "torch": torch.__version__, "quick": quick}
-    print(f"machine: {result['machine']}, {result['threads']} torch threads, torch {torch.__version__}\n")
+    print(f"machine: {result['machine']}\n")
     rfs = (27, 81, 243)
 
     ceil = {"fp32": matmul_ceiling(dev, reps=5 if quick else 10), "bandwidth": memory_bandwidth(dev)}
