@@ -264,6 +264,8 @@ def _load_cache(path: Path, want: set[str] | None) -> H36MData:
             )
         except FileFormatError:
             raise
+        except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here
+            raise
         except Exception as e:  # noqa: BLE001 - OSError (checksum), KeyError, TypeError, bad JSON, bad camera, ...
             raise _corrupt(path, f"{type(e).__name__}: {e}") from e
     for key in data.keypoints2d:

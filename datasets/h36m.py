@@ -478,6 +478,8 @@ def _load_npz_objects(path: Path, keys: Sequence[str], allow_pickle: bool, optio
         )
     try:
         npz = np.load(path, allow_pickle=allow_pickle)
+    except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here
+        raise
     except Exception as e:  # noqa: BLE001 - OSError, ValueError, EOFError, zipfile.BadZipFile, ...
         raise FileFormatError(f"{path}: not a readable npz file, corrupt or truncated ({type(e).__name__}: {e})",
                               path) from None
@@ -499,6 +501,8 @@ def _load_npz_objects(path: Path, keys: Sequence[str], allow_pickle: bool, optio
                         path,
                     ) from None
                 raise FileFormatError(f"{path}: cannot read {key!r} ({e})", path) from None
+            except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here
+                raise
             except Exception as e:  # noqa: BLE001 - truncated zip member, bad pickle, ...
                 raise FileFormatError(f"{path}: cannot read {key!r}, the file looks corrupt "
                                       f"({type(e).__name__}: {e})", path) from None

@@ -336,9 +336,10 @@ def score_limbs(
     cx, cy = channels
     vx = paf[yi, xi, cx]
     vy = paf[yi, xi, cy]
-    dots = vx * unit[..., None, 0] + vy * unit[..., None, 1]  # (nA, nB, S)
-    frac = (dots > settings.paf_threshold).mean(-1)
-    mean = dots.mean(-1)
+    with np.errstate(invalid="ignore", over="ignore"):  # NaN/inf PAF values give NaN/inf scores: rejected below
+        dots = vx * unit[..., None, 0] + vy * unit[..., None, 1]  # (nA, nB, S)
+        frac = (dots > settings.paf_threshold).mean(-1)
+        mean = dots.mean(-1)
     if image_width is not None:
         with np.errstate(divide="ignore"):
             mean = mean + np.minimum(settings.length_prior * image_width / norm - 1.0, 0.0)

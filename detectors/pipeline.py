@@ -21,6 +21,7 @@ from typing import Callable, Mapping, Union
 
 import numpy as np
 
+from ..errors import reading
 from ..io import read_json
 from .bodypose3dnet import BodyPose3DNet, check_boxes
 from .bodyposenet import BodyPoseNet
@@ -50,6 +51,11 @@ def read_boxes_json(path: str | os.PathLike) -> dict[int, tuple[np.ndarray, np.n
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such boxes file: {path}")
+    with reading(path, "boxes JSON"):
+        return _read_boxes_json(path)
+
+
+def _read_boxes_json(path: Path) -> dict[int, tuple[np.ndarray, np.ndarray | None]]:
     doc = read_json(path)
     if isinstance(doc, dict) and "frames" in doc:
         doc = doc["frames"]

@@ -39,6 +39,16 @@ Other sources:
   (:func:`read_coco_npz`), MMPose prediction JSON (:func:`read_mmpose_json`).
 
 :func:`read_2d` picks the reader from the file.
+
+Bad files: a corrupt, truncated or malformed file raises
+:class:`~poselift.errors.FileFormatError` naming the file (and the track,
+frame or key where it can), whatever the parser underneath threw. Files
+storing pickled Python objects are read only with ``allow_pickle=True``
+(which warns). NaN/inf policy: a keypoint with a non-finite coordinate is a
+*missing* joint: kept as NaN with confidence 0 in the tracks, filled
+(interpolated, or placed on its nearest found ancestor) with confidence 0 by
+:meth:`KeypointTracks.to_sequences`, so the sequences given to the lifter
+are finite.
 """
 from __future__ import annotations
 
@@ -251,6 +261,17 @@ def write_keypoints_h5(path: str | os.PathLike, data: KeypointTracks) -> None:
                         tg.create_dataset(name, data=np.asarray(t.extras[name], np.float32), compression="gzip")
 
 
+def _h5_array(group, name: str, kinds: str, dtype, where: str, path: Path) -> np.ndarray:
+    """Dataset ``name`` of ``group`` as ``dtype``, refusing other kinds of values (no silent casts)."""
+    if name not in group:
+        raise FileFormatError(f"{where}: missing dataset {name!r}", path)
+    a = np.asarray(group[name][()])
+    if a.dtype.kind not in kinds:
+        raise FileFormatError(f"{where}: {name} holds {a.dtype} values, expected "
+                              f"{'integers' if kinds == 'iu' else 'numbers' if 'f' in kinds else 'booleans'}", path)
+    return a.astype(dtype, copy=False)
+
+
 def read_keypoints_h5(path: str | os.PathLike) -> KeypointTracks:
     """Read our HDF5 2D file, checking its format, version and array shapes.
 
@@ -275,14 +296,13 @@ def read_keypoints_h5(path: str | os.PathLike) -> KeypointTracks:
         for name in sorted(f.get("tracks", {})):
             tg = f["tracks"][name]
             where = f"{path}: track {name}"
-            try:
-                frames = np.asarray(tg["frames"][()], np.int64)
-                kp = np.asarray(tg["keypoints"][()], np.float32)
-                conf = np.asarray(tg["confidence"][()], np.float32)
-                interp = np.asarray(tg["interpolated"][()], bool)
-                det = np.asarray(tg["detected"][()], bool) if "detected" in tg else np.ones(len(frames), bool)
-            except KeyError as e:
-                raise FileFormatError(f"{where}: missing dataset ({e})", path) from None
+            frames = _h5_array(tg, "frames", "iu", np.int64, where, path)
+            if frames.ndim != 1:
+                raise FileFormatError(f"{where}: frames has shape {frames.shape}, expected (frames,)", path)
+            kp = _h5_array(tg, "keypoints", "iuf", np.float32, where, path)
+            conf = _h5_array(tg, "confidence", "iuf", np.float32, where, path)
+            interp = _h5_array(tg, "interpolated", "biu", bool, where, path)
+            det = _h5_array(tg, "detected", "biu", bool, where, path) if "detected" in tg else np.ones(len(frames), bool)
             t = len(frames)
             checks = [(kp.shape, (t, j, 2), "keypoints"), (conf.shape, (t, j), "confidence"),
                       (interp.shape, (t, j), "interpolated"), (det.shape, (t,), "detected")]
@@ -299,7 +319,7 @@ def read_keypoints_h5(path: str | os.PathLike) -> KeypointTracks:
             extras = {}
             for nm, last in (("pose3d", 3), ("pose25d", 4)):
                 if nm in tg:
-                    arr = np.asarray(tg[nm][()], np.float32)
+                    arr = _h5_array(tg, nm, "iuf", np.float32, where, path)
                     if arr.shape != (t, j, last):
                         raise FileFormatError(f"{where}: {nm} has shape {arr.shape}, expected {(t, j, last)}", path)
                     extras[nm] = arr
@@ -394,13 +414,14 @@ def read_poses3d_h5(path: str | os.PathLike) -> Poses3DFile:
         for name in sorted(f.get("tracks", {})):
             tg = f["tracks"][name]
             tid = int(tg.attrs.get("track_id", len(poses)))
-            poses[tid] = np.asarray(tg["poses3d"][()], np.float32)
-            frames[tid] = np.asarray(tg["frames"][()], np.int64)
+            where = f"{path}: track {name}"
+            poses[tid] = _h5_array(tg, "poses3d", "iuf", np.float32, where, path)
+            frames[tid] = _h5_array(tg, "frames", "iu", np.int64, where, path)
             if len(frames[tid]) != len(poses[tid]):
                 raise FileFormatError(f"{path}: track {name}: mismatched lengths: {len(frames[tid])} frames but "
                                       f"{len(poses[tid])} poses", path)
             if "pose3d_single_frame" in tg:
-                single[tid] = np.asarray(tg["pose3d_single_frame"][()], np.float32)
+                single[tid] = _h5_array(tg, "pose3d_single_frame", "iuf", np.float32, where, path)
         return Poses3DFile(poses, frames, single, attrs)
 
 
@@ -537,6 +558,8 @@ def _load_npz(path: Path, allow_pickle: bool) -> dict[str, Any]:
         if "pickle" in str(e).lower():
             raise _pickle_refused(path) from None
         raise FileFormatError(f"{path}: not a readable .npz file ({e})", path) from None
+    except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here
+        raise
     except Exception as e:  # noqa: BLE001 - OSError, zipfile.BadZipFile, EOFError, ...
         raise FileFormatError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})", path) from None
     if not hasattr(data, "files"):
@@ -550,6 +573,8 @@ def _load_npz(path: Path, allow_pickle: bool) -> dict[str, Any]:
                 if not allow_pickle and "allow_pickle" in str(e):
                     raise _pickle_refused(path, key) from None
                 raise FileFormatError(f"{path}: cannot read {key!r}, corrupt or truncated ({e})", path) from None
+            except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here
+                raise
             except Exception as e:  # noqa: BLE001 - truncated member, bad CRC, bad pickle, ...
                 raise FileFormatError(f"{path}: cannot read {key!r}, corrupt or truncated "
                                       f"({type(e).__name__}: {e})", path) from None
@@ -561,7 +586,10 @@ def _coco_people(entry, where: str) -> tuple[np.ndarray, np.ndarray]:
     if (isinstance(entry, (list, tuple)) or (isinstance(entry, np.ndarray) and entry.dtype == object)) \
             and len(entry) == 2 and (entry[0] is None or len(entry[0]) == 0):
         entry = entry[1]  # VideoPose3D's [[], person-class array] per frame (a list, or a row of an object array)
-    a = np.asarray(entry if entry is not None and len(entry) else np.zeros((0, 17, 3)), dtype=np.float64)
+    a = np.asarray(entry if entry is not None and len(entry) else np.zeros((0, 17, 3)))
+    if a.dtype.kind not in "biufO":
+        raise InputError(f"{where}: keypoints hold {a.dtype} values, expected real numbers")
+    a = a.astype(np.float64)
     if a.size == 0:
         return np.zeros((0, 17, 2), np.float32), np.zeros((0, 17), np.float32)
     if a.ndim == 2:

@@ -279,6 +279,8 @@ class OnnxModel:
         self.requested_providers = resolve_providers(providers)
         try:
             self.session = ort.InferenceSession(source, sess_options=opts, providers=self.requested_providers)
+        except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here
+            raise
         except Exception as e:  # noqa: BLE001 - ORT raises its own exception types
             raise FileFormatError(f"{self.name}: ONNX Runtime cannot load this model: corrupt, truncated or not "
                                   f"an ONNX file ({e})", None if isinstance(model, (bytes, bytearray)) else model) from e

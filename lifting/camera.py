@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ._backend import numpy_or_torch
+from .errors import InputError
 
 __all__ = [
     "Camera",
@@ -149,10 +150,15 @@ def project_intrinsics(X, intrinsics, clamp: bool = True):
     return project(X, intrinsics[..., 0:2], intrinsics[..., 2:4], intrinsics[..., 4:7], intrinsics[..., 7:9], clamp=clamp)
 
 
-def _arr(v, n):
-    a = np.asarray(v, dtype=np.float64).reshape(-1)
+def _arr(v, n, what: str = "camera"):
+    try:
+        a = np.asarray(v, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(f"{what}: expected {n} numbers, got {str(v)[:60]}") from None
     if a.shape != (n,):
-        raise ValueError(f"expected {n} values, got shape {np.shape(v)}")
+        raise InputError(f"{what}: expected {n} values, got shape {np.shape(v)}")
+    if not np.isfinite(a).all():
+        raise InputError(f"{what}: NaN or infinite value in {a.tolist()}")
     return a
 
 
@@ -182,14 +188,19 @@ class Camera:
     name: str = ""
 
     def __post_init__(self) -> None:
-        self.f, self.c = _arr(self.f, 2), _arr(self.c, 2)
-        self.k, self.p, self.T = _arr(self.k, 3), _arr(self.p, 2), _arr(self.T, 3)
-        self.R = np.asarray(self.R, dtype=np.float64).reshape(3, 3)
-        self.width, self.height = int(self.width), int(self.height)
+        who = f"camera {self.name!r}"
+        self.f, self.c = _arr(self.f, 2, f"{who} f"), _arr(self.c, 2, f"{who} c")
+        self.k, self.p = _arr(self.k, 3, f"{who} k"), _arr(self.p, 2, f"{who} p")
+        self.T = _arr(self.T, 3, f"{who} T")
+        self.R = _arr(self.R, 9, f"{who} R (3 x 3)").reshape(3, 3)
+        try:
+            self.width, self.height = int(self.width), int(self.height)
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"{who}: image size must be two integers, got {self.width!r}x{self.height!r}") from None
         if self.width <= 0 or self.height <= 0:
-            raise ValueError(f"camera {self.name!r}: image size must be positive, got {self.width}x{self.height}")
+            raise InputError(f"{who}: image size must be positive, got {self.width}x{self.height}")
         if np.any(self.f <= 0):
-            raise ValueError(f"camera {self.name!r}: focal length must be positive, got {self.f}")
+            raise InputError(f"{who}: focal length must be positive, got {self.f}")
 
     @classmethod
     def from_image_size(cls, width: int, height: int, focal: float | None = None, name: str = "") -> "Camera":

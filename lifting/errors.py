@@ -212,11 +212,18 @@ def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
     zipfile, json, pickle, a Unicode decoder, ...) becomes
     ``FileFormatError("<path>: corrupt or truncated <kind> file (<type>: <message>)")``,
     chained to the original (``--debug`` shows it). ``KeyboardInterrupt``,
-    ``SystemExit`` and ``MemoryError`` are never converted.
+    ``SystemExit`` and ``MemoryError`` are never converted, except numpy's refusal
+    of a single array the file declares too large to allocate.
     """
     try:
         yield
-    except (FileFormatError, FileNotFoundError, MemoryError):
+    except MemoryError as e:
+        if type(e).__name__ != "_ArrayMemoryError":  # really out of memory: not the file's fault, do not mask it
+            raise
+        # numpy refused one allocation the file asked for (a damaged header claiming terabytes)
+        raise FileFormatError(f"{path}: corrupt or truncated {kind} file (it declares an array too large to "
+                              f"allocate: {e})", path) from e
+    except (FileFormatError, FileNotFoundError):
         raise
     except PoseliftError as e:
         # a content check deeper down (a layout, a shape, NaN): it is this file's problem, say which file

@@ -400,3 +400,16 @@ def test_corrupt_or_truncated_checkpoint(tmp_path):
                        "layout_out": "h36m17"}, path)
     with pytest.raises(FileFormatError, match="model config .* does not fit"):
         load_lifter(tmp_path, device="cpu")
+
+
+# --------------------------------------------------------------------------- the command line
+def test_command_line_reports_bad_input_in_one_line(tmp_path, capsys):
+    from poselift.cli import main as cli_main
+
+    cfg = tmp_path / "exp.yaml"
+    cfg.write_text("model:\n  widht: 3\n")
+    assert cli_main(["train", str(cfg), "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("poselift train: error:") and "unknown key(s) ['widht']" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
