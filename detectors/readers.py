@@ -557,11 +557,12 @@ def _load_npz(path: Path, allow_pickle: bool) -> dict[str, Any]:
     except ValueError as e:
         if "pickle" in str(e).lower():
             raise _pickle_refused(path) from None
-        raise FileFormatError(f"{path}: not a readable .npz file ({e})", path) from None
+        raise FileFormatError(f"{path}: corrupt, truncated or not an .npz file ({e})", path) from None
     except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here
         raise
     except Exception as e:  # noqa: BLE001 - OSError, zipfile.BadZipFile, EOFError, ...
-        raise FileFormatError(f"{path}: not a readable .npz file ({type(e).__name__}: {e})", path) from None
+        raise FileFormatError(f"{path}: corrupt, truncated or not an .npz file ({type(e).__name__}: {e})",
+                              path) from None
     if not hasattr(data, "files"):
         raise FileFormatError(f"{path}: a single .npy array, not an .npz archive", path)
     out: dict[str, Any] = {}

@@ -305,6 +305,14 @@ def dump_config(cfg: ExperimentConfig) -> str:
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
 
 
+def _yaml_problem(e: yaml.YAMLError) -> str:
+    """One line: what PyYAML found wrong, and where."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e)
+    where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+    return " ".join(f"{where}{problem}".split())
+
+
 def load_config(path: str | os.PathLike) -> ExperimentConfig:
     """Read and validate a YAML config file.
 
@@ -321,7 +329,7 @@ def load_config(path: str | os.PathLike) -> ExperimentConfig:
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not a YAML text file (not UTF-8 at byte {e.start})") from None
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({e})") from None
+        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
     except RecursionError:
         raise ConfigError(f"{path}: not valid YAML (nested too deeply)") from None
     if d is None:
@@ -352,7 +360,7 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentCo
         try:
             node[parts[-1]] = yaml.safe_load(value)
         except yaml.YAMLError as e:
-            raise ConfigError(f"override {item!r}: the value is not valid YAML ({e})") from None
+            raise ConfigError(f"override {item!r}: the value is not valid YAML ({_yaml_problem(e)})") from None
     d["train"]["seed"] = d["seed"]  # the top-level seed is the one seed
     out = config_from_dict(d)
     out.source = cfg.source

@@ -211,8 +211,10 @@ def test_config_is_data_never_evaluated(tmp_path):
     marker = tmp_path / "marker"
     path = tmp_path / "evil.yaml"
     path.write_text(f'name: !!python/object/apply:os.system ["touch {marker}"]\n')
-    with pytest.raises(ConfigError, match=f"{path}: not valid YAML"):
+    with pytest.raises(ConfigError, match=f"{path}: not valid YAML \\(line 1 column 7: could not determine a "
+                                          "constructor for the tag") as e:
         load_config(path)
+    assert "\n" not in str(e.value)  # one line for the command line
     assert not marker.exists()
     path.write_bytes(b"\xff\xfe\x00binary")
     with pytest.raises(ConfigError, match="not a YAML text file"):
@@ -264,7 +266,7 @@ def test_corrupt_or_truncated_npz(tmp_path):
     raw = good.read_bytes()
     path = tmp_path / "trunc.npz"
     path.write_bytes(raw[: len(raw) // 2])
-    with pytest.raises(FileFormatError, match=rf"{path}: not a readable .npz file"):
+    with pytest.raises(FileFormatError, match=rf"{path}: corrupt, truncated or not an .npz file"):
         read_coco_npz(path)
     with pytest.raises(FileFormatError, match=rf"{path}: not a readable npz file, corrupt or truncated"):
         read_npz(path, tmp_path / "cameras.h5")
