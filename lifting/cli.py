@@ -13,6 +13,7 @@ import sys
 from typing import Sequence
 
 from ._version import __version__
+from .errors import PoseliftError
 
 COMMAND_MODULES = [
     "poselift.demo",  # demo
@@ -63,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as e:
+    except (PoseliftError, ValueError, FileNotFoundError, KeyError, RuntimeError) as e:
         if getattr(args, "debug", False):
             raise
         print(f"poselift {args.command}: error: {e}", file=sys.stderr)

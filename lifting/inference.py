@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from .data import flip_inputs, flip_poses
+from .errors import InputError, check_finite
 from .fast import FoldedLifter, fold_batchnorm
 from .model import TemporalLifter
 
@@ -75,21 +76,18 @@ def _device_of(model) -> torch.device:
     return next(iter(list(model.parameters()) + list(model.buffers()))).device
 
 
-def _check_inputs(model, x: torch.Tensor, where: str = "") -> None:
+def _check_inputs(model, x: torch.Tensor, where: str = "", joint_names=None) -> None:
     if x.ndim != 3:
-        raise ValueError(f"{where}expected one sequence (frames, joints, features), got shape {tuple(x.shape)}")
+        raise InputError(f"{where}expected one sequence (frames, joints, features), got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
-        raise ValueError(f"{where}empty sequence (0 frames)")
+        raise InputError(f"{where}empty sequence (0 frames)")
     if x.shape[1] != model.in_joints:
-        raise ValueError(f"{where}wrong joint count: the model takes {model.in_joints} joints, input has {x.shape[1]}")
+        raise InputError(f"{where}wrong joint count: the model takes {model.in_joints} joints, input has {x.shape[1]}")
     if x.shape[2] != model.in_features:
-        raise ValueError(f"{where}wrong feature count: the model takes {model.in_features} values per joint, "
+        raise InputError(f"{where}wrong feature count: the model takes {model.in_features} values per joint, "
                          f"input has {x.shape[2]}")
-    bad = ~torch.isfinite(x)
-    if bool(bad.any()):
-        frame, joint, _ = (int(v) for v in bad.nonzero()[0])
-        raise ValueError(f"{where}keypoints contain NaN or infinite values (first at frame {frame}, joint {joint}); "
-                         "drop or interpolate those frames, or give missing joints finite values and zero confidence")
+    check_finite(x, f"{where}keypoints", joint_names,
+                 hint="drop or interpolate those frames, or give missing joints finite values and zero confidence")
 
 
 @torch.inference_mode()
@@ -180,7 +178,7 @@ def lift_sequence(
         ``(T, J_out, 3)`` (or ``(T - rf + 1, J_out, 3)`` without padding) as numpy float32.
     """
     if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
+        raise InputError(f"chunk must be >= 1, got {chunk}")
     fmodel = folded(model)
     dev = torch.device(device) if device is not None else _device_of(model)
     if _device_of(fmodel) != dev:
@@ -190,7 +188,7 @@ def lift_sequence(
     if not pad:
         rf = fmodel.receptive_field
         if x.shape[0] < rf:
-            raise ValueError(f"sequence too short: {x.shape[0]} frames for a receptive field of {rf} "
+            raise InputError(f"sequence too short: {x.shape[0]} frames for a receptive field of {rf} "
                              "(use pad=True to get one output per input frame)")
         n = x.shape[0] - rf + 1
         out = np.empty((n, fmodel.out_joints, 3), np.float32)
@@ -219,7 +217,7 @@ def lift_sequences(
     of ``(T_i, J_out, 3)`` float32 arrays.
     """
     if chunk < 1:
-        raise ValueError(f"chunk must be >= 1, got {chunk}")
+        raise InputError(f"chunk must be >= 1, got {chunk}")
     fmodel = folded(model)
     dev = torch.device(device) if device is not None else _device_of(model)
     if _device_of(fmodel) != dev:

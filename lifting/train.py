@@ -328,10 +328,13 @@ class Trainer:
     def _read_checkpoint(self, map_location) -> dict | None:
         if not (self.run_dir / CHECKPOINT).exists():
             return None
-        try:
-            return torch.load(self.run_dir / CHECKPOINT, map_location=map_location, weights_only=True)
-        except Exception as e:  # noqa: BLE001 - report which file is bad
-            raise RuntimeError(f"cannot resume: {self.run_dir / CHECKPOINT} is unreadable ({e})") from e
+        from .errors import FileFormatError
+        from .io import load_checkpoint
+
+        try:  # weights_only: a checkpoint whose pickle names Python objects is refused before anything runs
+            return load_checkpoint(self.run_dir / CHECKPOINT, map_location=map_location)
+        except FileFormatError as e:
+            raise FileFormatError(f"cannot resume: {e}", path=e.path) from None
 
     def try_resume(self) -> bool:
         """Load ``run_dir/checkpoint.pt`` if it exists; True when resumed.

@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 import torch
 
+from poselift.errors import FileFormatError
+
 from poselift.data import WindowBank, flip_inputs
 from poselift.datasets.synthetic import make_dataset
 from poselift.layouts import H36M17
@@ -98,7 +100,7 @@ def test_resume_refuses_a_different_model_or_a_corrupt_checkpoint(seqs, tmp_path
     with pytest.raises(ValueError, match="differs"):
         tr.fit()
     (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(RuntimeError, match="unreadable"):
+    with pytest.raises(FileFormatError, match="cannot resume: .*checkpoint.pt"):
         _trainer(seqs, tmp_path, epochs=2).fit()
 
 
