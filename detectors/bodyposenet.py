@@ -48,7 +48,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import InputError, SignatureError
+from ..errors import InputError, SignatureError, numeric_array
 from .runtime import OnnxModel, format_shape
 
 __all__ = [
@@ -268,14 +268,7 @@ def find_peaks(
 
 def _maps(x, what: str) -> np.ndarray:
     """``x`` as float32 maps; :class:`~poselift.errors.InputError` for anything that is not numbers."""
-    try:
-        a = np.asarray(x)
-    except (TypeError, ValueError) as e:  # ragged nested lists
-        raise InputError(f"{what}: not an array of numbers ({e})") from None
-    if a.dtype.kind not in "biuf":
-        raise InputError(f"{what}: expected real numbers, got an array of dtype {a.dtype}")
-    with np.errstate(over="ignore"):  # float64 beyond float32's range becomes inf, reported below
-        return a.astype(np.float32, copy=False)
+    return numeric_array(x, what, np.float32)
 
 
 def _check_maps_finite(maps: np.ndarray, what: str, channel: str) -> None:

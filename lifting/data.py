@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .errors import InputError, check_finite
+from .errors import InputError, check_finite, numeric_array
 
 __all__ = ["WindowBank", "flip_inputs", "flip_poses"]
 
@@ -178,13 +178,7 @@ class WindowBank:
 
 
 def _float_array(x, what: str) -> np.ndarray:
-    try:
-        a = np.asarray(x)
-    except (TypeError, ValueError) as e:  # ragged nested lists
-        raise InputError(f"{what}: not an array of numbers ({e})") from None
-    if a.dtype.kind not in "biuf":
-        raise InputError(f"{what}: expected numbers, got an array of dtype {a.dtype}")
-    return a.astype(np.float32, copy=False)
+    return numeric_array(x, what, np.float32)
 
 
 def flip_inputs(x: torch.Tensor, perm) -> torch.Tensor:

@@ -33,16 +33,17 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 __all__ = [
-    "PoseliftError",
-    "InputError",
-    "FileFormatError",
     "ConfigError",
-    "SignatureError",
+    "FileFormatError",
+    "InputError",
     "LayoutError",
+    "PoseliftError",
+    "SignatureError",
+    "UnsafePickleWarning",
     "check_finite",
     "check_shape",
+    "numeric_array",
     "reading",
-    "UnsafePickleWarning",
 ]
 
 
@@ -237,3 +238,26 @@ def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
             detail = detail[:300] + "..."
         raise FileFormatError(f"{path}: corrupt or truncated {kind} file ({type(e).__name__}: {detail})",
                               path) from e
+
+
+def numeric_array(x: Any, what: str, dtype: Any = None):
+    """``x`` as a numpy array of real numbers (optionally cast to ``dtype``).
+
+    Raises :class:`InputError` naming ``what`` for ragged lists, objects,
+    strings or complex numbers, instead of letting them fail (or be silently
+    converted) deep inside numpy. Values beyond ``dtype``'s range become inf
+    (for :func:`check_finite` to report).
+    """
+    import numpy as np
+
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:  # ragged nested lists
+        raise InputError(f"{what}: not an array of numbers ({e})") from None
+    if a.dtype.kind not in "biuf":
+        raise InputError(f"{what}: expected real numbers, got an array of dtype {a.dtype}")
+    if dtype is None:
+        return a
+    with np.errstate(over="ignore"):
+        return a.astype(dtype, copy=False)
+

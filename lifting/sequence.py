@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .camera import Camera
-from .errors import InputError, check_finite
+from .errors import InputError, check_finite, numeric_array
 from .layouts import Layout, get_layout
 
 __all__ = ["PoseSequence"]
@@ -20,13 +20,7 @@ __all__ = ["PoseSequence"]
 
 def _numeric(x: Any, what: str) -> np.ndarray:
     """``x`` as a numeric array (no objects, strings or ragged lists)."""
-    try:
-        a = np.asarray(x)
-    except (TypeError, ValueError) as e:  # ragged nested lists
-        raise InputError(f"{what}: not an array of numbers ({e})") from None
-    if a.dtype.kind not in "biuf":
-        raise InputError(f"{what}: expected numbers, got an array of dtype {a.dtype}")
-    return a
+    return numeric_array(x, what)
 
 
 @dataclass

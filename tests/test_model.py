@@ -16,9 +16,9 @@ def test_parameter_counts_match_videopose3d(widths, count):
     assert m.receptive_field == 3 ** len(widths)
 
 
-def _randomised(model: TemporalLifter) -> TemporalLifter:
-    """Non-trivial BatchNorm statistics so that eval-mode outputs are not degenerate."""
-    g = torch.Generator().manual_seed(0)
+def _randomised(model: TemporalLifter, seed: int = 0) -> TemporalLifter:
+    """Non-trivial BatchNorm statistics so that eval-mode outputs (and folding) are not degenerate."""
+    g = torch.Generator().manual_seed(seed)
     for m in model.modules():
         if isinstance(m, torch.nn.BatchNorm1d):
             m.running_mean.copy_(torch.randn(m.num_features, generator=g, dtype=m.running_mean.dtype) * 0.1)

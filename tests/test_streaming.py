@@ -8,21 +8,10 @@ from poselift.fast import fold_batchnorm
 from poselift.inference import lift_sequence, pad_edges
 from poselift.model import TemporalLifter
 from poselift.streaming import StreamingLifter, WindowRecomputeLifter
+from test_model import _randomised
 from torch.utils.flop_counter import FlopCounterMode
 
 TOL = 1e-4
-
-
-def _randomised(model: TemporalLifter, seed: int = 0) -> TemporalLifter:
-    """Non-trivial BatchNorm statistics so that folding matters (as in test_model.py)."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm1d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-    return model.eval()
 
 
 def _model(widths=(3, 3, 3), causal=True, channels=32, in_features=2, seed=0) -> TemporalLifter:

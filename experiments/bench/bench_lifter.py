@@ -19,15 +19,12 @@ from __future__ import annotations
 import argparse
 import time
 
-import numpy as np
 import torch
-
-from poselift.data import WindowBank
+from poselift.experiments.perf import bench_training
 from poselift.experiments.runs import machine_description
 from poselift.inference import lift_sequence
 from poselift.layouts import H36M17
 from poselift.model import TemporalLifter
-from poselift.train import Trainer, TrainSettings
 
 H36M_TRAIN_WINDOWS = 1_464_400
 WIDTHS = {1: (1, 1, 1), 27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
@@ -39,21 +36,8 @@ def _sync(device):
 
 
 def train_throughput(rf: int, channels: int, device: torch.device, windows: int, amp: bool = False) -> float:
-    """Windows per second of ``Trainer`` epochs over a bank of at least ``windows`` windows."""
-    rng = np.random.default_rng(0)
-    n_seq = max(2, -(-windows // 2000))
-    seqs = [rng.normal(size=(2000, 17, 2)).astype(np.float32) for _ in range(n_seq)]
-    targets = [rng.normal(size=(2000, 17, 3)).astype(np.float32) * 0.2 for _ in range(n_seq)]
-    model = TemporalLifter(17, 17, WIDTHS[rf], channels=channels)
-    bank = WindowBank(seqs, model.receptive_field, targets=targets, device=device)
-    st = TrainSettings(epochs=1, batch_size=1024, windows_per_epoch=2048, progress=False, amp=amp)
-    tr = Trainer(model, bank, st, "h36m17", "h36m17", device=device)
-    tr._train_epoch()  # warm-up (allocations, cuDNN autotune)
-    tr.settings.windows_per_epoch = windows
-    _sync(device)
-    row = tr._train_epoch()
-    _sync(device)
-    return row["windows_per_second"]
+    """Windows per second of ``Trainer`` epochs (the same measurement as ``poselift bench``)."""
+    return bench_training(rf, channels, device, windows, amp)["windows_per_s"]
 
 
 def eval_fps(rf: int, channels: int, device: torch.device, frames: int, flip: bool) -> float:
