@@ -143,6 +143,17 @@ def _forward(fmodel: FoldedLifter, x: torch.Tensor, perm_in, perm_out) -> np.nda
     return y.float().cpu().numpy()
 
 
+def _prepare(model, chunk: int, device) -> tuple[FoldedLifter, torch.device]:
+    """The folded model on the device to run on (the model's own unless ``device`` is given)."""
+    if chunk < 1:
+        raise InputError(f"chunk must be >= 1, got {chunk}")
+    fmodel = folded(model)
+    dev = torch.device(device) if device is not None else _device_of(model)
+    if _device_of(fmodel) != dev:
+        fmodel = fmodel.to(dev)
+    return fmodel, dev
+
+
 def _as_tensor(x, fmodel: FoldedLifter, dev) -> torch.Tensor:
     x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     return x.to(dev, fmodel.layers[0].weight.dtype)  # the model's dtype (float32 unless it was converted)
@@ -177,12 +188,7 @@ def lift_sequence(
     Returns:
         ``(T, J_out, 3)`` (or ``(T - rf + 1, J_out, 3)`` without padding) as numpy float32.
     """
-    if chunk < 1:
-        raise InputError(f"chunk must be >= 1, got {chunk}")
-    fmodel = folded(model)
-    dev = torch.device(device) if device is not None else _device_of(model)
-    if _device_of(fmodel) != dev:
-        fmodel = fmodel.to(dev)
+    fmodel, dev = _prepare(model, chunk, device)
     x = _as_tensor(inputs, fmodel, dev)
     _check_inputs(fmodel, x)
     if not pad:
@@ -216,12 +222,7 @@ def lift_sequences(
     many short sequences. ``inputs``: list of ``(T_i, J_in, F)``; returns a list
     of ``(T_i, J_out, 3)`` float32 arrays.
     """
-    if chunk < 1:
-        raise InputError(f"chunk must be >= 1, got {chunk}")
-    fmodel = folded(model)
-    dev = torch.device(device) if device is not None else _device_of(model)
-    if _device_of(fmodel) != dev:
-        fmodel = fmodel.to(dev)
+    fmodel, dev = _prepare(model, chunk, device)
     xs = []
     for i, x in enumerate(inputs):
         x = _as_tensor(x, fmodel, dev)
