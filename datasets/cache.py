@@ -14,7 +14,7 @@ back in about a second. Layout of the file::
 Arrays are compressed (gzip with the byte-shuffle filter by default, or lzf)
 and carry a Fletcher-32 checksum, so a damaged file fails loudly instead of
 returning wrong numbers. The file is written atomically
-(:func:`poselift.io.atomic_path`): an interrupted run leaves no half cache.
+(:func:`poselift.core.io.atomic_path`): an interrupted run leaves no half cache.
 
 The cache is derived from Human3.6M and falls under its academic licence:
 keep it outside any repository (the default location is the user's cache
@@ -31,12 +31,12 @@ from typing import Iterable
 
 import numpy as np
 
-from .._version import __version__
-from ..camera import Camera
-from ..errors import FileFormatError, InputError, check_finite, reading
-from ..io import atomic_path
-from ..layouts import get_layout
-from .h36m import H36MData, read_archive, read_npz
+from poselift._version import __version__
+from poselift.core.camera import Camera
+from poselift.core.errors import FileFormatError, InputError, check_finite, reading
+from poselift.core.io import atomic_path
+from poselift.core.layouts import get_layout
+from poselift.datasets.h36m import H36MData, read_archive, read_npz
 
 __all__ = [
     "CACHE_FORMAT",

@@ -2,7 +2,7 @@
 
 Everything lands in one plain container, :class:`H36MData`:
 
-* ``cameras[(subject, camera_id)]``: :class:`poselift.camera.Camera` with
+* ``cameras[(subject, camera_id)]``: :class:`poselift.core.camera.Camera` with
   ``R`` world-to-camera (the stored ``R`` of ``cameras.h5`` is transposed;
   this module fixes it), ``T`` the camera centre in world metres, the
   Human3.6M distortion and the image size of that camera id;
@@ -13,7 +13,7 @@ Everything lands in one plain container, :class:`H36MData`:
   detections in pixels (the Stacked Hourglass detections of the archive:
   ``J = 16``, layout ``mpii16``).
 
-:func:`sequences` turns it into :class:`poselift.sequence.PoseSequence`
+:func:`sequences` turns it into :class:`poselift.core.sequence.PoseSequence`
 objects (one per subject, action and camera) with 3D in camera coordinates
 and either ground-truth 2D (the 3D projected through the camera, with lens
 distortion) or the detections. :func:`load` reads either a prepared cache
@@ -35,10 +35,10 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from ..camera import Camera
-from ..errors import FileFormatError, InputError, UnsafePickleWarning, check_finite, reading
-from ..layouts import get_layout
-from ..sequence import PoseSequence
+from poselift.core.camera import Camera
+from poselift.core.errors import FileFormatError, InputError, UnsafePickleWarning, check_finite, reading
+from poselift.core.layouts import get_layout
+from poselift.core.sequence import PoseSequence
 
 __all__ = [
     "SUBJECTS",
@@ -101,7 +101,7 @@ _MM = 1000.0
 
 
 def subject_number(subject: str) -> int:
-    """``"S11" -> 11``; raises :class:`~poselift.errors.InputError` for anything not shaped ``S<number>``."""
+    """``"S11" -> 11``; raises :class:`~poselift.core.errors.InputError` for anything not shaped ``S<number>``."""
     m = re.fullmatch(r"S(\d+)", subject) if isinstance(subject, str) else None
     if not m:
         raise InputError(f"subject names look like 'S9', got {subject!r}")
@@ -558,7 +558,7 @@ def read_npz(
         keypoints_npz: optional ``data_2d_h36m_<name>.npz`` detections.
         allow_pickle: the npz entries are pickled Python objects, and
             unpickling can run code: without this flag the reader refuses
-            with a :class:`~poselift.errors.FileFormatError` (a ``ValueError``);
+            with a :class:`~poselift.core.errors.FileFormatError` (a ``ValueError``);
             with it, it warns (:class:`UnsafePickleWarning`).
         subjects: subjects to keep (all when ``None``).
         layout2d: joint layout of the 2D when the metadata does not tell
@@ -827,7 +827,7 @@ def load(
             "poselift.datasets.h36m.read_npz(..., cameras_h5=..., allow_pickle=True) or prepare a cache "
             "first: poselift prepare h36m --format npz --source ... --cameras ... --allow-pickle"
         )
-    from .cache import load_cache
+    from poselift.datasets.cache import load_cache
 
     data = load_cache(path)
     return data if subjects is None else data.subset(subjects)

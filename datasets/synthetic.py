@@ -13,7 +13,7 @@ intrinsics and lens distortion, and projected to 2D with the errors a real
 * occlusion: joints with larger noise and low confidence for a while.
 
 Everything is deterministic from a seed. The output is a list of
-:class:`poselift.sequence.PoseSequence` with ground-truth 3D in camera
+:class:`poselift.core.sequence.PoseSequence` with ground-truth 3D in camera
 coordinates (metres), so the package's whole train/evaluate path runs on it.
 
 World frame: metres, Z up. Body frame of the rest pose: x to the person's
@@ -27,9 +27,9 @@ from typing import Callable
 
 import numpy as np
 
-from ..camera import Camera
-from ..layouts import H36M17
-from ..sequence import PoseSequence
+from poselift.core.camera import Camera
+from poselift.core.layouts import H36M17
+from poselift.core.sequence import PoseSequence
 
 __all__ = [
     "MOTIONS",

@@ -12,13 +12,13 @@ Modules:
 * :mod:`~poselift.detectors.standins`: stand-in ONNX models with the published signatures (tests, benchmarks).
 
 The joint conversions ``bodyposenet18 -> h36m17`` and ``bodypose3dnet34 ->
-h36m17`` are registered in :mod:`poselift.layouts`.
+h36m17`` are registered in :mod:`poselift.core.layouts`.
 """
-from .bodypose3dnet import BodyPose3DNet, Poses3D, crop_for_box
-from .bodyposenet import BodyPoseNet, BodyPoseNetSettings, DecodeSettings, People, decode_people
-from .readers import KeypointTracks, read_2d, read_keypoints_h5, read_sequences, write_keypoints_h5
-from .runtime import OnnxModel, TensorSpec
-from .tracking import Detections, Track, TrackerSettings, track_people
+from poselift.detectors.bodypose3dnet import BodyPose3DNet, Poses3D, crop_for_box
+from poselift.detectors.bodyposenet import BodyPoseNet, BodyPoseNetSettings, DecodeSettings, People, decode_people
+from poselift.detectors.readers import KeypointTracks, read_2d, read_keypoints_h5, read_sequences, write_keypoints_h5
+from poselift.detectors.runtime import OnnxModel, TensorSpec
+from poselift.detectors.tracking import Detections, Track, TrackerSettings, track_people
 
 __all__ = [
     "BodyPose3DNet", "Poses3D", "crop_for_box",

@@ -16,7 +16,7 @@ NVIDIA's DeepStream reference app ``deepstream-bodypose-3d`` does
   pixels, ``[x, y, 1]^T = t_form_inv @ [u, v, 1]^T`` (the app feeds the
   identity and maps the network's crop coordinates back itself).
 * **``k_inv``**: the inverse intrinsics *of the crop*. With a known
-  :class:`~poselift.camera.Camera` (or focal length and principal point) for
+  :class:`~poselift.core.camera.Camera` (or focal length and principal point) for
   the frame, the crop camera is that camera seen through the crop affine:
   ``K_crop = t_form_inv^-1 @ K`` (:func:`crop_intrinsics`), so a crop pixel
   and the frame pixel it came from give the same viewing ray. Without one,
@@ -44,10 +44,10 @@ from typing import Sequence
 
 import numpy as np
 
-from ..camera import Camera
-from ..errors import InputError
-from .bodyposenet import check_image
-from .runtime import OnnxModel, TensorSpec
+from poselift.core.camera import Camera
+from poselift.core.errors import InputError
+from poselift.detectors.bodyposenet import check_image
+from poselift.detectors.runtime import OnnxModel, TensorSpec
 
 __all__ = [
     "CROP_WIDTH",

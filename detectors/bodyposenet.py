@@ -48,8 +48,8 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import InputError, SignatureError, numeric_array
-from .runtime import OnnxModel, format_shape
+from poselift.core.errors import InputError, SignatureError, numeric_array
+from poselift.detectors.runtime import OnnxModel, format_shape
 
 __all__ = [
     "BODYPOSENET_LIMBS",
@@ -267,12 +267,12 @@ def find_peaks(
 
 
 def _maps(x, what: str) -> np.ndarray:
-    """``x`` as float32 maps; :class:`~poselift.errors.InputError` for anything that is not numbers."""
+    """``x`` as float32 maps; :class:`~poselift.core.errors.InputError` for anything that is not numbers."""
     return numeric_array(x, what, np.float32)
 
 
 def _check_maps_finite(maps: np.ndarray, what: str, channel: str) -> None:
-    """NaN/inf in ``(C, H, W)`` maps: :class:`~poselift.errors.InputError` naming the first bad cell."""
+    """NaN/inf in ``(C, H, W)`` maps: :class:`~poselift.core.errors.InputError` naming the first bad cell."""
     bad = ~np.isfinite(maps)
     if bad.any():
         c, y, x = np.unravel_index(int(np.argmax(bad)), maps.shape)

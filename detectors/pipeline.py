@@ -21,13 +21,13 @@ from typing import Callable, Mapping, Union
 
 import numpy as np
 
-from ..errors import reading
-from ..io import read_json
-from .bodypose3dnet import BodyPose3DNet, check_boxes
-from .bodyposenet import BodyPoseNet
-from .readers import KeypointTracks
-from .tracking import Detections, TrackerSettings, track_people, tracks_from_ids
-from .video import probe_video, read_frames
+from poselift.core.errors import reading
+from poselift.core.io import read_json
+from poselift.detectors.bodypose3dnet import BodyPose3DNet, check_boxes
+from poselift.detectors.bodyposenet import BodyPoseNet
+from poselift.detectors.readers import KeypointTracks
+from poselift.detectors.tracking import Detections, TrackerSettings, track_people, tracks_from_ids
+from poselift.detectors.video import probe_video, read_frames
 
 __all__ = ["detect_video", "read_boxes_json", "BoxSource"]
 

@@ -3,7 +3,7 @@
 Everything reads into :class:`KeypointTracks` (the tracks of one video plus
 what the lifter needs: layout, image size, fps), which
 :meth:`KeypointTracks.to_sequences` turns into
-:class:`~poselift.sequence.PoseSequence` objects, one per track.
+:class:`~poselift.core.sequence.PoseSequence` objects, one per track.
 
 Our HDF5 2D file, format ``poselift-keypoints2d`` version 1
 (:func:`write_keypoints_h5` / :func:`read_keypoints_h5`, written atomically)::
@@ -41,7 +41,7 @@ Other sources:
 :func:`read_2d` picks the reader from the file.
 
 Bad files: a corrupt, truncated or malformed file raises
-:class:`~poselift.errors.FileFormatError` naming the file (and the track,
+:class:`~poselift.core.errors.FileFormatError` naming the file (and the track,
 frame or key where it can), whatever the parser underneath threw. Files
 storing pickled Python objects are read only with ``allow_pickle=True``
 (which warns). NaN/inf policy: a keypoint with a non-finite coordinate is a
@@ -61,12 +61,12 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from .._version import __version__
-from ..errors import FileFormatError, InputError, UnsafePickleWarning, reading
-from ..io import atomic_path, read_json
-from ..layouts import get_layout
-from ..sequence import PoseSequence
-from .tracking import Detections, Track, TrackerSettings, fill_missing_joints, track_people, tracks_from_ids
+from poselift._version import __version__
+from poselift.core.errors import FileFormatError, InputError, UnsafePickleWarning, reading
+from poselift.core.io import atomic_path, read_json
+from poselift.core.layouts import get_layout
+from poselift.core.sequence import PoseSequence
+from poselift.detectors.tracking import Detections, Track, TrackerSettings, fill_missing_joints, track_people, tracks_from_ids
 
 __all__ = [
     "KEYPOINTS_FORMAT",
@@ -129,7 +129,7 @@ class KeypointTracks:
             raise InputError(f"num_frames {self.num_frames} is smaller than the last track frame")
 
     def to_sequences(self, min_length: int = 1, image_size: tuple[int, int] | None = None) -> list[PoseSequence]:
-        """One :class:`~poselift.sequence.PoseSequence` per track with at least ``min_length`` frames.
+        """One :class:`~poselift.core.sequence.PoseSequence` per track with at least ``min_length`` frames.
 
         Joints never seen in a track are placed on their nearest found
         ancestor with confidence 0 (a lifter needs finite input). ``meta``
@@ -332,7 +332,7 @@ def read_keypoints_h5(path: str | os.PathLike) -> KeypointTracks:
 
 
 def read_sequences(path: str | os.PathLike, min_length: int = 1) -> list[PoseSequence]:
-    """Our HDF5 2D file as one :class:`~poselift.sequence.PoseSequence` per track."""
+    """Our HDF5 2D file as one :class:`~poselift.core.sequence.PoseSequence` per track."""
     return read_keypoints_h5(path).to_sequences(min_length=min_length)
 
 

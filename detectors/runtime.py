@@ -16,7 +16,7 @@
 * **the model's signature is checked** against :class:`TensorSpec` lists the
   wrapper expects; a mismatch raises ``ValueError`` naming the tensor, the
   expected and the actual shape/type (:func:`check_signature`); a
-  :class:`~poselift.errors.SignatureError` (a ``ValueError``).
+  :class:`~poselift.core.errors.SignatureError` (a ``ValueError``).
 * **batches**: :meth:`OnnxModel.run` splits the leading (batch) axis into
   chunks no larger than the model allows (a model exported with a fixed
   batch of 1 runs item by item) and concatenates the results.
@@ -30,7 +30,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import FileFormatError, InputError, SignatureError
+from poselift.core.errors import FileFormatError, InputError, SignatureError
 
 __all__ = [
     "TensorSpec",

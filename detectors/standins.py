@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .bodyposenet import BODYPOSENET_HEATMAP, BODYPOSENET_INPUT, BODYPOSENET_LIMBS, BODYPOSENET_PAF
+from poselift.detectors.bodyposenet import BODYPOSENET_HEATMAP, BODYPOSENET_INPUT, BODYPOSENET_LIMBS, BODYPOSENET_PAF
 
 __all__ = [
     "person_template",

@@ -30,8 +30,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from ..errors import InputError
-from ..layouts import Layout, get_layout
+from poselift.core.errors import InputError
+from poselift.core.layouts import Layout, get_layout
 
 __all__ = [
     "Detections",

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..render import write_video
+from poselift.render import write_video
 
 __all__ = ["VideoInfo", "probe_video", "read_frames", "write_video", "IMAGE_SUFFIXES"]
 

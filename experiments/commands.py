@@ -6,12 +6,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .config import apply_overrides, load_config
+from poselift.experiments.config import apply_overrides, load_config
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..distributed import is_main, launched_by_torchrun
-    from .runner import train_run
+    from poselift.distributed import is_main, launched_by_torchrun
+    from poselift.experiments.runner import train_run
 
     cfg = load_config(args.config)
     overrides = list(args.set or [])
@@ -47,7 +47,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .runner import evaluate_run
+    from poselift.experiments.runner import evaluate_run
 
     flip = None if args.flip_test is None else args.flip_test == "on"
     metrics = evaluate_run(args.run_dir, data_path=args.data, progress=not args.no_progress, flip_test=flip)
@@ -57,14 +57,14 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _table(args: argparse.Namespace) -> int:
-    from .tables import anchor_rows, render_table, row_from_run
+    from poselift.experiments.tables import anchor_rows, render_table, row_from_run
 
     rows = [row_from_run(d) for d in args.run_dirs]
     if args.anchors:
         rows += anchor_rows(None if args.anchors == "all" else args.anchors)
     text = render_table(rows, args.format, per_action=args.per_action, caption=args.caption)
     if args.out:
-        from ..io import atomic_write_text
+        from poselift.core.io import atomic_write_text
 
         atomic_write_text(args.out, text)
     sys.stdout.write(text)
@@ -72,7 +72,7 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from .runner import reproduce_run
+    from poselift.experiments.runner import reproduce_run
 
     out, diffs = reproduce_run(args.run_dir, args.out, progress=not args.no_progress, tol=args.tolerance)
     if diffs:
@@ -85,18 +85,18 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from .compare import Method, compare_methods, comparison_table, single_frame_from_detector
-    from .runs import load_lifter
+    from poselift.experiments.compare import Method, compare_methods, comparison_table, single_frame_from_detector
+    from poselift.experiments.runs import load_lifter
 
     if args.input:
-        from ..detectors.readers import read_2d
+        from poselift.detectors.readers import read_2d
 
         size = tuple(int(v) for v in args.image_size.lower().split("x")) if args.image_size else None
         seqs = read_2d(args.input, image_size=size, fps=args.fps).to_sequences(min_length=args.min_length)
         if not seqs:
             raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
     else:
-        from .runner import shared_test_split
+        from poselift.experiments.runner import shared_test_split
 
         seqs = shared_test_split(args.run_dirs, args.data)
     lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
@@ -113,7 +113,7 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare_methods(seqs, methods)
     text = comparison_table(result, args.format)
     if args.out:
-        from ..io import atomic_write_json
+        from poselift.core.io import atomic_write_json
 
         atomic_write_json(args.out, result)
     sys.stdout.write(text)

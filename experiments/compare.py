@@ -25,15 +25,15 @@ from typing import Sequence
 
 import numpy as np
 
-from ..layouts import get_layout, get_mapping
-from ..metrics import (
+from poselift.core.layouts import get_layout, get_mapping
+from poselift.metrics import (
     acceleration_per_frame,
     jitter_per_frame,
     mpjpe_per_frame,
     mpjve_per_frame,
     p_mpjpe_per_frame,
 )
-from ..sequence import PoseSequence
+from poselift.core.sequence import PoseSequence
 
 __all__ = ["Method", "single_frame_from_detector", "compare_methods", "comparison_table"]
 

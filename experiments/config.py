@@ -11,7 +11,7 @@ A config has four sections plus a name and a seed::
     device: auto
 
 Unknown keys are errors (a typo must not silently fall back to a default),
-and so are values of the wrong type: both raise :class:`~poselift.errors.ConfigError`
+and so are values of the wrong type: both raise :class:`~poselift.core.errors.ConfigError`
 (a ``ValueError``) naming the key, e.g. ``train.epochs: expected an integer, got 'ten'``.
 Configs are data: files are read with ``yaml.safe_load`` (no Python objects, no code).
 :func:`load_config` reads a file, :func:`apply_overrides` applies
@@ -30,8 +30,8 @@ from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
 
-from ..errors import ConfigError
-from ..train import TrainSettings
+from poselift.core.errors import ConfigError
+from poselift.train import TrainSettings
 
 __all__ = [
     "DataConfig",
@@ -92,7 +92,7 @@ class DataConfig:
             k: [k1, k2, k3], p: [p1, p2]}`` in pixels (``k``/``p`` optional). ``null``
             assumes the documented default from the image size: no distortion,
             principal point at the centre, focal length 1.15 x image width
-            (:meth:`poselift.camera.Camera.from_image_size`).
+            (:meth:`poselift.core.camera.Camera.from_image_size`).
         unlabelled_image_size: ``[width, height]`` for files that do not store it.
         synthetic: settings when ``dataset: synthetic``.
     """

@@ -19,16 +19,16 @@ DEFAULT_FRAMES = 200
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from ..io import read_json
-    from .figures import (
+    from poselift.core.io import read_json
+    from poselift.experiments.figures import (
         comparison_animation,
         error_over_time_figure,
         per_action_figure,
         select_sequence,
         sequence_label,
     )
-    from .runner import shared_test_split
-    from .runs import load_lifter
+    from poselift.experiments.runner import shared_test_split
+    from poselift.experiments.runs import load_lifter
 
     run_dirs = [Path(d) for d in args.run_dirs]
     for d in run_dirs:

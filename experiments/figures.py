@@ -17,7 +17,7 @@ Static figures are drawn on a bare :class:`matplotlib.figure.Figure` with the
 Agg canvas: no pyplot state, no display needed, nothing to close, and the
 caller's (e.g. a notebook's) backend is left alone. A notebook shows the
 returned figure with ``display(fig)``. Every file is written atomically
-(:func:`poselift.io.atomic_path`).
+(:func:`poselift.core.io.atomic_path`).
 """
 from __future__ import annotations
 
@@ -27,11 +27,11 @@ from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 
-from ..io import atomic_path, read_json
-from ..render import VIDEO_SUFFIXES, Panel2D, Panel3D, render_animation
-from ..sequence import PoseSequence
-from ..viz import plot_error_over_time, plot_per_action
-from .protocol import METRIC_LABELS, sequence_errors
+from poselift.core.io import atomic_path, read_json
+from poselift.render import VIDEO_SUFFIXES, Panel2D, Panel3D, render_animation
+from poselift.core.sequence import PoseSequence
+from poselift.viz import plot_error_over_time, plot_per_action
+from poselift.experiments.protocol import METRIC_LABELS, sequence_errors
 
 __all__ = [
     "ANIMATION_SUFFIXES",
@@ -278,7 +278,7 @@ def _video_source(video: Any, seq: PoseSequence, start: int) -> Any:
     """
     if video is None or not isinstance(video, (str, os.PathLike)):
         return video
-    from ..detectors.video import read_frames
+    from poselift.detectors.video import read_frames
 
     path = Path(video)
     if not path.exists():

@@ -115,9 +115,9 @@ def _randomised(model):
 
 
 def bench_inference(rf: int, channels: int, device: torch.device, frames: int, sequences: int) -> dict:
-    from ..fast import fold_batchnorm
-    from ..inference import lift_sequences, pad_edges
-    from ..model import TemporalLifter
+    from poselift.fast import fold_batchnorm
+    from poselift.inference import lift_sequences, pad_edges
+    from poselift.model import TemporalLifter
 
     model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels)).to(device).eval()
     flops = fold_batchnorm(model).flops_per_frame()
@@ -137,12 +137,12 @@ def bench_inference(rf: int, channels: int, device: torch.device, frames: int, s
 
 
 def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -> dict:
-    from ..model import TemporalLifter
-    from ..streaming import StreamingLifter, WindowRecomputeLifter
+    from poselift.model import TemporalLifter
+    from poselift.streaming import StreamingLifter, WindowRecomputeLifter
 
     model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).to(device).eval()
     weight_bytes = sum(p.numel() * 4 for n, p in model.named_parameters() if "bn" not in n)
-    from ..fast import fold_batchnorm
+    from poselift.fast import fold_batchnorm
 
     flops = fold_batchnorm(model).flops_per_frame()
     x = torch.randn(frames + 20, 17, 2, device=device)
@@ -167,9 +167,9 @@ def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -
 
 
 def bench_training(rf: int, channels: int, device: torch.device, windows: int, amp: bool) -> dict:
-    from ..data import WindowBank
-    from ..model import TemporalLifter
-    from ..train import Trainer, TrainSettings
+    from poselift.data import WindowBank
+    from poselift.model import TemporalLifter
+    from poselift.train import Trainer, TrainSettings
 
     rng = np.random.default_rng(0)
     n_seq = max(2, -(-windows // 2000))
@@ -193,10 +193,10 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
 def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
     import onnxruntime as ort
 
-    from ..export import export_onnx
-    from ..inference import lift_sequence
-    from ..model import TemporalLifter
-    from ..streaming import StreamingLifter
+    from poselift.export import export_onnx
+    from poselift.inference import lift_sequence
+    from poselift.model import TemporalLifter
+    from poselift.streaming import StreamingLifter
 
     model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).eval()
     x = torch.randn(frames, 17, 2)
@@ -212,7 +212,7 @@ def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
         n_out = frames - model.receptive_field + 1
         res.update(ort_fps=n_out / t_ort, torch_fps=n_out / t_torch)
         try:
-            from ..export import OnnxStreamingLifter
+            from poselift.export import OnnxStreamingLifter
         except ImportError:
             return res
         step = OnnxStreamingLifter(Path(d) / "lifter_step.onnx")
@@ -233,7 +233,7 @@ def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "i
                                                                      "training", "onnx"),
               channels: tuple[int, ...] = (1024, 256), out: str | None = None) -> dict:
     """Run the benchmark, print Markdown tables, return (and optionally save) the numbers."""
-    from .runs import machine_description
+    from poselift.experiments.runs import machine_description
 
     dev = torch.device(device)
     result: dict = {"machine": machine_description(dev), "threads": torch.get_num_threads(),
@@ -321,7 +321,7 @@ def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "i
         print()
 
     if out:
-        from ..io import atomic_write_json
+        from poselift.core.io import atomic_write_json
 
         atomic_write_json(out, result)
     return result

@@ -20,18 +20,18 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .. import distributed as D
-from .._version import __version__
-from ..data import WindowBank
-from ..inference import lift_sequences
-from ..io import atomic_path, atomic_write_json, atomic_write_text, read_json
-from ..layouts import get_layout
-from ..model import TemporalLifter
-from ..sequence import PoseSequence
-from ..train import Trainer
-from .config import ExperimentConfig, config_from_dict, dump_config, load_config
-from .protocol import markdown_table, sequence_errors, summarize
-from .runs import git_commit, load_lifter, machine_description
+from poselift import distributed as D
+from poselift._version import __version__
+from poselift.data import WindowBank
+from poselift.inference import lift_sequences
+from poselift.core.io import atomic_path, atomic_write_json, atomic_write_text, read_json
+from poselift.core.layouts import get_layout
+from poselift.model import TemporalLifter
+from poselift.core.sequence import PoseSequence
+from poselift.train import Trainer
+from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
+from poselift.experiments.protocol import markdown_table, sequence_errors, summarize
+from poselift.experiments.runs import git_commit, load_lifter, machine_description
 
 __all__ = [
     "Splits",
@@ -86,7 +86,7 @@ def resolve_data_path(path: str | None, config_source: str | None = None) -> Pat
 
 
 def _synthetic_splits(cfg: ExperimentConfig) -> Splits:
-    from ..datasets.synthetic import NoiseSettings, make_cameras, make_dataset
+    from poselift.datasets.synthetic import NoiseSettings, make_cameras, make_dataset
 
     s = cfg.data.synthetic
     noise = NoiseSettings(**s.noise)
@@ -102,7 +102,7 @@ def _synthetic_splits(cfg: ExperimentConfig) -> Splits:
 
 
 def _h36m_splits(cfg: ExperimentConfig) -> Splits:
-    from ..datasets import h36m
+    from poselift.datasets import h36m
 
     d = cfg.data
     path = resolve_data_path(d.path, cfg.source)
@@ -172,8 +172,8 @@ def custom_unlabelled(cfg: ExperimentConfig, layout_in: str) -> list[PoseSequenc
     (pixels) or, when that is ``null``, :meth:`Camera.from_image_size` of its
     video. Tracks shorter than 10 frames are dropped.
     """
-    from ..camera import Camera
-    from ..detectors.readers import read_2d
+    from poselift.core.camera import Camera
+    from poselift.detectors.readers import read_2d
 
     d = cfg.data
     out = []

@@ -10,7 +10,7 @@ A run folder holds::
     table.md        the same as a Markdown table
 
 :func:`load_lifter` turns a run folder into a :class:`Lifter` that lifts any
-:class:`~poselift.sequence.PoseSequence` (converting its joint layout when
+:class:`~poselift.core.sequence.PoseSequence` (converting its joint layout when
 needed).
 """
 from __future__ import annotations
@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import FileFormatError, InputError, reading
-from ..inference import lift_sequence
-from ..io import load_checkpoint
-from ..layouts import Layout, get_layout
-from ..model import TemporalLifter
-from ..sequence import PoseSequence
-from ..train import CHECKPOINT, resolve_device
+from poselift.core.errors import FileFormatError, InputError, reading
+from poselift.inference import lift_sequence
+from poselift.core.io import load_checkpoint
+from poselift.core.layouts import Layout, get_layout
+from poselift.model import TemporalLifter
+from poselift.core.sequence import PoseSequence
+from poselift.train import CHECKPOINT, resolve_device
 
 __all__ = ["Lifter", "load_lifter", "git_commit", "machine_description"]
 

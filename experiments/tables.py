@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from ..io import read_json
+from poselift.core.io import read_json
 
 __all__ = ["Row", "row_from_run", "ANCHORS", "anchor_rows", "render_table"]
 

@@ -5,9 +5,9 @@ Import map (one namespace, folders of the repository in brackets):
 ``poselift.datasets`` [datasets/]; ``poselift.detectors`` [detectors/];
 ``poselift.experiments`` [experiments/].
 """
-from ._version import __version__
-from .camera import Camera
-from .errors import (
+from poselift._version import __version__
+from poselift.core.camera import Camera
+from poselift.core.errors import (
     ConfigError,
     FileFormatError,
     InputError,
@@ -17,9 +17,9 @@ from .errors import (
     check_finite,
     check_shape,
 )
-from .layouts import Layout, get_layout
-from .model import TemporalLifter
-from .sequence import PoseSequence
+from poselift.core.layouts import Layout, get_layout
+from poselift.model import TemporalLifter
+from poselift.core.sequence import PoseSequence
 
 __all__ = [
     "__version__", "Camera", "Layout", "get_layout", "TemporalLifter", "PoseSequence",

@@ -1,6 +1,6 @@
 """``python -m poselift ...`` is the ``poselift`` command."""
 import sys
 
-from .cli import main
+from poselift.cli import main
 
 sys.exit(main())

@@ -12,8 +12,8 @@ import os
 import sys
 from typing import Sequence
 
-from ._version import __version__
-from .errors import PoseliftError
+from poselift._version import __version__
+from poselift.core.errors import PoseliftError
 
 COMMAND_MODULES = [
     "poselift.demo",  # demo

@@ -108,7 +108,7 @@ def init_distributed(device: str | torch.device = "auto", timeout_minutes: float
         A :class:`DistInfo`. When the group already exists (initialised by the
         caller) it describes that group and ``initialized_here`` is False.
     """
-    from .train import resolve_device
+    from poselift.train import resolve_device
 
     if is_distributed():
         dev = resolve_device(device)

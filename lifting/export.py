@@ -52,12 +52,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ._version import __version__
-from .errors import InputError
-from .fast import FoldedLifter
-from .io import atomic_path, atomic_write_json, read_json
-from .model import TemporalLifter
-from .streaming import _blocks, as_folded
+from poselift._version import __version__
+from poselift.core.errors import InputError
+from poselift.fast import FoldedLifter
+from poselift.core.io import atomic_path, atomic_write_json, read_json
+from poselift.model import TemporalLifter
+from poselift.streaming import _blocks, as_folded
 
 __all__ = [
     "FORMATS",
@@ -280,7 +280,7 @@ def _resolve(model_or_run_dir: Any) -> tuple[Any, dict]:
     info: dict = {}
     src = model_or_run_dir
     if isinstance(src, (str, os.PathLike)):
-        from .experiments.runs import load_lifter
+        from poselift.experiments.runs import load_lifter
 
         path = Path(src)
         if not path.is_dir():
@@ -343,7 +343,7 @@ def export_onnx(model_or_run_dir: Any, out_dir: str | os.PathLike, opset: int = 
         "model": {"in_joints": j, "out_joints": jo, "in_features": f, "widths": list(folded.widths),
                   "channels": folded.channels},
         **info,
-        "inputs_normalisation": "2D keypoints in screen-normalised coordinates (poselift.camera.normalize_screen: "
+        "inputs_normalisation": "2D keypoints in screen-normalised coordinates (poselift.core.camera.normalize_screen: "
                                 "x in [-1, 1], y scaled by the same factor), plus confidence when in_features is 3",
         "sequence": {
             "file": SEQUENCE_FILE,

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .model import TemporalLifter
+from poselift.model import TemporalLifter
 
 __all__ = ["FoldedLayer", "FoldedLifter", "fold_batchnorm"]
 

@@ -31,10 +31,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .data import flip_inputs, flip_poses
-from .errors import InputError, check_finite
-from .fast import FoldedLifter, fold_batchnorm
-from .model import TemporalLifter
+from poselift.data import flip_inputs, flip_poses
+from poselift.core.errors import InputError, check_finite
+from poselift.fast import FoldedLifter, fold_batchnorm
+from poselift.model import TemporalLifter
 
 __all__ = ["lift_sequence", "lift_sequences", "pad_edges", "folded"]
 

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from .camera import project_intrinsics
+from poselift.core.camera import project_intrinsics
 
 __all__ = [
     "pose_loss",
@@ -71,7 +71,7 @@ def reprojection_loss(
         if proj.shape[-2] != target2d.shape[-2]:
             raise ValueError(
                 f"3D has {proj.shape[-2]} joints and 2D has {target2d.shape[-2]}: give the joint "
-                "correspondence between the layouts (poselift.layouts.correspondence)"
+                "correspondence between the layouts (poselift.core.layouts.correspondence)"
             )
         src = dst = slice(None)
     else:

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import torch
 
-from ._backend import numpy_or_torch
+from poselift.core.backend import numpy_or_torch
 
 __all__ = [
     "mpjpe",

@@ -32,7 +32,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .errors import InputError, check_finite
+from poselift.core.errors import InputError, check_finite
 
 __all__ = ["TemporalLifter"]
 
@@ -135,7 +135,7 @@ class TemporalLifter(nn.Module):
 
     # -- input checks --------------------------------------------------------------
     def _check(self, x: torch.Tensor, windows: bool) -> None:
-        """Input checks; every failure is an :class:`~poselift.errors.InputError` naming the problem
+        """Input checks; every failure is an :class:`~poselift.core.errors.InputError` naming the problem
         (NaN/inf: the first bad sequence, frame and joint)."""
         if not isinstance(x, torch.Tensor):
             raise InputError(f"expected a torch.Tensor (batch, frames, joints, features), got {type(x).__name__}")

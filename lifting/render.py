@@ -27,9 +27,9 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .io import atomic_path
-from .layouts import Layout, get_layout
-from .viz import _bone_color, set_3d_limits
+from poselift.core.io import atomic_path
+from poselift.core.layouts import Layout, get_layout
+from poselift.viz import _bone_color, set_3d_limits
 
 __all__ = ["Panel2D", "Panel3D", "render_animation", "write_video", "VIDEO_SUFFIXES"]
 

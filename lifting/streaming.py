@@ -45,9 +45,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import InputError
-from .fast import FoldedLifter, fold_batchnorm
-from .model import TemporalLifter
+from poselift.core.errors import InputError
+from poselift.fast import FoldedLifter, fold_batchnorm
+from poselift.model import TemporalLifter
 
 __all__ = ["StreamingLifter", "WindowRecomputeLifter", "as_folded"]
 

@@ -43,11 +43,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from . import distributed as D
-from .data import WindowBank, flip_inputs, flip_poses
-from .io import atomic_torch_save, atomic_write_text
-from .layouts import Layout, correspondence, get_layout
-from .losses import (
+from poselift import distributed as D
+from poselift.data import WindowBank, flip_inputs, flip_poses
+from poselift.core.io import atomic_torch_save, atomic_write_text
+from poselift.core.layouts import Layout, correspondence, get_layout
+from poselift.losses import (
     bone_length_loss,
     bone_lengths,
     flip_intrinsics,
@@ -55,7 +55,7 @@ from .losses import (
     reprojection_loss,
     trajectory_loss,
 )
-from .model import TemporalLifter
+from poselift.model import TemporalLifter
 
 __all__ = ["TrainSettings", "Trainer", "resolve_device", "bn_momentum_at"]
 
@@ -328,8 +328,8 @@ class Trainer:
     def _read_checkpoint(self, map_location) -> dict | None:
         if not (self.run_dir / CHECKPOINT).exists():
             return None
-        from .errors import FileFormatError
-        from .io import load_checkpoint
+        from poselift.core.errors import FileFormatError
+        from poselift.core.io import load_checkpoint
 
         try:  # weights_only: a checkpoint whose pickle names Python objects is refused before anything runs
             return load_checkpoint(self.run_dir / CHECKPOINT, map_location=map_location)

@@ -10,7 +10,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .layouts import Layout, get_layout
+from poselift.core.layouts import Layout, get_layout
 
 __all__ = [
     "use_agg",

@@ -20,7 +20,7 @@ import pytest
 import torch
 
 import poselift
-from poselift.camera import Camera
+from poselift.core.camera import Camera
 from poselift.data import WindowBank
 from poselift.datasets.cache import load_cache, save_cache
 from poselift.datasets.h36m import H36MData, read_npz
@@ -34,7 +34,7 @@ from poselift.detectors.readers import (
     write_keypoints_h5,
 )
 from poselift.detectors.tracking import fill_track
-from poselift.errors import (
+from poselift.core.errors import (
     ConfigError,
     FileFormatError,
     InputError,
@@ -47,10 +47,10 @@ from poselift.errors import (
 )
 from poselift.experiments.config import config_from_dict, load_config
 from poselift.experiments.runs import load_lifter
-from poselift.io import atomic_torch_save, load_checkpoint, read_json
-from poselift.layouts import H36M17, convert, get_layout, get_mapping
+from poselift.core.io import atomic_torch_save, load_checkpoint, read_json
+from poselift.core.layouts import H36M17, convert, get_layout, get_mapping
 from poselift.model import TemporalLifter
-from poselift.sequence import PoseSequence
+from poselift.core.sequence import PoseSequence
 
 
 def _kp(t=10, j=17, seed=0):

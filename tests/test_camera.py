@@ -4,7 +4,7 @@ import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
-from poselift.camera import (
+from poselift.core.camera import (
     Camera,
     camera_to_world,
     normalize_screen,

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("onnx")
 
-from poselift.camera import Camera  # noqa: E402
+from poselift.core.camera import Camera  # noqa: E402
 from poselift.detectors.bodypose3dnet import (  # noqa: E402
     DEFAULT_FOCAL_LENGTH,
     MEAN_LIMB_LENGTHS,

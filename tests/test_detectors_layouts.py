@@ -1,11 +1,11 @@
-"""The detector layouts' conversions to h36m17 (appended to poselift.layouts)."""
+"""The detector layouts' conversions to h36m17 (appended to poselift.core.layouts)."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
 from poselift.detectors.standins import person_template
-from poselift.layouts import get_layout, get_mapping
+from poselift.core.layouts import get_layout, get_mapping
 
 
 def test_bodyposenet18_to_h36m17_joint_by_joint():

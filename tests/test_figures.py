@@ -26,9 +26,9 @@ from poselift.experiments.figures import (
 )
 from poselift.experiments.protocol import sequence_errors
 from poselift.experiments.runner import load_splits, train_run
-from poselift.io import read_json
+from poselift.core.io import read_json
 from poselift.render import write_video
-from poselift.sequence import PoseSequence
+from poselift.core.sequence import PoseSequence
 from poselift.train import TrainSettings
 
 MOTIONS = ["walk", "wave", "squat"]

@@ -11,7 +11,7 @@
 * PAF grouping: random heatmaps/PAFs, including NaN, zeros and wrong shapes.
 
 Each either succeeds (with a well-formed result) or raises
-:class:`poselift.errors.PoseliftError`. Example counts are kept small so the
+:class:`poselift.core.errors.PoseliftError`. Example counts are kept small so the
 whole file runs in well under a minute on one core.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
-from poselift.camera import Camera
+from poselift.core.camera import Camera
 from poselift.datasets.cache import load_cache, save_cache
 from poselift.datasets.h36m import CAMERA_IDS, H36MData, read_cameras, read_npz
 from poselift.detectors.bodyposenet import BODYPOSENET_LIMBS, DecodeSettings, People, decode_people, find_peaks
@@ -46,12 +46,12 @@ from poselift.detectors.readers import (
     write_poses3d_h5,
 )
 from poselift.detectors.tracking import fill_track
-from poselift.errors import InputError, PoseliftError, UnsafePickleWarning, check_finite
+from poselift.core.errors import InputError, PoseliftError, UnsafePickleWarning, check_finite
 from poselift.experiments.config import ExperimentConfig, apply_overrides, config_from_dict, dump_config, load_config
-from poselift.io import atomic_torch_save, load_checkpoint, read_json
-from poselift.layouts import LAYOUTS, convert, correspondence, get_layout, get_mapping
+from poselift.core.io import atomic_torch_save, load_checkpoint, read_json
+from poselift.core.layouts import LAYOUTS, convert, correspondence, get_layout, get_mapping
 from poselift.model import TemporalLifter
-from poselift.sequence import PoseSequence
+from poselift.core.sequence import PoseSequence
 
 # POSELIFT_FUZZ_SCALE=20 runs 20x the examples with fresh randomness (a deeper search by hand);
 # by default the examples are derandomized: the same inputs on every run.

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 
-from poselift.camera import Camera
+from poselift.core.camera import Camera
 from poselift.cli import main as cli_main
 from poselift.datasets.cache import CACHE_VERSION, load_cache, prepare_cache, save_cache
 from poselift.datasets.h36m import (

@@ -5,7 +5,7 @@ import torch
 
 from poselift.fast import fold_batchnorm
 from poselift.inference import folded, lift_sequence, lift_sequences, pad_edges
-from poselift.layouts import H36M17
+from poselift.core.layouts import H36M17
 from poselift.model import TemporalLifter
 
 from test_model import _randomised

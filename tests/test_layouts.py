@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from poselift.layouts import LAYOUTS, H36M17, MPII16, correspondence, get_layout, get_mapping
+from poselift.core.layouts import LAYOUTS, H36M17, MPII16, correspondence, get_layout, get_mapping
 
 
 def test_h36m17_matches_the_data_readme():

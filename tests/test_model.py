@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from poselift.inference import lift_sequence, pad_edges
-from poselift.layouts import H36M17
+from poselift.core.layouts import H36M17
 from poselift.model import TemporalLifter
 
 

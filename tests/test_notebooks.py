@@ -115,7 +115,7 @@ def test_quickstart(kernel_name, tmp_path, monkeypatch):
 @pytest.mark.h36m
 @pytest.mark.skipif(not H36M.exists(), reason="Human3.6M not at ../shared/data/h36m")
 def test_human36m_with_data(kernel_name, tmp_path, monkeypatch):
-    from poselift.io import read_json
+    from poselift.core.io import read_json
 
     nb = _run("02_human36m.ipynb", kernel_name, tmp_path, monkeypatch, POSELIFT_H36M=str(H36M))
     text = _outputs(nb)

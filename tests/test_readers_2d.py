@@ -21,7 +21,7 @@ from poselift.detectors.readers import (
     write_poses3d_h5,
 )
 from poselift.detectors.standins import person_template
-from poselift.errors import UnsafePickleWarning
+from poselift.core.errors import UnsafePickleWarning
 from poselift.detectors.tracking import fill_track
 
 

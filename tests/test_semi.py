@@ -4,10 +4,10 @@ import pytest
 import torch
 
 import poselift.train as train_mod
-from poselift.camera import project_intrinsics
+from poselift.core.camera import project_intrinsics
 from poselift.data import WindowBank
 from poselift.datasets.synthetic import NoiseSettings, make_dataset
-from poselift.layouts import H36M17, MPII16, correspondence
+from poselift.core.layouts import H36M17, MPII16, correspondence
 from poselift.losses import bone_length_loss, flip_intrinsics, reprojection_loss
 from poselift.model import TemporalLifter
 from poselift.train import Trainer, TrainSettings

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from poselift.datasets.synthetic import MOTIONS, NoiseSettings, make_dataset
-from poselift.layouts import H36M17
+from poselift.core.layouts import H36M17
 
 
 def test_deterministic_from_seed():

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from poselift.errors import FileFormatError
+from poselift.core.errors import FileFormatError
 
 from poselift.data import WindowBank, flip_inputs
 from poselift.datasets.synthetic import make_dataset
-from poselift.layouts import H36M17
+from poselift.core.layouts import H36M17
 from poselift.model import TemporalLifter
 from poselift.train import Trainer, TrainSettings, bn_momentum_at
 

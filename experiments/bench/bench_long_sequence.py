@@ -27,7 +27,7 @@ import torch
 
 from poselift.experiments.runs import machine_description
 from poselift.inference import lift_sequence
-from poselift.layouts import H36M17
+from poselift.core.layouts import H36M17
 from poselift.model import TemporalLifter
 
 

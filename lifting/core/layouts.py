@@ -30,7 +30,7 @@ from typing import Mapping
 
 import numpy as np
 
-from .errors import InputError, LayoutError
+from poselift.core.errors import InputError, LayoutError
 
 __all__ = [
     "Layout",
@@ -91,7 +91,7 @@ class Layout:
         return len(self.joints)
 
     def index(self, name: str) -> int:
-        """Index of joint ``name``; raises :class:`~poselift.errors.LayoutError` (a ``KeyError``) naming the layout."""
+        """Index of joint ``name``; raises :class:`~poselift.core.errors.LayoutError` (a ``KeyError``) naming the layout."""
         try:
             return self.joints.index(name)
         except ValueError:
@@ -131,7 +131,7 @@ class Layout:
         return self.joints[j].startswith("right_")
 
     def check(self, array, what: str = "array", axis: int = -2) -> None:
-        """Raise :class:`~poselift.errors.InputError` if ``array.shape[axis]`` is not this layout's joint count."""
+        """Raise :class:`~poselift.core.errors.InputError` if ``array.shape[axis]`` is not this layout's joint count."""
         shape = tuple(np.shape(array))
         if len(shape) < (-axis if axis < 0 else axis + 1):
             raise InputError(f"{what}: expected joints on axis {axis}, got shape {shape}")

@@ -71,7 +71,7 @@ def read_json(path: str | os.PathLike) -> Any:
         FileFormatError: not UTF-8 text, or not valid JSON (``<path>: corrupt JSON at line L column C (...)``),
             including truncated files and nesting too deep to parse.
     """
-    from .errors import FileFormatError, reading
+    from poselift.core.errors import FileFormatError, reading
 
     path = Path(path)
     with reading(path, "JSON"):
@@ -109,7 +109,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
 
     import torch
 
-    from .errors import FileFormatError
+    from poselift.core.errors import FileFormatError
 
     path = Path(path)
     if not path.is_file():

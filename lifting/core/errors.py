@@ -20,7 +20,7 @@ Missing files stay :class:`FileNotFoundError`.
 
 NaN/inf policy (see :func:`check_finite`): file readers keep a non-finite 2D
 keypoint as a *missing* joint (NaN, confidence 0) and the tracker fills it;
-everything that reaches the lifter (:class:`~poselift.sequence.PoseSequence`,
+everything that reaches the lifter (:class:`~poselift.core.sequence.PoseSequence`,
 :class:`~poselift.data.WindowBank`, :class:`~poselift.model.TemporalLifter`)
 must be finite and non-finite values raise :class:`InputError` naming the
 first bad frame and joint.
@@ -122,7 +122,7 @@ def check_finite(x: Any, what: str = "keypoints", joint_names: Sequence[str] | A
             ``(..., T, J, F)``; ``(T, J)`` (e.g. confidence) and other shapes work
             too (the location is then given as frame/joint or a plain index).
         what: names the array in the message (``"keypoints"``, ``"sequence S9/Walking: poses3d"``).
-        joint_names: joint names (or a :class:`~poselift.layouts.Layout`) to name the joint.
+        joint_names: joint names (or a :class:`~poselift.core.layouts.Layout`) to name the joint.
         hint: appended to the message (e.g. how to fill gaps).
 
     Returns:

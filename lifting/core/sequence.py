@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from .camera import Camera
-from .errors import InputError, check_finite, numeric_array
-from .layouts import Layout, get_layout
+from poselift.core.camera import Camera
+from poselift.core.errors import InputError, check_finite, numeric_array
+from poselift.core.layouts import Layout, get_layout
 
 __all__ = ["PoseSequence"]
 
@@ -42,7 +42,7 @@ class PoseSequence:
         meta: anything else (source file, track id, ...).
 
     Every value must be finite: a NaN or infinite keypoint, confidence or 3D
-    coordinate raises :class:`~poselift.errors.InputError` naming the first bad
+    coordinate raises :class:`~poselift.core.errors.InputError` naming the first bad
     frame and joint (file readers mark missing joints NaN with confidence 0, and
     :meth:`~poselift.detectors.readers.KeypointTracks.to_sequences` fills them
     before building sequences). So do an empty sequence, a joint count that
@@ -149,10 +149,10 @@ class PoseSequence:
     def converted(self, layout: str | Layout) -> "PoseSequence":
         """The 2D keypoints converted to ``layout`` through the registered mapping.
 
-        Raises :class:`~poselift.errors.InputError` naming the joints the mapping cannot produce.
+        Raises :class:`~poselift.core.errors.InputError` naming the joints the mapping cannot produce.
         Confidence of a computed joint is the minimum of its sources.
         """
-        from .layouts import get_mapping
+        from poselift.core.layouts import get_mapping
 
         target = get_layout(layout)
         if target.name == self.layout.name:

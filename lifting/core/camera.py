@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from ._backend import numpy_or_torch
-from .errors import InputError
+from poselift.core.backend import numpy_or_torch
+from poselift.core.errors import InputError
 
 __all__ = [
     "Camera",
