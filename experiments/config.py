@@ -130,7 +130,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """:class:`poselift.model.TemporalLifter` settings (+ ``trajectory``: also train a trajectory model)."""
+    """:class:`poselift.model.tcn.TemporalLifter` settings (+ ``trajectory``: also train a trajectory model)."""
 
     widths: list[int] = field(default_factory=lambda: [3, 3, 3])
     channels: int = 1024

@@ -8,7 +8,7 @@ Roofline first: in the same run the benchmark measures
   the ceiling of memory-bound work (streaming one frame reads every weight).
 
 Then, with operation counts derived from the model (:func:`window_flops`,
-:meth:`poselift.fast.FoldedLifter.flops_per_frame`; REFERENCE.md section 2:
+:meth:`poselift.model.folded.FoldedLifter.flops_per_frame`; REFERENCE.md section 2:
 about 34 MFLOP per output frame for the 243-frame model over a whole sequence,
 2 x 176 M multiply-adds per training window forward):
 
@@ -16,16 +16,16 @@ about 34 MFLOP per output frame for the 243-frame model over a whole sequence,
   many whole sequences (folded BatchNorm, one padded stream, no autograd) and,
   for reference, of a plain ``model.eval()`` forward per sequence; achieved
   GFLOP/s and fraction of the matrix-product ceiling;
-* **streaming**: :class:`poselift.streaming.StreamingLifter` latency per
+* **streaming**: :class:`poselift.model.streaming.StreamingLifter` latency per
   frame (median, p99) against recomputing the window each frame
-  (:class:`poselift.streaming.WindowRecomputeLifter`, same folded weights);
+  (:class:`poselift.model.streaming.WindowRecomputeLifter`, same folded weights);
   fraction of the memory-bandwidth floor (every weight read once per frame);
 * **training**: windows/s of the full training step (batch 1024, flip
   augmentation, Adam) for 27/81/243 frames, GFLOP/s counting a step as 3
   forward passes, the implied Human3.6M epoch and the published schedule
   (60 epochs; 80 for 243 frames);
 * **ONNX Runtime vs torch**: the exported whole-sequence model and
-  streaming step (:mod:`poselift.export`) against the torch paths.
+  streaming step (:mod:`poselift.model.onnx`) against the torch paths.
 
 Numbers are printed as Markdown tables with the machine and written as JSON
 (``--out``). Nothing is asserted: timings are noisy; compare ratios within one run.
@@ -115,9 +115,9 @@ def _randomised(model):
 
 
 def bench_inference(rf: int, channels: int, device: torch.device, frames: int, sequences: int) -> dict:
-    from poselift.fast import fold_batchnorm
+    from poselift.model.folded import fold_batchnorm
     from poselift.inference import lift_sequences, pad_edges
-    from poselift.model import TemporalLifter
+    from poselift.model.tcn import TemporalLifter
 
     model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels)).to(device).eval()
     flops = fold_batchnorm(model).flops_per_frame()
@@ -137,12 +137,12 @@ def bench_inference(rf: int, channels: int, device: torch.device, frames: int, s
 
 
 def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -> dict:
-    from poselift.model import TemporalLifter
-    from poselift.streaming import StreamingLifter, WindowRecomputeLifter
+    from poselift.model.tcn import TemporalLifter
+    from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
 
     model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).to(device).eval()
     weight_bytes = sum(p.numel() * 4 for n, p in model.named_parameters() if "bn" not in n)
-    from poselift.fast import fold_batchnorm
+    from poselift.model.folded import fold_batchnorm
 
     flops = fold_batchnorm(model).flops_per_frame()
     x = torch.randn(frames + 20, 17, 2, device=device)
@@ -168,7 +168,7 @@ def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -
 
 def bench_training(rf: int, channels: int, device: torch.device, windows: int, amp: bool) -> dict:
     from poselift.data import WindowBank
-    from poselift.model import TemporalLifter
+    from poselift.model.tcn import TemporalLifter
     from poselift.train import Trainer, TrainSettings
 
     rng = np.random.default_rng(0)
@@ -193,10 +193,10 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
 def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
     import onnxruntime as ort
 
-    from poselift.export import export_onnx
+    from poselift.model.onnx import export_onnx
     from poselift.inference import lift_sequence
-    from poselift.model import TemporalLifter
-    from poselift.streaming import StreamingLifter
+    from poselift.model.tcn import TemporalLifter
+    from poselift.model.streaming import StreamingLifter
 
     model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).eval()
     x = torch.randn(frames, 17, 2)
@@ -212,7 +212,7 @@ def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
         n_out = frames - model.receptive_field + 1
         res.update(ort_fps=n_out / t_ort, torch_fps=n_out / t_torch)
         try:
-            from poselift.export import OnnxStreamingLifter
+            from poselift.model.onnx import OnnxStreamingLifter
         except ImportError:
             return res
         step = OnnxStreamingLifter(Path(d) / "lifter_step.onnx")

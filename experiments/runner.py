@@ -26,7 +26,7 @@ from poselift.data import WindowBank
 from poselift.inference import lift_sequences
 from poselift.core.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from poselift.core.layouts import get_layout
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 from poselift.core.sequence import PoseSequence
 from poselift.train import Trainer
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config

@@ -28,7 +28,7 @@ from poselift.core.errors import FileFormatError, InputError, reading
 from poselift.inference import lift_sequence
 from poselift.core.io import load_checkpoint
 from poselift.core.layouts import Layout, get_layout
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 from poselift.core.sequence import PoseSequence
 from poselift.train import CHECKPOINT, resolve_device
 

@@ -18,7 +18,7 @@ from poselift.core.errors import (
     check_shape,
 )
 from poselift.core.layouts import Layout, get_layout
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 from poselift.core.sequence import PoseSequence
 
 __all__ = [

@@ -21,7 +21,7 @@ COMMAND_MODULES = [
     "poselift.experiments.commands",  # train, evaluate, table, reproduce
     "poselift.detectors.commands",  # detect, lift
     "poselift.experiments.figure_commands",  # figures
-    "poselift.export",  # export
+    "poselift.model.onnx",  # export
     "poselift.experiments.perf",  # bench
 ]
 

@@ -7,7 +7,7 @@ prediction for the mirrored input (flip test-time augmentation).
 
 How it is fast:
 
-* BatchNorm is folded into the convolutions once (:mod:`poselift.fast`); the
+* BatchNorm is folded into the convolutions once (:mod:`poselift.model.folded`); the
   folded copy is cached on the model and rebuilt only when its weights change;
 * no autograd (``torch.inference_mode``);
 * the input is padded once; the mirrored input runs in the same forward pass
@@ -33,8 +33,8 @@ import torch
 
 from poselift.data import flip_inputs, flip_poses
 from poselift.core.errors import InputError, check_finite
-from poselift.fast import FoldedLifter, fold_batchnorm
-from poselift.model import TemporalLifter
+from poselift.model.folded import FoldedLifter, fold_batchnorm
+from poselift.model.tcn import TemporalLifter
 
 __all__ = ["lift_sequence", "lift_sequences", "pad_edges", "folded"]
 
@@ -172,7 +172,7 @@ def lift_sequence(
 
     Args:
         model: a trained lifter (its eval-mode maths are used; the model is not modified)
-            or a :class:`~poselift.fast.FoldedLifter`.
+            or a :class:`~poselift.model.folded.FoldedLifter`.
         inputs: ``(T, J_in, F)`` normalised 2D (+ confidence), numpy or torch.
         pad: pad edges so the output has ``T`` frames; without padding the
             output has ``T - rf + 1`` frames and ``T < rf`` raises.

@@ -55,7 +55,7 @@ from poselift.losses import (
     reprojection_loss,
     trajectory_loss,
 )
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 
 __all__ = ["TrainSettings", "Trainer", "resolve_device", "bn_momentum_at"]
 

@@ -49,7 +49,7 @@ from poselift.experiments.config import config_from_dict, load_config
 from poselift.experiments.runs import load_lifter
 from poselift.core.io import atomic_torch_save, load_checkpoint, read_json
 from poselift.core.layouts import H36M17, convert, get_layout, get_mapping
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 from poselift.core.sequence import PoseSequence
 
 

@@ -20,7 +20,7 @@ import torch
 from poselift.data import WindowBank
 from poselift.datasets.synthetic import make_dataset
 from poselift.distributed import SyncBatchNorm1d, on_main, use_sync_batchnorm
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 from poselift.train import Trainer, TrainSettings
 
 # one step of the global batch in each; dropout 0 so that one process and two draw nothing differently

@@ -11,7 +11,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from poselift.cli import main
-from poselift.export import (
+from poselift.model.onnx import (
     META_FILE,
     SEQUENCE_FILE,
     STEP_FILE,
@@ -20,9 +20,9 @@ from poselift.export import (
     export_model,
     export_onnx,
 )
-from poselift.fast import fold_batchnorm
+from poselift.model.folded import fold_batchnorm
 from poselift.inference import lift_sequence
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 from test_model import _randomised
 
 TOL = 1e-4

@@ -50,7 +50,7 @@ from poselift.core.errors import InputError, PoseliftError, UnsafePickleWarning,
 from poselift.experiments.config import ExperimentConfig, apply_overrides, config_from_dict, dump_config, load_config
 from poselift.core.io import atomic_torch_save, load_checkpoint, read_json
 from poselift.core.layouts import LAYOUTS, convert, correspondence, get_layout, get_mapping
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 from poselift.core.sequence import PoseSequence
 
 # POSELIFT_FUZZ_SCALE=20 runs 20x the examples with fresh randomness (a deeper search by hand);

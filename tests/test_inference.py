@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from poselift.fast import fold_batchnorm
+from poselift.model.folded import fold_batchnorm
 from poselift.inference import folded, lift_sequence, lift_sequences, pad_edges
 from poselift.core.layouts import H36M17
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 
 from test_model import _randomised
 

@@ -5,7 +5,7 @@ import torch
 
 from poselift.inference import lift_sequence, pad_edges
 from poselift.core.layouts import H36M17
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 
 
 @pytest.mark.parametrize("widths,count", [((3, 3, 3), 8_555_571), ((3, 3, 3, 3), 12_753_971),

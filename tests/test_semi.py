@@ -9,7 +9,7 @@ from poselift.data import WindowBank
 from poselift.datasets.synthetic import NoiseSettings, make_dataset
 from poselift.core.layouts import H36M17, MPII16, correspondence
 from poselift.losses import bone_length_loss, flip_intrinsics, reprojection_loss
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 from poselift.train import Trainer, TrainSettings
 
 

@@ -10,7 +10,7 @@ from poselift.core.errors import FileFormatError
 from poselift.data import WindowBank, flip_inputs
 from poselift.datasets.synthetic import make_dataset
 from poselift.core.layouts import H36M17
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 from poselift.train import Trainer, TrainSettings, bn_momentum_at
 
 

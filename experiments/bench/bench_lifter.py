@@ -24,7 +24,7 @@ from poselift.experiments.perf import bench_training
 from poselift.experiments.runs import machine_description
 from poselift.inference import lift_sequence
 from poselift.core.layouts import H36M17
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 
 H36M_TRAIN_WINDOWS = 1_464_400
 WIDTHS = {1: (1, 1, 1), 27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}

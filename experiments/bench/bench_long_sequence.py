@@ -28,7 +28,7 @@ import torch
 from poselift.experiments.runs import machine_description
 from poselift.inference import lift_sequence
 from poselift.core.layouts import H36M17
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 
 
 def rss_mib() -> float:

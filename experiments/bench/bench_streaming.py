@@ -4,9 +4,9 @@
 
 Prints two Markdown tables (and the machine) for causal lifters with 17 joints:
 
-1. per-frame latency of :class:`poselift.streaming.StreamingLifter` ``.push``
+1. per-frame latency of :class:`poselift.model.streaming.StreamingLifter` ``.push``
    (cached activations: one matrix-vector product per layer) against
-   :class:`poselift.streaming.WindowRecomputeLifter` (the strided form on the
+   :class:`poselift.model.streaming.WindowRecomputeLifter` (the strided form on the
    last ``rf`` frames, every frame), both on the same BatchNorm-folded weights:
    median and 99th percentile, the speed-up of the medians, and the
    multiply-adds per frame each does (counted by ``FlopCounterMode``). With
@@ -15,7 +15,7 @@ Prints two Markdown tables (and the machine) for causal lifters with 17 joints:
 2. ONNX Runtime (CPU provider, the same thread count as torch) against torch:
    the whole-sequence model (``lifter.onnx`` vs the folded torch model on one
    padded sequence, frames per second) and the streaming step
-   (``lifter_step.onnx`` via :class:`poselift.export.OnnxStreamingLifter` vs
+   (``lifter_step.onnx`` via :class:`poselift.model.onnx.OnnxStreamingLifter` vs
    ``StreamingLifter``, ms per frame).
 
 Inputs are random (speed does not depend on values). Numbers are wall-clock
@@ -30,9 +30,9 @@ import time
 import numpy as np
 import torch
 from poselift.experiments.runs import machine_description
-from poselift.fast import fold_batchnorm
-from poselift.model import TemporalLifter
-from poselift.streaming import StreamingLifter, WindowRecomputeLifter
+from poselift.model.folded import fold_batchnorm
+from poselift.model.tcn import TemporalLifter
+from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
 from torch.utils.flop_counter import FlopCounterMode
 
 WIDTHS = {27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
@@ -106,7 +106,7 @@ def onnx_table(channels, rfs, frames, pushes, warmup, threads) -> None:
     except ImportError:
         print("\n(onnxruntime not installed: ONNX comparison skipped)")
         return
-    from poselift.export import OnnxSequenceLifter, OnnxStreamingLifter, export_onnx
+    from poselift.model.onnx import OnnxSequenceLifter, OnnxStreamingLifter, export_onnx
 
     print(f"\nONNX Runtime (CPUExecutionProvider, {threads} threads) vs torch; whole sequence: one padded sequence "
           f"of {frames} frames; step: one stream\n")

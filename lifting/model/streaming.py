@@ -1,6 +1,6 @@
 """Real-time lifting: a causal lifter fed one frame at a time.
 
-A causal :class:`~poselift.model.TemporalLifter` estimates the pose of the
+A causal :class:`~poselift.model.tcn.TemporalLifter` estimates the pose of the
 last frame of its ``rf``-frame window, so it can run live. Recomputing the
 whole window for every new frame (the strided form,
 :class:`WindowRecomputeLifter`) costs about ``176 M`` multiply-adds per frame
@@ -46,18 +46,18 @@ import torch
 from torch import nn
 
 from poselift.core.errors import InputError
-from poselift.fast import FoldedLifter, fold_batchnorm
-from poselift.model import TemporalLifter
+from poselift.model.folded import FoldedLifter, fold_batchnorm
+from poselift.model.tcn import TemporalLifter
 
 __all__ = ["StreamingLifter", "WindowRecomputeLifter", "as_folded"]
 
 
 def as_folded(model: Any, dtype: torch.dtype | None = None) -> FoldedLifter:
-    """A :class:`~poselift.fast.FoldedLifter` for ``model``.
+    """A :class:`~poselift.model.folded.FoldedLifter` for ``model``.
 
     Args:
-        model: a :class:`~poselift.model.TemporalLifter` (folded here, in eval-mode
-            maths), a :class:`~poselift.fast.FoldedLifter` (used as is unless ``dtype``
+        model: a :class:`~poselift.model.tcn.TemporalLifter` (folded here, in eval-mode
+            maths), a :class:`~poselift.model.folded.FoldedLifter` (used as is unless ``dtype``
             differs) or anything with a ``.model`` attribute holding one of those
             (e.g. :class:`~poselift.experiments.runs.Lifter`).
         dtype: convert the folded weights to this dtype.
@@ -278,8 +278,8 @@ class StreamingLifter(_PushLifter):
     """A lifter that takes one frame at a time, reusing the activations of earlier frames.
 
     Args:
-        model: a causal :class:`~poselift.model.TemporalLifter` (BatchNorm is folded
-            in, eval-mode maths) or :class:`~poselift.fast.FoldedLifter`, or a
+        model: a causal :class:`~poselift.model.tcn.TemporalLifter` (BatchNorm is folded
+            in, eval-mode maths) or :class:`~poselift.model.folded.FoldedLifter`, or a
             :class:`~poselift.experiments.runs.Lifter`. Runs on the model's device
             and dtype.
         streams: ``S``, sequences advanced together by each :meth:`push`.

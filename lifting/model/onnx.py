@@ -13,7 +13,7 @@
   does (:meth:`OnnxSequenceLifter.lift` does it for you).
 
 ``lifter_step.onnx``: one frame of a stream (several streams at once), the ONNX
-form of :class:`~poselift.streaming.StreamingLifter`::
+form of :class:`~poselift.model.streaming.StreamingLifter`::
 
     keypoints        float32 (streams, J_in, F)     this frame
     reset            bool    (streams,)             true on a stream's first frame
@@ -34,7 +34,7 @@ form of :class:`~poselift.streaming.StreamingLifter`::
 ``export.json``: input/output names and shapes, receptive field, causal,
 latency, model configuration, and (from a run folder) the joint layouts.
 
-The graphs are built directly from :attr:`~poselift.fast.FoldedLifter.layers`
+The graphs are built directly from :attr:`~poselift.model.folded.FoldedLifter.layers`
 with ``onnx.helper`` (Conv with dilations, Gemm, Relu, Add, Slice, Concat,
 Where, Reshape, Transpose), checked with ``onnx.checker`` (with strict shape
 inference) and written atomically. Command line::
@@ -54,10 +54,10 @@ import torch
 
 from poselift._version import __version__
 from poselift.core.errors import InputError
-from poselift.fast import FoldedLifter
+from poselift.model.folded import FoldedLifter
 from poselift.core.io import atomic_path, atomic_write_json, read_json
-from poselift.model import TemporalLifter
-from poselift.streaming import _blocks, as_folded
+from poselift.model.tcn import TemporalLifter
+from poselift.model.streaming import _blocks, as_folded
 
 __all__ = [
     "FORMATS",
@@ -149,8 +149,8 @@ def sequence_graph(model: Any, opset: int = 17):
     """The whole-sequence ONNX model (an ``onnx.ModelProto``; see the module docstring).
 
     Args:
-        model: a :class:`~poselift.model.TemporalLifter` (BatchNorm folded here),
-            :class:`~poselift.fast.FoldedLifter` or :class:`~poselift.experiments.runs.Lifter`.
+        model: a :class:`~poselift.model.tcn.TemporalLifter` (BatchNorm folded here),
+            :class:`~poselift.model.folded.FoldedLifter` or :class:`~poselift.experiments.runs.Lifter`.
         opset: ONNX opset (13 or newer).
     """
     opset = _check_opset(opset)
@@ -311,8 +311,8 @@ def export_onnx(model_or_run_dir: Any, out_dir: str | os.PathLike, opset: int = 
 
     Args:
         model_or_run_dir: a run folder (its ``checkpoint.pt``; the joint layouts go
-            into ``export.json``), a :class:`~poselift.model.TemporalLifter`, a
-            :class:`~poselift.fast.FoldedLifter` or a :class:`~poselift.experiments.runs.Lifter`.
+            into ``export.json``), a :class:`~poselift.model.tcn.TemporalLifter`, a
+            :class:`~poselift.model.folded.FoldedLifter` or a :class:`~poselift.experiments.runs.Lifter`.
         out_dir: created if missing; files are replaced atomically.
         opset: ONNX opset, 13 or newer.
         step: also export the streaming step (non-causal models: with a delay of
@@ -461,7 +461,7 @@ class OnnxSequenceLifter:
 
 
 class OnnxStreamingLifter:
-    """``lifter_step.onnx`` in ONNX Runtime, with the :class:`~poselift.streaming.StreamingLifter` API.
+    """``lifter_step.onnx`` in ONNX Runtime, with the :class:`~poselift.model.streaming.StreamingLifter` API.
 
     Args:
         path: the ``.onnx`` file or the export folder.
@@ -499,7 +499,7 @@ class OnnxStreamingLifter:
             self._reset[int(stream)] = True
 
     def push(self, keypoints) -> np.ndarray:
-        """Advance every stream by one frame (see :meth:`poselift.streaming.StreamingLifter.push`)."""
+        """Advance every stream by one frame (see :meth:`poselift.model.streaming.StreamingLifter.push`)."""
         x = np.asarray(keypoints, np.float32)
         batched = x.ndim == 3
         if not batched:

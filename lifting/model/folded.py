@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from poselift.model import TemporalLifter
+from poselift.model.tcn import TemporalLifter
 
 __all__ = ["FoldedLayer", "FoldedLifter", "fold_batchnorm"]
 
@@ -71,7 +71,7 @@ def _fold(conv: nn.Conv1d, bn: nn.BatchNorm1d | None, dtype: torch.dtype) -> tup
 
 
 class FoldedLifter(nn.Module):
-    """A :class:`~poselift.model.TemporalLifter` in eval mode with BatchNorm folded in.
+    """A :class:`~poselift.model.tcn.TemporalLifter` in eval mode with BatchNorm folded in.
 
     Same maths as ``model.eval()(x)``; build it with :func:`fold_batchnorm`.
 
