@@ -7,7 +7,7 @@ Modules:
 * :mod:`~poselift.detectors.bodypose3dnet`: NVIDIA TAO BodyPose3DNet on person crops (34 joints, 2D/2.5D/3D);
 * :mod:`~poselift.detectors.tracking`: people across frames, gap filling;
 * :mod:`~poselift.detectors.readers`: our HDF5 2D/3D files, DeepStream JSON, COCO npz, MMPose JSON;
-* :mod:`~poselift.detectors.video`: frames with PyAV;
+* :mod:`~poselift.viz.video`: frames with PyAV;
 * :mod:`~poselift.detectors.pipeline`: video -> tracks (``poselift detect``);
 * :mod:`~poselift.detectors.standins`: stand-in ONNX models with the published signatures (tests, benchmarks).
 

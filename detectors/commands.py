@@ -85,7 +85,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from poselift.detectors.pipeline import detect_video, read_boxes_json
     from poselift.detectors.readers import write_keypoints_h5
     from poselift.detectors.tracking import TrackerSettings
-    from poselift.detectors.video import probe_video
+    from poselift.viz.video import probe_video
 
     if not Path(args.video).exists():
         raise FileNotFoundError(f"no such video: {args.video}")
@@ -129,9 +129,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_lift(args: argparse.Namespace) -> int:
     from poselift.experiments.runs import load_lifter
-    from poselift.render import Panel2D, Panel3D, render_animation
+    from poselift.viz.animation import Panel2D, Panel3D, render_animation
     from poselift.detectors.readers import read_2d, write_poses3d_h5
-    from poselift.detectors.video import read_frames
+    from poselift.viz.video import read_frames
 
     data = read_2d(args.keypoints, image_size=args.image_size, fps=args.fps, allow_pickle=args.allow_pickle)
     sequences = data.to_sequences(min_length=max(1, args.min_length), image_size=args.image_size)

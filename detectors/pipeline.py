@@ -1,6 +1,6 @@
 """Video in, tracked 2D keypoints out: the pipeline behind ``poselift detect``.
 
-:func:`detect_video` reads frames (:mod:`~poselift.detectors.video`), runs a
+:func:`detect_video` reads frames (:mod:`~poselift.viz.video`), runs a
 detector on each, associates people into tracks
 (:mod:`~poselift.detectors.tracking`) and returns
 :class:`~poselift.detectors.readers.KeypointTracks` plus a timing breakdown
@@ -27,7 +27,7 @@ from poselift.detectors.bodypose3dnet import BodyPose3DNet, check_boxes
 from poselift.detectors.bodyposenet import BodyPoseNet
 from poselift.detectors.readers import KeypointTracks
 from poselift.detectors.tracking import Detections, TrackerSettings, track_people, tracks_from_ids
-from poselift.detectors.video import probe_video, read_frames
+from poselift.viz.video import probe_video, read_frames
 
 __all__ = ["detect_video", "read_boxes_json", "BoxSource"]
 

@@ -10,7 +10,7 @@ from poselift.experiments.config import apply_overrides, load_config
 
 
 def _train(args: argparse.Namespace) -> int:
-    from poselift.distributed import is_main, launched_by_torchrun
+    from poselift.training.distributed import is_main, launched_by_torchrun
     from poselift.experiments.runner import train_run
 
     cfg = load_config(args.config)

@@ -6,7 +6,7 @@ A config has four sections plus a name and a seed::
     seed: 0
     data:   {dataset: h36m, path: ../shared/data/h36m, keypoints: gt, ...}   # DataConfig
     model:  {widths: [3, 3, 3], channels: 256, ...}                        # ModelConfig
-    train:  {epochs: 20, batch_size: 1024, ...}                            # poselift.train.TrainSettings
+    train:  {epochs: 20, batch_size: 1024, ...}                            # poselift.training.trainer.TrainSettings
     eval:   {flip_test: true, eval_every: 1, ...}                          # EvalConfig
     device: auto
 
@@ -31,7 +31,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from poselift.core.errors import ConfigError
-from poselift.train import TrainSettings
+from poselift.training.trainer import TrainSettings
 
 __all__ = [
     "DataConfig",

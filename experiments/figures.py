@@ -28,9 +28,10 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 
 from poselift.core.io import atomic_path, read_json
-from poselift.render import VIDEO_SUFFIXES, Panel2D, Panel3D, render_animation
+from poselift.viz.video import VIDEO_SUFFIXES
+from poselift.viz.animation import Panel2D, Panel3D, render_animation
 from poselift.core.sequence import PoseSequence
-from poselift.viz import plot_error_over_time, plot_per_action
+from poselift.viz.plots import plot_error_over_time, plot_per_action
 from poselift.experiments.protocol import METRIC_LABELS, sequence_errors
 
 __all__ = [
@@ -271,14 +272,14 @@ def _frame_steps(frames: int | Sequence[int] | None, total: int) -> list[int] | 
 
 
 def _video_source(video: Any, seq: PoseSequence, start: int) -> Any:
-    """Background frames for :class:`~poselift.render.Panel2D` from a path, an array, a callable or an iterator.
+    """Background frames for :class:`~poselift.viz.animation.Panel2D` from a path, an array, a callable or an iterator.
 
     A video file is read from the sequence's first frame (``meta["start_frame"]``)
     on, so that time step ``t`` of the sequence shows video frame ``start_frame + t``.
     """
     if video is None or not isinstance(video, (str, os.PathLike)):
         return video
-    from poselift.detectors.video import read_frames
+    from poselift.viz.video import read_frames
 
     path = Path(video)
     if not path.exists():

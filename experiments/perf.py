@@ -167,9 +167,9 @@ def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -
 
 
 def bench_training(rf: int, channels: int, device: torch.device, windows: int, amp: bool) -> dict:
-    from poselift.data import WindowBank
+    from poselift.training.windows import WindowBank
     from poselift.model.tcn import TemporalLifter
-    from poselift.train import Trainer, TrainSettings
+    from poselift.training.trainer import Trainer, TrainSettings
 
     rng = np.random.default_rng(0)
     n_seq = max(2, -(-windows // 2000))

@@ -20,15 +20,15 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from poselift import distributed as D
+from poselift.training import distributed as D
 from poselift._version import __version__
-from poselift.data import WindowBank
+from poselift.training.windows import WindowBank
 from poselift.inference import lift_sequences
 from poselift.core.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from poselift.core.layouts import get_layout
 from poselift.model.tcn import TemporalLifter
 from poselift.core.sequence import PoseSequence
-from poselift.train import Trainer
+from poselift.training.trainer import Trainer
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
 from poselift.experiments.protocol import markdown_table, sequence_errors, summarize
 from poselift.experiments.runs import git_commit, load_lifter, machine_description
@@ -323,7 +323,7 @@ def train_run(cfg: ExperimentConfig, run_dir: str | os.PathLike, splits: Splits 
     already holds a checkpoint of the same config, training resumes from it.
 
     Launched by ``torchrun`` (several processes), every process loads the
-    data and trains its share of each batch (:mod:`poselift.distributed`);
+    data and trains its share of each batch (:mod:`poselift.training.distributed`);
     process 0 alone writes the run folder and evaluates, and every process
     returns the metrics.
     """

@@ -30,7 +30,7 @@ from poselift.core.io import load_checkpoint
 from poselift.core.layouts import Layout, get_layout
 from poselift.model.tcn import TemporalLifter
 from poselift.core.sequence import PoseSequence
-from poselift.train import CHECKPOINT, resolve_device
+from poselift.training.trainer import CHECKPOINT, resolve_device
 
 __all__ = ["Lifter", "load_lifter", "git_commit", "machine_description"]
 

@@ -28,7 +28,7 @@ __all__ = ["demo_configs", "run_demo", "register"]
 def demo_configs(quick: bool = False, seed: int = 0, device: str = "cpu"):
     """The two experiment configs of the demo (single-frame, temporal)."""
     from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
-    from poselift.train import TrainSettings
+    from poselift.training.trainer import TrainSettings
 
     if quick:  # for tests: seconds, not minutes
         syn = SyntheticConfig(subjects=2, test_subjects=1, num_frames=120, test_num_frames=120,
@@ -58,14 +58,14 @@ def demo_configs(quick: bool = False, seed: int = 0, device: str = "cpu"):
 
 def _figure(out_path: Path, runs: dict, splits, fps: float) -> str:
     """Error over time on one held-out video + a 3D snapshot. Returns a one-line description."""
-    from poselift.viz import use_agg
+    from poselift.viz.plots import use_agg
 
     use_agg()
     import matplotlib.pyplot as plt
 
     from poselift.experiments.protocol import sequence_errors
     from poselift.experiments.runs import load_lifter
-    from poselift.viz import draw_skeleton_2d, draw_skeleton_3d, plot_error_over_time, set_3d_limits
+    from poselift.viz.plots import draw_skeleton_2d, draw_skeleton_3d, plot_error_over_time, set_3d_limits
 
     # the held-out video where the two models differ most is the most instructive; take a walk
     seq = next((s for s in splits.test if s.action == "walk"), splits.test[0])

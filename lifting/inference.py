@@ -31,7 +31,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from poselift.data import flip_inputs, flip_poses
+from poselift.training.windows import flip_inputs, flip_poses
 from poselift.core.errors import InputError, check_finite
 from poselift.model.folded import FoldedLifter, fold_batchnorm
 from poselift.model.tcn import TemporalLifter

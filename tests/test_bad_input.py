@@ -21,7 +21,7 @@ import torch
 
 import poselift
 from poselift.core.camera import Camera
-from poselift.data import WindowBank
+from poselift.training.windows import WindowBank
 from poselift.datasets.cache import load_cache, save_cache
 from poselift.datasets.h36m import H36MData, read_npz
 from poselift.detectors.readers import (
@@ -372,7 +372,7 @@ def test_checkpoint_that_would_run_code_is_refused_by_load_lifter(tmp_path):
 
 
 def test_checkpoint_that_would_run_code_is_refused_by_trainer_resume(tmp_path):
-    from poselift.train import Trainer, TrainSettings
+    from poselift.training.trainer import Trainer, TrainSettings
 
     marker = tmp_path / "marker"
     _evil_checkpoint(tmp_path / "checkpoint.pt", marker)

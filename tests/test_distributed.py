@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from poselift.data import WindowBank
+from poselift.training.windows import WindowBank
 from poselift.datasets.synthetic import make_dataset
-from poselift.distributed import SyncBatchNorm1d, on_main, use_sync_batchnorm
+from poselift.training.distributed import SyncBatchNorm1d, on_main, use_sync_batchnorm
 from poselift.model.tcn import TemporalLifter
-from poselift.train import Trainer, TrainSettings
+from poselift.training.trainer import Trainer, TrainSettings
 
 # one step of the global batch in each; dropout 0 so that one process and two draw nothing differently
 SCENARIOS = {
@@ -97,7 +97,7 @@ def _interrupted_and_resumed(seqs, root: Path) -> dict:
 
 
 def _worker(out: Path) -> None:
-    from poselift.distributed import cleanup, init_distributed
+    from poselift.training.distributed import cleanup, init_distributed
 
     torch.set_num_threads(1)
     info = init_distributed("cpu")

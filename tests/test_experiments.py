@@ -119,7 +119,7 @@ def test_compare_single_frame_and_temporal_with_and_without_ground_truth():
 
 def _tiny_config(seed=0):
     from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
-    from poselift.train import TrainSettings
+    from poselift.training.trainer import TrainSettings
 
     return ExperimentConfig(
         name="tiny", seed=seed, device="cpu",

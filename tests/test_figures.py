@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from poselift.cli import main
-from poselift.detectors.video import probe_video, read_frames
+from poselift.viz.video import probe_video, read_frames
 from poselift.experiments.config import (
     DataConfig,
     EvalConfig,
@@ -27,9 +27,9 @@ from poselift.experiments.figures import (
 from poselift.experiments.protocol import sequence_errors
 from poselift.experiments.runner import load_splits, train_run
 from poselift.core.io import read_json
-from poselift.render import write_video
+from poselift.viz.video import write_video
 from poselift.core.sequence import PoseSequence
-from poselift.train import TrainSettings
+from poselift.training.trainer import TrainSettings
 
 MOTIONS = ["walk", "wave", "squat"]
 

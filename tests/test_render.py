@@ -1,12 +1,13 @@
-"""poselift.render: MP4 (PyAV) and GIF (Pillow) animations of 2D and 3D panels."""
+"""poselift.viz.animation: MP4 (PyAV) and GIF (Pillow) animations of 2D and 3D panels."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from poselift.detectors.video import probe_video, read_frames
-from poselift.render import Panel2D, Panel3D, render_animation, write_video
+from poselift.viz.video import probe_video, read_frames
+from poselift.viz.animation import Panel2D, Panel3D, render_animation
+from poselift.viz.video import write_video
 
 
 def _poses3d(t=6):

@@ -3,14 +3,14 @@ import numpy as np
 import pytest
 import torch
 
-import poselift.train as train_mod
+import poselift.training.trainer as train_mod
 from poselift.core.camera import project_intrinsics
-from poselift.data import WindowBank
+from poselift.training.windows import WindowBank
 from poselift.datasets.synthetic import NoiseSettings, make_dataset
 from poselift.core.layouts import H36M17, MPII16, correspondence
-from poselift.losses import bone_length_loss, flip_intrinsics, reprojection_loss
+from poselift.training.losses import bone_length_loss, flip_intrinsics, reprojection_loss
 from poselift.model.tcn import TemporalLifter
-from poselift.train import Trainer, TrainSettings
+from poselift.training.trainer import Trainer, TrainSettings
 
 
 @pytest.fixture(scope="module")

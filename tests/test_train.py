@@ -7,11 +7,11 @@ import torch
 
 from poselift.core.errors import FileFormatError
 
-from poselift.data import WindowBank, flip_inputs
+from poselift.training.windows import WindowBank, flip_inputs
 from poselift.datasets.synthetic import make_dataset
 from poselift.core.layouts import H36M17
 from poselift.model.tcn import TemporalLifter
-from poselift.train import Trainer, TrainSettings, bn_momentum_at
+from poselift.training.trainer import Trainer, TrainSettings, bn_momentum_at
 
 
 @pytest.fixture(scope="module")

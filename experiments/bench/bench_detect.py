@@ -48,7 +48,7 @@ def main() -> None:
     from poselift.detectors.standins import bodypose3dnet_standin, bodyposenet_standin, person_template, synthesize_maps
     from poselift.detectors.tracking import TrackerSettings
     from poselift.experiments.runs import machine_description
-    from poselift.render import write_video
+    from poselift.viz.video import write_video
 
     w, h = (int(v) for v in args.size.lower().split("x"))
     people = [person_template(w * (i + 0.5) / 5, 0.1 * h, 0.8 * h) for i in range(5)]

@@ -21,7 +21,7 @@ import time
 import numpy as np
 import torch
 
-from poselift.data import WindowBank
+from poselift.training.windows import WindowBank
 from poselift.experiments.runs import machine_description
 
 

@@ -1,23 +1,26 @@
-"""Reading video frames with PyAV (its wheels bundle FFmpeg: no system ffmpeg needed).
+"""Reading and writing video with PyAV (its wheels bundle FFmpeg: no system ffmpeg needed).
 
 :func:`probe_video` gives size, frame rate and (when the container says) the
 frame count; :func:`read_frames` yields ``(index, frame)`` with frames as
 ``(H, W, 3)`` uint8 RGB. A still image (``.png``, ``.jpg``, ...) reads as a
-one-frame video (through Pillow). Writing lives in :mod:`poselift.render`
-(:func:`~poselift.render.write_video`).
+one-frame video (through Pillow). :func:`write_video` writes frames to MP4 (and
+other containers) with PyAV or to GIF with Pillow, atomically.
 """
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 
-from poselift.render import write_video
+from poselift.core.io import atomic_path
 
-__all__ = ["VideoInfo", "probe_video", "read_frames", "write_video", "IMAGE_SUFFIXES"]
+__all__ = ["VideoInfo", "probe_video", "read_frames", "write_video", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES"]
+
+VIDEO_SUFFIXES = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi"}
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -115,3 +118,82 @@ def read_frames(
                 yield i, frame.to_ndarray(format="rgb24")
         except av.FFmpegError as e:
             raise ValueError(f"{p}: decoding failed ({e})") from None
+
+
+# --------------------------------------------------------------------------- writing
+def _video_codec() -> str:
+    import av
+
+    for name in ("libx264", "h264", "libopenh264", "mpeg4"):
+        try:
+            av.codec.Codec(name, "w")
+            return name
+        except Exception:  # noqa: BLE001 - not available in this build
+            continue
+    raise RuntimeError("PyAV has no H.264 or MPEG-4 encoder")
+
+
+def _even(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    if h % 2 or w % 2:
+        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    return frame
+
+
+def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float, codec: str | None = None) -> int:
+    """Write ``(H, W, 3)`` uint8 RGB frames to ``path`` (MP4 & co. with PyAV, GIF with Pillow), atomically.
+
+    Returns:
+        the number of frames written.
+
+    Raises:
+        ValueError: unknown suffix, no frames, frames of different sizes.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in VIDEO_SUFFIXES and suffix != ".gif":
+        raise ValueError(f"{path}: unknown video type {suffix!r}; use .mp4, .mkv, .mov, .avi or .gif")
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    it = iter(frames)
+    try:
+        first = np.asarray(next(it))
+    except StopIteration:
+        raise ValueError(f"{path}: no frames to write") from None
+    if first.ndim != 3 or first.shape[2] != 3:
+        raise ValueError(f"frames must be (height, width, 3) RGB, got shape {first.shape}")
+    size = first.shape
+
+    def checked() -> Iterator[np.ndarray]:
+        yield first
+        for i, f in enumerate(it, 1):
+            f = np.asarray(f)
+            if f.shape != size:
+                raise ValueError(f"frame {i} has shape {f.shape}, frame 0 has {size}")
+            yield f
+
+    n = 0
+    if suffix == ".gif":
+        from PIL import Image
+
+        images = [Image.fromarray(np.ascontiguousarray(f, dtype=np.uint8)) for f in checked()]
+        with atomic_path(path, suffix=".gif") as tmp:
+            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
+                           duration=max(1, int(round(1000 / fps))), loop=0)
+        return len(images)
+    import av
+
+    with atomic_path(path, suffix=suffix) as tmp:
+        with av.open(str(tmp), mode="w", format=VIDEO_SUFFIXES[suffix]) as container:
+            stream = container.add_stream(codec or _video_codec(), rate=Fraction(fps).limit_denominator(1001))
+            h, w = _even(first).shape[:2]
+            stream.width, stream.height = w, h
+            stream.pix_fmt = "yuv420p"
+            for f in checked():
+                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(_even(f), dtype=np.uint8), format="rgb24")
+                for packet in stream.encode(vf):
+                    container.mux(packet)
+                n += 1
+            for packet in stream.encode(None):
+                container.mux(packet)
+    return n

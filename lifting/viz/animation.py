@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from poselift.core.io import atomic_path
 from poselift.core.layouts import Layout, get_layout
-from poselift.viz import _bone_color, set_3d_limits
+from poselift.viz.plots import _bone_color, set_3d_limits
+from poselift.viz.video import write_video
 
-__all__ = ["Panel2D", "Panel3D", "render_animation", "write_video", "VIDEO_SUFFIXES"]
+__all__ = ["Panel2D", "Panel3D", "render_animation"]
 
-VIDEO_SUFFIXES = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi"}
 _PERSON_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _EXTRA_COLORS = ("#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f")
 
@@ -78,85 +76,6 @@ class Panel3D:
     radius: float | None = None
     elev: float = 15.0
     azim: float = -70.0
-
-
-# --------------------------------------------------------------------------- writing
-def _video_codec() -> str:
-    import av
-
-    for name in ("libx264", "h264", "libopenh264", "mpeg4"):
-        try:
-            av.codec.Codec(name, "w")
-            return name
-        except Exception:  # noqa: BLE001 - not available in this build
-            continue
-    raise RuntimeError("PyAV has no H.264 or MPEG-4 encoder")
-
-
-def _even(frame: np.ndarray) -> np.ndarray:
-    h, w = frame.shape[:2]
-    if h % 2 or w % 2:
-        frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-    return frame
-
-
-def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float, codec: str | None = None) -> int:
-    """Write ``(H, W, 3)`` uint8 RGB frames to ``path`` (MP4 & co. with PyAV, GIF with Pillow), atomically.
-
-    Returns:
-        the number of frames written.
-
-    Raises:
-        ValueError: unknown suffix, no frames, frames of different sizes.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in VIDEO_SUFFIXES and suffix != ".gif":
-        raise ValueError(f"{path}: unknown video type {suffix!r}; use .mp4, .mkv, .mov, .avi or .gif")
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
-    it = iter(frames)
-    try:
-        first = np.asarray(next(it))
-    except StopIteration:
-        raise ValueError(f"{path}: no frames to write") from None
-    if first.ndim != 3 or first.shape[2] != 3:
-        raise ValueError(f"frames must be (height, width, 3) RGB, got shape {first.shape}")
-    size = first.shape
-
-    def checked() -> Iterator[np.ndarray]:
-        yield first
-        for i, f in enumerate(it, 1):
-            f = np.asarray(f)
-            if f.shape != size:
-                raise ValueError(f"frame {i} has shape {f.shape}, frame 0 has {size}")
-            yield f
-
-    n = 0
-    if suffix == ".gif":
-        from PIL import Image
-
-        images = [Image.fromarray(np.ascontiguousarray(f, dtype=np.uint8)) for f in checked()]
-        with atomic_path(path, suffix=".gif") as tmp:
-            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:],
-                           duration=max(1, int(round(1000 / fps))), loop=0)
-        return len(images)
-    import av
-
-    with atomic_path(path, suffix=suffix) as tmp:
-        with av.open(str(tmp), mode="w", format=VIDEO_SUFFIXES[suffix]) as container:
-            stream = container.add_stream(codec or _video_codec(), rate=Fraction(fps).limit_denominator(1001))
-            h, w = _even(first).shape[:2]
-            stream.width, stream.height = w, h
-            stream.pix_fmt = "yuv420p"
-            for f in checked():
-                vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(_even(f), dtype=np.uint8), format="rgb24")
-                for packet in stream.encode(vf):
-                    container.mux(packet)
-                n += 1
-            for packet in stream.encode(None):
-                container.mux(packet)
-    return n
 
 
 # --------------------------------------------------------------------------- drawing

@@ -7,7 +7,7 @@ group: NCCL when training on CUDA (process ``LOCAL_RANK`` of a machine uses
 ``cuda:LOCAL_RANK``), gloo on the CPU. Without those variables nothing
 happens and training runs in one process as before.
 
-How :class:`poselift.train.Trainer` uses the group:
+How :class:`poselift.training.trainer.Trainer` uses the group:
 
 * every process builds the same windows and the same seeded generator, so
   all draw the same *global* batch of ``batch_size`` windows (and the same
@@ -108,7 +108,7 @@ def init_distributed(device: str | torch.device = "auto", timeout_minutes: float
         A :class:`DistInfo`. When the group already exists (initialised by the
         caller) it describes that group and ``initialized_here`` is False.
     """
-    from poselift.train import resolve_device
+    from poselift.training.trainer import resolve_device
 
     if is_distributed():
         dev = resolve_device(device)

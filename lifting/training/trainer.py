@@ -24,7 +24,7 @@ checkpoint (model(s), optimiser, RNG states, history) and a CSV log row; an
 interrupted run resumes from the last completed epoch and reproduces the
 uninterrupted result.
 
-Launched by ``torchrun`` (see :mod:`poselift.distributed`), the same loop
+Launched by ``torchrun`` (see :mod:`poselift.training.distributed`), the same loop
 trains with DistributedDataParallel: ``batch_size`` is the global batch, each
 process trains on its share of it, and process 0 alone writes the checkpoint
 and the log and runs the evaluations.
@@ -43,11 +43,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from poselift import distributed as D
-from poselift.data import WindowBank, flip_inputs, flip_poses
+from poselift.training import distributed as D
+from poselift.training.windows import WindowBank, flip_inputs, flip_poses
 from poselift.core.io import atomic_torch_save, atomic_write_text
 from poselift.core.layouts import Layout, correspondence, get_layout
-from poselift.losses import (
+from poselift.training.losses import (
     bone_length_loss,
     bone_lengths,
     flip_intrinsics,
@@ -103,7 +103,7 @@ class TrainSettings:
         progress: show a tqdm progress bar (process 0 only when distributed).
         sync_batchnorm: when training on several processes, normalise with the
             BatchNorm statistics of the global batch
-            (:class:`poselift.distributed.SyncBatchNorm1d`, CPU and GPU) instead
+            (:class:`poselift.training.distributed.SyncBatchNorm1d`, CPU and GPU) instead
             of each process's share; results then match a single process on
             the same global batch. No effect in a single process.
     """
@@ -158,7 +158,7 @@ class Trainer:
         eval_every: evaluate every this many epochs (and after the last).
 
     In a process group of several processes (``torchrun``; see
-    :mod:`poselift.distributed`) every process must construct the Trainer with
+    :mod:`poselift.training.distributed`) every process must construct the Trainer with
     the same windows, settings and ``run_dir``; ``fit`` then trains with
     DistributedDataParallel and only process 0 writes files and calls
     ``evaluate``. ``device="auto"``/``"cuda"`` means this process's GPU.
