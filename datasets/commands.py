@@ -61,7 +61,7 @@ def _inside_git_tree(path: Path) -> Path | None:
 
 
 def _prepare_h36m(args: argparse.Namespace) -> int:
-    from poselift.datasets.cache import detect_format, prepare_cache
+    from poselift.datasets.h36m.cache import detect_format, prepare_cache
 
     source: Path = args.source
     if not source.exists():

@@ -46,7 +46,7 @@ import numpy as np
 
 from poselift.core.camera import Camera
 from poselift.core.errors import InputError
-from poselift.detectors.bodyposenet import check_image
+from poselift.detectors.images import check_image
 from poselift.detectors.runtime import OnnxModel, TensorSpec
 
 __all__ = [

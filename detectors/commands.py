@@ -5,7 +5,7 @@
     poselift detect VIDEO --model M.onnx [--detector bodyposenet|bodypose3dnet] --out keypoints.h5
     poselift lift keypoints.h5 --run RUN_DIR --out poses3d.h5 [--render out.mp4 [--video VIDEO]]
 
-``detect`` writes our HDF5 2D file (:mod:`poselift.detectors.readers`);
+``detect`` writes our HDF5 2D file (:mod:`poselift.detectors.formats`);
 ``lift`` reads it (or a DeepStream JSON, MMPose JSON, VideoPose3D/Detectron2
 npz), lifts every track with a trained run and writes the 3D poses; with
 ``--render`` it also draws the 2D overlay beside the 3D skeletons.
@@ -83,7 +83,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from poselift.detectors.bodypose3dnet import BodyPose3DNet
     from poselift.detectors.bodyposenet import BodyPoseNet, BodyPoseNetSettings
     from poselift.detectors.pipeline import detect_video, read_boxes_json
-    from poselift.detectors.readers import write_keypoints_h5
+    from poselift.detectors.formats import write_keypoints_h5
     from poselift.detectors.tracking import TrackerSettings
     from poselift.viz.video import probe_video
 
@@ -130,7 +130,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 def cmd_lift(args: argparse.Namespace) -> int:
     from poselift.experiments.runs import load_lifter
     from poselift.viz.animation import Panel2D, Panel3D, render_animation
-    from poselift.detectors.readers import read_2d, write_poses3d_h5
+    from poselift.detectors.formats import read_2d, write_poses3d_h5
     from poselift.viz.video import read_frames
 
     data = read_2d(args.keypoints, image_size=args.image_size, fps=args.fps, allow_pickle=args.allow_pickle)

@@ -3,9 +3,9 @@
 :func:`detect_video` reads frames (:mod:`~poselift.viz.video`), runs a
 detector on each, associates people into tracks
 (:mod:`~poselift.detectors.tracking`) and returns
-:class:`~poselift.detectors.readers.KeypointTracks` plus a timing breakdown
+:class:`~poselift.detectors.formats.KeypointTracks` plus a timing breakdown
 (video decoding, preprocessing, network, post-processing, tracking), ready
-for :func:`~poselift.detectors.readers.write_keypoints_h5`.
+for :func:`~poselift.detectors.formats.write_keypoints_h5`.
 
 BodyPose3DNet needs person boxes: ``boxes`` gives them per frame (a
 :func:`read_boxes_json` file, a callable, or ``"full"`` for the whole frame),
@@ -25,7 +25,7 @@ from poselift.core.errors import reading
 from poselift.core.io import read_json
 from poselift.detectors.bodypose3dnet import BodyPose3DNet, check_boxes
 from poselift.detectors.bodyposenet import BodyPoseNet
-from poselift.detectors.readers import KeypointTracks
+from poselift.detectors.formats.tracks import KeypointTracks
 from poselift.detectors.tracking import Detections, TrackerSettings, track_people, tracks_from_ids
 from poselift.viz.video import probe_video, read_frames
 

@@ -89,7 +89,7 @@ def _compare(args: argparse.Namespace) -> int:
     from poselift.experiments.runs import load_lifter
 
     if args.input:
-        from poselift.detectors.readers import read_2d
+        from poselift.detectors.formats import read_2d
 
         size = tuple(int(v) for v in args.image_size.lower().split("x")) if args.image_size else None
         seqs = read_2d(args.input, image_size=size, fps=args.fps).to_sequences(min_length=args.min_length)

@@ -173,7 +173,7 @@ def custom_unlabelled(cfg: ExperimentConfig, layout_in: str) -> list[PoseSequenc
     video. Tracks shorter than 10 frames are dropped.
     """
     from poselift.core.camera import Camera
-    from poselift.detectors.readers import read_2d
+    from poselift.detectors.formats import read_2d
 
     d = cfg.data
     out = []

@@ -22,9 +22,10 @@ import torch
 import poselift
 from poselift.core.camera import Camera
 from poselift.training.windows import WindowBank
-from poselift.datasets.cache import load_cache, save_cache
-from poselift.datasets.h36m import H36MData, read_npz
-from poselift.detectors.readers import (
+from poselift.datasets.h36m.cache import load_cache, save_cache
+from poselift.datasets.h36m.data import H36MData
+from poselift.datasets.h36m.npz import read_npz
+from poselift.detectors.formats import (
     KeypointTracks,
     read_2d,
     read_coco_npz,

@@ -12,7 +12,7 @@ pytest.importorskip("onnx")
 
 from poselift.detectors import commands  # noqa: E402
 from poselift.detectors.bodypose3dnet import crop_for_box  # noqa: E402
-from poselift.detectors.readers import read_keypoints_h5, read_poses3d_h5  # noqa: E402
+from poselift.detectors.formats import read_keypoints_h5, read_poses3d_h5  # noqa: E402
 from poselift.detectors.standins import (  # noqa: E402
     bodypose3dnet_standin,
     bodyposenet_standin,

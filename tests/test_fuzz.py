@@ -32,10 +32,12 @@ from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
 
 from poselift.core.camera import Camera
-from poselift.datasets.cache import load_cache, save_cache
-from poselift.datasets.h36m import CAMERA_IDS, H36MData, read_cameras, read_npz
+from poselift.datasets.h36m.cache import load_cache, save_cache
+from poselift.datasets.h36m import CAMERA_IDS, read_cameras
+from poselift.datasets.h36m.data import H36MData
+from poselift.datasets.h36m.npz import read_npz
 from poselift.detectors.bodyposenet import BODYPOSENET_LIMBS, DecodeSettings, People, decode_people, find_peaks
-from poselift.detectors.readers import (
+from poselift.detectors.formats import (
     KeypointTracks,
     read_2d,
     read_coco_npz,

@@ -144,7 +144,7 @@ def test_human36m_without_data(kernel_name, tmp_path, monkeypatch):
 def test_video_to_3d(kernel_name, tmp_path, monkeypatch):
     from PIL import Image
 
-    from poselift.detectors.readers import read_keypoints_h5
+    from poselift.detectors.formats import read_keypoints_h5
     from poselift.viz.video import probe_video
 
     nb = _run("03_video_to_3d.ipynb", kernel_name, tmp_path, monkeypatch)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from poselift.detectors.pipeline import read_boxes_json
-from poselift.detectors.readers import (
+from poselift.detectors.formats import (
     KeypointTracks,
     read_2d,
     read_coco_npz,

@@ -118,7 +118,7 @@ def test_semi_supervised_needs_cameras_and_a_trajectory_model(clean):
 
 
 def _write_track_file(path, seqs):
-    from poselift.detectors.readers import KeypointTracks, write_keypoints_h5
+    from poselift.detectors.formats import KeypointTracks, write_keypoints_h5
     from poselift.detectors.tracking import Track
 
     tracks = []

@@ -44,7 +44,7 @@ class PoseSequence:
     Every value must be finite: a NaN or infinite keypoint, confidence or 3D
     coordinate raises :class:`~poselift.core.errors.InputError` naming the first bad
     frame and joint (file readers mark missing joints NaN with confidence 0, and
-    :meth:`~poselift.detectors.readers.KeypointTracks.to_sequences` fills them
+    :meth:`~poselift.detectors.formats.KeypointTracks.to_sequences` fills them
     before building sequences). So do an empty sequence, a joint count that
     does not fit the layout and 3D with another number of frames than the 2D.
     """

@@ -36,7 +36,9 @@ from poselift.core.camera import Camera
 from poselift.core.errors import FileFormatError, InputError, check_finite, reading
 from poselift.core.io import atomic_path
 from poselift.core.layouts import get_layout
-from poselift.datasets.h36m import H36MData, read_archive, read_npz
+from poselift.datasets.h36m.data import H36MData
+from poselift.datasets.h36m.archive import read_archive
+from poselift.datasets.h36m.npz import read_npz
 
 __all__ = [
     "CACHE_FORMAT",

@@ -1,0 +1,87 @@
+"""2D keypoint files: our HDF5 format (written by ``poselift detect``) and other tools' outputs.
+
+Everything reads into :class:`~poselift.detectors.formats.tracks.KeypointTracks` (the tracks of one video plus
+what the lifter needs: layout, image size, fps), which
+:meth:`KeypointTracks.to_sequences` turns into
+:class:`~poselift.core.sequence.PoseSequence` objects, one per track.
+
+Our HDF5 2D file, format ``poselift-keypoints2d`` version 1
+(:func:`write_keypoints_h5` / :func:`read_keypoints_h5`, written atomically)::
+
+    /                      attrs: format, format_version, layout, image_width,
+                           image_height (0 = unknown), fps, num_frames, source,
+                           detector, poselift_version, plus any extra attrs
+    /tracks/track_00003    attrs: track_id
+        frames             (T,)       int64, consecutive video frame indices
+        keypoints          (T, J, 2)  float32, pixels (x right, y down; pixel i spans [i, i+1))
+        confidence         (T, J)     float32
+        interpolated       (T, J)     bool, True where filled, not detected
+        detected           (T,)       bool, frames with a detection
+        pose3d             (T, J, 3)  float32, optional: BodyPose3DNet's own single-frame 3D
+        pose25d            (T, J, 4)  float32, optional: x, y (pixels), relative depth, confidence
+
+The 3D file written by ``poselift lift``, format ``poselift-poses3d``
+version 1 (:func:`write_poses3d_h5` / :func:`read_poses3d_h5`)::
+
+    /                      attrs: format, format_version, layout ("h36m17"), units ("m"),
+                           root_relative (1), num_frames, fps, image_width, image_height,
+                           keypoints_file, run_dir, poselift_version
+    /tracks/track_00003    attrs: track_id, [pose3d_single_frame_layout]
+        frames             (T,)         int64
+        poses3d            (T, 17, 3)   float32, metres, camera axes, root-relative
+        pose3d_single_frame (T, J, 3)   optional, copied from the 2D file
+
+Other sources:
+
+* DeepStream ``deepstream-bodypose-3d`` pose files (:func:`read_deepstream_json`).
+* COCO-17 keypoints: VideoPose3D custom-dataset ``.npz`` files and the
+  per-video Detectron2 ``.npz`` files VideoPose3D's inference script writes
+  (:func:`read_coco_npz`), MMPose prediction JSON (:func:`read_mmpose_json`).
+
+:func:`read_2d` picks the reader from the file.
+
+Bad files: a corrupt, truncated or malformed file raises
+:class:`~poselift.core.errors.FileFormatError` naming the file (and the track,
+frame or key where it can), whatever the parser underneath threw. Files
+storing pickled Python objects are read only with ``allow_pickle=True``
+(which warns). NaN/inf policy: a keypoint with a non-finite coordinate is a
+*missing* joint: kept as NaN with confidence 0 in the tracks, filled
+(interpolated, or placed on its nearest found ancestor) with confidence 0 by
+:meth:`KeypointTracks.to_sequences`, so the sequences given to the lifter
+are finite.
+"""
+from poselift.detectors.formats.coco_npz import read_coco_npz
+from poselift.detectors.formats.deepstream import read_deepstream_json
+from poselift.detectors.formats.dispatch import read_2d
+from poselift.detectors.formats.h5 import (
+    KEYPOINTS_FORMAT,
+    KEYPOINTS_VERSION,
+    POSES3D_FORMAT,
+    POSES3D_VERSION,
+    Poses3DFile,
+    read_keypoints_h5,
+    read_poses3d_h5,
+    read_sequences,
+    write_keypoints_h5,
+    write_poses3d_h5,
+)
+from poselift.detectors.formats.mmpose import read_mmpose_json
+from poselift.detectors.formats.tracks import KeypointTracks
+
+__all__ = [
+    "KEYPOINTS_FORMAT",
+    "KEYPOINTS_VERSION",
+    "POSES3D_FORMAT",
+    "POSES3D_VERSION",
+    "KeypointTracks",
+    "Poses3DFile",
+    "write_keypoints_h5",
+    "read_keypoints_h5",
+    "read_sequences",
+    "write_poses3d_h5",
+    "read_poses3d_h5",
+    "read_deepstream_json",
+    "read_coco_npz",
+    "read_mmpose_json",
+    "read_2d",
+]

@@ -1,0 +1,93 @@
+"""The 2D tracks of one video, whatever file or detector they came from, and their conversion to sequences."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from poselift.core.errors import InputError
+from poselift.core.layouts import get_layout
+from poselift.core.sequence import PoseSequence
+from poselift.detectors.tracking import Track, fill_missing_joints
+
+
+@dataclass
+class KeypointTracks:
+    """The 2D tracks of one video.
+
+    Attributes:
+        tracks: :class:`~poselift.detectors.tracking.Track` list.
+        layout: joint layout name of all tracks.
+        image_size: ``(width, height)`` or ``None`` when the source does not say.
+        fps: frames per second.
+        num_frames: frames in the video (tracks index into ``range(num_frames)``).
+        source: where the keypoints came from (video path, file).
+        detector: which detector or tool produced them.
+        attrs: anything else (stored as HDF5 attributes).
+    """
+
+    tracks: list[Track]
+    layout: str
+    image_size: tuple[int, int] | None
+    fps: float
+    num_frames: int
+    source: str = ""
+    detector: str = ""
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.layout = get_layout(self.layout).name
+        j = get_layout(self.layout).num_joints
+        for t in self.tracks:
+            if t.keypoints.shape[1:] != (j, 2):
+                raise InputError(f"track {t.track_id}: wrong joint count: keypoints shape {t.keypoints.shape} does not fit "
+                                 f"layout {self.layout!r} ({j} joints)")
+        if self.image_size is not None:
+            self.image_size = (int(self.image_size[0]), int(self.image_size[1]))
+        if self.num_frames < (max((int(t.frames[-1]) + 1 for t in self.tracks), default=0)):
+            raise InputError(f"num_frames {self.num_frames} is smaller than the last track frame")
+
+    def to_sequences(self, min_length: int = 1, image_size: tuple[int, int] | None = None) -> list[PoseSequence]:
+        """One :class:`~poselift.core.sequence.PoseSequence` per track with at least ``min_length`` frames.
+
+        Joints never seen in a track are placed on their nearest found
+        ancestor with confidence 0 (a lifter needs finite input). ``meta``
+        holds ``track_id``, ``frames``, ``interpolated``, ``detected``,
+        ``source`` and, when present, ``pose3d_single_frame`` and ``pose25d``.
+        """
+        size = image_size or self.image_size
+        if size is None:
+            raise InputError(f"{self.source or 'keypoints'}: image size unknown; give image_size=(width, height) "
+                             "(command line: --image-size WxH)")
+        out = []
+        for t in self.tracks:
+            if len(t) < min_length:
+                continue
+            kp, filled = fill_missing_joints(t.keypoints, self.layout)
+            if not np.isfinite(kp).all():
+                empty = np.flatnonzero(~np.isfinite(kp).all(axis=(1, 2)))
+                raise InputError(f"{self.source or 'keypoints'}: track {t.track_id}: {len(empty)} frame(s) without any "
+                                 f"keypoint, first at video frame {int(t.frames[empty[0]])}")
+            conf = np.where(filled, 0.0, t.confidence).astype(np.float32)
+            meta: dict[str, Any] = {
+                "track_id": int(t.track_id), "frames": t.frames.copy(), "interpolated": t.interpolated | filled,
+                "detected": t.detected.copy(), "source": self.source, "start_frame": int(t.frames[0]),
+            }
+            if "pose3d" in t.extras:
+                meta["pose3d_single_frame"] = t.extras["pose3d"]
+            if "pose25d" in t.extras:
+                meta["pose25d"] = t.extras["pose25d"]
+            out.append(PoseSequence(keypoints=kp, layout=self.layout, confidence=conf, image_size=size,
+                                    fps=self.fps, action=f"track {t.track_id}", meta=meta))
+        return out
+
+    def frame_table(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(num_frames, n_tracks, J, 2)`` keypoints (NaN where a track is absent) and ``(num_frames, n_tracks, J)`` confidence."""
+        j = get_layout(self.layout).num_joints
+        kp = np.full((self.num_frames, len(self.tracks), j, 2), np.nan, np.float32)
+        conf = np.zeros((self.num_frames, len(self.tracks), j), np.float32)
+        for i, t in enumerate(self.tracks):
+            kp[t.frames, i] = t.keypoints
+            conf[t.frames, i] = t.confidence
+        return kp, conf
