@@ -17,8 +17,20 @@ Frames are read with :mod:`poselift.viz.video`. The joint conversions ``bodypose
 ``bodypose3dnet34 -> h36m17`` are registered in :mod:`poselift.core.layouts`.
 """
 from poselift.detectors.bodypose3dnet import BodyPose3DNet, Poses3D, crop_for_box
-from poselift.detectors.bodyposenet import BodyPoseNet, BodyPoseNetSettings, DecodeSettings, People, decode_people
-from poselift.detectors.formats import KeypointTracks, read_2d, read_keypoints_h5, read_sequences, write_keypoints_h5
+from poselift.detectors.bodyposenet import (
+    BodyPoseNet,
+    BodyPoseNetSettings,
+    DecodeSettings,
+    People,
+    decode_people,
+)
+from poselift.detectors.formats import (
+    KeypointTracks,
+    read_2d,
+    read_keypoints_h5,
+    read_sequences,
+    write_keypoints_h5,
+)
 from poselift.detectors.runtime import OnnxModel, TensorSpec
 from poselift.detectors.tracking import Detections, Track, TrackerSettings, track_people
 

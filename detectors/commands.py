@@ -82,8 +82,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
     from poselift.core.camera import Camera
     from poselift.detectors.bodypose3dnet import BodyPose3DNet
     from poselift.detectors.bodyposenet import BodyPoseNet, BodyPoseNetSettings
-    from poselift.detectors.pipeline import detect_video, read_boxes_json
     from poselift.detectors.formats import write_keypoints_h5
+    from poselift.detectors.pipeline import detect_video, read_boxes_json
     from poselift.detectors.tracking import TrackerSettings
     from poselift.viz.video import probe_video
 
@@ -128,9 +128,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
-    from poselift.experiments.runs import load_lifter
-    from poselift.viz.animation import Panel2D, Panel3D, render_animation
     from poselift.detectors.formats import read_2d, write_poses3d_h5
+    from poselift.inference import load_lifter
+    from poselift.viz.animation import Panel2D, Panel3D, render_animation
     from poselift.viz.video import read_frames
 
     data = read_2d(args.keypoints, image_size=args.image_size, fps=args.fps, allow_pickle=args.allow_pickle)

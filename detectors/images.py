@@ -1,9 +1,7 @@
 """Frames handed to the detectors: validation and resizing."""
 from __future__ import annotations
 
-
 import numpy as np
-
 from poselift.core.errors import InputError
 
 

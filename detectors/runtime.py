@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
-
 from poselift.core.errors import FileFormatError, InputError, SignatureError
 
 __all__ = [

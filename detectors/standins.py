@@ -25,8 +25,12 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
-
-from poselift.detectors.bodyposenet import BODYPOSENET_HEATMAP, BODYPOSENET_INPUT, BODYPOSENET_LIMBS, BODYPOSENET_PAF
+from poselift.detectors.bodyposenet import (
+    BODYPOSENET_HEATMAP,
+    BODYPOSENET_INPUT,
+    BODYPOSENET_LIMBS,
+    BODYPOSENET_PAF,
+)
 
 __all__ = [
     "person_template",

@@ -28,10 +28,9 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-
 from poselift.core.errors import InputError
 from poselift.core.layouts import Layout, get_layout
+from scipy.optimize import linear_sum_assignment
 
 __all__ = [
     "Detections",

@@ -10,8 +10,8 @@ from poselift.experiments.config import apply_overrides, load_config
 
 
 def _train(args: argparse.Namespace) -> int:
-    from poselift.training.distributed import is_main, launched_by_torchrun
     from poselift.experiments.runner import train_run
+    from poselift.training.distributed import is_main, launched_by_torchrun
 
     cfg = load_config(args.config)
     overrides = list(args.set or [])
@@ -85,8 +85,13 @@ def _reproduce(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from poselift.experiments.compare import Method, compare_methods, comparison_table, single_frame_from_detector
-    from poselift.experiments.runs import load_lifter
+    from poselift.experiments.compare import (
+        Method,
+        compare_methods,
+        comparison_table,
+        single_frame_from_detector,
+    )
+    from poselift.inference import load_lifter
 
     if args.input:
         from poselift.detectors.formats import read_2d

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-
 from poselift.core.layouts import get_layout, get_mapping
+from poselift.core.sequence import PoseSequence
 from poselift.metrics import (
     acceleration_per_frame,
     jitter_per_frame,
@@ -33,7 +33,6 @@ from poselift.metrics import (
     mpjve_per_frame,
     p_mpjpe_per_frame,
 )
-from poselift.core.sequence import PoseSequence
 
 __all__ = ["Method", "single_frame_from_detector", "compare_methods", "comparison_table"]
 

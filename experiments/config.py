@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
-
 from poselift.core.errors import ConfigError
 from poselift.training.trainer import TrainSettings
 

@@ -28,7 +28,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         sequence_label,
     )
     from poselift.experiments.runner import shared_test_split
-    from poselift.experiments.runs import load_lifter
+    from poselift.inference import load_lifter
 
     run_dirs = [Path(d) for d in args.run_dirs]
     for d in run_dirs:

@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
-
 from poselift.core.io import atomic_path, read_json
-from poselift.viz.video import VIDEO_SUFFIXES
-from poselift.viz.animation import Panel2D, Panel3D, render_animation
 from poselift.core.sequence import PoseSequence
-from poselift.viz.plots import plot_error_over_time, plot_per_action
 from poselift.experiments.protocol import METRIC_LABELS, sequence_errors
+from poselift.viz.animation import Panel2D, Panel3D, render_animation
+from poselift.viz.plots import plot_error_over_time, plot_per_action
+from poselift.viz.video import VIDEO_SUFFIXES
 
 __all__ = [
     "ANIMATION_SUFFIXES",

@@ -33,7 +33,6 @@ Numbers are printed as Markdown tables with the machine and written as JSON
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -115,8 +114,8 @@ def _randomised(model):
 
 
 def bench_inference(rf: int, channels: int, device: torch.device, frames: int, sequences: int) -> dict:
-    from poselift.model.folded import fold_batchnorm
     from poselift.inference import lift_sequences, pad_edges
+    from poselift.model.folded import fold_batchnorm
     from poselift.model.tcn import TemporalLifter
 
     model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels)).to(device).eval()
@@ -137,8 +136,8 @@ def bench_inference(rf: int, channels: int, device: torch.device, frames: int, s
 
 
 def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -> dict:
-    from poselift.model.tcn import TemporalLifter
     from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
+    from poselift.model.tcn import TemporalLifter
 
     model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).to(device).eval()
     weight_bytes = sum(p.numel() * 4 for n, p in model.named_parameters() if "bn" not in n)
@@ -167,9 +166,9 @@ def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -
 
 
 def bench_training(rf: int, channels: int, device: torch.device, windows: int, amp: bool) -> dict:
-    from poselift.training.windows import WindowBank
     from poselift.model.tcn import TemporalLifter
     from poselift.training.trainer import Trainer, TrainSettings
+    from poselift.training.windows import WindowBank
 
     rng = np.random.default_rng(0)
     n_seq = max(2, -(-windows // 2000))
@@ -192,11 +191,10 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
 
 def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
     import onnxruntime as ort
-
-    from poselift.model.onnx import export_onnx
     from poselift.inference import lift_sequence
-    from poselift.model.tcn import TemporalLifter
+    from poselift.model.onnx import export_onnx
     from poselift.model.streaming import StreamingLifter
+    from poselift.model.tcn import TemporalLifter
 
     model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).eval()
     x = torch.randn(frames, 17, 2)
@@ -233,7 +231,7 @@ def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "i
                                                                      "training", "onnx"),
               channels: tuple[int, ...] = (1024, 256), out: str | None = None) -> dict:
     """Run the benchmark, print Markdown tables, return (and optionally save) the numbers."""
-    from poselift.experiments.runs import machine_description
+    from poselift.core.device import machine_description
 
     dev = torch.device(device)
     result: dict = {"machine": machine_description(dev), "threads": torch.get_num_threads(),

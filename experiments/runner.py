@@ -19,26 +19,25 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
-from poselift.training import distributed as D
 from poselift._version import __version__
-from poselift.training.windows import WindowBank
-from poselift.inference import lift_sequences
+from poselift.core.device import machine_description
 from poselift.core.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from poselift.core.layouts import get_layout
-from poselift.model.tcn import TemporalLifter
 from poselift.core.sequence import PoseSequence
-from poselift.training.trainer import Trainer
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
 from poselift.experiments.protocol import markdown_table, sequence_errors, summarize
-from poselift.experiments.runs import git_commit, load_lifter, machine_description
+from poselift.experiments.runs import git_commit
+from poselift.inference import Lifter, load_lifter
+from poselift.model.tcn import TemporalLifter
+from poselift.training import distributed as D
+from poselift.training.trainer import Trainer
+from poselift.training.windows import WindowBank
 
 __all__ = [
     "Splits",
     "load_splits",
     "labelled_ranges",
     "build_models",
-    "predict",
     "evaluate_sequences",
     "train_run",
     "evaluate_run",
@@ -242,20 +241,6 @@ def build_models(cfg: ExperimentConfig, layout_in: str, layout_out: str) -> tupl
     return model, traj
 
 
-def predict(model: TemporalLifter, seqs: Sequence[PoseSequence], features: int, layout_in: str, layout_out: str,
-            flip_test: bool = True, max_frames: int | None = None, progress: bool = False) -> list[np.ndarray]:
-    """Root-relative predictions ``(T, J_out, 3)`` per sequence (metres).
-
-    All sequences go through :func:`~poselift.inference.lift_sequences` together
-    (folded BatchNorm, packed into large forward passes, flip in the same pass).
-    """
-    perms = (get_layout(layout_in).flip_permutation, get_layout(layout_out).flip_permutation) if flip_test else None
-    root = get_layout(layout_out).root
-    xs = [s.inputs(features)[:max_frames] if max_frames else s.inputs(features) for s in seqs]
-    ys = lift_sequences(model, xs, flip_perms=perms, progress=progress)
-    return [y - y[:, root : root + 1] for y in ys]
-
-
 def evaluate_sequences(preds: Sequence[np.ndarray], seqs: Sequence[PoseSequence], notes: Sequence[str] = (),
                        keep_errors: bool = False) -> dict:
     """Protocol numbers for predictions against the sequences' 3D (see :func:`summarize`)."""
@@ -365,8 +350,8 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     monitor = None
     if cfg.eval.eval_every > 0:
         def monitor(m, _t):
-            preds = predict(m, splits.test, cfg.data.features, splits.layout_in, splits.layout_out,
-                            cfg.eval.flip_test, max_frames=cfg.eval.monitor_frames)
+            lifter = Lifter(m, get_layout(splits.layout_in), get_layout(splits.layout_out), cfg.eval.flip_test)
+            preds = lifter.lift_all(splits.test, max_frames=cfg.eval.monitor_frames)
             r = evaluate_sequences(preds, splits.test)
             return {"mpjpe": r["mpjpe"], "p_mpjpe": r["p_mpjpe"]}
 
@@ -409,8 +394,8 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
 
 def _final_evaluation(model, cfg: ExperimentConfig, splits: Splits, run_dir: Path, progress: bool):
     t0 = time.perf_counter()
-    preds = predict(model, splits.test, cfg.data.features, splits.layout_in, splits.layout_out,
-                    cfg.eval.flip_test, progress=progress)
+    lifter = Lifter(model, get_layout(splits.layout_in), get_layout(splits.layout_out), cfg.eval.flip_test)
+    preds = lifter.lift_all(splits.test, progress=progress)
     eval_seconds = time.perf_counter() - t0
     metrics = evaluate_sequences(preds, splits.test, splits.notes)
     metrics = {"name": cfg.name, **metrics}

@@ -18,8 +18,8 @@ from poselift.core.errors import (
     check_shape,
 )
 from poselift.core.layouts import Layout, get_layout
-from poselift.model.tcn import TemporalLifter
 from poselift.core.sequence import PoseSequence
+from poselift.model.tcn import TemporalLifter
 
 __all__ = [
     "__version__", "Camera", "Layout", "get_layout", "TemporalLifter", "PoseSequence",

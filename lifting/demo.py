@@ -27,7 +27,13 @@ __all__ = ["demo_configs", "run_demo", "register"]
 
 def demo_configs(quick: bool = False, seed: int = 0, device: str = "cpu"):
     """The two experiment configs of the demo (single-frame, temporal)."""
-    from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
+    from poselift.experiments.config import (
+        DataConfig,
+        EvalConfig,
+        ExperimentConfig,
+        ModelConfig,
+        SyntheticConfig,
+    )
     from poselift.training.trainer import TrainSettings
 
     if quick:  # for tests: seconds, not minutes
@@ -62,10 +68,14 @@ def _figure(out_path: Path, runs: dict, splits, fps: float) -> str:
 
     use_agg()
     import matplotlib.pyplot as plt
-
     from poselift.experiments.protocol import sequence_errors
-    from poselift.experiments.runs import load_lifter
-    from poselift.viz.plots import draw_skeleton_2d, draw_skeleton_3d, plot_error_over_time, set_3d_limits
+    from poselift.inference import load_lifter
+    from poselift.viz.plots import (
+        draw_skeleton_2d,
+        draw_skeleton_3d,
+        plot_error_over_time,
+        set_3d_limits,
+    )
 
     # the held-out video where the two models differ most is the most instructive; take a walk
     seq = next((s for s in splits.test if s.action == "walk"), splits.test[0])
@@ -109,9 +119,9 @@ def _figure(out_path: Path, runs: dict, splits, fps: float) -> str:
 def run_demo(out_dir: str | Path | None = None, quick: bool = False, seed: int = 0, device: str = "cpu",
              progress: bool = True, verbose: bool = True) -> dict:
     """Train and compare the two demo models; returns the content of ``metrics.json``."""
+    from poselift.core.io import atomic_write_json, atomic_write_text
     from poselift.experiments.runner import load_splits, train_run
     from poselift.experiments.tables import render_table, row_from_metrics
-    from poselift.core.io import atomic_write_json, atomic_write_text
 
     t0 = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else Path("runs") / f"demo-{datetime.now():%Y%m%d-%H%M%S}"

@@ -1,4 +1,5 @@
-"""Running a trained lifter on whole sequences, fast and in bounded memory.
+"""Using a trained lifter: :class:`Lifter` (what :func:`load_lifter` gives for a run folder) and the
+whole-sequence engine behind it, fast and in bounded memory.
 
 :func:`lift_sequence` pads a sequence by repeating its edge frames (``rf - 1``
 frames before it when causal, ``(rf - 1) / 2`` on each side otherwise), so
@@ -7,8 +8,8 @@ prediction for the mirrored input (flip test-time augmentation).
 
 How it is fast:
 
-* BatchNorm is folded into the convolutions once (:mod:`poselift.model.folded`); the
-  folded copy is cached on the model and rebuilt only when its weights change;
+* BatchNorm is folded into the convolutions once (:func:`poselift.model.folded.folded`);
+  the folded copy is cached on the model and rebuilt only when its weights change;
 * no autograd (``torch.inference_mode``);
 * the input is padded once; the mirrored input runs in the same forward pass
   as the original (batch of 2) instead of a second pass;
@@ -26,17 +27,23 @@ only on its own ``rf`` input frames).
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
-
-from poselift.training.windows import flip_inputs, flip_poses
-from poselift.core.errors import InputError, check_finite
-from poselift.model.folded import FoldedLifter, fold_batchnorm
+from poselift.checkpoint import CHECKPOINT, load_checkpoint, read_lifter_payload
+from poselift.core.device import resolve_device
+from poselift.core.errors import InputError, check_finite, reading
+from poselift.core.layouts import Layout
+from poselift.core.sequence import PoseSequence
+from poselift.model.folded import FoldedLifter, folded
 from poselift.model.tcn import TemporalLifter
+from poselift.training.windows import flip_inputs, flip_poses
 
-__all__ = ["lift_sequence", "lift_sequences", "pad_edges", "folded"]
+__all__ = ["lift_sequence", "lift_sequences", "pad_edges", "Lifter", "load_lifter"]
 
 DEFAULT_CHUNK = 8192
 
@@ -51,25 +58,6 @@ def pad_edges(x: torch.Tensor, before: int, after: int, dim: int = -3) -> torch.
     if after:
         parts.append(x.narrow(dim, x.shape[dim] - 1, 1).expand(*[after if d == dim else -1 for d in range(x.ndim)]))
     return torch.cat(parts, dim=dim)
-
-
-def _weights_key(model: TemporalLifter) -> tuple:
-    # in-place updates (optimiser steps, load_state_dict) bump a tensor's version counter
-    return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in
-                 list(model.parameters()) + list(model.buffers()))
-
-
-def folded(model: TemporalLifter | FoldedLifter) -> FoldedLifter:
-    """The model's BatchNorm-folded inference copy, cached until its weights change."""
-    if isinstance(model, FoldedLifter):
-        return model
-    key = _weights_key(model)
-    cache = model.__dict__.get("_folded_cache")
-    if cache is None or cache[0] != key:
-        with torch.no_grad():
-            cache = (key, fold_batchnorm(model))
-        model.__dict__["_folded_cache"] = cache
-    return cache[1]
 
 
 def _device_of(model) -> torch.device:
@@ -231,3 +219,100 @@ def lift_sequences(
     if not xs:
         return []
     return _lift_packed(fmodel, xs, flip_perms, chunk, progress, "lifting")
+
+
+@dataclass
+class Lifter:
+    """A trained pose lifter (and optional trajectory model) ready to use.
+
+    Attributes:
+        model: the pose model, eval mode.
+        layout_in, layout_out: joint layouts of its 2D input and 3D output.
+        flip_test: average with the mirrored input's prediction.
+        traj_model: trajectory model of a semi-supervised run, else ``None``.
+        run_dir: where it came from.
+    """
+
+    model: TemporalLifter
+    layout_in: Layout
+    layout_out: Layout
+    flip_test: bool = True
+    traj_model: TemporalLifter | None = None
+    run_dir: Path | None = None
+
+    @property
+    def receptive_field(self) -> int:
+        return self.model.receptive_field
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def inputs(self, seq: PoseSequence) -> np.ndarray:
+        """``(T, J_in, F)`` model input for ``seq``, converting its layout if needed."""
+        return seq.converted(self.layout_in).inputs(self.model.in_features)
+
+    def _perms(self):
+        return (self.layout_in.flip_permutation, self.layout_out.flip_permutation) if self.flip_test else None
+
+    def _root_relative(self, y: np.ndarray) -> np.ndarray:
+        r = self.layout_out.root
+        return y - y[:, r : r + 1]
+
+    def lift(self, seq: PoseSequence | np.ndarray, progress: bool = False) -> np.ndarray:
+        """Root-relative 3D poses ``(T, J_out, 3)`` in metres, camera frame.
+
+        ``seq`` is a :class:`PoseSequence` or an already prepared input array
+        ``(T, J_in, F)``; any length (long sequences run in chunks in bounded
+        memory, with a progress bar when ``progress``).
+        """
+        x = self.inputs(seq) if isinstance(seq, PoseSequence) else np.asarray(seq, np.float32)
+        return self._root_relative(lift_sequence(self.model, x, flip_perms=self._perms(), progress=progress))
+
+    def lift_all(self, seqs: Sequence[PoseSequence | np.ndarray], max_frames: int | None = None,
+                 progress: bool = False) -> list[np.ndarray]:
+        """:meth:`lift` for many sequences at once: ``(T_i, J_out, 3)`` each, root-relative, metres.
+
+        All sequences go through :func:`lift_sequences` together (packed into large
+        forward passes, flip in the same pass); ``max_frames`` keeps only the first
+        frames of each (per-epoch monitoring).
+        """
+        xs = [self.inputs(s) if isinstance(s, PoseSequence) else np.asarray(s, np.float32) for s in seqs]
+        if max_frames:
+            xs = [x[:max_frames] for x in xs]
+        ys = lift_sequences(self.model, xs, flip_perms=self._perms(), progress=progress)
+        return [self._root_relative(y) for y in ys]
+
+    def trajectory(self, seq: PoseSequence | np.ndarray) -> np.ndarray:
+        """Root position ``(T, 3)`` in camera coordinates (semi-supervised runs only)."""
+        if self.traj_model is None:
+            raise InputError("this run has no trajectory model (train semi-supervised or with trajectory: true)")
+        x = self.inputs(seq) if isinstance(seq, PoseSequence) else np.asarray(seq, np.float32)
+        perms = None
+        if self.flip_test:
+            perms = (self.layout_in.flip_permutation, np.zeros(1, dtype=np.int64))
+        return lift_sequence(self.traj_model, x, flip_perms=perms)[:, 0]
+
+
+def load_lifter(run_dir: str | os.PathLike, device: str = "auto", flip_test: bool | None = None) -> Lifter:
+    """Load the trained model(s) of a run folder (its ``checkpoint.pt``).
+
+    Args:
+        run_dir: a folder written by ``poselift train`` / ``poselift demo``.
+        device: ``"auto"`` (CUDA if it works), ``"cpu"``, ...
+        flip_test: override the run's flip test-time augmentation setting.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / CHECKPOINT
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir} is not a run folder: no {CHECKPOINT} in it")
+    dev = resolve_device(device)
+    state = load_checkpoint(path)  # weights_only: a pickle that would run code is refused
+    with reading(path, "checkpoint"):
+        p = read_lifter_payload(state, path)
+    if flip_test is None:
+        flip_test = bool(p["extra"].get("flip_test", True))
+    model, traj = p["model"].to(dev).eval(), p["traj_model"]
+    if traj is not None:
+        traj.to(dev).eval()
+    return Lifter(model, p["layout_in"], p["layout_out"], flip_test, traj, run_dir)

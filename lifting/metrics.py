@@ -29,7 +29,6 @@ Smoothness, for predictions without ground truth (frame axis ``-3``):
 from __future__ import annotations
 
 import torch
-
 from poselift.core.backend import numpy_or_torch
 
 __all__ = [

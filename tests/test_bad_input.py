@@ -16,12 +16,25 @@ import os
 import warnings
 
 import numpy as np
+import poselift
 import pytest
 import torch
-
-import poselift
+from poselift.checkpoint import load_checkpoint, save_checkpoint
 from poselift.core.camera import Camera
-from poselift.training.windows import WindowBank
+from poselift.core.errors import (
+    ConfigError,
+    FileFormatError,
+    InputError,
+    LayoutError,
+    PoseliftError,
+    SignatureError,
+    UnsafePickleWarning,
+    check_finite,
+    check_shape,
+)
+from poselift.core.io import read_json
+from poselift.core.layouts import H36M17, convert, get_layout, get_mapping
+from poselift.core.sequence import PoseSequence
 from poselift.datasets.h36m.cache import load_cache, save_cache
 from poselift.datasets.h36m.data import H36MData
 from poselift.datasets.h36m.npz import read_npz
@@ -35,23 +48,10 @@ from poselift.detectors.formats import (
     write_keypoints_h5,
 )
 from poselift.detectors.tracking import fill_track
-from poselift.core.errors import (
-    ConfigError,
-    FileFormatError,
-    InputError,
-    LayoutError,
-    PoseliftError,
-    SignatureError,
-    UnsafePickleWarning,
-    check_finite,
-    check_shape,
-)
 from poselift.experiments.config import config_from_dict, load_config
-from poselift.experiments.runs import load_lifter
-from poselift.core.io import atomic_torch_save, load_checkpoint, read_json
-from poselift.core.layouts import H36M17, convert, get_layout, get_mapping
+from poselift.inference import load_lifter
 from poselift.model.tcn import TemporalLifter
-from poselift.core.sequence import PoseSequence
+from poselift.training.windows import WindowBank
 
 
 def _kp(t=10, j=17, seed=0):
@@ -358,7 +358,7 @@ def _evil_checkpoint(path, marker):
     model = TemporalLifter(17, 17, (3,), channels=8)
     state = {"model": model.state_dict(), "model_config": model.config(), "layout_in": "h36m17",
              "layout_out": "h36m17", "extra": {"payload": _RunsCode(marker)}}
-    atomic_torch_save(state, path)
+    save_checkpoint(state, path)
 
 
 def test_checkpoint_that_would_run_code_is_refused_by_load_lifter(tmp_path):
@@ -392,14 +392,14 @@ def test_checkpoint_that_would_run_code_is_refused_by_trainer_resume(tmp_path):
 def test_corrupt_or_truncated_checkpoint(tmp_path):
     model = TemporalLifter(17, 17, (3,), channels=8)
     path = tmp_path / "checkpoint.pt"
-    atomic_torch_save({"model": model.state_dict(), "model_config": model.config(), "layout_in": "h36m17",
+    save_checkpoint({"model": model.state_dict(), "model_config": model.config(), "layout_in": "h36m17",
                        "layout_out": "h36m17"}, path)
     assert load_lifter(tmp_path, device="cpu").receptive_field == 3
     raw = path.read_bytes()
     path.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(FileFormatError, match=rf"{path}: corrupt or truncated checkpoint"):
         load_lifter(tmp_path, device="cpu")
-    atomic_torch_save({"model": {}, "model_config": {"in_joints": 17, "wings": 2}, "layout_in": "h36m17",
+    save_checkpoint({"model": {}, "model_config": {"in_joints": 17, "wings": 2}, "layout_in": "h36m17",
                        "layout_out": "h36m17"}, path)
     with pytest.raises(FileFormatError, match="model config .* does not fit"):
         load_lifter(tmp_path, device="cpu")

@@ -2,8 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from scipy.spatial.transform import Rotation
-
 from poselift.core.camera import (
     Camera,
     camera_to_world,
@@ -13,6 +11,7 @@ from poselift.core.camera import (
     unnormalize_screen,
     world_to_camera,
 )
+from scipy.spatial.transform import Rotation
 
 # Human3.6M camera 54138969 of subject 1 (intrinsics from cameras.h5)
 F = np.array([1145.04940459, 1143.78109572])

@@ -20,9 +20,12 @@ from poselift.detectors.standins import (  # noqa: E402
     person_template,
     synthesize_maps,
 )
-from poselift.viz.video import probe_video, read_frames  # noqa: E402
 from poselift.model.tcn import TemporalLifter  # noqa: E402
-from poselift.viz.video import write_video  # noqa: E402
+from poselift.viz.video import (  # noqa: E402
+    probe_video,
+    read_frames,
+    write_video,  # noqa: E402
+)
 
 PEOPLE = [person_template(150, 100, 300), person_template(320, 60, 260), person_template(490, 70, 340)]
 

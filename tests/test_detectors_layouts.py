@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from poselift.detectors.standins import person_template
 from poselift.core.layouts import get_layout, get_mapping
+from poselift.detectors.standins import person_template
 
 
 def test_bodyposenet18_to_h36m17_joint_by_joint():

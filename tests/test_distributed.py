@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from poselift.training.windows import WindowBank
 from poselift.datasets.synthetic import make_dataset
-from poselift.training.distributed import SyncBatchNorm1d, on_main, use_sync_batchnorm
 from poselift.model.tcn import TemporalLifter
+from poselift.training.distributed import SyncBatchNorm1d, on_main, use_sync_batchnorm
 from poselift.training.trainer import Trainer, TrainSettings
+from poselift.training.windows import WindowBank
 
 # one step of the global batch in each; dropout 0 so that one process and two draw nothing differently
 SCENARIOS = {

@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import pytest
-
 from poselift.cli import main
 from poselift.experiments.config import apply_overrides, config_from_dict, dump_config, load_config
 from poselift.experiments.protocol import SequenceErrors, canonical_action, summarize
@@ -118,7 +117,13 @@ def test_compare_single_frame_and_temporal_with_and_without_ground_truth():
 
 
 def _tiny_config(seed=0):
-    from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
+    from poselift.experiments.config import (
+        DataConfig,
+        EvalConfig,
+        ExperimentConfig,
+        ModelConfig,
+        SyntheticConfig,
+    )
     from poselift.training.trainer import TrainSettings
 
     return ExperimentConfig(

@@ -11,6 +11,8 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from poselift.cli import main
+from poselift.inference import lift_sequence
+from poselift.model.folded import fold_batchnorm
 from poselift.model.onnx import (
     META_FILE,
     SEQUENCE_FILE,
@@ -20,8 +22,6 @@ from poselift.model.onnx import (
     export_model,
     export_onnx,
 )
-from poselift.model.folded import fold_batchnorm
-from poselift.inference import lift_sequence
 from poselift.model.tcn import TemporalLifter
 from test_model import _randomised
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-
 from poselift.cli import main
-from poselift.viz.video import probe_video, read_frames
+from poselift.core.io import read_json
+from poselift.core.sequence import PoseSequence
 from poselift.experiments.config import (
     DataConfig,
     EvalConfig,
@@ -26,10 +26,8 @@ from poselift.experiments.figures import (
 )
 from poselift.experiments.protocol import sequence_errors
 from poselift.experiments.runner import load_splits, train_run
-from poselift.core.io import read_json
-from poselift.viz.video import write_video
-from poselift.core.sequence import PoseSequence
 from poselift.training.trainer import TrainSettings
+from poselift.viz.video import probe_video, read_frames, write_video
 
 MOTIONS = ["walk", "wave", "squat"]
 
@@ -59,7 +57,7 @@ def runs(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def seq_and_preds(runs):
-    from poselift.experiments.runs import load_lifter
+    from poselift.inference import load_lifter
 
     single, temporal, splits = runs
     seq = splits.test[0]

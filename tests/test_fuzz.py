@@ -30,13 +30,23 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
-
+from poselift.checkpoint import load_checkpoint, save_checkpoint
 from poselift.core.camera import Camera
-from poselift.datasets.h36m.cache import load_cache, save_cache
+from poselift.core.errors import InputError, PoseliftError, UnsafePickleWarning, check_finite
+from poselift.core.io import read_json
+from poselift.core.layouts import LAYOUTS, convert, correspondence, get_layout, get_mapping
+from poselift.core.sequence import PoseSequence
 from poselift.datasets.h36m import CAMERA_IDS, read_cameras
+from poselift.datasets.h36m.cache import load_cache, save_cache
 from poselift.datasets.h36m.data import H36MData
 from poselift.datasets.h36m.npz import read_npz
-from poselift.detectors.bodyposenet import BODYPOSENET_LIMBS, DecodeSettings, People, decode_people, find_peaks
+from poselift.detectors.bodyposenet import (
+    BODYPOSENET_LIMBS,
+    DecodeSettings,
+    People,
+    decode_people,
+    find_peaks,
+)
 from poselift.detectors.formats import (
     KeypointTracks,
     read_2d,
@@ -48,12 +58,14 @@ from poselift.detectors.formats import (
     write_poses3d_h5,
 )
 from poselift.detectors.tracking import fill_track
-from poselift.core.errors import InputError, PoseliftError, UnsafePickleWarning, check_finite
-from poselift.experiments.config import ExperimentConfig, apply_overrides, config_from_dict, dump_config, load_config
-from poselift.core.io import atomic_torch_save, load_checkpoint, read_json
-from poselift.core.layouts import LAYOUTS, convert, correspondence, get_layout, get_mapping
+from poselift.experiments.config import (
+    ExperimentConfig,
+    apply_overrides,
+    config_from_dict,
+    dump_config,
+    load_config,
+)
 from poselift.model.tcn import TemporalLifter
-from poselift.core.sequence import PoseSequence
 
 # POSELIFT_FUZZ_SCALE=20 runs 20x the examples with fresh randomness (a deeper search by hand);
 # by default the examples are derandomized: the same inputs on every run.
@@ -154,7 +166,7 @@ def _write_valid_files(root: Path) -> dict[str, Path]:
     # a checkpoint
     model = TemporalLifter(17, 17, (3,), channels=4)
     files["checkpoint.pt"] = root / "checkpoint.pt"
-    atomic_torch_save({"model": model.state_dict(), "model_config": model.config(), "layout_in": "h36m17",
+    save_checkpoint({"model": model.state_dict(), "model_config": model.config(), "layout_in": "h36m17",
                        "layout_out": "h36m17"}, files["checkpoint.pt"])
     return files
 
@@ -253,7 +265,6 @@ def test_onnx_model_truncated_at_every_tenth_byte(tmp_path):
     pytest.importorskip("onnxruntime")
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
-
     from poselift.detectors.runtime import OnnxModel, TensorSpec
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])

@@ -18,14 +18,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
-from poselift.core.camera import Camera
 from poselift.cli import main as cli_main
-from poselift.datasets.h36m.cache import CACHE_VERSION, load_cache, prepare_cache, save_cache
-from poselift.datasets.h36m import CAMERA_IDS, IMAGE_SIZES, JOINTS_17, MISSING_NOTE, load, sequences
+from poselift.core.camera import Camera
 from poselift.core.errors import UnsafePickleWarning
-from poselift.datasets.h36m.data import H36MData
+from poselift.datasets.h36m import CAMERA_IDS, IMAGE_SIZES, JOINTS_17, MISSING_NOTE, load, sequences
 from poselift.datasets.h36m.archive import read_archive
+from poselift.datasets.h36m.cache import CACHE_VERSION, load_cache, prepare_cache, save_cache
+from poselift.datasets.h36m.data import H36MData
 from poselift.datasets.h36m.npz import read_npz
 
 # --------------------------------------------------------------------------------------

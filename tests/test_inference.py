@@ -2,12 +2,10 @@
 import numpy as np
 import pytest
 import torch
-
-from poselift.model.folded import fold_batchnorm
-from poselift.inference import folded, lift_sequence, lift_sequences, pad_edges
 from poselift.core.layouts import H36M17
+from poselift.inference import lift_sequence, lift_sequences, pad_edges
+from poselift.model.folded import fold_batchnorm, folded
 from poselift.model.tcn import TemporalLifter
-
 from test_model import _randomised
 
 PERM = H36M17.flip_permutation

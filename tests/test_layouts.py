@@ -1,8 +1,7 @@
 """Joint layouts, symmetry and conversions."""
 import numpy as np
 import pytest
-
-from poselift.core.layouts import LAYOUTS, H36M17, MPII16, correspondence, get_layout, get_mapping
+from poselift.core.layouts import H36M17, LAYOUTS, MPII16, correspondence, get_layout, get_mapping
 
 
 def test_h36m17_matches_the_data_readme():

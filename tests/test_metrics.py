@@ -2,10 +2,6 @@
 import numpy as np
 import pytest
 import torch
-from scipy.linalg import orthogonal_procrustes
-from scipy.optimize import minimize_scalar
-from scipy.spatial.transform import Rotation
-
 from poselift.metrics import (
     mpjpe,
     mpjpe_per_frame,
@@ -17,6 +13,9 @@ from poselift.metrics import (
     p_mpjpe_per_frame,
     procrustes_align,
 )
+from scipy.linalg import orthogonal_procrustes
+from scipy.optimize import minimize_scalar
+from scipy.spatial.transform import Rotation
 
 RNG = np.random.default_rng(0)
 
@@ -145,7 +144,13 @@ def test_bad_shapes_raise():
 
 
 def test_smoothness_metrics_on_known_signals():
-    from poselift.metrics import acceleration_per_frame, jitter, jitter_per_frame, mean_acceleration, mpjae
+    from poselift.metrics import (
+        acceleration_per_frame,
+        jitter,
+        jitter_per_frame,
+        mean_acceleration,
+        mpjae,
+    )
 
     t = np.arange(30, dtype=float)[:, None, None]
     const_vel = t * np.array([0.3, -0.1, 0.2]) + RNG.normal(size=(1, 17, 3))  # every joint moves uniformly

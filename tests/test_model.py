@@ -2,9 +2,8 @@
 import numpy as np
 import pytest
 import torch
-
-from poselift.inference import lift_sequence, pad_edges
 from poselift.core.layouts import H36M17
+from poselift.inference import lift_sequence, pad_edges
 from poselift.model.tcn import TemporalLifter
 
 

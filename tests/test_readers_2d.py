@@ -6,8 +6,7 @@ import json
 import h5py
 import numpy as np
 import pytest
-
-from poselift.detectors.pipeline import read_boxes_json
+from poselift.core.errors import UnsafePickleWarning
 from poselift.detectors.formats import (
     KeypointTracks,
     read_2d,
@@ -20,8 +19,8 @@ from poselift.detectors.formats import (
     write_keypoints_h5,
     write_poses3d_h5,
 )
+from poselift.detectors.pipeline import read_boxes_json
 from poselift.detectors.standins import person_template
-from poselift.core.errors import UnsafePickleWarning
 from poselift.detectors.tracking import fill_track
 
 

@@ -1,16 +1,15 @@
 """Semi-supervised training: back-projection, trajectory, bone lengths, warm-up."""
 import numpy as np
+import poselift.training.trainer as train_mod
 import pytest
 import torch
-
-import poselift.training.trainer as train_mod
 from poselift.core.camera import project_intrinsics
-from poselift.training.windows import WindowBank
-from poselift.datasets.synthetic import NoiseSettings, make_dataset
 from poselift.core.layouts import H36M17, MPII16, correspondence
-from poselift.training.losses import bone_length_loss, flip_intrinsics, reprojection_loss
+from poselift.datasets.synthetic import NoiseSettings, make_dataset
 from poselift.model.tcn import TemporalLifter
+from poselift.training.losses import bone_length_loss, flip_intrinsics, reprojection_loss
 from poselift.training.trainer import Trainer, TrainSettings
+from poselift.training.windows import WindowBank
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +132,13 @@ def test_semi_supervised_on_custom_videos_with_default_or_given_intrinsics(tmp_p
     """Unlabelled data that is not Human3.6M: 2D files of 'your own videos' plus intrinsics (or the default)."""
     import csv
 
-    from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
+    from poselift.experiments.config import (
+        DataConfig,
+        EvalConfig,
+        ExperimentConfig,
+        ModelConfig,
+        SyntheticConfig,
+    )
     from poselift.experiments.runner import custom_unlabelled, load_splits, train_run
 
     videos = make_dataset(subjects=1, motions=["walk", "squat"], num_frames=60, seed=9)

@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from poselift.model.folded import fold_batchnorm
 from poselift.inference import lift_sequence, pad_edges
-from poselift.model.tcn import TemporalLifter
+from poselift.model.folded import fold_batchnorm
 from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
+from poselift.model.tcn import TemporalLifter
 from test_model import _randomised
 from torch.utils.flop_counter import FlopCounterMode
 

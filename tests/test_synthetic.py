@@ -1,9 +1,8 @@
 """The synthetic motion generator."""
 import numpy as np
 import pytest
-
-from poselift.datasets.synthetic import MOTIONS, NoiseSettings, make_dataset
 from poselift.core.layouts import H36M17
+from poselift.datasets.synthetic import MOTIONS, NoiseSettings, make_dataset
 
 
 def test_deterministic_from_seed():

@@ -4,14 +4,12 @@ import csv
 import numpy as np
 import pytest
 import torch
-
 from poselift.core.errors import FileFormatError
-
-from poselift.training.windows import WindowBank, flip_inputs
-from poselift.datasets.synthetic import make_dataset
 from poselift.core.layouts import H36M17
+from poselift.datasets.synthetic import make_dataset
 from poselift.model.tcn import TemporalLifter
 from poselift.training.trainer import Trainer, TrainSettings, bn_momentum_at
+from poselift.training.windows import WindowBank, flip_inputs
 
 
 @pytest.fixture(scope="module")

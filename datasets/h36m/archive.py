@@ -6,13 +6,19 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-
 from poselift.core.camera import Camera
 from poselift.core.errors import FileFormatError, InputError, check_finite, reading
 from poselift.core.layouts import get_layout
-from poselift.datasets.h36m.constants import IMAGE_SIZES, JOINTS_17, NUM_MOCAP_JOINTS, SH_KEYPOINTS, _camera_order, _sorted_subjects, subject_number
+from poselift.datasets.h36m.constants import (
+    IMAGE_SIZES,
+    JOINTS_17,
+    NUM_MOCAP_JOINTS,
+    SH_KEYPOINTS,
+    _camera_order,
+    _sorted_subjects,
+    subject_number,
+)
 from poselift.datasets.h36m.data import H36MData
-
 
 _ARCHIVE_3D_DIR = Path("MyPoses") / "3D_positions"
 

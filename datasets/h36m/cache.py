@@ -30,14 +30,13 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
-
 from poselift._version import __version__
 from poselift.core.camera import Camera
 from poselift.core.errors import FileFormatError, InputError, check_finite, reading
 from poselift.core.io import atomic_path
 from poselift.core.layouts import get_layout
-from poselift.datasets.h36m.data import H36MData
 from poselift.datasets.h36m.archive import read_archive
+from poselift.datasets.h36m.data import H36MData
 from poselift.datasets.h36m.npz import read_npz
 
 __all__ = [

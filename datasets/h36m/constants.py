@@ -6,7 +6,6 @@ from typing import Iterable
 
 from poselift.core.errors import InputError
 
-
 SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-
 from poselift.core.errors import InputError
 from poselift.datasets.h36m.archive import read_archive
 from poselift.datasets.h36m.cache import load_cache

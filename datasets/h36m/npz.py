@@ -7,11 +7,20 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-
 from poselift.core.errors import FileFormatError, InputError, UnsafePickleWarning, reading
 from poselift.core.layouts import get_layout
-from poselift.datasets.h36m.archive import _check_finite, _missing_camera_notes, _reduce_to_17, read_cameras
-from poselift.datasets.h36m.constants import CAMERA_IDS, JOINTS_17, NUM_MOCAP_JOINTS, _sorted_subjects
+from poselift.datasets.h36m.archive import (
+    _check_finite,
+    _missing_camera_notes,
+    _reduce_to_17,
+    read_cameras,
+)
+from poselift.datasets.h36m.constants import (
+    CAMERA_IDS,
+    JOINTS_17,
+    NUM_MOCAP_JOINTS,
+    _sorted_subjects,
+)
 from poselift.datasets.h36m.data import H36MData
 
 

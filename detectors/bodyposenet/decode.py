@@ -46,9 +46,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-
 from poselift.core.errors import InputError, numeric_array
-
 
 BODYPOSENET_LIMBS: tuple[tuple[int, int], ...] = (
     (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13), (1, 2), (2, 3), (3, 4), (2, 16),

@@ -6,12 +6,10 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
-
 from poselift.core.errors import InputError, SignatureError
-from poselift.detectors.runtime import OnnxModel, format_shape
 from poselift.detectors.bodyposenet.decode import DecodeSettings, People, decode_people
 from poselift.detectors.images import check_image, resize_image
-
+from poselift.detectors.runtime import OnnxModel, format_shape
 
 BODYPOSENET_INPUT = "input_1:0"
 

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
-
 from poselift.core.errors import FileFormatError, InputError, reading
-from poselift.detectors.tracking import Detections, TrackerSettings, tracks_from_ids
 from poselift.detectors.formats.tracks import KeypointTracks
+from poselift.detectors.tracking import Detections, TrackerSettings, tracks_from_ids
 
 
 def _json_values(text: str, path: Path) -> Iterator[Any]:

@@ -4,14 +4,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-
 from poselift.core.errors import FileFormatError, reading
-from poselift.detectors.tracking import TrackerSettings
-from poselift.detectors.formats.tracks import KeypointTracks
 from poselift.detectors.formats.coco_npz import read_coco_npz
 from poselift.detectors.formats.deepstream import read_deepstream_json
 from poselift.detectors.formats.h5 import read_keypoints_h5
 from poselift.detectors.formats.mmpose import read_mmpose_json
+from poselift.detectors.formats.tracks import KeypointTracks
+from poselift.detectors.tracking import TrackerSettings
 
 
 def read_2d(

@@ -35,15 +35,13 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-
 from poselift._version import __version__
 from poselift.core.errors import FileFormatError, InputError, reading
 from poselift.core.io import atomic_path
 from poselift.core.layouts import get_layout
 from poselift.core.sequence import PoseSequence
-from poselift.detectors.tracking import Track
 from poselift.detectors.formats.tracks import KeypointTracks
-
+from poselift.detectors.tracking import Track
 
 KEYPOINTS_FORMAT = "poselift-keypoints2d"
 

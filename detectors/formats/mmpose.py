@@ -5,11 +5,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-
 from poselift.core.errors import FileFormatError, reading
 from poselift.core.io import read_json
-from poselift.detectors.tracking import Detections, TrackerSettings, track_people, tracks_from_ids
 from poselift.detectors.formats.tracks import KeypointTracks
+from poselift.detectors.tracking import Detections, TrackerSettings, track_people, tracks_from_ids
 
 
 def read_mmpose_json(

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from poselift.core.errors import InputError
 from poselift.core.layouts import get_layout
 from poselift.core.sequence import PoseSequence

@@ -63,9 +63,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
+    from poselift.core.device import machine_description
     from poselift.detectors.bodyposenet import DecodeSettings, decode_people, find_peaks
     from poselift.detectors.standins import synthesize_maps
-    from poselift.experiments.runs import machine_description
 
     size = 368
     settings = DecodeSettings()

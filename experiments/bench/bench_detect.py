@@ -42,12 +42,17 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
+    from poselift.core.device import machine_description
     from poselift.detectors.bodypose3dnet import BodyPose3DNet
     from poselift.detectors.bodyposenet import BodyPoseNet
     from poselift.detectors.pipeline import detect_video
-    from poselift.detectors.standins import bodypose3dnet_standin, bodyposenet_standin, person_template, synthesize_maps
+    from poselift.detectors.standins import (
+        bodypose3dnet_standin,
+        bodyposenet_standin,
+        person_template,
+        synthesize_maps,
+    )
     from poselift.detectors.tracking import TrackerSettings
-    from poselift.experiments.runs import machine_description
     from poselift.viz.video import write_video
 
     w, h = (int(v) for v in args.size.lower().split("x"))

@@ -20,10 +20,10 @@ import argparse
 import time
 
 import torch
-from poselift.experiments.perf import bench_training
-from poselift.experiments.runs import machine_description
-from poselift.inference import lift_sequence
+from poselift.core.device import machine_description
 from poselift.core.layouts import H36M17
+from poselift.experiments.perf import bench_training
+from poselift.inference import lift_sequence
 from poselift.model.tcn import TemporalLifter
 
 H36M_TRAIN_WINDOWS = 1_464_400

@@ -24,10 +24,9 @@ import time
 
 import numpy as np
 import torch
-
-from poselift.experiments.runs import machine_description
-from poselift.inference import lift_sequence
+from poselift.core.device import machine_description
 from poselift.core.layouts import H36M17
+from poselift.inference import lift_sequence
 from poselift.model.tcn import TemporalLifter
 
 

@@ -29,10 +29,10 @@ import time
 
 import numpy as np
 import torch
-from poselift.experiments.runs import machine_description
+from poselift.core.device import machine_description
 from poselift.model.folded import fold_batchnorm
-from poselift.model.tcn import TemporalLifter
 from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
+from poselift.model.tcn import TemporalLifter
 from torch.utils.flop_counter import FlopCounterMode
 
 WIDTHS = {27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}

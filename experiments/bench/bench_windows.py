@@ -20,9 +20,8 @@ import time
 
 import numpy as np
 import torch
-
+from poselift.core.device import machine_description
 from poselift.training.windows import WindowBank
-from poselift.experiments.runs import machine_description
 
 
 def python_loop_batch(seqs, seq_idx, frame_idx, rf, out):

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
-
 from poselift.core.backend import numpy_or_torch
 from poselift.core.errors import InputError
 

@@ -1,7 +1,7 @@
 """Atomic file writing: a crash leaves the old file or the new one, never half of one.
 
-Everything the package writes that a user would be sorry to lose (checkpoints,
-metrics, caches, logs) goes through :func:`atomic_path`: the content is written
+Everything the package writes that a user would be sorry to lose (checkpoints
+(:mod:`poselift.checkpoint`), metrics, caches, logs) goes through :func:`atomic_path`: the content is written
 to a temporary file in the destination folder, flushed to disk, then renamed
 over the destination (``os.replace`` is atomic on POSIX and Windows).
 """
@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "atomic_torch_save", "read_json", "load_checkpoint"]
+__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "read_json"]
 
 
 @contextlib.contextmanager
@@ -83,59 +83,3 @@ def read_json(path: str | os.PathLike) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise FileFormatError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})", path) from None
-
-
-def atomic_torch_save(obj: Any, path: str | os.PathLike) -> None:
-    import torch
-
-    with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
-
-
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
-    """Load a checkpoint written by :func:`atomic_torch_save`, as untrusted data.
-
-    Always ``torch.load(..., weights_only=True)``: tensors, numbers, strings and
-    plain containers only. A pickle that names any other Python object (a
-    class, or a function such as ``os.system`` that would run when unpickled)
-    is refused before anything of it runs.
-
-    Raises:
-        FileNotFoundError: no such file.
-        FileFormatError: corrupt or truncated, not a checkpoint, not a dict at
-            the top level, or refused because it holds Python objects.
-    """
-    import pickle
-
-    import torch
-
-    from poselift.core.errors import FileFormatError
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such checkpoint: {path}")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except MemoryError:
-        raise
-    except Exception as e:  # noqa: BLE001 - zipfile, pickle, torch and OS errors alike
-        text = str(e)
-        if isinstance(e, pickle.UnpicklingError) and "weights only load failed" in text.lower():
-            # torch's message: a long preamble, then the unpickler's reason
-            reason = text.split("WeightsUnpickler error:", 1)[-1]
-            lines = [ln.strip() for ln in reason.splitlines() if ln.strip()]
-            named = [ln for ln in text.splitlines() if "GLOBAL" in ln]
-            if named:  # the pickle names a Python class or function: refused, nothing of it ran
-                what = named[0].strip().split(" was not an allowed", 1)[0].split(" whose module", 1)[0]
-                raise FileFormatError(
-                    f"{path}: refused: the checkpoint holds Python objects beyond tensors and plain containers, "
-                    f"which could run code when loaded ({what[:200]}); poselift loads checkpoints with "
-                    "torch.load(weights_only=True)",
-                    path,
-                ) from None
-            text = lines[0] if lines else "not a torch checkpoint"
-        raise FileFormatError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: {text[:300]})",
-                              path) from e
-    if not isinstance(state, dict):
-        raise FileFormatError(f"{path}: not a poselift checkpoint (a {type(state).__name__}, not a dict)", path)
-    return state

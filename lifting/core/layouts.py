@@ -29,7 +29,6 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
-
 from poselift.core.errors import InputError, LayoutError
 
 __all__ = [

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
 from poselift.core.camera import Camera
 from poselift.core.errors import InputError, check_finite, numeric_array
 from poselift.core.layouts import Layout, get_layout

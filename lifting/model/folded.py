@@ -24,11 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from poselift.model.tcn import TemporalLifter
 from torch import nn
 
-from poselift.model.tcn import TemporalLifter
-
-__all__ = ["FoldedLayer", "FoldedLifter", "fold_batchnorm"]
+__all__ = ["FoldedLayer", "FoldedLifter", "fold_batchnorm", "folded"]
 
 
 @dataclass
@@ -161,3 +160,22 @@ def fold_batchnorm(model: TemporalLifter, dtype: torch.dtype | None = None) -> F
         layers.append(FoldedLayer(f"block{i}.conv1x1", w, b))
     layers.append(FoldedLayer("shrink", *_fold(model.shrink, None, dtype), relu=False))
     return FoldedLifter(layers, model.widths, model.causal, model.in_joints, model.out_joints, model.in_features)
+
+
+def _weights_key(model: TemporalLifter) -> tuple:
+    # in-place updates (optimiser steps, load_state_dict) bump a tensor's version counter
+    return tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in
+                 list(model.parameters()) + list(model.buffers()))
+
+
+def folded(model: TemporalLifter | FoldedLifter) -> FoldedLifter:
+    """The model's BatchNorm-folded inference copy, cached until its weights change."""
+    if isinstance(model, FoldedLifter):
+        return model
+    key = _weights_key(model)
+    cache = model.__dict__.get("_folded_cache")
+    if cache is None or cache[0] != key:
+        with torch.no_grad():
+            cache = (key, fold_batchnorm(model))
+        model.__dict__["_folded_cache"] = cache
+    return cache[1]

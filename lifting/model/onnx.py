@@ -51,13 +51,12 @@ from typing import Any
 
 import numpy as np
 import torch
-
 from poselift._version import __version__
 from poselift.core.errors import InputError
-from poselift.model.folded import FoldedLifter
 from poselift.core.io import atomic_path, atomic_write_json, read_json
-from poselift.model.tcn import TemporalLifter
+from poselift.model.folded import FoldedLifter
 from poselift.model.streaming import _blocks, as_folded
+from poselift.model.tcn import TemporalLifter
 
 __all__ = [
     "FORMATS",
@@ -280,7 +279,7 @@ def _resolve(model_or_run_dir: Any) -> tuple[Any, dict]:
     info: dict = {}
     src = model_or_run_dir
     if isinstance(src, (str, os.PathLike)):
-        from poselift.experiments.runs import load_lifter
+        from poselift.inference import load_lifter
 
         path = Path(src)
         if not path.is_dir():

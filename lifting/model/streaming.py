@@ -43,11 +43,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
-
 from poselift.core.errors import InputError
 from poselift.model.folded import FoldedLifter, fold_batchnorm
 from poselift.model.tcn import TemporalLifter
+from torch import nn
 
 __all__ = ["StreamingLifter", "WindowRecomputeLifter", "as_folded"]
 

@@ -30,9 +30,8 @@ import math
 from typing import Sequence
 
 import torch
-from torch import nn
-
 from poselift.core.errors import InputError, check_finite
+from torch import nn
 
 __all__ = ["TemporalLifter"]
 

@@ -40,6 +40,7 @@ from typing import Any, Callable, TypeVar
 
 import torch
 import torch.distributed as dist
+from poselift.core.device import resolve_device
 from torch import nn
 
 __all__ = [
@@ -108,8 +109,6 @@ def init_distributed(device: str | torch.device = "auto", timeout_minutes: float
         A :class:`DistInfo`. When the group already exists (initialised by the
         caller) it describes that group and ``initialized_here`` is False.
     """
-    from poselift.training.trainer import resolve_device
-
     if is_distributed():
         dev = resolve_device(device)
         if dev.type == "cuda" and dev.index is None:

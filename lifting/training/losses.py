@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-
 from poselift.core.camera import project_intrinsics
 
 __all__ = [

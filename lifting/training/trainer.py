@@ -41,12 +41,13 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
-from poselift.training import distributed as D
-from poselift.training.windows import WindowBank, flip_inputs, flip_poses
-from poselift.core.io import atomic_torch_save, atomic_write_text
+from poselift.checkpoint import CHECKPOINT, lifter_payload, load_checkpoint, save_checkpoint
+from poselift.core.device import resolve_device
+from poselift.core.errors import FileFormatError
+from poselift.core.io import atomic_write_text
 from poselift.core.layouts import Layout, correspondence, get_layout
+from poselift.model.tcn import TemporalLifter
+from poselift.training import distributed as D
 from poselift.training.losses import (
     bone_length_loss,
     bone_lengths,
@@ -55,25 +56,12 @@ from poselift.training.losses import (
     reprojection_loss,
     trajectory_loss,
 )
-from poselift.model.tcn import TemporalLifter
+from poselift.training.windows import WindowBank, flip_inputs, flip_poses
+from tqdm.auto import tqdm
 
-__all__ = ["TrainSettings", "Trainer", "resolve_device", "bn_momentum_at"]
+__all__ = ["TrainSettings", "Trainer", "bn_momentum_at"]
 
-CHECKPOINT = "checkpoint.pt"
 LOG = "log.csv"
-
-
-def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when a device really works, else CPU."""
-    if str(device) != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        try:
-            torch.zeros(1, device="cuda")
-            return torch.device("cuda")
-        except Exception:  # a driver that lists a device it cannot use
-            pass
-    return torch.device("cpu")
 
 
 def bn_momentum_at(epoch: int, epochs: int, start: float, end: float) -> float:
@@ -247,21 +235,15 @@ class Trainer:
 
     def state_dict(self, rank_rng: list[dict] | None = None) -> dict:
         """Everything a resume needs (``rank_rng``: every process's RNG states, when distributed)."""
-        state = {
-            "model": self.model.state_dict(),
-            "model_config": self.model.config(),
-            "traj_model": None if self.traj_model is None else self.traj_model.state_dict(),
-            "traj_model_config": None if self.traj_model is None else self.traj_model.config(),
+        state = lifter_payload(self.model, self.layout_in, self.layout_out, self.traj_model, self.extra)
+        state.update({
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
             "history": self.history,
             "settings": asdict(self.settings),
-            "layout_in": self.layout_in.name,
-            "layout_out": self.layout_out.name,
-            "extra": self.extra,
             "rng": {"torch": torch.get_rng_state(), "generator": self.generator.get_state(),
                     "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
-        }
+        })
         if rank_rng is not None:  # dropout draws differ per process; each resumes its own
             state["rng"]["ranks"] = rank_rng
         return state
@@ -301,13 +283,13 @@ class Trainer:
         if self.run_dir is None:
             return
         if not self.distributed:
-            atomic_torch_save(self.state_dict(), self.run_dir / CHECKPOINT)
+            save_checkpoint(self.state_dict(), self.run_dir / CHECKPOINT)
             self._write_log()
             return
         rank_rng = D.all_gather_object(self._local_rng())
 
         def write() -> None:
-            atomic_torch_save(self.state_dict(rank_rng), self.run_dir / CHECKPOINT)
+            save_checkpoint(self.state_dict(rank_rng), self.run_dir / CHECKPOINT)
             self._write_log()
 
         D.on_main(write)
@@ -328,9 +310,6 @@ class Trainer:
     def _read_checkpoint(self, map_location) -> dict | None:
         if not (self.run_dir / CHECKPOINT).exists():
             return None
-        from poselift.core.errors import FileFormatError
-        from poselift.core.io import load_checkpoint
-
         try:  # weights_only: a checkpoint whose pickle names Python objects is refused before anything runs
             return load_checkpoint(self.run_dir / CHECKPOINT, map_location=map_location)
         except FileFormatError as e:

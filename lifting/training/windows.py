@@ -13,7 +13,6 @@ from typing import Sequence
 
 import numpy as np
 import torch
-
 from poselift.core.errors import InputError, check_finite, numeric_array
 
 __all__ = ["WindowBank", "flip_inputs", "flip_poses"]

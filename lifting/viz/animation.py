@@ -22,10 +22,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
-
 from poselift.core.layouts import Layout, get_layout
 from poselift.viz.plots import _bone_color, set_3d_limits
 from poselift.viz.video import write_video
@@ -150,8 +149,8 @@ def render_animation(
     Returns:
         ``out_path`` as a :class:`~pathlib.Path`.
     """
-    from matplotlib.figure import Figure
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
     from mpl_toolkits.mplot3d import Axes3D  # noqa: F401  (registers the 3d projection)
     from tqdm.auto import tqdm
 

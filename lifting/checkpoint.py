@@ -1,0 +1,177 @@
+"""The one checkpoint format: what ``checkpoint.pt`` holds, how it is written, and how it is read.
+
+A checkpoint is a plain dict saved with ``torch.save`` and read back with
+``torch.load(weights_only=True)`` (tensors, numbers, strings and plain
+containers only; nothing in it can run code when loaded)::
+
+    model               state dict of the pose model (TemporalLifter)
+    model_config        its constructor arguments (TemporalLifter.config())
+    traj_model          state dict of the trajectory model, or None
+    traj_model_config   its constructor arguments, or None
+    layout_in           joint layout name of the 2D input
+    layout_out          joint layout name of the 3D output
+    extra               {"flip_test": bool, "features": int, ...} what using the model needs
+    -- written by training, needed only to resume it --
+    optimizer, epoch, history, settings, rng
+
+:func:`lifter_payload` builds the first part (the trainer adds the rest) and
+:func:`read_lifter_payload` turns it back into models: both the trainer and
+:func:`poselift.inference.load_lifter` go through them, so the format is
+defined here and nowhere else.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+from poselift.core.errors import FileFormatError
+from poselift.core.io import atomic_path
+from poselift.core.layouts import Layout, get_layout
+from poselift.model.tcn import TemporalLifter
+
+__all__ = [
+    "CHECKPOINT",
+    "save_checkpoint",
+    "load_checkpoint",
+    "lifter_payload",
+    "read_lifter_payload",
+    "build_model",
+]
+
+CHECKPOINT = "checkpoint.pt"
+"""File name of the checkpoint in a run folder."""
+
+_REQUIRED = ("model", "model_config", "layout_in", "layout_out")
+
+
+def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
+    """Write ``state`` with ``torch.save``, atomically (a crash leaves the old file or the new one)."""
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
+    """Load a checkpoint as untrusted data.
+
+    Always ``torch.load(..., weights_only=True)``: tensors, numbers, strings and
+    plain containers only. A pickle that names any other Python object (a
+    class, or a function such as ``os.system`` that would run when unpickled)
+    is refused before anything of it runs.
+
+    Raises:
+        FileNotFoundError: no such file.
+        FileFormatError: corrupt or truncated, not a checkpoint, not a dict at
+            the top level, or refused because it holds Python objects.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such checkpoint: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile, pickle, torch and OS errors alike
+        text = str(e)
+        if isinstance(e, pickle.UnpicklingError) and "weights only load failed" in text.lower():
+            # torch's message: a long preamble, then the unpickler's reason
+            reason = text.split("WeightsUnpickler error:", 1)[-1]
+            lines = [ln.strip() for ln in reason.splitlines() if ln.strip()]
+            named = [ln for ln in text.splitlines() if "GLOBAL" in ln]
+            if named:  # the pickle names a Python class or function: refused, nothing of it ran
+                what = named[0].strip().split(" was not an allowed", 1)[0].split(" whose module", 1)[0]
+                raise FileFormatError(
+                    f"{path}: refused: the checkpoint holds Python objects beyond tensors and plain containers, "
+                    f"which could run code when loaded ({what[:200]}); poselift loads checkpoints with "
+                    "torch.load(weights_only=True)",
+                    path,
+                ) from None
+            text = lines[0] if lines else "not a torch checkpoint"
+        text = " ".join(text.split())
+        raise FileFormatError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: {text[:300]})",
+                              path) from e
+    if not isinstance(state, dict):
+        raise FileFormatError(f"{path}: not a poselift checkpoint (a {type(state).__name__}, not a dict)", path)
+    return state
+
+
+def lifter_payload(model: TemporalLifter, layout_in: str | Layout, layout_out: str | Layout,
+                   traj_model: TemporalLifter | None = None, extra: dict | None = None) -> dict:
+    """The part of a checkpoint that using the model needs (see the module docstring)."""
+    return {
+        "model": model.state_dict(),
+        "model_config": model.config(),
+        "traj_model": None if traj_model is None else traj_model.state_dict(),
+        "traj_model_config": None if traj_model is None else traj_model.config(),
+        "layout_in": get_layout(layout_in).name,
+        "layout_out": get_layout(layout_out).name,
+        "extra": dict(extra or {}),
+    }
+
+
+def build_model(config: Any, weights: Any, path: str | os.PathLike, what: str = "model") -> TemporalLifter:
+    """A :class:`TemporalLifter` from a stored configuration and state dict, checked before anything is allocated.
+
+    The configuration is first turned into a model on torch's ``meta`` device
+    (shapes only, no memory), and every stored tensor's shape is compared with
+    it; only a checkpoint whose tensors really have those shapes is built for
+    real. A configuration that claims a huge model its tensors do not hold
+    costs nothing.
+
+    Raises:
+        FileFormatError: a configuration that does not fit :class:`TemporalLifter`, missing or
+            unexpected weights, or weights whose shapes differ from the configuration's.
+    """
+    path = Path(path)
+    if not isinstance(config, dict):
+        raise FileFormatError(f"{path}: {what} config is a {type(config).__name__}, not a dict", path)
+    if not isinstance(weights, dict):
+        raise FileFormatError(f"{path}: {what} weights are a {type(weights).__name__}, not a state dict", path)
+    try:
+        with torch.device("meta"):
+            skeleton = TemporalLifter(**config)
+    except (TypeError, ValueError) as e:  # unknown or missing constructor arguments, bad values
+        raise FileFormatError(f"{path}: {what} config {config} does not fit this poselift ({e})", path) from None
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    missing = sorted(set(expected) - set(weights))
+    unexpected = sorted(set(weights) - set(expected))
+    if missing or unexpected:
+        raise FileFormatError(f"{path}: {what} weights do not match its config: missing {missing[:5]}, "
+                              f"unexpected {unexpected[:5]}", path)
+    for k, shape in expected.items():
+        t = weights[k]
+        got = tuple(t.shape) if isinstance(t, torch.Tensor) else None
+        if got != shape:
+            raise FileFormatError(f"{path}: {what} weight {k!r} has shape {got}, but the stored config "
+                                  f"{config} implies {shape}", path)
+    model = TemporalLifter(**config)
+    model.load_state_dict(weights)
+    return model
+
+
+def read_lifter_payload(state: dict, path: str | os.PathLike) -> dict:
+    """Models and settings from a checkpoint dict (see :func:`lifter_payload`).
+
+    Returns:
+        ``{"model", "traj_model" (or None), "layout_in", "layout_out" (Layout), "extra" (dict)}``.
+
+    Raises:
+        FileFormatError: a key missing, a model that cannot be built, an unknown layout.
+    """
+    path = Path(path)
+    for key in _REQUIRED:
+        if key not in state:
+            raise FileFormatError(f"{path} is not a poselift checkpoint (no {key!r})", path)
+    model = build_model(state["model_config"], state["model"], path)
+    traj = None
+    if state.get("traj_model_config") is not None:
+        traj = build_model(state["traj_model_config"], state.get("traj_model"), path, "trajectory model")
+    try:
+        layout_in, layout_out = get_layout(state["layout_in"]), get_layout(state["layout_out"])
+    except KeyError as e:
+        raise FileFormatError(f"{path}: {e}", path) from None
+    extra = state.get("extra", {})
+    return {"model": model, "traj_model": traj, "layout_in": layout_in, "layout_out": layout_out,
+            "extra": extra if isinstance(extra, dict) else {}}
