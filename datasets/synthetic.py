@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
+
 from poselift.core.camera import Camera
 from poselift.core.layouts import H36M17
 from poselift.core.sequence import PoseSequence

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
 from poselift.core.camera import Camera
 from poselift.core.errors import InputError
 from poselift.detectors.images import check_image

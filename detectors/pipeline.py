@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Union
 
 import numpy as np
+
 from poselift.core.errors import reading
 from poselift.core.io import read_json
 from poselift.detectors.bodypose3dnet import BodyPose3DNet, check_boxes

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+
 from poselift.core.errors import FileFormatError, InputError, SignatureError
 
 __all__ = [

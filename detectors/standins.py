@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+
 from poselift.detectors.bodyposenet import (
     BODYPOSENET_HEATMAP,
     BODYPOSENET_INPUT,

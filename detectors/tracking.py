@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
+
 from poselift.core.errors import InputError
 from poselift.core.layouts import Layout, get_layout
-from scipy.optimize import linear_sum_assignment
 
 __all__ = [
     "Detections",
@@ -137,10 +138,6 @@ class Track:
 
     def __len__(self) -> int:
         return len(self.frames)
-
-    @property
-    def num_detected(self) -> int:
-        return int(np.count_nonzero(self.detected))
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
 from poselift.core.layouts import get_layout, get_mapping
 from poselift.core.sequence import PoseSequence
 from poselift.metrics import (

@@ -29,7 +29,9 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 import yaml
+
 from poselift.core.errors import ConfigError
+from poselift.datasets.h36m.constants import TEST_SUBJECTS, TRAIN_SUBJECTS
 from poselift.training.trainer import TrainSettings
 
 __all__ = [
@@ -44,8 +46,6 @@ __all__ = [
     "dump_config",
 ]
 
-H36M_TRAIN = ["S1", "S5", "S6", "S7", "S8"]
-H36M_TEST = ["S9", "S11"]
 
 
 @dataclass
@@ -99,8 +99,8 @@ class DataConfig:
     dataset: str = "h36m"
     path: str | None = "../shared/data/h36m"
     keypoints: str = "gt"
-    train_subjects: list[str] = field(default_factory=lambda: list(H36M_TRAIN))
-    test_subjects: list[str] = field(default_factory=lambda: list(H36M_TEST))
+    train_subjects: list[str] = field(default_factory=lambda: list(TRAIN_SUBJECTS))
+    test_subjects: list[str] = field(default_factory=lambda: list(TEST_SUBJECTS))
     features: int = 2
     frame_stride: int = 1
     labelled_fraction: float = 1.0

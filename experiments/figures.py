@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
+
 from poselift.core.io import atomic_path, read_json
 from poselift.core.sequence import PoseSequence
 from poselift.experiments.protocol import METRIC_LABELS, sequence_errors

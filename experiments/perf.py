@@ -41,9 +41,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from poselift.core.windows import widths_for
+
 __all__ = ["matmul_ceiling", "memory_bandwidth", "window_flops", "run_bench", "register"]
 
-WIDTHS = {1: (1, 1, 1), 27: (3, 3, 3), 81: (3,) * 4, 243: (3,) * 5}
 H36M_TRAIN_WINDOWS = 1_464_400  # S1, S5-S8, 4 cameras, every frame
 PUBLISHED_EPOCHS = {27: 60, 81: 60, 243: 80}
 
@@ -114,11 +115,12 @@ def _randomised(model):
 
 
 def bench_inference(rf: int, channels: int, device: torch.device, frames: int, sequences: int) -> dict:
-    from poselift.inference import lift_sequences, pad_edges
+    from poselift.core.windows import pad_edges
+    from poselift.inference import lift_sequences
     from poselift.model.folded import fold_batchnorm
     from poselift.model.tcn import TemporalLifter
 
-    model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels)).to(device).eval()
+    model = _randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels)).to(device).eval()
     flops = fold_batchnorm(model).flops_per_frame()
     seqs = [torch.randn(frames, 17, 2, device=device) for _ in range(sequences)]
     total = frames * sequences
@@ -128,7 +130,7 @@ def bench_inference(rf: int, channels: int, device: torch.device, frames: int, s
         with torch.no_grad():
             for s in seqs:
                 before, after = model.pad
-                model(pad_edges(s, before, after, dim=0)[None]).cpu()
+                model(pad_edges(s, before, after, axis=0)[None]).cpu()
 
     base = min(_time(plain, device, reps=2, warmup=1))
     return {"rf": rf, "channels": channels, "fps": total / fast, "fps_plain": total / base,
@@ -139,7 +141,7 @@ def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -
     from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
     from poselift.model.tcn import TemporalLifter
 
-    model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).to(device).eval()
+    model = _randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels, causal=True)).to(device).eval()
     weight_bytes = sum(p.numel() * 4 for n, p in model.named_parameters() if "bn" not in n)
     from poselift.model.folded import fold_batchnorm
 
@@ -174,7 +176,7 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
     n_seq = max(2, -(-windows // 2000))
     seqs = [rng.normal(size=(2000, 17, 2)).astype(np.float32) for _ in range(n_seq)]
     targets = [rng.normal(size=(2000, 17, 3)).astype(np.float32) * 0.2 for _ in range(n_seq)]
-    model = TemporalLifter(17, 17, WIDTHS[rf], channels=channels)
+    model = TemporalLifter(17, 17, widths_for(rf), channels=channels)
     bank = WindowBank(seqs, model.receptive_field, targets=targets, device=device)
     st = TrainSettings(epochs=1, batch_size=1024, windows_per_epoch=2048, progress=False, amp=amp)
     tr = Trainer(model, bank, st, "h36m17", "h36m17", device=device)
@@ -191,12 +193,13 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
 
 def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
     import onnxruntime as ort
+
     from poselift.inference import lift_sequence
     from poselift.model.onnx import export_onnx
     from poselift.model.streaming import StreamingLifter
     from poselift.model.tcn import TemporalLifter
 
-    model = _randomised(TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True)).eval()
+    model = _randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels, causal=True)).eval()
     x = torch.randn(frames, 17, 2)
     res = {"rf": rf, "channels": channels}
     with tempfile.TemporaryDirectory() as d:

@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import torch
+
 from poselift.metrics import mpjpe_per_frame, mpjve_per_frame, n_mpjpe_per_frame, p_mpjpe_per_frame
 
 __all__ = [

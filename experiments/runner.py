@@ -19,6 +19,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+
 from poselift._version import __version__
 from poselift.core.device import machine_description
 from poselift.core.io import atomic_path, atomic_write_json, atomic_write_text, read_json

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
 from poselift.core.errors import FileFormatError
 from poselift.core.io import atomic_path
 from poselift.core.layouts import Layout, get_layout

@@ -68,6 +68,7 @@ def _figure(out_path: Path, runs: dict, splits, fps: float) -> str:
 
     use_agg()
     import matplotlib.pyplot as plt
+
     from poselift.experiments.protocol import sequence_errors
     from poselift.inference import load_lifter
     from poselift.viz.plots import (

@@ -34,30 +34,20 @@ from typing import Sequence
 
 import numpy as np
 import torch
+
 from poselift.checkpoint import CHECKPOINT, load_checkpoint, read_lifter_payload
 from poselift.core.device import resolve_device
 from poselift.core.errors import InputError, check_finite, reading
 from poselift.core.layouts import Layout
+from poselift.core.mirror import flip_keypoints, flip_pair, flip_poses
 from poselift.core.sequence import PoseSequence
+from poselift.core.windows import pad_edges
 from poselift.model.folded import FoldedLifter, folded
 from poselift.model.tcn import TemporalLifter
-from poselift.training.windows import flip_inputs, flip_poses
 
-__all__ = ["lift_sequence", "lift_sequences", "pad_edges", "Lifter", "load_lifter"]
+__all__ = ["lift_sequence", "lift_sequences", "Lifter", "load_lifter"]
 
 DEFAULT_CHUNK = 8192
-
-
-def pad_edges(x: torch.Tensor, before: int, after: int, dim: int = -3) -> torch.Tensor:
-    """Pad ``x`` along ``dim`` by repeating its first/last frame."""
-    dim = dim % x.ndim
-    parts = []
-    if before:
-        parts.append(x.narrow(dim, 0, 1).expand(*[before if d == dim else -1 for d in range(x.ndim)]))
-    parts.append(x)
-    if after:
-        parts.append(x.narrow(dim, x.shape[dim] - 1, 1).expand(*[after if d == dim else -1 for d in range(x.ndim)]))
-    return torch.cat(parts, dim=dim)
 
 
 def _device_of(model) -> torch.device:
@@ -102,7 +92,7 @@ def _lift_packed(fmodel: FoldedLifter, seqs: list[torch.Tensor], flip_perms, chu
     with tqdm(total=total, desc=desc, unit="frame", unit_scale=True, disable=not progress, leave=False,
               dynamic_ncols=True) as bar:
         for pack in packs:
-            padded = [pad_edges(seqs[i], before, after, dim=0) for i in pack]
+            padded = [pad_edges(seqs[i], before, after) for i in pack]
             if len(pack) == 1 and len(seqs[pack[0]]) > chunk:  # one long sequence: chunk it
                 i = pack[0]
                 xp, n = padded[0], len(seqs[i])
@@ -126,7 +116,7 @@ def _forward(fmodel: FoldedLifter, x: torch.Tensor, perm_in, perm_out) -> np.nda
     """``x`` ``(T, J, F)`` -> ``(T - rf + 1, J_out, 3)`` numpy; with flip, both in one batch of 2."""
     if perm_in is None:
         return fmodel(x[None])[0].float().cpu().numpy()
-    y = fmodel(torch.stack([x, flip_inputs(x, perm_in)]))
+    y = fmodel(torch.stack([x, flip_keypoints(x, perm_in)]))
     y = (y[0] + flip_poses(y[1], perm_out)) / 2
     return y.float().cpu().numpy()
 
@@ -253,7 +243,7 @@ class Lifter:
         return seq.converted(self.layout_in).inputs(self.model.in_features)
 
     def _perms(self):
-        return (self.layout_in.flip_permutation, self.layout_out.flip_permutation) if self.flip_test else None
+        return flip_pair(self.layout_in, self.layout_out) if self.flip_test else None
 
     def _root_relative(self, y: np.ndarray) -> np.ndarray:
         r = self.layout_out.root

@@ -29,6 +29,7 @@ Smoothness, for predictions without ground truth (frame axis ``-3``):
 from __future__ import annotations
 
 import torch
+
 from poselift.core.backend import numpy_or_torch
 
 __all__ = [

@@ -16,9 +16,10 @@ import os
 import warnings
 
 import numpy as np
-import poselift
 import pytest
 import torch
+
+import poselift
 from poselift.checkpoint import load_checkpoint, save_checkpoint
 from poselift.core.camera import Camera
 from poselift.core.errors import (

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from poselift.core.layouts import get_layout, get_mapping
 from poselift.detectors.standins import person_template
 

@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
+
 from poselift.detectors import runtime  # noqa: E402
 from poselift.detectors.runtime import OnnxModel, TensorSpec, check_signature, resolve_providers  # noqa: E402
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from poselift.datasets.synthetic import make_dataset
 from poselift.model.tcn import TemporalLifter
 from poselift.training.distributed import SyncBatchNorm1d, on_main, use_sync_batchnorm
@@ -260,6 +261,7 @@ def test_train_command_under_torchrun_writes_one_run_folder(tmp_path):
     import json
 
     import yaml
+
     from poselift.experiments.config import load_config
     from poselift.experiments.runner import train_run
 

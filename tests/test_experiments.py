@@ -3,6 +3,7 @@ import json
 
 import numpy as np
 import pytest
+
 from poselift.cli import main
 from poselift.experiments.config import apply_overrides, config_from_dict, dump_config, load_config
 from poselift.experiments.protocol import SequenceErrors, canonical_action, summarize

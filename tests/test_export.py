@@ -10,6 +10,8 @@ import torch
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from test_model import _randomised
+
 from poselift.cli import main
 from poselift.inference import lift_sequence
 from poselift.model.folded import fold_batchnorm
@@ -23,7 +25,6 @@ from poselift.model.onnx import (
     export_onnx,
 )
 from poselift.model.tcn import TemporalLifter
-from test_model import _randomised
 
 TOL = 1e-4
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+
 from poselift.cli import main
 from poselift.core.io import read_json
 from poselift.core.sequence import PoseSequence

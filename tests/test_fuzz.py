@@ -30,6 +30,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from hypothesis.extra import numpy as hnp
+
 from poselift.checkpoint import load_checkpoint, save_checkpoint
 from poselift.core.camera import Camera
 from poselift.core.errors import InputError, PoseliftError, UnsafePickleWarning, check_finite
@@ -265,6 +266,7 @@ def test_onnx_model_truncated_at_every_tenth_byte(tmp_path):
     pytest.importorskip("onnxruntime")
     onnx = pytest.importorskip("onnx")
     from onnx import TensorProto, helper
+
     from poselift.detectors.runtime import OnnxModel, TensorSpec
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3])

@@ -18,6 +18,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+
 from poselift.cli import main as cli_main
 from poselift.core.camera import Camera
 from poselift.core.errors import UnsafePickleWarning

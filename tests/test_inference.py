@@ -2,11 +2,13 @@
 import numpy as np
 import pytest
 import torch
+from test_model import _randomised
+
 from poselift.core.layouts import H36M17
-from poselift.inference import lift_sequence, lift_sequences, pad_edges
+from poselift.core.windows import pad_edges
+from poselift.inference import lift_sequence, lift_sequences
 from poselift.model.folded import fold_batchnorm, folded
 from poselift.model.tcn import TemporalLifter
-from test_model import _randomised
 
 PERM = H36M17.flip_permutation
 
@@ -15,7 +17,7 @@ def _reference(model: TemporalLifter, x: torch.Tensor) -> np.ndarray:
     """Edge-pad by hand and run the unfolded eval-mode model in one pass."""
     before, after = model.pad
     with torch.no_grad():
-        return model.eval()(pad_edges(x, before, after, dim=0)[None])[0].numpy()
+        return model.eval()(pad_edges(x, before, after, axis=0)[None])[0].numpy()
 
 
 @pytest.mark.parametrize("causal", [False, True])

@@ -1,6 +1,7 @@
 """Joint layouts, symmetry and conversions."""
 import numpy as np
 import pytest
+
 from poselift.core.layouts import H36M17, LAYOUTS, MPII16, correspondence, get_layout, get_mapping
 
 

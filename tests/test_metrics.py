@@ -2,6 +2,10 @@
 import numpy as np
 import pytest
 import torch
+from scipy.linalg import orthogonal_procrustes
+from scipy.optimize import minimize_scalar
+from scipy.spatial.transform import Rotation
+
 from poselift.metrics import (
     mpjpe,
     mpjpe_per_frame,
@@ -13,9 +17,6 @@ from poselift.metrics import (
     p_mpjpe_per_frame,
     procrustes_align,
 )
-from scipy.linalg import orthogonal_procrustes
-from scipy.optimize import minimize_scalar
-from scipy.spatial.transform import Rotation
 
 RNG = np.random.default_rng(0)
 

@@ -2,8 +2,10 @@
 import numpy as np
 import pytest
 import torch
+
 from poselift.core.layouts import H36M17
-from poselift.inference import lift_sequence, pad_edges
+from poselift.core.windows import pad_edges
+from poselift.inference import lift_sequence
 from poselift.model.tcn import TemporalLifter
 
 
@@ -92,7 +94,7 @@ def test_lift_sequence_shapes_and_flip_tta():
 
 def test_pad_edges_repeats_frames():
     x = torch.arange(4.0)[:, None, None].expand(4, 2, 2)
-    p = pad_edges(x, 2, 3, dim=0)
+    p = pad_edges(x, 2, 3, axis=0)
     assert p[:, 0, 0].tolist() == [0, 0, 0, 1, 2, 3, 3, 3, 3]
 
 

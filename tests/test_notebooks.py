@@ -143,6 +143,7 @@ def test_human36m_without_data(kernel_name, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_video_to_3d(kernel_name, tmp_path, monkeypatch):
     from PIL import Image
+
     from poselift.detectors.formats import read_keypoints_h5
     from poselift.viz.video import probe_video
 

@@ -6,6 +6,7 @@ import json
 import h5py
 import numpy as np
 import pytest
+
 from poselift.core.errors import UnsafePickleWarning
 from poselift.detectors.formats import (
     KeypointTracks,

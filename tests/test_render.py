@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+
 from poselift.viz.animation import Panel2D, Panel3D, render_animation
 from poselift.viz.video import probe_video, read_frames, write_video
 

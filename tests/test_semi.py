@@ -1,13 +1,15 @@
 """Semi-supervised training: back-projection, trajectory, bone lengths, warm-up."""
 import numpy as np
-import poselift.training.trainer as train_mod
 import pytest
 import torch
+
+import poselift.training.trainer as train_mod
 from poselift.core.camera import project_intrinsics
 from poselift.core.layouts import H36M17, MPII16, correspondence
+from poselift.core.mirror import flip_intrinsics
 from poselift.datasets.synthetic import NoiseSettings, make_dataset
 from poselift.model.tcn import TemporalLifter
-from poselift.training.losses import bone_length_loss, flip_intrinsics, reprojection_loss
+from poselift.training.losses import bone_length_loss, reprojection_loss
 from poselift.training.trainer import Trainer, TrainSettings
 from poselift.training.windows import WindowBank
 

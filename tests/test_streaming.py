@@ -4,12 +4,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from poselift.inference import lift_sequence, pad_edges
+from test_model import _randomised
+from torch.utils.flop_counter import FlopCounterMode
+
+from poselift.core.windows import pad_edges
+from poselift.inference import lift_sequence
 from poselift.model.folded import fold_batchnorm
 from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
 from poselift.model.tcn import TemporalLifter
-from test_model import _randomised
-from torch.utils.flop_counter import FlopCounterMode
 
 TOL = 1e-4
 
@@ -81,7 +83,7 @@ def test_float64_model_runs_in_float64_and_matches_tightly():
     assert out.dtype == torch.float64
     xt = torch.from_numpy(x)
     with torch.no_grad():
-        ref = m(pad_edges(xt, m.receptive_field - 1, 0, dim=0)[None])[0]  # the model itself, in float64
+        ref = m(pad_edges(xt, m.receptive_field - 1, 0, axis=0)[None])[0]  # the model itself, in float64
     assert (out - ref).abs().max().item() < 1e-10
 
 

@@ -1,6 +1,7 @@
 """The synthetic motion generator."""
 import numpy as np
 import pytest
+
 from poselift.core.layouts import H36M17
 from poselift.datasets.synthetic import MOTIONS, NoiseSettings, make_dataset
 

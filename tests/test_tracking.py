@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from poselift.detectors.standins import person_template
 from poselift.detectors.tracking import (
     Detections,

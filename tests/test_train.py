@@ -4,12 +4,14 @@ import csv
 import numpy as np
 import pytest
 import torch
+
 from poselift.core.errors import FileFormatError
 from poselift.core.layouts import H36M17
+from poselift.core.mirror import flip_keypoints
 from poselift.datasets.synthetic import make_dataset
 from poselift.model.tcn import TemporalLifter
 from poselift.training.trainer import Trainer, TrainSettings, bn_momentum_at
-from poselift.training.windows import WindowBank, flip_inputs
+from poselift.training.windows import WindowBank
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +35,11 @@ def test_window_bank_gathers_edge_padded_windows():
         WindowBank([np.full((4, 2, 2), np.nan, np.float32)], 3)
 
 
-def test_flip_inputs_mirrors_and_swaps():
+def test_flip_keypoints_mirrors_and_swaps():
     x = torch.randn(3, 17, 2)
-    f = flip_inputs(x, H36M17.flip_permutation)
+    f = flip_keypoints(x, H36M17.flip_permutation)
     assert torch.equal(f[:, 1, 0], -x[:, 4, 0]) and torch.equal(f[:, 1, 1], x[:, 4, 1])
-    assert torch.equal(flip_inputs(f, H36M17.flip_permutation), x)
+    assert torch.equal(flip_keypoints(f, H36M17.flip_permutation), x)
 
 
 def _trainer(seqs, run_dir=None, epochs=3, **kw):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
 from poselift.core.camera import Camera
 from poselift.core.errors import FileFormatError, InputError, check_finite, reading
 from poselift.core.layouts import get_layout

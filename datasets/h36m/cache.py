@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
 from poselift._version import __version__
 from poselift.core.camera import Camera
 from poselift.core.errors import FileFormatError, InputError, check_finite, reading

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Iterable
 
 import numpy as np
+
 from poselift.core.camera import Camera
 from poselift.datasets.h36m.constants import SH_KEYPOINTS, _camera_order, _sorted_subjects
 

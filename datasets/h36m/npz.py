@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
+
 from poselift.core.errors import FileFormatError, InputError, UnsafePickleWarning, reading
 from poselift.core.layouts import get_layout
 from poselift.datasets.h36m.archive import (

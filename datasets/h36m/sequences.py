@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
+
 from poselift.core.errors import InputError
 from poselift.core.sequence import PoseSequence
 from poselift.datasets.h36m.constants import CAMERA_IDS, FPS

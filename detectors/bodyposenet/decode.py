@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+
 from poselift.core.errors import InputError, numeric_array
 
 BODYPOSENET_LIMBS: tuple[tuple[int, int], ...] = (

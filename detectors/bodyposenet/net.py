@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+
 from poselift.core.errors import InputError, SignatureError
 from poselift.detectors.bodyposenet.decode import DecodeSettings, People, decode_people
 from poselift.detectors.images import check_image, resize_image
@@ -304,8 +305,3 @@ def _multi_scale(net: BodyPoseNet, img: np.ndarray, hm0: np.ndarray, paf0: np.nd
         timing["decode"] += time.perf_counter() - t0
     n = len(net.settings.scales)
     return hm_sum / n, paf_sum / n, timing
-
-
-def with_decode(settings: BodyPoseNetSettings, **changes) -> BodyPoseNetSettings:
-    """``settings`` with some :class:`DecodeSettings` fields changed."""
-    return replace(settings, decode=replace(settings.decode, **changes))

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from poselift.core.errors import FileFormatError, InputError, UnsafePickleWarning, reading
 from poselift.detectors.formats.tracks import KeypointTracks
 from poselift.detectors.tracking import Detections, TrackerSettings, track_people, tracks_from_ids

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
 from poselift.core.errors import FileFormatError, InputError, reading
 from poselift.detectors.formats.tracks import KeypointTracks
 from poselift.detectors.tracking import Detections, TrackerSettings, tracks_from_ids

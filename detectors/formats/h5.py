@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
+
 from poselift._version import __version__
 from poselift.core.errors import FileFormatError, InputError, reading
 from poselift.core.io import atomic_path

@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+
 from poselift.core.errors import FileFormatError, reading
 from poselift.core.io import read_json
 from poselift.detectors.formats.tracks import KeypointTracks

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from poselift.core.errors import InputError
 from poselift.core.layouts import get_layout
 from poselift.core.sequence import PoseSequence

@@ -20,14 +20,15 @@ import argparse
 import time
 
 import torch
+
 from poselift.core.device import machine_description
 from poselift.core.layouts import H36M17
+from poselift.core.windows import widths_for
 from poselift.experiments.perf import bench_training
 from poselift.inference import lift_sequence
 from poselift.model.tcn import TemporalLifter
 
 H36M_TRAIN_WINDOWS = 1_464_400
-WIDTHS = {1: (1, 1, 1), 27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
 
 
 def _sync(device):
@@ -41,7 +42,7 @@ def train_throughput(rf: int, channels: int, device: torch.device, windows: int,
 
 
 def eval_fps(rf: int, channels: int, device: torch.device, frames: int, flip: bool) -> float:
-    model = TemporalLifter(17, 17, WIDTHS[rf], channels=channels).to(device).eval()
+    model = TemporalLifter(17, 17, widths_for(rf), channels=channels).to(device).eval()
     x = torch.randn(frames, 17, 2, device=device)
     perms = (H36M17.flip_permutation, H36M17.flip_permutation) if flip else None
     lift_sequence(model, x[:300], flip_perms=perms)
@@ -72,7 +73,7 @@ def main(argv=None) -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for ch in args.channels:
         for rf in args.rf:
-            params = sum(p.numel() for p in TemporalLifter(17, 17, WIDTHS[rf], channels=ch).parameters())
+            params = sum(p.numel() for p in TemporalLifter(17, 17, widths_for(rf), channels=ch).parameters())
             w = train_throughput(rf, ch, device, windows, args.amp)
             epoch = H36M_TRAIN_WINDOWS / w
             e1 = eval_fps(rf, ch, device, args.frames, flip=False)

@@ -24,8 +24,10 @@ import time
 
 import numpy as np
 import torch
+
 from poselift.core.device import machine_description
 from poselift.core.layouts import H36M17
+from poselift.core.windows import pad_edges, widths_for
 from poselift.inference import lift_sequence
 from poselift.model.tcn import TemporalLifter
 
@@ -65,7 +67,7 @@ def main(argv=None) -> None:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    widths = {27: (3, 3, 3), 81: (3,) * 4, 243: (3,) * 5}[args.rf]
+    widths = widths_for(args.rf)
     torch.manual_seed(0)
     model = TemporalLifter(17, 17, widths, channels=args.channels, causal=args.causal).eval()
     g = torch.Generator().manual_seed(0)
@@ -85,8 +87,7 @@ def main(argv=None) -> None:
 
     # seams: re-lift each boundary's neighbourhood in one pass over exactly its inputs
     rf = model.receptive_field
-    before, _ = model.pad
-    xp = np.concatenate([np.repeat(x[:1], before, 0), x, np.repeat(x[-1:], rf - 1 - before, 0)])
+    xp = pad_edges(x, *model.pad)
     worst = 0.0
     seams = list(range(args.chunk, args.frames, args.chunk))
     for s in seams:

@@ -29,18 +29,18 @@ import time
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
+
 from poselift.core.device import machine_description
+from poselift.core.windows import widths_for
 from poselift.model.folded import fold_batchnorm
 from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
 from poselift.model.tcn import TemporalLifter
-from torch.utils.flop_counter import FlopCounterMode
-
-WIDTHS = {27: (3, 3, 3), 81: (3, 3, 3, 3), 243: (3, 3, 3, 3, 3)}
 
 
 def _model(rf: int, channels: int) -> TemporalLifter:
     torch.manual_seed(0)
-    return TemporalLifter(17, 17, WIDTHS[rf], channels=channels, causal=True).eval()
+    return TemporalLifter(17, 17, widths_for(rf), channels=channels, causal=True).eval()
 
 
 def push_times(lifter, frames: np.ndarray, warmup: int) -> np.ndarray:
@@ -136,7 +136,7 @@ def onnx_table(channels, rfs, frames, pushes, warmup, threads) -> None:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--channels", type=int, nargs="+", default=[256, 1024])
-    ap.add_argument("--rf", type=int, nargs="+", default=[27, 81, 243], choices=sorted(WIDTHS))
+    ap.add_argument("--rf", type=int, nargs="+", default=[27, 81, 243], choices=[27, 81, 243])
     ap.add_argument("--streams", type=int, nargs="+", default=[1, 8], help="streams pushed together")
     ap.add_argument("--pushes", type=int, default=None, help="timed pushes per setting (default 500, quick 40)")
     ap.add_argument("--frames", type=int, default=None, help="sequence length for the ONNX comparison")

@@ -20,13 +20,15 @@ import time
 
 import numpy as np
 import torch
+
 from poselift.core.device import machine_description
+from poselift.core.windows import window_geometry
 from poselift.training.windows import WindowBank
 
 
 def python_loop_batch(seqs, seq_idx, frame_idx, rf, out):
     """Per-window loop: slice with edge padding, copy into ``out`` (B, rf, J, 2)."""
-    half = (rf - 1) // 2
+    half = window_geometry(rf, False).before  # centred windows
     for b, (s, f) in enumerate(zip(seq_idx, frame_idx)):
         x = seqs[s]
         lo, hi = f - half, f + half + 1

@@ -53,10 +53,3 @@ def numpy_or_torch(fn: F) -> F:
         return _to_numpy(fn(*args, **kwargs))
 
     return wrapper  # type: ignore[return-value]
-
-
-def as_tensor_like(x: Any, ref: torch.Tensor) -> torch.Tensor:
-    """``x`` as a tensor with ``ref``'s dtype and device."""
-    if isinstance(x, np.ndarray):
-        x = torch.from_numpy(x)
-    return torch.as_tensor(x, dtype=ref.dtype, device=ref.device)

@@ -25,10 +25,11 @@ torch; the torch path is differentiable):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
+
 from poselift.core.backend import numpy_or_torch
 from poselift.core.errors import InputError
 
@@ -246,26 +247,9 @@ class Camera:
         """Pixels ``(..., 2+)`` to screen-normalised coordinates."""
         return normalize_screen(x, self.width, self.height)
 
-    def unnormalize(self, x):
-        return unnormalize_screen(x, self.width, self.height)
-
-    def flipped(self) -> "Camera":
-        """The camera that sees the horizontally mirrored image.
-
-        Negating camera x (``X -> -X``) and the normalised image u is
-        consistent with this camera's projection: the principal point is
-        mirrored about the image centre and ``p2`` (the coefficient of x' in
-        the tangential term) changes sign.
-        """
-        return replace(self, c=np.array([self.width - self.c[0], self.c[1]]), p=self.p * np.array([1.0, -1.0]))
-
     def to_dict(self) -> dict:
         return {
             "f": self.f.tolist(), "c": self.c.tolist(), "k": self.k.tolist(), "p": self.p.tolist(),
             "R": self.R.tolist(), "T": self.T.tolist(), "width": self.width, "height": self.height,
             "name": self.name,
         }
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Camera":
-        return cls(**d)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
+
 from poselift.core.errors import InputError, LayoutError
 
 __all__ = [

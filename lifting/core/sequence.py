@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from poselift.core.camera import Camera
+
+from poselift.core.camera import Camera, normalize_screen
 from poselift.core.errors import InputError, check_finite, numeric_array
 from poselift.core.layouts import Layout, get_layout
 
@@ -115,12 +116,7 @@ class PoseSequence:
 
     def normalized_keypoints(self) -> np.ndarray:
         """``(T, J, 2)`` screen-normalised 2D (u in [-1, 1], v in [-h/w, h/w])."""
-        w, h = self.image_size
-        kp = self.keypoints.astype(np.float32)
-        out = np.empty_like(kp)
-        out[..., 0] = kp[..., 0] / w * 2 - 1
-        out[..., 1] = kp[..., 1] / w * 2 - h / w
-        return out
+        return normalize_screen(self.keypoints, *self.image_size)
 
     def inputs(self, features: int = 2) -> np.ndarray:
         """Lifter input ``(T, J, features)``: normalised x, y (and confidence when 3)."""

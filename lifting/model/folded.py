@@ -24,8 +24,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from poselift.model.tcn import TemporalLifter
 from torch import nn
+
+from poselift.core.windows import WindowGeometry, receptive_field, target_offset, window_geometry
+from poselift.model.tcn import TemporalLifter
 
 __all__ = ["FoldedLayer", "FoldedLifter", "fold_batchnorm", "folded"]
 
@@ -97,15 +99,16 @@ class FoldedLifter(nn.Module):
 
     @property
     def receptive_field(self) -> int:
-        r = 1
-        for w in self.widths:
-            r *= w
-        return r
+        return receptive_field(self.widths)
+
+    @property
+    def geometry(self) -> WindowGeometry:
+        """Where the target frame sits in the receptive field (:mod:`poselift.core.windows`)."""
+        return window_geometry(self.receptive_field, self.causal)
 
     @property
     def pad(self) -> tuple[int, int]:
-        rf = self.receptive_field
-        return (rf - 1, 0) if self.causal else ((rf - 1) // 2, (rf - 1) // 2)
+        return self.geometry.pad
 
     @property
     def channels(self) -> int:
@@ -130,7 +133,7 @@ class FoldedLifter(nn.Module):
         for i in range((len(layers) - 2) // 2):
             conv, conv1 = layers[1 + 2 * i], layers[2 + 2 * i]
             span = conv.span
-            start = span if self.causal else span // 2
+            start = target_offset(span + 1, self.causal)
             res = h[:, :, start : h.shape[2] - span + start]
             y = nn.functional.conv1d(h, conv.weight, conv.bias, dilation=conv.dilation).relu_()
             y = nn.functional.conv1d(y, conv1.weight, conv1.bias).relu_()

@@ -51,9 +51,11 @@ from typing import Any
 
 import numpy as np
 import torch
+
 from poselift._version import __version__
 from poselift.core.errors import InputError
 from poselift.core.io import atomic_path, atomic_write_json, read_json
+from poselift.core.windows import pad_edges, target_offset, window_geometry
 from poselift.model.folded import FoldedLifter
 from poselift.model.streaming import _blocks, as_folded
 from poselift.model.tcn import TemporalLifter
@@ -140,7 +142,7 @@ class _Graph:
 def _props(folded: FoldedLifter) -> dict:
     rf = folded.receptive_field
     return {"receptive_field": rf, "causal": int(folded.causal),
-            "latency_frames": 0 if folded.causal else (rf - 1) // 2, "widths": ",".join(map(str, folded.widths)),
+            "latency_frames": folded.geometry.latency, "widths": ",".join(map(str, folded.widths)),
             "in_joints": folded.in_joints, "out_joints": folded.out_joints, "in_features": folded.in_features}
 
 
@@ -177,8 +179,8 @@ def sequence_graph(model: Any, opset: int = 17):
         z = conv(conv(h, c, f"block{i}.conv"), c1, f"block{i}.conv1x1")
         span = c.span
         if span:
-            start = span if folded.causal else span // 2
-            end = _INT64_MAX if folded.causal else -(span // 2)
+            start = target_offset(span + 1, folded.causal)
+            end = _INT64_MAX if start == span else start - span
             h = g.node("Slice", [h, g.ints([start]), g.ints([end]), g.ints([2])])
         h = g.node("Add", [h, z])
     h = conv(h, shrink, "shrink")  # (B, J_out*3, T')
@@ -258,16 +260,16 @@ def step_graph(model: Any, opset: int = 17):
         col3 = g.node("Reshape", [h, column])
         taps, full = window(col3, c, f"block{i}")
         z = gemm(gemm(taps, c, f"block{i}.conv"), c1, f"block{i}.conv1x1")
-        if folded.causal or full is None:
+        mid = target_offset(c.span + 1, folded.causal)  # the residual: the block input at the window's target
+        if full is None or mid == c.span:
             res = h  # the newest frame
-        else:  # the window centre
-            mid = c.span // 2
+        else:
             res = g.node("Reshape", [g.node("Slice", [full, g.ints([mid]), g.ints([mid + 1]), g.ints([1])]), flat])
         h = g.node("Add", [res, z])
     out = gemm(h, shrink, "shrink")
     g.node("Reshape", [out, g.ints([0, jo, 3])], "pose_3d")
     rf = folded.receptive_field
-    lat = 0 if folded.causal else (rf - 1) // 2
+    lat = folded.geometry.latency
     doc = (f"poselift temporal lifter, one streaming step (rf {rf}, latency {lat} frames): keypoints (streams, {j}, "
            f"{f}) + reset + caches -> pose_3d (streams, {jo}, 3) + next caches")
     return g.model("poselift_lifter_step", inputs, outputs, opset, doc, _props(folded))
@@ -329,7 +331,7 @@ def export_onnx(model_or_run_dir: Any, out_dir: str | os.PathLike, opset: int = 
     folded = folded.to("cpu")
     out = Path(out_dir)
     rf = folded.receptive_field
-    lat = 0 if folded.causal else (rf - 1) // 2
+    lat = folded.geometry.latency
     j, f, jo = folded.in_joints, folded.in_features, folded.out_joints
     meta: dict = {
         "format": "onnx",
@@ -452,11 +454,8 @@ class OnnxSequenceLifter:
         x = np.asarray(sequence, np.float32)
         if x.ndim != 3 or len(x) == 0:
             raise InputError(f"expected a non-empty sequence (frames, joints, features), got shape {x.shape}")
-        rf = self.receptive_field
-        before = rf - 1 if self.meta["causal"] else (rf - 1) // 2
-        after = rf - 1 - before
-        xp = np.concatenate([np.repeat(x[:1], before, 0), x, np.repeat(x[-1:], after, 0)])
-        return self(xp[None])[0]
+        before, after = window_geometry(self.receptive_field, self.meta["causal"]).pad
+        return self(pad_edges(x, before, after)[None])[0]
 
 
 class OnnxStreamingLifter:

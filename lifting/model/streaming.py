@@ -43,10 +43,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+
 from poselift.core.errors import InputError
+from poselift.core.windows import target_offset
 from poselift.model.folded import FoldedLifter, fold_batchnorm
 from poselift.model.tcn import TemporalLifter
-from torch import nn
 
 __all__ = ["StreamingLifter", "WindowRecomputeLifter", "as_folded"]
 
@@ -97,11 +99,11 @@ class _PushLifter:
     def __init__(self, model: Any, streams: int, allow_delay: bool, validate: bool) -> None:
         folded = as_folded(model)
         if not folded.causal and not allow_delay:
-            rf = folded.receptive_field
+            rf, lat = folded.receptive_field, folded.geometry.latency
             raise InputError(
                 f"the model is not causal: it estimates the centre of its {rf}-frame window, so a frame's pose "
-                f"needs {(rf - 1) // 2} future frames; train with causal: true for real-time use, or pass "
-                f"allow_delay=True to stream with a delay of {(rf - 1) // 2} frames")
+                f"needs {lat} future frames; train with causal: true for real-time use, or pass "
+                f"allow_delay=True to stream with a delay of {lat} frames")
         if int(streams) < 1:
             raise InputError(f"streams must be at least 1, got {streams}")
         self.folded = folded
@@ -129,7 +131,7 @@ class _PushLifter:
     @property
     def latency_frames(self) -> int:
         """Frames between pushing a frame and getting its pose: 0 causal, ``(rf - 1) // 2`` otherwise."""
-        return 0 if self.folded.causal else (self.folded.receptive_field - 1) // 2
+        return self.folded.geometry.latency
 
     # -- state -----------------------------------------------------------------------
     def reset(self, stream: int | None = None) -> None:
@@ -318,8 +320,9 @@ class StreamingLifter(_PushLifter):
             # at ring position p (newest frame stored at p) the taps, oldest first, are p+1, p+1+d, ... (mod length)
             taps = [torch.tensor([(p + 1 + i * d) % length for i in range(k)], device=dev) for p in range(length)]
             slots = [ring[:, p, :] for p in range(length)]
-            centre = layer.span // 2  # the residual (non-causal): the window centre, span/2 frames before the newest
-            res = [slots[p] if causal else slots[(p - centre) % length] for p in range(length)]
+            # the residual: the block input at the window's target frame, `back` frames before the newest
+            back = layer.span - target_offset(layer.span + 1, causal)
+            res = [slots[(p - back) % length] for p in range(length)]
             return {"ring": ring, "len": length, "taps": taps, "slots": slots, "res": res, "wt": wt,
                     "b": layer.bias, "gather": gather, "gather2d": gather.view(S, k * c_in),
                     "tmp": torch.empty(S, c_in, dtype=dt, device=dev)}
@@ -421,7 +424,7 @@ class WindowRecomputeLifter(_PushLifter):
         causal = self.folded.causal
         for conv, conv1 in self._blocks:
             w = conv.width
-            res = h[:, :, (w - 1 if causal else w // 2)::w]
+            res = h[:, :, target_offset(w, causal)::w]
             y = nn.functional.conv1d(h, conv.weight, conv.bias, stride=w).relu_()
             h = nn.functional.conv1d(y, conv1.weight, conv1.bias).relu_().add_(res)
         s = self._shrink

@@ -26,12 +26,13 @@ The same weights run in two forms:
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
-from poselift.core.errors import InputError, check_finite
 from torch import nn
+
+from poselift.core.errors import InputError, check_finite
+from poselift.core.windows import WindowGeometry, receptive_field, target_offset, window_geometry
 
 __all__ = ["TemporalLifter"]
 
@@ -103,14 +104,18 @@ class TemporalLifter(nn.Module):
     @property
     def receptive_field(self) -> int:
         """Input frames that one output frame depends on."""
-        return math.prod(self.widths)
+        return receptive_field(self.widths)
+
+    @property
+    def geometry(self) -> WindowGeometry:
+        """Where the target frame sits in the receptive field (:mod:`poselift.core.windows`)."""
+        return window_geometry(self.receptive_field, self.causal)
 
     @property
     def pad(self) -> tuple[int, int]:
         """Edge frames ``(before, after)`` to pad a sequence with so that every
         input frame gets exactly one output frame."""
-        rf = self.receptive_field
-        return (rf - 1, 0) if self.causal else ((rf - 1) // 2, (rf - 1) // 2)
+        return self.geometry.pad
 
     def set_bn_momentum(self, momentum: float) -> None:
         for m in self.modules():
@@ -169,13 +174,12 @@ class TemporalLifter(nn.Module):
         w = self.widths[i + 1]
         if strided:
             # residual: the frame of each group of w that the group's output stands for
-            shift = w - 1 if self.causal else w // 2
-            res = x[:, :, shift::w]
+            res = x[:, :, target_offset(w, self.causal)::w]
             y = nn.functional.conv1d(x, conv.weight, None, stride=w)
         else:
             d = self._dilations[i]
             span = (w - 1) * d
-            start = span if self.causal else span // 2
+            start = target_offset(span + 1, self.causal)
             res = x[:, :, start : x.shape[2] - span + start]
             y = conv(x)
         y = self.drop(self.relu(bn(y)))

@@ -40,8 +40,9 @@ from typing import Any, Callable, TypeVar
 
 import torch
 import torch.distributed as dist
-from poselift.core.device import resolve_device
 from torch import nn
+
+from poselift.core.device import resolve_device
 
 __all__ = [
     "DistInfo",
@@ -52,8 +53,6 @@ __all__ = [
     "get_rank",
     "get_world_size",
     "is_main",
-    "barrier",
-    "all_reduce_mean",
     "all_reduce_sum_autograd",
     "on_main",
     "all_gather_object",
@@ -171,23 +170,6 @@ def is_main() -> bool:
     if is_distributed():
         return dist.get_rank() == 0
     return os.environ.get("RANK", "0") == "0"
-
-
-def barrier() -> None:
-    if get_world_size() > 1:
-        dist.barrier()
-
-
-def all_reduce_mean(x: torch.Tensor | float) -> torch.Tensor | float:
-    """Mean over the processes (for logged numbers); returns the input's type."""
-    if get_world_size() == 1:
-        return x
-    t = x.detach().clone() if isinstance(x, torch.Tensor) else torch.tensor(float(x), dtype=torch.float64)
-    if dist.get_backend() == "nccl" and t.device.type != "cuda":
-        t = t.to(torch.device("cuda", torch.cuda.current_device()))
-    dist.all_reduce(t)
-    t = t / get_world_size()
-    return t.to(x.device) if isinstance(x, torch.Tensor) else float(t)
 
 
 class _AllReduceSum(torch.autograd.Function):

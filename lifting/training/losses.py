@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
+
 from poselift.core.camera import project_intrinsics
 
 __all__ = [
@@ -17,7 +18,6 @@ __all__ = [
     "reprojection_loss",
     "bone_lengths",
     "bone_length_loss",
-    "flip_intrinsics",
 ]
 
 
@@ -105,16 +105,3 @@ def bone_length_loss(labelled: torch.Tensor, unlabelled: torch.Tensor, parents: 
     a = bone_lengths(labelled, parents).mean(0)
     b = bone_lengths(unlabelled, parents).mean(0)
     return (a - b).abs().mean()
-
-
-def flip_intrinsics(intrinsics: torch.Tensor) -> torch.Tensor:
-    """Normalised intrinsics ``(..., 9)`` of the horizontally mirrored image.
-
-    Mirroring negates camera X and the normalised u; the projection stays
-    consistent when the principal point's u and ``p2`` (the coefficient of x'
-    in the tangential term, index 8) change sign.
-    """
-    out = intrinsics.clone()
-    out[..., 2] = -out[..., 2]
-    out[..., 8] = -out[..., 8]
-    return out

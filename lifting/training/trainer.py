@@ -41,23 +41,24 @@ from typing import Callable
 
 import numpy as np
 import torch
+from tqdm.auto import tqdm
+
 from poselift.checkpoint import CHECKPOINT, lifter_payload, load_checkpoint, save_checkpoint
 from poselift.core.device import resolve_device
 from poselift.core.errors import FileFormatError
 from poselift.core.io import atomic_write_text
 from poselift.core.layouts import Layout, correspondence, get_layout
+from poselift.core.mirror import flip_intrinsics, flip_keypoints, flip_poses, flip_trajectory
 from poselift.model.tcn import TemporalLifter
 from poselift.training import distributed as D
 from poselift.training.losses import (
     bone_length_loss,
     bone_lengths,
-    flip_intrinsics,
     pose_loss,
     reprojection_loss,
     trajectory_loss,
 )
-from poselift.training.windows import WindowBank, flip_inputs, flip_poses
-from tqdm.auto import tqdm
+from poselift.training.windows import WindowBank
 
 __all__ = ["TrainSettings", "Trainer", "bn_momentum_at"]
 
@@ -377,7 +378,7 @@ class Trainer:
             idx_l, m_l = idx_l[share], None if m_l is None else m_l[share]
         x_l = bank.windows(idx_l)
         y_l = bank.targets[idx_l]
-        x_l = self._where(m_l, flip_inputs(x_l, self.perm_in), x_l)
+        x_l = self._where(m_l, flip_keypoints(x_l, self.perm_in), x_l)
         y_l = self._where(m_l, flip_poses(y_l, self.perm_out), y_l)
         xs = [x_l]
         if idx_u is not None:
@@ -388,7 +389,7 @@ class Trainer:
                 idx_u, m_u = idx_u[share], None if m_u is None else m_u[share]
             x_u = self.unlabelled.windows(idx_u)
             k_u = self.unlabelled.intrinsics[self.unlabelled.seq[idx_u]]
-            x_u = self._where(m_u, flip_inputs(x_u, self.perm_in), x_u)
+            x_u = self._where(m_u, flip_keypoints(x_u, self.perm_in), x_u)
             k_u = self._where(m_u, flip_intrinsics(k_u), k_u)
             xs.append(x_u)
         x = torch.cat(xs) if len(xs) > 1 else x_l
@@ -406,14 +407,12 @@ class Trainer:
         losses = {"pose": pose_loss(pose[:n_l], y_l)}
         if traj is not None:
             t_l = bank.trajectories[idx_l]
-            t_l = self._where(m_l, t_l * torch.tensor([-1.0, 1.0, 1.0], device=t_l.device), t_l)
+            t_l = self._where(m_l, flip_trajectory(t_l), t_l)
             losses["traj"] = s.traj_weight * trajectory_loss(traj[:n_l], t_l)
         if w_l is not None:
             losses = {k: v * w_l for k, v in losses.items()}
         if idx_u is not None:
-            rf = self.model.receptive_field
-            centre = rf - 1 if self.model.causal else (rf - 1) // 2
-            target2d = x_u[:, centre, :, :2]
+            target2d = x_u[:, self.unlabelled.geometry.before, :, :2]  # the 2D of each window's target frame
             losses["proj"] = s.proj_weight * reprojection_loss(pose[n_l:], traj[n_l:], k_u, target2d, self.corr)
             if self.distributed:
                 losses["proj"] = losses["proj"] * (len(idx_u) * self.world_size / n_u_all)

@@ -13,9 +13,11 @@ from typing import Sequence
 
 import numpy as np
 import torch
-from poselift.core.errors import InputError, check_finite, numeric_array
 
-__all__ = ["WindowBank", "flip_inputs", "flip_poses"]
+from poselift.core.errors import InputError, check_finite, numeric_array
+from poselift.core.windows import pad_edges, window_geometry
+
+__all__ = ["WindowBank"]
 
 
 class WindowBank:
@@ -58,7 +60,8 @@ class WindowBank:
         rf = int(receptive_field)
         if rf < 1:
             raise InputError(f"receptive_field must be >= 1, got {receptive_field}")
-        before, after = (rf - 1, 0) if causal else ((rf - 1) // 2, (rf - 1) // 2)
+        self.geometry = window_geometry(rf, causal)
+        before, after = self.geometry.pad
         self.receptive_field, self.causal = rf, causal
         inputs = [_float_array(x, f"input sequence {i}") for i, x in enumerate(inputs)]
         for i, x in enumerate(inputs):
@@ -102,7 +105,7 @@ class WindowBank:
                 check_finite(seqs[i], f"{name} sequence {i}")
             if intrinsics is not None:
                 check_finite(intrinsics[i], f"intrinsics of sequence {i}")
-            padded.append(np.concatenate([np.repeat(x[:1], before, 0), x, np.repeat(x[-1:], after, 0)]))
+            padded.append(pad_edges(x, before, after))
             try:
                 lo, hi = (0, t) if frame_ranges is None else (int(frame_ranges[i][0]), int(frame_ranges[i][1]))
             except (TypeError, ValueError, IndexError):
@@ -152,8 +155,7 @@ class WindowBank:
 
     def centre_inputs(self, idx: torch.Tensor) -> torch.Tensor:
         """``(B,)`` -> ``(B, J_in, F)``: the input at each window's target frame."""
-        offset = self.receptive_field - 1 if self.causal else (self.receptive_field - 1) // 2
-        return self.inputs[self.start[idx] + offset]
+        return self.inputs[self.start[idx] + self.geometry.before]
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True,
                 limit: int | None = None):
@@ -178,15 +180,3 @@ class WindowBank:
 
 def _float_array(x, what: str) -> np.ndarray:
     return numeric_array(x, what, np.float32)
-
-
-def flip_inputs(x: torch.Tensor, perm) -> torch.Tensor:
-    """Mirror normalised 2D input ``(..., J, F)``: negate x, swap left/right joints."""
-    x = x[..., torch.as_tensor(perm, device=x.device), :].clone()
-    x[..., 0] = -x[..., 0]
-    return x
-
-
-def flip_poses(y: torch.Tensor, perm) -> torch.Tensor:
-    """Mirror camera-frame 3D ``(..., J, 3)``: negate X, swap left/right joints."""
-    return flip_inputs(y, perm)

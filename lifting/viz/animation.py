@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
+
 from poselift.core.layouts import Layout, get_layout
 from poselift.viz.plots import _bone_color, set_3d_limits
 from poselift.viz.video import write_video

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Mapping, Sequence
 
 import numpy as np
+
 from poselift.core.layouts import Layout, get_layout
 
 __all__ = [

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+
 from poselift.core.io import atomic_path
 
 __all__ = ["VideoInfo", "probe_video", "read_frames", "write_video", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES"]
