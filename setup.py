@@ -78,7 +78,7 @@ setup(
             "ipykernel>=6.0",
         ],
     },
-    entry_points={"console_scripts": ["poselift = poselift.cli:main"]},
+    entry_points={"console_scripts": ["poselift = poselift.commands:main"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Artificial Intelligence",

@@ -29,7 +29,7 @@ import numpy as np
 
 from poselift.core.io import atomic_path, read_json
 from poselift.core.sequence import PoseSequence
-from poselift.experiments.protocol import METRIC_LABELS, sequence_errors
+from poselift.experiments.evaluation import METRIC_LABELS, sequence_errors
 from poselift.viz.animation import Panel2D, Panel3D, render_animation
 from poselift.viz.plots import plot_error_over_time, plot_per_action
 from poselift.viz.video import VIDEO_SUFFIXES

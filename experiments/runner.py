@@ -26,7 +26,7 @@ from poselift.core.io import atomic_path, atomic_write_json, atomic_write_text, 
 from poselift.core.layouts import get_layout
 from poselift.core.sequence import PoseSequence
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
-from poselift.experiments.protocol import markdown_table, sequence_errors, summarize
+from poselift.experiments.evaluation import markdown_table, sequence_errors, summarize
 from poselift.experiments.runs import git_commit
 from poselift.inference import Lifter, load_lifter
 from poselift.model.tcn import TemporalLifter

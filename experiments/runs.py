@@ -22,7 +22,7 @@ from pathlib import Path
 from poselift.core.device import machine_description
 from poselift.inference import Lifter, load_lifter
 
-__all__ = ["Lifter", "load_lifter", "git_commit", "machine_description"]  # Lifter, load_lifter: poselift.inference
+__all__ = ["Lifter", "load_lifter", "git_commit", "machine_description", "export_run"]  # Lifter, load_lifter: poselift.inference
 
 
 def git_commit(path: str | os.PathLike | None = None) -> str | None:
@@ -37,3 +37,28 @@ def git_commit(path: str | os.PathLike | None = None) -> str | None:
         return sha.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, opset: int = 17, *,
+               step: bool = True) -> tuple[Path, dict]:
+    """Export a run folder's lifter to ONNX (:func:`poselift.model.onnx.export_onnx`).
+
+    Args:
+        run_dir: a run folder with ``checkpoint.pt``.
+        out_dir: where to write (default ``RUN_DIR/export``).
+        opset, step: see :func:`~poselift.model.onnx.export_onnx`.
+
+    Returns:
+        ``(out_dir, the contents of export.json)``; ``export.json`` names the run folder.
+
+    Raises:
+        FileNotFoundError: no such folder, or no checkpoint in it.
+    """
+    from poselift.model.onnx import export_onnx
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run folder")
+    out = Path(out_dir) if out_dir is not None else run_dir / "export"
+    lifter = load_lifter(run_dir, device="cpu")
+    return out, export_onnx(lifter, out, opset, step=step)

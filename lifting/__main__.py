@@ -1,6 +1,6 @@
 """``python -m poselift ...`` is the ``poselift`` command."""
 import sys
 
-from poselift.cli import main
+from poselift.commands import main
 
 sys.exit(main())

@@ -408,7 +408,7 @@ def test_corrupt_or_truncated_checkpoint(tmp_path):
 
 # --------------------------------------------------------------------------- the command line
 def test_command_line_reports_bad_input_in_one_line(tmp_path, capsys):
-    from poselift.cli import main as cli_main
+    from poselift.commands import main as cli_main
 
     cfg = tmp_path / "exp.yaml"
     cfg.write_text("model:\n  widht: 3\n")

@@ -10,7 +10,7 @@ import torch
 
 pytest.importorskip("onnx")
 
-from poselift.detectors import commands  # noqa: E402
+from poselift.commands import video as commands  # noqa: E402
 from poselift.detectors.bodypose3dnet import crop_for_box  # noqa: E402
 from poselift.detectors.formats import read_keypoints_h5, read_poses3d_h5  # noqa: E402
 from poselift.detectors.standins import (  # noqa: E402
@@ -31,7 +31,7 @@ PEOPLE = [person_template(150, 100, 300), person_template(320, 60, 260), person_
 
 
 def _run(argv: list[str]) -> int:
-    """Parse with only this module's subcommands (other groups may be mid-work) and run like poselift.cli."""
+    """Parse with only this module's subcommands (other groups may be mid-work) and run like poselift.commands."""
     parser = argparse.ArgumentParser(prog="poselift")
     sub = parser.add_subparsers(dest="command")
     commands.register(sub)
@@ -135,7 +135,7 @@ def test_detect_errors_are_clear(clip, tmp_path):
 
 
 def test_cli_prints_one_line_errors(clip, tmp_path, capsys):
-    from poselift.cli import main
+    from poselift.commands import main
 
     video, model = clip
     rc = main(["detect", str(video), "--model", str(model), "--detector", "bodypose3dnet", "--out",

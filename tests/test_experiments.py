@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from poselift.cli import main
+from poselift.commands import main
 from poselift.experiments.config import apply_overrides, config_from_dict, dump_config, load_config
-from poselift.experiments.protocol import SequenceErrors, canonical_action, summarize
+from poselift.experiments.evaluation import SequenceErrors, canonical_action, summarize
 
 
 def test_canonical_action_merges_takes():
@@ -57,7 +57,7 @@ def test_config_validation_and_overrides(tmp_path):
 
 
 def test_demo_end_to_end_quick(tmp_path):
-    from poselift.demo import run_demo
+    from poselift.experiments.demo import run_demo
 
     run_demo(tmp_path / "demo", quick=True, progress=False, verbose=False)
     for f in ("metrics.json", "table.md", "figure.png", "single_frame/checkpoint.pt", "temporal/metrics.json",

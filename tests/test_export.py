@@ -12,7 +12,8 @@ ort = pytest.importorskip("onnxruntime")
 
 from test_model import _randomised
 
-from poselift.cli import main
+from poselift.commands import main
+from poselift.experiments.runs import export_run
 from poselift.inference import lift_sequence
 from poselift.model.folded import fold_batchnorm
 from poselift.model.onnx import (
@@ -21,7 +22,6 @@ from poselift.model.onnx import (
     STEP_FILE,
     OnnxSequenceLifter,
     OnnxStreamingLifter,
-    export_model,
     export_onnx,
 )
 from poselift.model.tcn import TemporalLifter
@@ -118,7 +118,7 @@ def _run_folder(path, causal=True):
 
 def test_cli_export_writes_the_files(tmp_path, capsys):
     m = _run_folder(tmp_path / "run")
-    assert main(["export", str(tmp_path / "run"), "--format", "onnx", "--opset", "17"]) == 0
+    assert main(["export", str(tmp_path / "run"), "--opset", "17"]) == 0
     out = tmp_path / "run" / "export"
     assert sorted(p.name for p in out.iterdir()) == sorted([SEQUENCE_FILE, STEP_FILE, META_FILE])
     meta = json.loads((out / META_FILE).read_text())
@@ -137,19 +137,18 @@ def test_cli_export_writes_the_files(tmp_path, capsys):
 
 def test_export_errors(tmp_path, capsys):
     m = _model((3, 3))
-    with pytest.raises(ValueError, match="unknown export format 'tflite'"):
-        export_model(m, tmp_path / "x", format="tflite")
     with pytest.raises(ValueError, match="opset 9 not supported"):
         export_onnx(m, tmp_path / "x", opset=9)
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="no checkpoint.pt"):
-        export_onnx(tmp_path / "empty", tmp_path / "x")
+        export_run(tmp_path / "empty", tmp_path / "x")
     with pytest.raises(FileNotFoundError):
-        export_onnx(tmp_path / "missing", tmp_path / "x")
+        export_run(tmp_path / "missing", tmp_path / "x")
     assert not (tmp_path / "x").exists()  # nothing written on errors
     _run_folder(tmp_path / "run")
-    assert main(["export", str(tmp_path / "run"), "--format", "tflite"]) == 1
-    assert "unknown export format" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # there is one export format: no --format option to get wrong
+        main(["export", str(tmp_path / "run"), "--format", "tflite"])
+    capsys.readouterr()
     assert main(["export", str(tmp_path / "empty")]) == 1
     assert "no checkpoint.pt" in capsys.readouterr().err
     # the runtime helpers check their input

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from poselift.cli import main
+from poselift.commands import main
 from poselift.core.io import read_json
 from poselift.core.sequence import PoseSequence
 from poselift.experiments.config import (
@@ -16,6 +16,7 @@ from poselift.experiments.config import (
     SyntheticConfig,
     dump_config,
 )
+from poselift.experiments.evaluation import sequence_errors
 from poselift.experiments.figures import (
     comparison_animation,
     error_over_time_figure,
@@ -25,7 +26,6 @@ from poselift.experiments.figures import (
     select_sequence,
     sequence_label,
 )
-from poselift.experiments.protocol import sequence_errors
 from poselift.experiments.runner import load_splits, train_run
 from poselift.training.trainer import TrainSettings
 from poselift.viz.video import probe_video, read_frames, write_video

@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 import pytest
 
-from poselift.cli import main as cli_main
+from poselift.commands import main as cli_main
 from poselift.core.camera import Camera
 from poselift.core.errors import UnsafePickleWarning
 from poselift.datasets.h36m import CAMERA_IDS, IMAGE_SIZES, JOINTS_17, MISSING_NOTE, load, sequences

@@ -121,7 +121,7 @@ def test_bad_sequences_name_the_problem():
 
 def test_operation_counts_match_the_reference():
     """REFERENCE.md section 2: 17.8 / 57.4 / 176.3 M multiply-adds per window; ~17 M per frame (243)."""
-    from poselift.experiments.perf import window_flops
+    from poselift.experiments.benchmark import window_flops
 
     for widths, macs in (((3, 3, 3), 17.8e6), ((3,) * 4, 57.4e6), ((3,) * 5, 176.3e6)):
         assert window_flops(TemporalLifter(17, 17, widths, channels=1024)) / 2 == pytest.approx(macs, rel=2e-3)

@@ -80,7 +80,7 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_metrics(tmp_path):
 
 
 def test_resume_needs_a_checkpoint(tmp_path, capsys):
-    from poselift.cli import main
+    from poselift.commands import main
 
     cfg = tmp_path / "kill.yaml"
     cfg.write_text(CONFIG)

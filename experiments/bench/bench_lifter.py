@@ -24,7 +24,7 @@ import torch
 from poselift.core.device import machine_description
 from poselift.core.layouts import H36M17
 from poselift.core.windows import widths_for
-from poselift.experiments.perf import bench_training
+from poselift.experiments.benchmark import bench_training
 from poselift.inference import lift_sequence
 from poselift.model.tcn import TemporalLifter
 

@@ -1,6 +1,6 @@
 """Exporting a trained lifter to ONNX, and running the export with ONNX Runtime.
 
-:func:`export_onnx` writes, from a run folder or a model, into ``out_dir``:
+:func:`export_onnx` writes, from a model (or a run folder's :class:`~poselift.inference.Lifter`), into ``out_dir``:
 
 ``lifter.onnx``: the whole-sequence model (BatchNorm folded into the convolutions)::
 
@@ -39,11 +39,10 @@ with ``onnx.helper`` (Conv with dilations, Gemm, Relu, Add, Slice, Concat,
 Where, Reshape, Transpose), checked with ``onnx.checker`` (with strict shape
 inference) and written atomically. Command line::
 
-    poselift export RUN_DIR --format onnx [--out DIR] [--opset 17]
+    poselift export RUN_DIR [--out DIR] [--opset 17] [--no-step]
 """
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,21 +60,17 @@ from poselift.model.streaming import _blocks, as_folded
 from poselift.model.tcn import TemporalLifter
 
 __all__ = [
-    "FORMATS",
     "META_FILE",
     "SEQUENCE_FILE",
     "STEP_FILE",
     "OnnxSequenceLifter",
     "OnnxStreamingLifter",
-    "export_model",
     "export_onnx",
     "read_export",
-    "register",
     "sequence_graph",
     "step_graph",
 ]
 
-FORMATS = ("onnx",)
 SEQUENCE_FILE = "lifter.onnx"
 STEP_FILE = "lifter_step.onnx"
 META_FILE = "export.json"
@@ -276,19 +271,11 @@ def step_graph(model: Any, opset: int = 17):
 
 
 # --------------------------------------------------------------------------- export
-def _resolve(model_or_run_dir: Any) -> tuple[Any, dict]:
-    """(model, run info for export.json)."""
+def _resolve(model: Any) -> tuple[Any, dict]:
+    """(model, what export.json says about where it came from)."""
     info: dict = {}
-    src = model_or_run_dir
-    if isinstance(src, (str, os.PathLike)):
-        from poselift.inference import load_lifter
-
-        path = Path(src)
-        if not path.is_dir():
-            raise FileNotFoundError(f"{path}: no such run folder")
-        src = load_lifter(path, device="cpu")
-        info["run_dir"] = str(path)
-    if hasattr(src, "layout_in") and hasattr(src, "model"):  # a runs.Lifter
+    src = model
+    if hasattr(src, "layout_in") and hasattr(src, "model"):  # a poselift.inference.Lifter
         info["layout_in"], info["layout_out"] = src.layout_in.name, src.layout_out.name
         info["joints_in"], info["joints_out"] = list(src.layout_in.joints), list(src.layout_out.joints)
         info["flip_test"] = bool(src.flip_test)
@@ -298,7 +285,8 @@ def _resolve(model_or_run_dir: Any) -> tuple[Any, dict]:
             info["run_dir"] = str(src.run_dir)
         src = src.model
     if not isinstance(src, (TemporalLifter, FoldedLifter)):
-        raise TypeError(f"expected a run folder, TemporalLifter, FoldedLifter or Lifter, got {type(src).__name__}")
+        raise TypeError(f"expected a TemporalLifter, FoldedLifter or Lifter, got {type(src).__name__} "
+                        "(a run folder: poselift.experiments.runs.export_run)")
     return src, info
 
 
@@ -307,13 +295,14 @@ def _write_onnx(model, path: Path) -> None:
         tmp.write_bytes(model.SerializeToString())
 
 
-def export_onnx(model_or_run_dir: Any, out_dir: str | os.PathLike, opset: int = 17, *, step: bool = True) -> dict:
+def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step: bool = True) -> dict:
     """Write ``lifter.onnx``, ``lifter_step.onnx`` and ``export.json`` into ``out_dir``.
 
     Args:
-        model_or_run_dir: a run folder (its ``checkpoint.pt``; the joint layouts go
-            into ``export.json``), a :class:`~poselift.model.tcn.TemporalLifter`, a
-            :class:`~poselift.model.folded.FoldedLifter` or a :class:`~poselift.experiments.runs.Lifter`.
+        model: a :class:`~poselift.model.tcn.TemporalLifter`, a
+            :class:`~poselift.model.folded.FoldedLifter` or a :class:`~poselift.inference.Lifter`
+            (its joint layouts and flip setting go into ``export.json``); a run folder is exported
+            by :func:`poselift.experiments.runs.export_run`.
         out_dir: created if missing; files are replaced atomically.
         opset: ONNX opset, 13 or newer.
         step: also export the streaming step (non-causal models: with a delay of
@@ -322,11 +311,9 @@ def export_onnx(model_or_run_dir: Any, out_dir: str | os.PathLike, opset: int = 
     Returns:
         the contents written to ``export.json``.
 
-    Raises:
-        FileNotFoundError: a run folder that does not exist or has no checkpoint.
     """
     opset = _check_opset(opset)
-    model, info = _resolve(model_or_run_dir)
+    model, info = _resolve(model)
     folded = as_folded(model, dtype=torch.float32)
     folded = folded.to("cpu")
     out = Path(out_dir)
@@ -379,13 +366,6 @@ def export_onnx(model_or_run_dir: Any, out_dir: str | os.PathLike, opset: int = 
     meta["files"] = files
     atomic_write_json(out / META_FILE, meta)
     return meta
-
-
-def export_model(model_or_run_dir: Any, out_dir: str | os.PathLike, format: str = "onnx", **kwargs) -> dict:
-    """Export in ``format`` (only ``"onnx"`` for now: :func:`export_onnx`)."""
-    if format != "onnx":
-        raise InputError(f"unknown export format {format!r} (supported: {', '.join(FORMATS)})")
-    return export_onnx(model_or_run_dir, out_dir, **kwargs)
 
 
 # --------------------------------------------------------------------------- running exports
@@ -514,31 +494,6 @@ class OnnxStreamingLifter:
             self.caches[name] = value
         self._reset = np.zeros(self.streams, bool)
         return res[0] if batched else res[0][0]
-
-
-# --------------------------------------------------------------------------- command line
-def _export_cmd(args: argparse.Namespace) -> int:
-    run_dir = Path(args.run_dir)
-    out = Path(args.out) if args.out else run_dir / "export"
-    meta = export_model(run_dir, out, format=args.format, opset=args.opset, step=not args.no_step)
-    for name in meta["files"] + [META_FILE]:
-        size = (out / name).stat().st_size
-        print(f"wrote {out / name} ({size / 1e6:.1f} MB)")
-    kind = "causal" if meta["causal"] else f"centred, streaming delay {meta['latency_frames']} frames"
-    print(f"receptive field {meta['receptive_field']} ({kind}); inputs/outputs described in {out / META_FILE}")
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("export", help="export a run's lifter (ONNX: whole-sequence model and streaming step)",
-                       description="Write lifter.onnx (whole sequences), lifter_step.onnx (one frame at a time, "
-                       "with caches) and export.json (names, shapes, receptive field, layouts).")
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder with checkpoint.pt")
-    p.add_argument("--format", default="onnx", help="export format (only onnx)")
-    p.add_argument("--out", help="output folder (default RUN_DIR/export)")
-    p.add_argument("--opset", type=int, default=17, help="ONNX opset (13 or newer; default 17)")
-    p.add_argument("--no-step", action="store_true", help="skip the streaming step model")
-    p.set_defaults(func=_export_cmd)
 
 
 def read_export(out_dir: str | os.PathLike) -> dict:

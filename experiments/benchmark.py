@@ -32,7 +32,6 @@ Numbers are printed as Markdown tables with the machine and written as JSON
 """
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -43,7 +42,7 @@ import torch
 
 from poselift.core.windows import widths_for
 
-__all__ = ["matmul_ceiling", "memory_bandwidth", "window_flops", "run_bench", "register"]
+__all__ = ["matmul_ceiling", "memory_bandwidth", "window_flops", "run_bench"]
 
 H36M_TRAIN_WINDOWS = 1_464_400  # S1, S5-S8, 4 cameras, every frame
 PUBLISHED_EPOCHS = {27: 60, 81: 60, 243: 80}
@@ -326,21 +325,3 @@ def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "i
 
         atomic_write_json(out, result)
     return result
-
-
-def _cmd(args: argparse.Namespace) -> int:
-    sections = tuple(args.only) if args.only else ("ceilings", "inference", "streaming", "training", "onnx")
-    run_bench(args.device, args.quick, sections, tuple(args.channels), args.out)
-    return 0
-
-
-def register(sub) -> None:
-    p = sub.add_parser("bench", help="measure the machine's ceilings and the lifter's speed as fractions of them",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
-    p.add_argument("--quick", action="store_true", help="fewer repetitions (rough numbers in about a minute)")
-    p.add_argument("--channels", type=int, nargs="+", default=[1024, 256])
-    p.add_argument("--only", nargs="+", choices=["inference", "streaming", "training", "onnx"],
-                   help="run only these sections (the ceilings always run)")
-    p.add_argument("--out", help="also write the numbers as JSON")
-    p.set_defaults(func=_cmd)

@@ -1,29 +1,37 @@
-"""The ``poselift`` command line.
+"""The ``poselift`` command line: the only place that parses arguments.
 
-Each subcommand lives next to the code it drives and registers itself through
-a ``register(subparsers)`` function in one of the modules listed in
-:data:`COMMAND_MODULES`; this file only assembles them.
+One module per command family, each with a ``register(subparsers)``:
+
+=====================  =====================================================
+module                 commands
+=====================  =====================================================
+:mod:`.demo`           ``demo``
+:mod:`.data`           ``prepare``
+:mod:`.train`          ``train``, ``evaluate``, ``reproduce``
+:mod:`.results`        ``table``, ``compare``, ``figures``
+:mod:`.video`          ``detect``, ``lift``
+:mod:`.export`         ``export``
+:mod:`.bench`          ``bench``
+=====================  =====================================================
+
+The modules are imported here by name, so one that fails to import is an
+error, not a command that silently disappears. They import the rest of the
+package only inside their handlers: ``poselift --help`` and ``--version``
+do not load torch.
 """
 from __future__ import annotations
 
 import argparse
-import importlib
-import os
 import sys
 from typing import Sequence
 
 from poselift._version import __version__
+from poselift.commands import bench, data, demo, export, results, train, video
 from poselift.core.errors import PoseliftError
 
-COMMAND_MODULES = [
-    "poselift.demo",  # demo
-    "poselift.datasets.commands",  # prepare
-    "poselift.experiments.commands",  # train, evaluate, table, reproduce
-    "poselift.detectors.commands",  # detect, lift
-    "poselift.experiments.figure_commands",  # figures
-    "poselift.model.onnx",  # export
-    "poselift.experiments.perf",  # bench
-]
+__all__ = ["main", "build_parser", "COMMAND_MODULES"]
+
+COMMAND_MODULES = (demo, data, train, results, video, export, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,13 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CPU threads for torch (default: $POSELIFT_THREADS or all cores); use 1 per process "
                         "when several processes share the cores (oversubscribed threads slow training many times)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # a command group not built yet
-                continue
-            raise
+    for module in COMMAND_MODULES:
         module.register(sub)
     return parser
 
@@ -51,15 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    threads = args.threads or (int(os.environ["POSELIFT_THREADS"]) if os.environ.get("POSELIFT_THREADS") else None)
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        from poselift.core.device import set_threads
+
+        set_threads(args.threads)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,20 +1,13 @@
-"""``poselift demo``: single-frame vs temporal lifting on embedded synthetic data.
+"""The embedded demo: single-frame vs temporal lifting on synthetic data (``poselift demo``).
 
-Needs nothing downloaded. It generates synthetic training and held-out test
-sequences (:mod:`poselift.datasets.synthetic`: human-like motion, Human3.6M-like
-cameras, detector-like 2D noise), trains a single-frame lifter (receptive
+:func:`run_demo` generates synthetic training and held-out test sequences
+(:mod:`poselift.datasets.synthetic`), trains a single-frame lifter (receptive
 field 1) and a temporal lifter (27 frames) with the same width and depth,
-evaluates both on the held-out sequences and writes into the output folder::
-
-    metrics.json      both models' numbers (mm) and the settings
-    table.md          the comparison table (also printed)
-    figure.png        error over time of both models on one test video, and a 3D snapshot
-    single_frame/     run folder of the single-frame model (poselift evaluate works on it)
-    temporal/         run folder of the temporal model
+evaluates both and writes ``metrics.json``, ``table.md``, ``figure.png`` and
+one run folder per model into the output folder.
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import time
 from datetime import datetime
@@ -22,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["demo_configs", "run_demo", "register"]
+__all__ = ["demo_configs", "run_demo"]
 
 
 def demo_configs(quick: bool = False, seed: int = 0, device: str = "cpu"):
@@ -69,7 +62,7 @@ def _figure(out_path: Path, runs: dict, splits, fps: float) -> str:
     use_agg()
     import matplotlib.pyplot as plt
 
-    from poselift.experiments.protocol import sequence_errors
+    from poselift.experiments.evaluation import sequence_errors
     from poselift.inference import load_lifter
     from poselift.viz.plots import (
         draw_skeleton_2d,
@@ -165,20 +158,3 @@ def run_demo(out_dir: str | Path | None = None, quick: bool = False, seed: int =
     say(f"temporal {verdict} single-frame under both protocols; wall time {wall:.0f} s")
     summary["wall_seconds"] = wall
     return summary
-
-
-def _cmd(args: argparse.Namespace) -> int:
-    summary = run_demo(args.out, quick=args.quick, seed=args.seed, device=args.device,
-                       progress=not args.no_progress)
-    return 0 if summary["temporal_beats_single_frame"] or args.quick else 3
-
-
-def register(sub) -> None:
-    p = sub.add_parser("demo", help="train single-frame and temporal lifters on synthetic data and compare them",
-                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--out", default=None, help="output folder (default: runs/demo-<time>)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu", help="cpu (default, reproducible), cuda or auto")
-    p.add_argument("--quick", action="store_true", help="tiny settings (seconds; for testing the pipeline)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cmd)

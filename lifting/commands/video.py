@@ -17,8 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["register", "cmd_detect", "cmd_lift"]
 
 
@@ -128,6 +126,8 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from poselift.detectors.formats import read_2d, write_poses3d_h5
     from poselift.inference import load_lifter
     from poselift.viz.animation import Panel2D, Panel3D, render_animation

@@ -1,0 +1,187 @@
+"""``poselift table``, ``compare`` and ``figures``: results from run folders.
+
+``figures`` writes three files for trained runs that share a test split:
+
+* ``per_action.png``: Protocol 1 per action, one bar per run (their ``metrics.json``);
+* ``error_over_time.png``: per-frame Protocol 1 of every run on one test sequence;
+* ``animation.gif`` (or ``.mp4``): that sequence's input 2D beside each run's
+  3D (single-frame runs, receptive field 1, first) and the ground truth.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["register", "DEFAULT_FRAMES"]
+
+FIGURES_DESCRIPTION = """Write per_action.png (Protocol 1 per action, one bar per run), error_over_time.png
+(per-frame Protocol 1 of every run on one test sequence) and animation.gif/.mp4 (that sequence's input 2D
+beside each run's 3D and the ground truth) for trained runs that share a test split."""
+
+DEFAULT_FRAMES = 200
+"""Frames of the ``figures`` animation unless ``--frames`` says otherwise (Human3.6M videos have thousands)."""
+
+
+def _table(args: argparse.Namespace) -> int:
+    from poselift.experiments.tables import anchor_rows, render_table, row_from_run
+
+    rows = [row_from_run(d) for d in args.run_dirs]
+    if args.anchors:
+        rows += anchor_rows(None if args.anchors == "all" else args.anchors)
+    text = render_table(rows, args.format, per_action=args.per_action, caption=args.caption)
+    if args.out:
+        from poselift.core.io import atomic_write_text
+
+        atomic_write_text(args.out, text)
+    sys.stdout.write(text)
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from poselift.experiments.compare import (
+        Method,
+        compare_methods,
+        comparison_table,
+        single_frame_from_detector,
+    )
+    from poselift.inference import load_lifter
+
+    if args.input:
+        from poselift.detectors.formats import read_2d
+
+        size = tuple(int(v) for v in args.image_size.lower().split("x")) if args.image_size else None
+        seqs = read_2d(args.input, image_size=size, fps=args.fps).to_sequences(min_length=args.min_length)
+        if not seqs:
+            raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
+    else:
+        from poselift.experiments.runner import shared_test_split
+
+        seqs = shared_test_split(args.run_dirs, args.data)
+    lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
+    if args.single_frame:
+        lifters.insert(0, load_lifter(args.single_frame, device=args.device))
+    methods = []
+    det = single_frame_from_detector(seqs)
+    if det is not None:
+        methods.append(det)
+    for lf in lifters:
+        name = lf.run_dir.name + f" (rf {lf.receptive_field})"
+        kind = "single-frame" if lf.receptive_field == 1 else "temporal"
+        methods.append(Method(name, [lf.lift(s) for s in seqs], kind=kind))
+    result = compare_methods(seqs, methods)
+    text = comparison_table(result, args.format)
+    if args.out:
+        from poselift.core.io import atomic_write_json
+
+        atomic_write_json(args.out, result)
+    sys.stdout.write(text)
+    return 0
+
+
+def cmd_figures(args: argparse.Namespace) -> int:
+    from poselift.core.io import read_json
+    from poselift.experiments.figures import (
+        comparison_animation,
+        error_over_time_figure,
+        per_action_figure,
+        select_sequence,
+        sequence_label,
+    )
+    from poselift.experiments.runner import shared_test_split
+    from poselift.inference import load_lifter
+
+    run_dirs = [Path(d) for d in args.run_dirs]
+    for d in run_dirs:
+        if not d.is_dir():
+            raise FileNotFoundError(f"no such run folder: {d}")
+    if args.frames is not None and args.frames < 0:
+        raise ValueError(f"--frames must be >= 0 (0: all frames), got {args.frames}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    # the per-action bars only need metrics.json
+    names = []
+    for d in run_dirs:
+        m = read_json(d / "metrics.json") if (d / "metrics.json").exists() else {}
+        names.append(str(m.get("name") or d.name))
+    per_action_figure({n: d for n, d in _unique(names, run_dirs)}, metric="mpjpe", out_path=out / "per_action.png")
+    print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(run_dirs)} run(s)")
+
+    index, seq = select_sequence(shared_test_split(run_dirs, args.data), args.sequence)
+    lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
+    lifters.sort(key=lambda item: (item[1].receptive_field != 1, item[1].receptive_field))
+    preds = {}
+    for name, lf in lifters:
+        kind = "single-frame" if lf.receptive_field == 1 else "temporal"
+        rf = lf.receptive_field
+        preds[name if f"rf {rf}" in name else f"{name} ({kind}, rf {rf})"] = lf.lift(seq)
+    label = sequence_label(seq)
+    error_over_time_figure(seq, preds, out_path=out / "error_over_time.png")
+    print(f"{out / 'error_over_time.png'}: per-frame Protocol 1 on test sequence {index} ({label}, {len(seq)} frames)")
+
+    frames = DEFAULT_FRAMES if args.frames is None else (args.frames or None)
+    anim = out / f"animation.{args.format}"
+    comparison_animation(anim, seq, preds, fps=args.fps, frames=frames, progress=not args.no_progress)
+    shown = len(seq) if frames is None else min(frames, len(seq))
+    print(f"{anim}: {shown} frame(s) of {label}: input 2D, "
+          + ", ".join(preds) + (", ground truth" if seq.poses3d is not None else ""))
+    return 0
+
+
+def _unique(names: list[str], dirs: list[Path]) -> list[tuple[str, Path]]:
+    """Pair names with folders, making repeated names unique with the folder name."""
+    out, seen = [], set()
+    for n, d in zip(names, dirs):
+        name = n if names.count(n) == 1 else f"{n} [{d.name}]"
+        base, k = name, 2
+        while name in seen:
+            name, k = f"{base} #{k}", k + 1
+        seen.add(name)
+        out.append((name, d))
+    return out
+
+
+def register(sub) -> None:
+    p = sub.add_parser("table", help="comparison table from run folders")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--format", choices=["md", "latex", "csv"], default="md")
+    p.add_argument("--per-action", action="store_true", help="add Protocol 1 per action")
+    p.add_argument("--anchors", nargs="?", const="all", default=None,
+                   help="add published numbers as reference rows (optionally only one 2D input, e.g. 'GT')")
+    p.add_argument("--caption")
+    p.add_argument("--out", help="also write the table to this file")
+    p.set_defaults(func=_table)
+
+    p = sub.add_parser("compare", help="single-frame vs temporal 3D on the same frames (with or without ground truth)",
+                       description="Compare lifters (and BodyPose3DNet's own single-frame 3D when the 2D file has it) "
+                       "on the same frames: Protocol 1/2 and velocity error with ground truth (the runs' test split); "
+                       "agreement and smoothness without (--input FILE from poselift detect, DeepStream JSON, ...).")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--input", help="2D keypoint file of a video (no ground truth); default: the first run's test split")
+    p.add_argument("--single-frame", metavar="RUN_DIR", help="a receptive-field-1 run used as the single-frame reference")
+    p.add_argument("--image-size", help="WxH for 2D files that do not store it")
+    p.add_argument("--fps", type=float)
+    p.add_argument("--min-length", type=int, default=10, help="shortest track to compare (frames)")
+    p.add_argument("--data", help="Human3.6M data path (ground-truth mode)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--format", choices=["md", "csv"], default="md")
+    p.add_argument("--out", help="also write the numbers as JSON")
+    p.set_defaults(func=_compare)
+    p = sub.add_parser(
+        "figures", help="per-action bars, error over time and a comparison animation from run folders",
+        description=FIGURES_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="trained run folders with the same test split")
+    p.add_argument("--out", required=True, help="folder for per_action.png, error_over_time.png, animation.*")
+    p.add_argument("--sequence", default=None, metavar="INDEX|SUBJECT/ACTION/CAMERA",
+                   help="test sequence to show: its index in the test split or e.g. 'S9/Walking 1/54138969' "
+                        "(default: the first)")
+    p.add_argument("--frames", type=int, default=None,
+                   help=f"animate the first N frames (default {DEFAULT_FRAMES}; 0: all)")
+    p.add_argument("--format", choices=("gif", "mp4"), default="gif", help="animation file type (default gif)")
+    p.add_argument("--fps", type=float, default=None, help="animation frame rate (default: the sequence's)")
+    p.add_argument("--data", help="Human3.6M archive folder or cache (overrides the configs' data.path)")
+    p.add_argument("--device", default="auto", help="torch device for the lifters")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_figures)
