@@ -8,7 +8,7 @@ Roofline first: in the same run the benchmark measures
   the ceiling of memory-bound work (streaming one frame reads every weight).
 
 Then, with operation counts derived from the model (:func:`window_flops`,
-:meth:`poselift.model.folded.FoldedLifter.flops_per_frame`; REFERENCE.md section 2:
+:meth:`poselift.model.folded.FoldedNetwork.flops_per_frame`; REFERENCE.md section 2:
 about 34 MFLOP per output frame for the 243-frame model over a whole sequence,
 2 x 176 M multiply-adds per training window forward):
 
@@ -18,7 +18,7 @@ about 34 MFLOP per output frame for the 243-frame model over a whole sequence,
   GFLOP/s and fraction of the matrix-product ceiling;
 * **streaming**: :class:`poselift.model.streaming.StreamingLifter` latency per
   frame (median, p99) against recomputing the window each frame
-  (:class:`poselift.model.streaming.WindowRecomputeLifter`, same folded weights);
+  (:class:`poselift.model.streaming.WindowRecompute`, same folded weights);
   fraction of the memory-bandwidth floor (every weight read once per frame);
 * **training**: windows/s of the full training step (batch 1024, flip
   augmentation, Adam) for 27/81/243 frames, GFLOP/s counting a step as 3
@@ -137,7 +137,7 @@ def bench_inference(rf: int, channels: int, device: torch.device, frames: int, s
 
 
 def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -> dict:
-    from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
+    from poselift.model.streaming import StreamingLifter, WindowRecompute
     from poselift.model.tcn import TemporalLifter
 
     model = _randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels, causal=True)).to(device).eval()
@@ -147,7 +147,7 @@ def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -
     flops = fold_batchnorm(model).flops_per_frame()
     x = torch.randn(frames + 20, 17, 2, device=device)
     res = {"rf": rf, "channels": channels, "weight_mib": weight_bytes / 2**20, "mflop_per_frame": flops / 1e6}
-    for name, cls, n in (("stream", StreamingLifter, frames), ("recompute", WindowRecomputeLifter,
+    for name, cls, n in (("stream", StreamingLifter, frames), ("recompute", WindowRecompute,
                                                               max(20, frames // 5))):
         lifter = cls(model)
         for i in range(10):
@@ -212,10 +212,10 @@ def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
         n_out = frames - model.receptive_field + 1
         res.update(ort_fps=n_out / t_ort, torch_fps=n_out / t_torch)
         try:
-            from poselift.model.onnx import OnnxStreamingLifter
+            from poselift.model.onnx_runtime import OnnxStepModel
         except ImportError:
             return res
-        step = OnnxStreamingLifter(Path(d) / "lifter_step.onnx")
+        step = OnnxStepModel(Path(d) / "lifter_step.onnx")
         torch_step = StreamingLifter(model)
         for name, lifter in (("ort_step", step), ("torch_step", torch_step)):
             for i in range(10):

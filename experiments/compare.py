@@ -25,7 +25,7 @@ from typing import Sequence
 
 import numpy as np
 
-from poselift.core.layouts import get_layout, get_mapping
+from poselift.core.layouts import get_mapping
 from poselift.core.sequence import PoseSequence
 from poselift.metrics import (
     acceleration_per_frame,
@@ -58,21 +58,16 @@ class Method:
 
 def single_frame_from_detector(seqs: Sequence[PoseSequence], name: str = "BodyPose3DNet pose3d (single frame)"
                                ) -> Method | None:
-    """BodyPose3DNet's own single-frame 3D (``meta["pose3d_single_frame"]``), mapped to h36m17.
+    """A detector's own single-frame 3D (``seq.detector3d``, e.g. BodyPose3DNet's ``pose3d``), mapped to h36m17.
 
     Returns ``None`` unless every sequence carries it. The network's axes are
     taken as camera axes; its units are not trusted (``scale_known=False``).
     """
     preds = []
     for s in seqs:
-        p = s.meta.get("pose3d_single_frame")
-        if p is None:
+        if s.detector3d is None:
             return None
-        p = np.asarray(p, np.float64)
-        layout = s.meta.get("pose3d_single_frame_layout", s.layout.name)
-        if get_layout(layout).num_joints != p.shape[1]:
-            layout = "bodypose3dnet34"
-        mapped = get_mapping(layout, "h36m17").apply(p)
+        mapped = get_mapping(s.detector3d.layout, "h36m17").apply(s.detector3d.poses.astype(np.float64))
         mapped = mapped - mapped[:, :1]
         if not np.isfinite(mapped).all():
             return None

@@ -274,7 +274,7 @@ def _frame_steps(frames: int | Sequence[int] | None, total: int) -> list[int] | 
 def _video_source(video: Any, seq: PoseSequence, start: int) -> Any:
     """Background frames for :class:`~poselift.viz.animation.Panel2D` from a path, an array, a callable or an iterator.
 
-    A video file is read from the sequence's first frame (``meta["start_frame"]``)
+    A video file is read from the sequence's first frame (``seq.start_frame``)
     on, so that time step ``t`` of the sequence shows video frame ``start_frame + t``.
     """
     if video is None or not isinstance(video, (str, os.PathLike)):
@@ -284,7 +284,7 @@ def _video_source(video: Any, seq: PoseSequence, start: int) -> Any:
     path = Path(video)
     if not path.exists():
         raise FileNotFoundError(f"no such video: {path}")
-    first = int(seq.meta.get("start_frame", 0) or 0)
+    first = seq.start_frame
 
     def pairs():
         for i, frame in read_frames(path, start=first + start):
@@ -330,7 +330,7 @@ def comparison_animation(
         frames: an ``int`` N (the first N frames) or the time steps to draw
             (default: all ``T``).
         video: background of the 2D panel: a video file (read from
-            ``seq.meta["start_frame"]`` on), a ``(T, H, W, 3)`` uint8 array, a
+            ``seq.start_frame`` on), a ``(T, H, W, 3)`` uint8 array, a
             list, a callable ``t -> frame`` or an iterator; ``None``: a blank
             canvas of ``seq.image_size``.
         ground_truth: add a ground-truth panel when ``seq.poses3d`` exists.
@@ -373,9 +373,7 @@ def comparison_animation(
 
 # --------------------------------------------------------------------------- sequences
 def _camera_name(seq: PoseSequence) -> str:
-    if seq.camera is not None and seq.camera.name:
-        return str(seq.camera.name)
-    return str(seq.meta.get("camera_id", ""))
+    return str(seq.camera.name) if seq.camera is not None else ""
 
 
 def sequence_label(seq: PoseSequence) -> str:
@@ -411,8 +409,7 @@ def select_sequence(seqs: Sequence[PoseSequence], which: int | str | None = None
     if len(parts) not in (2, 3):
         raise ValueError(f"a sequence is an index or SUBJECT/ACTION/CAMERA, got {which!r}")
     for i, s in enumerate(seqs):
-        if s.subject == parts[0] and s.action == parts[1] and (len(parts) == 2 or parts[2] in
-                                                                 (_camera_name(s), str(s.meta.get("camera_id", "")))):
+        if s.subject == parts[0] and s.action == parts[1] and (len(parts) == 2 or parts[2] == _camera_name(s)):
             return i, s
     known = ", ".join(sequence_label(s) for s in seqs[:8]) + (", ..." if len(seqs) > 8 else "")
     raise ValueError(f"no sequence {text!r}; there are {len(seqs)}: {known}")

@@ -42,7 +42,7 @@ from poselift.core.layouts import Layout
 from poselift.core.mirror import flip_keypoints, flip_pair, flip_poses
 from poselift.core.sequence import PoseSequence
 from poselift.core.windows import pad_edges
-from poselift.model.folded import FoldedLifter, folded
+from poselift.model.folded import FoldedNetwork, folded
 from poselift.model.tcn import TemporalLifter
 
 __all__ = ["lift_sequence", "lift_sequences", "Lifter", "load_lifter"]
@@ -69,7 +69,7 @@ def _check_inputs(model, x: torch.Tensor, where: str = "", joint_names=None) -> 
 
 
 @torch.inference_mode()
-def _lift_packed(fmodel: FoldedLifter, seqs: list[torch.Tensor], flip_perms, chunk: int, progress: bool,
+def _lift_packed(fmodel: FoldedNetwork, seqs: list[torch.Tensor], flip_perms, chunk: int, progress: bool,
                  desc: str) -> list[np.ndarray]:
     from tqdm.auto import tqdm
 
@@ -112,7 +112,7 @@ def _lift_packed(fmodel: FoldedLifter, seqs: list[torch.Tensor], flip_perms, chu
     return outs
 
 
-def _forward(fmodel: FoldedLifter, x: torch.Tensor, perm_in, perm_out) -> np.ndarray:
+def _forward(fmodel: FoldedNetwork, x: torch.Tensor, perm_in, perm_out) -> np.ndarray:
     """``x`` ``(T, J, F)`` -> ``(T - rf + 1, J_out, 3)`` numpy; with flip, both in one batch of 2."""
     if perm_in is None:
         return fmodel(x[None])[0].float().cpu().numpy()
@@ -121,7 +121,7 @@ def _forward(fmodel: FoldedLifter, x: torch.Tensor, perm_in, perm_out) -> np.nda
     return y.float().cpu().numpy()
 
 
-def _prepare(model, chunk: int, device) -> tuple[FoldedLifter, torch.device]:
+def _prepare(model, chunk: int, device) -> tuple[FoldedNetwork, torch.device]:
     """The folded model on the device to run on (the model's own unless ``device`` is given)."""
     if chunk < 1:
         raise InputError(f"chunk must be >= 1, got {chunk}")
@@ -132,13 +132,13 @@ def _prepare(model, chunk: int, device) -> tuple[FoldedLifter, torch.device]:
     return fmodel, dev
 
 
-def _as_tensor(x, fmodel: FoldedLifter, dev) -> torch.Tensor:
+def _as_tensor(x, fmodel: FoldedNetwork, dev) -> torch.Tensor:
     x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     return x.to(dev, fmodel.layers[0].weight.dtype)  # the model's dtype (float32 unless it was converted)
 
 
 def lift_sequence(
-    model: TemporalLifter | FoldedLifter,
+    model: TemporalLifter | FoldedNetwork,
     inputs,
     pad: bool = True,
     flip_perms: tuple[Sequence[int], Sequence[int]] | None = None,
@@ -150,7 +150,7 @@ def lift_sequence(
 
     Args:
         model: a trained lifter (its eval-mode maths are used; the model is not modified)
-            or a :class:`~poselift.model.folded.FoldedLifter`.
+            or a :class:`~poselift.model.folded.FoldedNetwork`.
         inputs: ``(T, J_in, F)`` normalised 2D (+ confidence), numpy or torch.
         pad: pad edges so the output has ``T`` frames; without padding the
             output has ``T - rf + 1`` frames and ``T < rf`` raises.
@@ -159,7 +159,7 @@ def lift_sequence(
             averaged in (test-time augmentation).
         chunk: output frames per forward pass: bounds memory on long videos
             (about ``chunk x channels x 4 bytes`` per live activation, x2 with flip).
-        device: where to run (defaults to the model's device); a FoldedLifter is
+        device: where to run (defaults to the model's device); a FoldedNetwork is
             moved there.
         progress: show a progress bar (frames).
 
@@ -187,7 +187,7 @@ def lift_sequence(
 
 
 def lift_sequences(
-    model: TemporalLifter | FoldedLifter,
+    model: TemporalLifter | FoldedNetwork,
     inputs: Sequence,
     flip_perms: tuple[Sequence[int], Sequence[int]] | None = None,
     chunk: int = DEFAULT_CHUNK,

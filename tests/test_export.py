@@ -16,14 +16,8 @@ from poselift.commands import main
 from poselift.experiments.runs import export_run
 from poselift.inference import lift_sequence
 from poselift.model.folded import fold_batchnorm
-from poselift.model.onnx import (
-    META_FILE,
-    SEQUENCE_FILE,
-    STEP_FILE,
-    OnnxSequenceLifter,
-    OnnxStreamingLifter,
-    export_onnx,
-)
+from poselift.model.onnx import META_FILE, SEQUENCE_FILE, STEP_FILE, export_onnx
+from poselift.model.onnx_runtime import OnnxSequenceModel, OnnxStepModel
 from poselift.model.tcn import TemporalLifter
 
 TOL = 1e-4
@@ -61,7 +55,7 @@ def test_sequence_model_matches_torch_for_two_shapes(tmp_path, causal):
         assert np.abs(y - ref).max() < TOL
     # the helper pads like lift_sequence
     x = rng.normal(size=(20, 5, 3)).astype(np.float32)
-    assert np.abs(OnnxSequenceLifter(tmp_path).lift(x) - lift_sequence(m, x)).max() < TOL
+    assert np.abs(OnnxSequenceModel(tmp_path).lift(x) - lift_sequence(m, x)).max() < TOL
 
 
 @pytest.mark.parametrize("widths", [(3, 3, 3), (3, 1, 5), (1, 3)])
@@ -86,7 +80,7 @@ def test_step_model_frame_by_frame_equals_offline_causal(tmp_path, widths):
         caches = dict(zip(caches, res[1:]))
     assert np.abs(np.stack(outs) - ref).max() < TOL
     # the helper, one stream, reset in the middle
-    live = OnnxStreamingLifter(tmp_path)
+    live = OnnxStepModel(tmp_path)
     for t in range(15):
         live.push(x[t, 0])
     live.reset()
@@ -101,7 +95,7 @@ def test_non_causal_step_is_exported_with_its_delay(tmp_path):
     assert meta["latency_frames"] == 4 and "4 steps earlier" in meta["step"]["notes"]
     x = np.random.default_rng(2).normal(size=(25, 5, 2)).astype(np.float32)
     ref = lift_sequence(m, x)
-    live = OnnxStreamingLifter(tmp_path / STEP_FILE)
+    live = OnnxStepModel(tmp_path / STEP_FILE)
     assert live.latency_frames == 4
     y = np.stack([live.push(f) for f in list(x) + [x[-1]] * 4])  # the end padded with the last frame
     assert np.abs(y[4:] - ref).max() < TOL
@@ -128,7 +122,7 @@ def test_cli_export_writes_the_files(tmp_path, capsys):
                                              "shape": ["batch", "frames", 17, 2]}
     assert "lifter_step.onnx" in capsys.readouterr().out
     x = np.random.default_rng(3).normal(size=(1, 30, 17, 2)).astype(np.float32)
-    y = OnnxSequenceLifter(out)(x)
+    y = OnnxSequenceModel(out)(x)
     assert np.abs(y - fold_batchnorm(m)(torch.from_numpy(x)).numpy()).max() < TOL
     # --out and another opset
     assert main(["export", str(tmp_path / "run"), "--out", str(tmp_path / "o"), "--opset", "13"]) == 0
@@ -153,10 +147,10 @@ def test_export_errors(tmp_path, capsys):
     assert "no checkpoint.pt" in capsys.readouterr().err
     # the runtime helpers check their input
     export_onnx(m, tmp_path / "ok")
-    live = OnnxStreamingLifter(tmp_path / "ok")
+    live = OnnxStepModel(tmp_path / "ok")
     with pytest.raises(ValueError, match="expected"):
         live.push(np.zeros((6, 2), np.float32))
     with pytest.raises(ValueError, match="NaN"):
         live.push(np.full((5, 2), np.nan, np.float32))
     with pytest.raises(ValueError, match="too short"):
-        OnnxSequenceLifter(tmp_path / "ok")(np.zeros((1, 5, 5, 2), np.float32))
+        OnnxSequenceModel(tmp_path / "ok")(np.zeros((1, 5, 5, 2), np.float32))

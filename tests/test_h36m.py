@@ -177,12 +177,12 @@ def test_archive_reader_synthetic(syn):
 def test_sequences_synthetic(syn):
     d = read_archive(syn["root"])
     gt = sequences(d, ["S9", "S1"], "gt")
-    assert [(q.subject, q.action, q.meta["camera_id"]) for q in gt[:5]] == [
+    assert [(q.subject, q.action, q.camera.name) for q in gt[:5]] == [
         ("S9", "Directions", c) for c in CAMERA_IDS
     ] + [("S9", "Walking", CAMERA_IDS[0])]
     assert len(gt) == 4 * 4
     for q in gt:
-        cam = d.cameras[(q.subject, q.meta["camera_id"])]
+        cam = d.cameras[(q.subject, q.camera.name)]
         X = d.poses3d[(q.subject, q.action)].astype(np.float64)
         Xc = (X - cam.T) @ cam.R.T
         np.testing.assert_allclose(q.poses3d, Xc, atol=1e-5)
@@ -194,7 +194,7 @@ def test_sequences_synthetic(syn):
     assert len(sh) == 7 and all(q.layout.name == "mpii16" for q in sh)
     assert skipped == ["S9 'Directions' camera 54138969: no sh_pt_mpii 2D; skipped"]
     only = sequences(d, "S1", "gt", cameras=["60457274"], actions=["Walking"])
-    assert [(q.action, q.meta["camera_id"]) for q in only] == [("Walking", "60457274")]
+    assert [(q.action, q.camera.name) for q in only] == [("Walking", "60457274")]
     with pytest.raises(ValueError, match="S5"):
         sequences(d, "S5")
     with pytest.raises(ValueError, match="keypoints"):

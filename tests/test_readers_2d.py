@@ -65,12 +65,12 @@ def test_h5_to_sequences(tmp_path):
     assert len(seqs) == 2
     s = seqs[0]
     assert s.layout.name == "bodyposenet18" and s.image_size == (640, 480) and len(s) == 12 and s.fps == 25.0
-    assert s.meta["track_id"] == 4 and list(s.meta["frames"]) == list(range(2, 14))
-    assert s.meta["pose3d_single_frame"].shape == (12, 18, 3)
-    assert s.meta["interpolated"][3, 16] and s.confidence[3, 16] == 0.0
+    assert s.track.track_id == 4 and list(s.frames) == list(range(2, 14))
+    assert s.detector3d.poses.shape == (12, 18, 3)
+    assert s.track.interpolated[3, 16] and s.confidence[3, 16] == 0.0
     assert np.isfinite(s.keypoints).all()
     long_only = read_sequences(path, min_length=7)  # the second track spans 6 frames
-    assert [q.meta["track_id"] for q in long_only] == [4]
+    assert [q.track.track_id for q in long_only] == [4]
 
 
 def test_h5_rejects_other_files(tmp_path):
@@ -159,7 +159,7 @@ def test_deepstream_json(tmp_path):
     np.testing.assert_allclose(t12.extras["pose25d"][4, :, 2], truth[(4, 12)][0][:, 2], atol=1e-6)
     # dispatch by content, and the sequences carry the single-frame 3D
     seqs = read_2d(path, image_size=(1280, 720)).to_sequences()
-    assert seqs[0].meta["pose3d_single_frame"].shape == (6, 34, 3)
+    assert seqs[0].detector3d.poses.shape == (6, 34, 3) and seqs[0].detector3d.units == "mm"
 
 
 def test_deepstream_json_errors(tmp_path):

@@ -10,7 +10,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from poselift.core.windows import pad_edges
 from poselift.inference import lift_sequence
 from poselift.model.folded import fold_batchnorm
-from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
+from poselift.model.streaming import StreamingLifter, WindowRecompute
 from poselift.model.tcn import TemporalLifter
 
 TOL = 1e-4
@@ -39,7 +39,7 @@ def test_push_equals_offline_causal_lift(widths, t):
     assert out.shape == (t, 4, 3) and out.dtype == np.float32
     assert np.abs(out - ref).max() < TOL
     # the baseline with the same API and weights gives the same poses
-    base = WindowRecomputeLifter(m)
+    base = WindowRecompute(m)
     assert np.abs(np.stack([base.push(x[i]) for i in range(t)]) - ref).max() < TOL
 
 
@@ -91,7 +91,7 @@ def test_per_push_work_is_constant_and_equals_the_whole_sequence_cost_per_frame(
     m = _model((3, 3, 3))
     fm = fold_batchnorm(m)
     live = StreamingLifter(m)
-    base = WindowRecomputeLifter(m)
+    base = WindowRecompute(m)
     x = _frames(120)
     flops, base_flops = {}, {}
     for i in range(120):

@@ -46,8 +46,8 @@ def sequences(
         skipped: if given, one line per skipped sequence is appended to it.
 
     Returns:
-        The sequences; ``meta`` holds ``camera_id``, ``keypoints`` (name of
-        the 2D) and ``source``.
+        The sequences (the camera id is ``seq.camera.name``); ``meta`` holds ``keypoints``
+        (name of the 2D) and ``source``.
     """
     if isinstance(subjects, str):
         subjects = [subjects]
@@ -115,7 +115,7 @@ def sequences(
                         fps=FPS,
                         subject=s,
                         action=action,
-                        meta={"camera_id": cam_id, "keypoints": name, "source": data.source},
+                        meta={"keypoints": name, "source": data.source},
                     )
                 )
     return out

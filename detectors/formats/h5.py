@@ -266,7 +266,7 @@ def write_poses3d_h5(
                 s0 = sequences[0]
                 f.attrs["fps"] = float(s0.fps)
                 f.attrs["image_width"], f.attrs["image_height"] = s0.image_size
-            last = max((int(np.asarray(s.meta.get("frames", np.arange(len(s))))[-1]) + 1 for s in sequences), default=0)
+            last = max((int(s.frames[-1]) + 1 for s in sequences), default=0)
             f.attrs["num_frames"] = int(num_frames if num_frames is not None else last)
             for k, v in (attrs or {}).items():
                 f.attrs[k] = _attr_value(v)
@@ -275,15 +275,15 @@ def write_poses3d_h5(
                 p = np.asarray(p, np.float32)
                 if p.shape != (len(s), lay.num_joints, 3):
                     raise InputError(f"sequence {i}: poses shape {p.shape}, expected {(len(s), lay.num_joints, 3)}")
-                tid = int(s.meta.get("track_id", i))
+                tid = s.track.track_id if s.track is not None else i
                 tg = g.create_group(f"track_{tid:05d}")
                 tg.attrs["track_id"] = tid
-                tg.create_dataset("frames", data=np.asarray(s.meta.get("frames", np.arange(len(s))), np.int64))
+                tg.create_dataset("frames", data=s.frames)
                 tg.create_dataset("poses3d", data=p, compression="gzip")
-                if "pose3d_single_frame" in s.meta:
-                    tg.create_dataset("pose3d_single_frame", data=np.asarray(s.meta["pose3d_single_frame"], np.float32),
-                                      compression="gzip")
-                    tg.attrs["pose3d_single_frame_layout"] = s.layout.name
+                if s.detector3d is not None:
+                    tg.create_dataset("pose3d_single_frame", data=s.detector3d.poses, compression="gzip")
+                    tg.attrs["pose3d_single_frame_layout"] = s.detector3d.layout
+                    tg.attrs["pose3d_single_frame_units"] = s.detector3d.units
 
 
 def read_poses3d_h5(path: str | os.PathLike) -> Poses3DFile:

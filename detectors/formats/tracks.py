@@ -8,7 +8,7 @@ import numpy as np
 
 from poselift.core.errors import InputError
 from poselift.core.layouts import get_layout
-from poselift.core.sequence import PoseSequence
+from poselift.core.sequence import DetectorPose3D, PoseSequence, TrackInfo
 from poselift.detectors.tracking import Track, fill_missing_joints
 
 
@@ -52,9 +52,11 @@ class KeypointTracks:
         """One :class:`~poselift.core.sequence.PoseSequence` per track with at least ``min_length`` frames.
 
         Joints never seen in a track are placed on their nearest found
-        ancestor with confidence 0 (a lifter needs finite input). ``meta``
-        holds ``track_id``, ``frames``, ``interpolated``, ``detected``,
-        ``source`` and, when present, ``pose3d_single_frame`` and ``pose25d``.
+        ancestor with confidence 0 (a lifter needs finite input). Each sequence
+        carries a :class:`~poselift.core.sequence.TrackInfo` (``track``: id,
+        filled joints, detected frames), its first video frame (``start_frame``)
+        and, when the detector estimated 3D too, a
+        :class:`~poselift.core.sequence.DetectorPose3D` (``detector3d``).
         """
         size = image_size or self.image_size
         if size is None:
@@ -70,17 +72,20 @@ class KeypointTracks:
                 raise InputError(f"{self.source or 'keypoints'}: track {t.track_id}: {len(empty)} frame(s) without any "
                                  f"keypoint, first at video frame {int(t.frames[empty[0]])}")
             conf = np.where(filled, 0.0, t.confidence).astype(np.float32)
-            meta: dict[str, Any] = {
-                "track_id": int(t.track_id), "frames": t.frames.copy(), "interpolated": t.interpolated | filled,
-                "detected": t.detected.copy(), "source": self.source, "start_frame": int(t.frames[0]),
-            }
+            track = TrackInfo(int(t.track_id), t.interpolated | filled, t.detected.copy(), self.source)
+            det3d = None
             if "pose3d" in t.extras:
-                meta["pose3d_single_frame"] = t.extras["pose3d"]
-            if "pose25d" in t.extras:
-                meta["pose25d"] = t.extras["pose25d"]
+                det3d = DetectorPose3D(t.extras["pose3d"], self.layout, self.pose3d_units, t.extras.get("pose25d"))
             out.append(PoseSequence(keypoints=kp, layout=self.layout, confidence=conf, image_size=size,
-                                    fps=self.fps, action=f"track {t.track_id}", meta=meta))
+                                    fps=self.fps, action=f"track {t.track_id}", start_frame=int(t.frames[0]),
+                                    track=track, detector3d=det3d, meta={"source": self.source}))
         return out
+
+    @property
+    def pose3d_units(self) -> str:
+        """Units of the tracks' ``pose3d`` extras: ``"mm"`` when the source says so, else ``"unknown"``."""
+        units = str(self.attrs.get("pose3d_units", ""))
+        return units if units in ("mm", "m") else "unknown"
 
     def frame_table(self) -> tuple[np.ndarray, np.ndarray]:
         """``(num_frames, n_tracks, J, 2)`` keypoints (NaN where a track is absent) and ``(num_frames, n_tracks, J)`` confidence."""

@@ -6,7 +6,7 @@ Prints two Markdown tables (and the machine) for causal lifters with 17 joints:
 
 1. per-frame latency of :class:`poselift.model.streaming.StreamingLifter` ``.push``
    (cached activations: one matrix-vector product per layer) against
-   :class:`poselift.model.streaming.WindowRecomputeLifter` (the strided form on the
+   :class:`poselift.model.streaming.WindowRecompute` (the strided form on the
    last ``rf`` frames, every frame), both on the same BatchNorm-folded weights:
    median and 99th percentile, the speed-up of the medians, and the
    multiply-adds per frame each does (counted by ``FlopCounterMode``). With
@@ -15,7 +15,7 @@ Prints two Markdown tables (and the machine) for causal lifters with 17 joints:
 2. ONNX Runtime (CPU provider, the same thread count as torch) against torch:
    the whole-sequence model (``lifter.onnx`` vs the folded torch model on one
    padded sequence, frames per second) and the streaming step
-   (``lifter_step.onnx`` via :class:`poselift.model.onnx.OnnxStreamingLifter` vs
+   (``lifter_step.onnx`` via :class:`poselift.model.onnx.OnnxStepModel` vs
    ``StreamingLifter``, ms per frame).
 
 Inputs are random (speed does not depend on values). Numbers are wall-clock
@@ -34,7 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from poselift.core.device import machine_description
 from poselift.core.windows import widths_for
 from poselift.model.folded import fold_batchnorm
-from poselift.model.streaming import StreamingLifter, WindowRecomputeLifter
+from poselift.model.streaming import StreamingLifter, WindowRecompute
 from poselift.model.tcn import TemporalLifter
 
 
@@ -79,7 +79,7 @@ def streaming_table(channels, rfs, streams, pushes, warmup) -> None:
             for s in streams:
                 shape = (pushes + warmup, 17, 2) if s == 1 else (pushes + warmup, s, 17, 2)
                 x = rng.normal(size=shape).astype(np.float32)
-                live, base = StreamingLifter(folded, streams=s), WindowRecomputeLifter(folded, streams=s)
+                live, base = StreamingLifter(folded, streams=s), WindowRecompute(folded, streams=s)
                 # the baseline is slow for big models: fewer pushes keep the run short
                 t_live = push_times(live, x, warmup)
                 n_base = max(warmup + 10, min(len(x), warmup + pushes // (4 if rf * ch >= 81 * 1024 else 1)))
@@ -106,7 +106,8 @@ def onnx_table(channels, rfs, frames, pushes, warmup, threads) -> None:
     except ImportError:
         print("\n(onnxruntime not installed: ONNX comparison skipped)")
         return
-    from poselift.model.onnx import OnnxSequenceLifter, OnnxStreamingLifter, export_onnx
+    from poselift.model.onnx_runtime import OnnxSequenceModel, OnnxStepModel
+    from poselift.model.onnx import export_onnx
 
     print(f"\nONNX Runtime (CPUExecutionProvider, {threads} threads) vs torch; whole sequence: one padded sequence "
           f"of {frames} frames; step: one stream\n")
@@ -119,8 +120,8 @@ def onnx_table(channels, rfs, frames, pushes, warmup, threads) -> None:
             folded = fold_batchnorm(_model(rf, ch))
             with tempfile.TemporaryDirectory() as d:
                 export_onnx(folded, d)
-                seq_ort = OnnxSequenceLifter(d, threads=threads)
-                step_ort = OnnxStreamingLifter(d, threads=threads)
+                seq_ort = OnnxSequenceModel(d, threads=threads)
+                step_ort = OnnxStepModel(d, threads=threads)
                 x = rng.normal(size=(1, frames + rf - 1, 17, 2)).astype(np.float32)
                 xt = torch.from_numpy(x)
                 with torch.inference_mode():

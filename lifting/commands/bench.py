@@ -8,7 +8,7 @@ Roofline first: in the same run the benchmark measures
   the ceiling of memory-bound work (streaming one frame reads every weight).
 
 Then, with operation counts derived from the model (:func:`window_flops`,
-:meth:`poselift.model.folded.FoldedLifter.flops_per_frame`; REFERENCE.md section 2:
+:meth:`poselift.model.folded.FoldedNetwork.flops_per_frame`; REFERENCE.md section 2:
 about 34 MFLOP per output frame for the 243-frame model over a whole sequence,
 2 x 176 M multiply-adds per training window forward):
 
@@ -18,7 +18,7 @@ about 34 MFLOP per output frame for the 243-frame model over a whole sequence,
   GFLOP/s and fraction of the matrix-product ceiling;
 * **streaming**: :class:`poselift.model.streaming.StreamingLifter` latency per
   frame (median, p99) against recomputing the window each frame
-  (:class:`poselift.model.streaming.WindowRecomputeLifter`, same folded weights);
+  (:class:`poselift.model.streaming.WindowRecompute`, same folded weights);
   fraction of the memory-bandwidth floor (every weight read once per frame);
 * **training**: windows/s of the full training step (batch 1024, flip
   augmentation, Adam) for 27/81/243 frames, GFLOP/s counting a step as 3

@@ -151,8 +151,8 @@ def cmd_lift(args: argparse.Namespace) -> int:
         order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))[: max(1, args.max_panels)]
         for i in order:
             full = np.full((data.num_frames, lifter.layout_out.num_joints, 3), np.nan, np.float32)
-            full[np.asarray(sequences[i].meta["frames"])] = poses[i]
-            tid = sequences[i].meta["track_id"]
+            full[sequences[i].frames] = poses[i]
+            tid = sequences[i].track.track_id
             panels.append(Panel3D({f"track {tid}": full}, lifter.layout_out, title=f"3D, track {tid}"))
         render_animation(args.render, panels, fps=data.fps or 25.0, progress=not args.quiet)
         print(f"{args.render}: {data.num_frames} frame(s) rendered", file=sys.stderr)

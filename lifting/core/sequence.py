@@ -1,26 +1,90 @@
-"""``PoseSequence``: one person seen by one camera over time.
+"""``PoseSequence``: one person seen by one camera over time, and the typed records it carries.
 
 This is the plain data structure every stage hands to the next: detectors and
 dataset readers produce it, the lifter consumes its 2D keypoints and (when
 present) learns from its 3D poses, and experiments evaluate against them.
+
+What a detector or tracker knows about a sequence travels in typed records,
+not in string keys: :class:`TrackInfo` (which person of which video, which
+frames were detected or filled) and :class:`DetectorPose3D` (a detector's own
+single-frame 3D estimate, e.g. BodyPose3DNet's ``pose3d``).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from poselift.core.camera import Camera, normalize_screen
 from poselift.core.errors import InputError, check_finite, numeric_array
-from poselift.core.layouts import Layout, get_layout
+from poselift.core.layouts import Layout, get_layout, get_mapping
 
-__all__ = ["PoseSequence"]
+__all__ = ["PoseSequence", "TrackInfo", "DetectorPose3D"]
 
 
 def _numeric(x: Any, what: str) -> np.ndarray:
     """``x`` as a numeric array (no objects, strings or ragged lists)."""
     return numeric_array(x, what)
+
+
+@dataclass
+class TrackInfo:
+    """One tracked person of a video.
+
+    Attributes:
+        track_id: the track's identifier (unique within its file).
+        interpolated: ``(T, J)`` True where a joint was filled (interpolated or placed), not detected.
+        detected: ``(T,)`` True on frames with a detection of this person.
+        source: the file or video the track came from.
+
+    The video frame of sequence frame ``t`` is ``PoseSequence.start_frame + t`` (tracks are consecutive).
+    """
+
+    track_id: int
+    interpolated: np.ndarray
+    detected: np.ndarray
+    source: str = ""
+
+    def slice(self, start: int, stop: int) -> "TrackInfo":
+        return TrackInfo(self.track_id, self.interpolated[start:stop], self.detected[start:stop], self.source)
+
+
+@dataclass
+class DetectorPose3D:
+    """A detector's own single-frame 3D estimate of the sequence's person.
+
+    Attributes:
+        poses: ``(T, J, 3)`` as the detector gave them (not necessarily root-relative).
+        layout: joint layout of ``poses`` (e.g. ``"bodypose3dnet34"``).
+        units: ``"mm"``, ``"m"`` or ``"unknown"`` (the BodyPose3DNet network's own ``pose3d`` tensor has
+            undocumented units; comparisons then fit a scale first).
+        pose25d: ``(T, J, 4)`` x, y (frame pixels), depth relative to the root, confidence; or ``None``.
+    """
+
+    poses: np.ndarray
+    layout: str
+    units: str = "unknown"
+    pose25d: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        p = numeric_array(self.poses, "detector 3D poses", np.float32)
+        lay = get_layout(self.layout)
+        if p.ndim != 3 or p.shape[-1] != 3:
+            raise InputError(f"detector 3D poses must be (frames, joints, 3), got shape {p.shape}")
+        lay.check(p, "detector 3D poses")
+        self.poses, self.layout = p, lay.name
+        if self.units not in ("mm", "m", "unknown"):
+            raise InputError(f"detector 3D units must be 'mm', 'm' or 'unknown', got {self.units!r}")
+        if self.pose25d is not None:
+            q = numeric_array(self.pose25d, "detector pose25d", np.float32)
+            if q.shape != p.shape[:2] + (4,):
+                raise InputError(f"detector pose25d shape {q.shape} does not match its poses {p.shape}")
+            self.pose25d = q
+
+    def slice(self, start: int, stop: int) -> "DetectorPose3D":
+        return DetectorPose3D(self.poses[start:stop], self.layout, self.units,
+                              None if self.pose25d is None else self.pose25d[start:stop])
 
 
 @dataclass
@@ -39,7 +103,11 @@ class PoseSequence:
         image_size: ``(width, height)``; taken from ``camera`` when given.
         fps: frames per second.
         subject, action: labels used by evaluation tables.
-        meta: anything else (source file, track id, ...).
+        start_frame: video frame index of the first frame (a track that starts later, a slice).
+        track: :class:`TrackInfo` when the sequence is a tracked person of a video.
+        detector3d: :class:`DetectorPose3D` when the 2D detector also estimated 3D.
+        meta: anything else, free-form (source, dataset-specific notes); nothing in the
+            package depends on a key being present.
 
     Every value must be finite: a NaN or infinite keypoint, confidence or 3D
     coordinate raises :class:`~poselift.core.errors.InputError` naming the first bad
@@ -59,6 +127,9 @@ class PoseSequence:
     fps: float = 50.0
     subject: str = ""
     action: str = ""
+    start_frame: int = 0
+    track: TrackInfo | None = None
+    detector3d: DetectorPose3D | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,6 +172,21 @@ class PoseSequence:
         if w < 1 or h < 1:
             raise InputError(f"{self.label}: image_size must be positive, got {(w, h)}")
         self.image_size = (w, h)
+        self.start_frame = int(self.start_frame)
+        if self.start_frame < 0:
+            raise InputError(f"{self.label}: start_frame must be >= 0, got {self.start_frame}")
+        t = len(kp)
+        if self.track is not None and (np.shape(self.track.interpolated) != kp.shape[:2]
+                                       or np.shape(self.track.detected) != (t,)):
+            raise InputError(f"{self.label}: track record shapes {np.shape(self.track.interpolated)}, "
+                             f"{np.shape(self.track.detected)} do not fit {t} frames of {kp.shape[1]} joints")
+        if self.detector3d is not None and len(self.detector3d.poses) != t:
+            raise InputError(f"{self.label}: detector 3D has {len(self.detector3d.poses)} frames, the 2D {t}")
+
+    @property
+    def frames(self) -> np.ndarray:
+        """``(T,)`` video frame index of every frame (``start_frame + t``)."""
+        return np.arange(self.start_frame, self.start_frame + len(self), dtype=np.int64)
 
     @property
     def label(self) -> str:
@@ -145,10 +231,9 @@ class PoseSequence:
         """The 2D keypoints converted to ``layout`` through the registered mapping.
 
         Raises :class:`~poselift.core.errors.InputError` naming the joints the mapping cannot produce.
-        Confidence of a computed joint is the minimum of its sources.
+        Confidence of a computed joint is the minimum of its sources; in the track record it counts as
+        filled when any of its sources was.
         """
-        from poselift.core.layouts import get_mapping
-
         target = get_layout(layout)
         if target.name == self.layout.name:
             return self
@@ -158,22 +243,24 @@ class PoseSequence:
             raise InputError(f"{self.label}: converting {self.layout.name} to {target.name} leaves {names} missing")
         conf = self.confidence if self.confidence is not None else np.ones(self.keypoints.shape[:2], np.float32)
         kp, c = mapping.apply(self.keypoints, conf)
-        return PoseSequence(keypoints=kp, layout=target, confidence=c, poses3d=self.poses3d, layout3d=self.layout3d,
-                            camera=self.camera, image_size=self.image_size, fps=self.fps, subject=self.subject,
-                            action=self.action, meta=dict(self.meta, converted_from=self.layout.name))
+        track = self.track
+        if track is not None:  # a computed joint counts as filled when any of its sources was
+            used = mapping.weights != 0  # (J_dst, J_src)
+            filled = (track.interpolated[:, None, :] & used[None]).any(-1)
+            track = replace(track, interpolated=filled)
+        return replace(self, keypoints=kp, layout=target, confidence=c, track=track,
+                       meta=dict(self.meta, converted_from=self.layout.name))
 
     def slice(self, start: int, stop: int) -> "PoseSequence":
-        """Frames ``[start, stop)`` as a new sequence (labels and camera kept)."""
-        return PoseSequence(
+        """Frames ``[start, stop)`` as a new sequence (labels, camera and records kept, sliced alike)."""
+        start, stop, _ = slice(start, stop).indices(len(self))
+        return replace(
+            self,
             keypoints=self.keypoints[start:stop],
-            layout=self.layout,
             confidence=None if self.confidence is None else self.confidence[start:stop],
             poses3d=None if self.poses3d is None else self.poses3d[start:stop],
-            layout3d=self.layout3d,
-            camera=self.camera,
-            image_size=self.image_size,
-            fps=self.fps,
-            subject=self.subject,
-            action=self.action,
-            meta=dict(self.meta, start_frame=self.meta.get("start_frame", 0) + start),
+            start_frame=self.start_frame + start,
+            track=None if self.track is None else self.track.slice(start, stop),
+            detector3d=None if self.detector3d is None else self.detector3d.slice(start, stop),
+            meta=dict(self.meta),
         )

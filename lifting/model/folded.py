@@ -6,9 +6,9 @@ be replaced by a single convolution with a bias:
     W' = W * gamma / sqrt(var + eps)        (per output channel)
     b' = beta - mean * gamma / sqrt(var + eps)
 
-:func:`fold_batchnorm` does this once and returns a :class:`FoldedLifter`
+:func:`fold_batchnorm` does this once and returns a :class:`FoldedNetwork`
 holding plain tensors (no autograd, no BatchNorm, no dropout). Its layers,
-:attr:`FoldedLifter.layers`, are the one description that the whole-sequence
+:attr:`FoldedNetwork.layers`, are the one description that the whole-sequence
 engine, the streaming lifter and the ONNX exporter all read.
 
 Layer list, in order (``kind``, ``weight (C_out, C_in, k)``, ``bias (C_out,)``,
@@ -29,7 +29,7 @@ from torch import nn
 from poselift.core.windows import WindowGeometry, receptive_field, target_offset, window_geometry
 from poselift.model.tcn import TemporalLifter
 
-__all__ = ["FoldedLayer", "FoldedLifter", "fold_batchnorm", "folded"]
+__all__ = ["FoldedLayer", "FoldedNetwork", "fold_batchnorm", "folded"]
 
 
 @dataclass
@@ -71,7 +71,7 @@ def _fold(conv: nn.Conv1d, bn: nn.BatchNorm1d | None, dtype: torch.dtype) -> tup
     return w.to(dtype).contiguous(), b.to(dtype).contiguous()
 
 
-class FoldedLifter(nn.Module):
+class FoldedNetwork(nn.Module):
     """A :class:`~poselift.model.tcn.TemporalLifter` in eval mode with BatchNorm folded in.
 
     Same maths as ``model.eval()(x)``; build it with :func:`fold_batchnorm`.
@@ -143,7 +143,7 @@ class FoldedLifter(nn.Module):
         return out.transpose(1, 2).reshape(b, -1, self.out_joints, 3)
 
 
-def fold_batchnorm(model: TemporalLifter, dtype: torch.dtype | None = None) -> FoldedLifter:
+def fold_batchnorm(model: TemporalLifter, dtype: torch.dtype | None = None) -> FoldedNetwork:
     """Fold a trained lifter's BatchNorm layers into its convolutions (eval-mode maths).
 
     Args:
@@ -152,7 +152,7 @@ def fold_batchnorm(model: TemporalLifter, dtype: torch.dtype | None = None) -> F
             done in float64 either way.
 
     Returns:
-        a :class:`FoldedLifter` on the model's device.
+        a :class:`FoldedNetwork` on the model's device.
     """
     dtype = dtype or model.expand_conv.weight.dtype
     layers = [FoldedLayer("expand", *_fold(model.expand_conv, model.expand_bn, dtype))]
@@ -162,7 +162,7 @@ def fold_batchnorm(model: TemporalLifter, dtype: torch.dtype | None = None) -> F
         w, b = _fold(model.block_convs[2 * i + 1], model.block_bns[2 * i + 1], dtype)
         layers.append(FoldedLayer(f"block{i}.conv1x1", w, b))
     layers.append(FoldedLayer("shrink", *_fold(model.shrink, None, dtype), relu=False))
-    return FoldedLifter(layers, model.widths, model.causal, model.in_joints, model.out_joints, model.in_features)
+    return FoldedNetwork(layers, model.widths, model.causal, model.in_joints, model.out_joints, model.in_features)
 
 
 def _weights_key(model: TemporalLifter) -> tuple:
@@ -171,9 +171,9 @@ def _weights_key(model: TemporalLifter) -> tuple:
                  list(model.parameters()) + list(model.buffers()))
 
 
-def folded(model: TemporalLifter | FoldedLifter) -> FoldedLifter:
+def folded(model: TemporalLifter | FoldedNetwork) -> FoldedNetwork:
     """The model's BatchNorm-folded inference copy, cached until its weights change."""
-    if isinstance(model, FoldedLifter):
+    if isinstance(model, FoldedNetwork):
         return model
     key = _weights_key(model)
     cache = model.__dict__.get("_folded_cache")

@@ -3,7 +3,7 @@
 A causal :class:`~poselift.model.tcn.TemporalLifter` estimates the pose of the
 last frame of its ``rf``-frame window, so it can run live. Recomputing the
 whole window for every new frame (the strided form,
-:class:`WindowRecomputeLifter`) costs about ``176 M`` multiply-adds per frame
+:class:`WindowRecompute`) costs about ``176 M`` multiply-adds per frame
 for 243 frames and 1024 channels; yet in the dilated form every intermediate
 activation is shared by ``rf`` consecutive outputs. :class:`StreamingLifter`
 keeps those activations: each layer has a ring buffer holding the last frames
@@ -15,7 +15,7 @@ of its input, just as many as its kernel reaches back::
                       the shrink layer need only the current frame)
 
 so one new frame costs one matrix-vector product per layer: exactly the
-per-frame work of the whole-sequence model (``FoldedLifter.flops_per_frame``,
+per-frame work of the whole-sequence model (``FoldedNetwork.flops_per_frame``,
 about 17 M multiply-adds for 243 frames, 1024 channels).
 
 Start-up: the first frame pushed (after construction or :meth:`~StreamingLifter.reset`)
@@ -47,37 +47,37 @@ from torch import nn
 
 from poselift.core.errors import InputError
 from poselift.core.windows import target_offset
-from poselift.model.folded import FoldedLifter, fold_batchnorm
+from poselift.model.folded import FoldedNetwork, fold_batchnorm
 from poselift.model.tcn import TemporalLifter
 
-__all__ = ["StreamingLifter", "WindowRecomputeLifter", "as_folded"]
+__all__ = ["StreamingLifter", "WindowRecompute", "as_folded"]
 
 
-def as_folded(model: Any, dtype: torch.dtype | None = None) -> FoldedLifter:
-    """A :class:`~poselift.model.folded.FoldedLifter` for ``model``.
+def as_folded(model: Any, dtype: torch.dtype | None = None) -> FoldedNetwork:
+    """A :class:`~poselift.model.folded.FoldedNetwork` for ``model``.
 
     Args:
         model: a :class:`~poselift.model.tcn.TemporalLifter` (folded here, in eval-mode
-            maths), a :class:`~poselift.model.folded.FoldedLifter` (used as is unless ``dtype``
+            maths), a :class:`~poselift.model.folded.FoldedNetwork` (used as is unless ``dtype``
             differs) or anything with a ``.model`` attribute holding one of those
             (e.g. :class:`~poselift.experiments.runs.Lifter`).
         dtype: convert the folded weights to this dtype.
     """
-    if not isinstance(model, (TemporalLifter, FoldedLifter)) and isinstance(
-            getattr(model, "model", None), (TemporalLifter, FoldedLifter)):
+    if not isinstance(model, (TemporalLifter, FoldedNetwork)) and isinstance(
+            getattr(model, "model", None), (TemporalLifter, FoldedNetwork)):
         model = model.model
     if isinstance(model, TemporalLifter):
         return fold_batchnorm(model, dtype=dtype)
-    if isinstance(model, FoldedLifter):
+    if isinstance(model, FoldedNetwork):
         if dtype is not None and model.layers[0].weight.dtype != dtype:
-            model = FoldedLifter([type(l)(l.name, l.weight.to(dtype), l.bias.to(dtype), l.dilation, l.relu)
+            model = FoldedNetwork([type(l)(l.name, l.weight.to(dtype), l.bias.to(dtype), l.dilation, l.relu)
                                   for l in model.layers], model.widths, model.causal, model.in_joints,
                                  model.out_joints, model.in_features)
         return model
-    raise TypeError(f"expected a TemporalLifter or FoldedLifter, got {type(model).__name__}")
+    raise TypeError(f"expected a TemporalLifter or FoldedNetwork, got {type(model).__name__}")
 
 
-def _blocks(folded: FoldedLifter) -> tuple[Any, list[tuple[Any, Any]], Any]:
+def _blocks(folded: FoldedNetwork) -> tuple[Any, list[tuple[Any, Any]], Any]:
     """``(expand, [(block conv, block 1x1), ...], shrink)`` from the layer list, checked."""
     layers = folded.layers
     n = len(folded.widths) - 1
@@ -88,7 +88,7 @@ def _blocks(folded: FoldedLifter) -> tuple[Any, list[tuple[Any, Any]], Any]:
     return layers[0], [(layers[1 + 2 * i], layers[2 + 2 * i]) for i in range(n)], layers[-1]
 
 
-class _PushLifter:
+class _FrameStream:
     """Input checks, conversions and start-up bookkeeping shared by the per-frame lifters.
 
     Subclasses implement :meth:`_step`: ``x`` ``(S, J_in * F)`` (already copied
@@ -275,12 +275,12 @@ class _PushLifter:
         return np.stack(outs)
 
 
-class StreamingLifter(_PushLifter):
+class StreamingLifter(_FrameStream):
     """A lifter that takes one frame at a time, reusing the activations of earlier frames.
 
     Args:
         model: a causal :class:`~poselift.model.tcn.TemporalLifter` (BatchNorm is folded
-            in, eval-mode maths) or :class:`~poselift.model.folded.FoldedLifter`, or a
+            in, eval-mode maths) or :class:`~poselift.model.folded.FoldedNetwork`, or a
             :class:`~poselift.experiments.runs.Lifter`. Runs on the model's device
             and dtype.
         streams: ``S``, sequences advanced together by each :meth:`push`.
@@ -388,7 +388,7 @@ class StreamingLifter(_PushLifter):
         torch.addmm(self._bs, self._last, self._wst, out=self._out)
 
 
-class WindowRecomputeLifter(_PushLifter):
+class WindowRecompute(_FrameStream):
     """Baseline with the :class:`StreamingLifter` API: recompute the whole window every frame.
 
     Keeps the last ``rf`` input frames and runs the strided form (stride = kernel

@@ -445,7 +445,7 @@ class Trainer:
         kw = {"forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
               else "broadcast_buffers": sync_buffers}
         self._ddp = DistributedDataParallel(
-            _Lifters(self.model, self.traj_model),
+            _PoseAndTrajectory(self.model, self.traj_model),
             device_ids=[self.device.index] if self.device.type == "cuda" else None,
             **kw,
         )
@@ -568,7 +568,7 @@ class Trainer:
         return row
 
 
-class _Lifters(torch.nn.Module):
+class _PoseAndTrajectory(torch.nn.Module):
     """The pose model and the optional trajectory model as one module: one DDP wraps both,
     and its forward is the strided (training) form."""
 
