@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from test_model import _randomised
+from helpers import randomised
 
 from poselift.core.layouts import H36M17
 from poselift.core.windows import pad_edges
@@ -24,7 +24,7 @@ def _reference(model: TemporalLifter, x: torch.Tensor) -> np.ndarray:
 @pytest.mark.parametrize("widths", [(3, 3, 3), (3, 5), (1, 1, 1), (5,)])
 def test_folded_batchnorm_equals_the_eval_model(widths, causal):
     torch.manual_seed(0)
-    m = _randomised(TemporalLifter(6, 4, widths, channels=20, causal=causal, in_features=3).double())
+    m = randomised(TemporalLifter(6, 4, widths, channels=20, causal=causal, in_features=3).double())
     f = fold_batchnorm(m)
     x = torch.randn(3, m.receptive_field + 11, 6, 3, dtype=torch.float64)
     with torch.no_grad():
@@ -37,7 +37,7 @@ def test_folded_batchnorm_equals_the_eval_model(widths, causal):
 @pytest.mark.parametrize("causal", [False, True])
 def test_chunk_seams_give_the_one_pass_result(causal):
     torch.manual_seed(1)
-    m = _randomised(TemporalLifter(17, 17, (3, 3, 3), channels=48, causal=causal))
+    m = randomised(TemporalLifter(17, 17, (3, 3, 3), channels=48, causal=causal))
     x = torch.randn(500, 17, 2)
     ref = _reference(m, x)
     for chunk in (1, 7, 100, 499, 10_000):
@@ -56,7 +56,7 @@ def test_chunk_seams_give_the_one_pass_result(causal):
 
 def test_unpadded_output_is_the_valid_part():
     torch.manual_seed(2)
-    m = _randomised(TemporalLifter(17, 17, (3, 3), channels=32))
+    m = randomised(TemporalLifter(17, 17, (3, 3), channels=32))
     x = torch.randn(40, 17, 2)
     with torch.no_grad():
         ref = m(x[None])[0].numpy()
@@ -69,7 +69,7 @@ def test_unpadded_output_is_the_valid_part():
 
 def test_packed_sequences_equal_one_at_a_time():
     torch.manual_seed(3)
-    m = _randomised(TemporalLifter(17, 17, (3, 3, 3), channels=32))
+    m = randomised(TemporalLifter(17, 17, (3, 3, 3), channels=32))
     rng = np.random.default_rng(0)
     lengths = [1, 5, 26, 27, 300, 64, 2, 1000, 33]  # shorter and longer than rf 27 and than the chunk
     seqs = [rng.normal(size=(n, 17, 2)).astype(np.float32) for n in lengths]
@@ -79,7 +79,7 @@ def test_packed_sequences_equal_one_at_a_time():
         for s, o in zip(seqs, outs):
             assert np.abs(o - lift_sequence(m, s, flip_perms=(PERM, PERM))).max() < 1e-4
     assert lift_sequences(m, []) == []
-    m64 = _randomised(TemporalLifter(17, 17, (3, 3, 3), channels=32)).double()  # runs in the model's dtype
+    m64 = randomised(TemporalLifter(17, 17, (3, 3, 3), channels=32)).double()  # runs in the model's dtype
     y64 = lift_sequence(m64, seqs[4])
     assert y64.dtype == np.float32 and np.abs(y64 - _reference(m64, torch.as_tensor(seqs[4]).double())).max() < 1e-6
     with pytest.raises(ValueError, match="sequence 2: .*joint count"):
@@ -88,7 +88,7 @@ def test_packed_sequences_equal_one_at_a_time():
 
 def test_folded_copy_follows_weight_updates():
     torch.manual_seed(4)
-    m = _randomised(TemporalLifter(17, 17, (3, 3), channels=16))
+    m = randomised(TemporalLifter(17, 17, (3, 3), channels=16))
     x = torch.randn(30, 17, 2)
     f1 = folded(m)
     assert folded(m) is f1  # cached
@@ -100,13 +100,13 @@ def test_folded_copy_follows_weight_updates():
     assert folded(m) is not f1
     y2 = lift_sequence(m, x)
     assert np.abs(y2 - _reference(m, x)).max() < 1e-5 and np.abs(y2 - y1).max() > 1e-3
-    m2 = _randomised(TemporalLifter(17, 17, (3, 3), channels=16))
+    m2 = randomised(TemporalLifter(17, 17, (3, 3), channels=16))
     m2.load_state_dict(m.state_dict())
     assert np.abs(lift_sequence(m2, x) - y2).max() < 1e-6
 
 
 def test_bad_sequences_name_the_problem():
-    m = _randomised(TemporalLifter(17, 17, (3, 3), channels=16))
+    m = randomised(TemporalLifter(17, 17, (3, 3), channels=16))
     x = np.zeros((40, 17, 2), np.float32)
     x[12, 3, 1] = np.nan
     with pytest.raises(ValueError, match="frame 12, joint 3"):

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 import torch
+from helpers import randomised
 
 from poselift.core.layouts import H36M17
 from poselift.core.windows import pad_edges
@@ -17,23 +18,11 @@ def test_parameter_counts_match_videopose3d(widths, count):
     assert m.receptive_field == 3 ** len(widths)
 
 
-def _randomised(model: TemporalLifter, seed: int = 0) -> TemporalLifter:
-    """Non-trivial BatchNorm statistics so that eval-mode outputs (and folding) are not degenerate."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm1d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g, dtype=m.running_mean.dtype) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g, dtype=m.running_var.dtype) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g, dtype=m.weight.dtype) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=g, dtype=m.bias.dtype) * 0.1)
-    return model.eval()
-
-
 @pytest.mark.parametrize("causal", [False, True])
 @pytest.mark.parametrize("widths", [(3, 3, 3), (3, 5), (1, 1, 1), (5,)])
 def test_strided_and_dilated_forms_agree(widths, causal):
     torch.manual_seed(0)
-    m = _randomised(TemporalLifter(5, 4, widths, channels=24, causal=causal, in_features=3).double())
+    m = randomised(TemporalLifter(5, 4, widths, channels=24, causal=causal, in_features=3).double())
     rf = m.receptive_field
     seq = torch.randn(2, rf + 7, 5, 3, dtype=torch.float64)
     dilated = m(seq)  # (2, 8, 4, 3)
@@ -45,7 +34,7 @@ def test_strided_and_dilated_forms_agree(widths, causal):
 
 def test_strided_and_dilated_agree_in_float32_default_size():
     torch.manual_seed(1)
-    m = _randomised(TemporalLifter(17, 17, (3, 3, 3), channels=256))
+    m = randomised(TemporalLifter(17, 17, (3, 3, 3), channels=256))
     seq = torch.randn(1, 40, 17, 2)
     windows = seq.unfold(1, 27, 1).permute(0, 1, 4, 2, 3).reshape(-1, 27, 17, 2)
     assert (m(seq)[0] - m.forward_windows(windows)[:, 0]).abs().max().item() < 1e-4
@@ -53,7 +42,7 @@ def test_strided_and_dilated_agree_in_float32_default_size():
 
 def test_causal_outputs_ignore_the_future():
     torch.manual_seed(2)
-    m = _randomised(TemporalLifter(17, 17, (3, 3), channels=32, causal=True))
+    m = randomised(TemporalLifter(17, 17, (3, 3), channels=32, causal=True))
     x = torch.randn(60, 17, 2)
     y = lift_sequence(m, x)
     x2 = x.clone()
@@ -66,7 +55,7 @@ def test_causal_outputs_ignore_the_future():
 
 def test_non_causal_output_sees_half_a_window_ahead():
     torch.manual_seed(3)
-    m = _randomised(TemporalLifter(17, 17, (3, 3), channels=32, causal=False))
+    m = randomised(TemporalLifter(17, 17, (3, 3), channels=32, causal=False))
     x = torch.randn(60, 17, 2)
     x2 = x.clone()
     x2[40:] += 1.0
@@ -76,7 +65,7 @@ def test_non_causal_output_sees_half_a_window_ahead():
 
 def test_lift_sequence_shapes_and_flip_tta():
     torch.manual_seed(4)
-    m = _randomised(TemporalLifter(17, 17, (3, 3, 3), channels=16))
+    m = randomised(TemporalLifter(17, 17, (3, 3, 3), channels=16))
     x = np.random.default_rng(0).normal(size=(10, 17, 2)).astype(np.float32)  # shorter than rf: padded
     y = lift_sequence(m, x)
     assert y.shape == (10, 17, 3) and y.dtype == np.float32

@@ -10,7 +10,7 @@ import torch
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from test_model import _randomised
+from helpers import randomised
 
 from poselift.commands import main
 from poselift.experiments.runs import export_run
@@ -25,7 +25,7 @@ TOL = 1e-4
 
 def _model(widths=(3, 3, 3), causal=True, joints=5, in_features=2, channels=32) -> TemporalLifter:
     torch.manual_seed(0)
-    return _randomised(TemporalLifter(joints, 4 if joints == 5 else joints, widths, channels=channels,
+    return randomised(TemporalLifter(joints, 4 if joints == 5 else joints, widths, channels=channels,
                                       causal=causal, in_features=in_features))
 
 

@@ -10,7 +10,6 @@ Two kinds of tests:
 """
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from helpers import h36m_or_skip
 
 from poselift.commands import main as cli_main
 from poselift.core.camera import Camera
@@ -379,17 +379,9 @@ def test_cli_prepare(syn, tmp_path, capsys):
 FRAMES = {"S1": 62094, "S5": 87054, "S6": 62466, "S7": 89808, "S8": 64678, "S9": 73544, "S11": 58244}
 
 
-def _real_root() -> Path:
-    env = os.environ.get("POSELIFT_H36M")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared/data/h36m"
-
-
 @pytest.fixture(scope="module")
 def h36m_root() -> Path:
-    root = _real_root()
-    if not (root / "cameras.h5").is_file():
-        pytest.skip(f"Human3.6M not found at {root} (set POSELIFT_H36M)")
-    return root
+    return h36m_or_skip()
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_model import _randomised
+from helpers import randomised
 from torch.utils.flop_counter import FlopCounterMode
 
 from poselift.core.windows import pad_edges
@@ -18,7 +18,7 @@ TOL = 1e-4
 
 def _model(widths=(3, 3, 3), causal=True, channels=32, in_features=2, seed=0) -> TemporalLifter:
     torch.manual_seed(seed)
-    return _randomised(TemporalLifter(5, 4, widths, channels=channels, causal=causal, in_features=in_features), seed)
+    return randomised(TemporalLifter(5, 4, widths, channels=channels, causal=causal, in_features=in_features), seed)
 
 
 def _frames(t, streams=None, f=2, seed=1):

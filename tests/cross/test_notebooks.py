@@ -16,15 +16,15 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import REPO, h36m_path
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
 
-REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 NAMES = ["01_quickstart.ipynb", "02_human36m.ipynb", "03_video_to_3d.ipynb"]
-H36M = REPO / ".." / "shared" / "data" / "h36m"
+H36M = h36m_path()
 KERNEL = "poselift-tests"
 USER_SETTINGS = ("POSELIFT_H36M", "POSELIFT_VIDEO", "POSELIFT_DETECTOR_MODEL", "POSELIFT_DETECTOR",
                  "POSELIFT_BOX_MODEL", "POSELIFT_BOXES", "POSELIFT_RUNS")
