@@ -5,31 +5,8 @@ what the lifter needs: layout, image size, fps), which
 :meth:`KeypointTracks.to_sequences` turns into
 :class:`~poselift.core.sequence.PoseSequence` objects, one per track.
 
-Our HDF5 2D file, format ``poselift-keypoints2d`` version 1
-(:func:`write_keypoints_h5` / :func:`read_keypoints_h5`, written atomically)::
-
-    /                      attrs: format, format_version, layout, image_width,
-                           image_height (0 = unknown), fps, num_frames, source,
-                           detector, poselift_version, plus any extra attrs
-    /tracks/track_00003    attrs: track_id
-        frames             (T,)       int64, consecutive video frame indices
-        keypoints          (T, J, 2)  float32, pixels (x right, y down; pixel i spans [i, i+1))
-        confidence         (T, J)     float32
-        interpolated       (T, J)     bool, True where filled, not detected
-        detected           (T,)       bool, frames with a detection
-        pose3d             (T, J, 3)  float32, optional: BodyPose3DNet's own single-frame 3D
-        pose25d            (T, J, 4)  float32, optional: x, y (pixels), relative depth, confidence
-
-The 3D file written by ``poselift lift``, format ``poselift-poses3d``
-version 1 (:func:`write_poses3d_h5` / :func:`read_poses3d_h5`)::
-
-    /                      attrs: format, format_version, layout ("h36m17"), units ("m"),
-                           root_relative (1), num_frames, fps, image_width, image_height,
-                           keypoints_file, run_dir, poselift_version
-    /tracks/track_00003    attrs: track_id, [pose3d_single_frame_layout]
-        frames             (T,)         int64
-        poses3d            (T, 17, 3)   float32, metres, camera axes, root-relative
-        pose3d_single_frame (T, J, 3)   optional, copied from the 2D file
+Our HDF5 files (:mod:`~poselift.detectors.formats.h5`): the 2D tracks ``poselift detect`` writes
+(format ``poselift-keypoints2d``) and the 3D poses ``poselift lift`` writes (``poselift-poses3d``).
 
 Other sources:
 

@@ -36,6 +36,7 @@ __all__ = [
     "WindowGeometry",
     "window_geometry",
     "pad_edges",
+    "Windowed",
 ]
 
 STANDARD_WIDTHS: dict[int, tuple[int, ...]] = {
@@ -133,3 +134,26 @@ def pad_edges(x, before: int, after: int, axis: int = 0):
     first = np.take(x, [0], axis=axis)
     last = np.take(x, [x.shape[axis] - 1], axis=axis)
     return np.concatenate([np.repeat(first, before, axis), x, np.repeat(last, after, axis)], axis=axis)
+
+
+class Windowed:
+    """Mixin for the forms of the lifter: ``receptive_field``, ``geometry`` and ``pad`` from the
+    ``widths`` and ``causal`` attributes of the class it is mixed into."""
+
+    widths: tuple[int, ...]
+    causal: bool
+
+    @property
+    def receptive_field(self) -> int:
+        """Input frames that one output frame depends on."""
+        return receptive_field(self.widths)
+
+    @property
+    def geometry(self) -> WindowGeometry:
+        """Where the target frame sits in the receptive field."""
+        return window_geometry(self.receptive_field, self.causal)
+
+    @property
+    def pad(self) -> tuple[int, int]:
+        """Edge frames ``(before, after)`` to pad a sequence with so that every input frame gets one output frame."""
+        return self.geometry.pad

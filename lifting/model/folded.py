@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from poselift.core.windows import WindowGeometry, receptive_field, target_offset, window_geometry
+from poselift.core.windows import Windowed, target_offset
 from poselift.model.tcn import TemporalLifter
 
 __all__ = ["FoldedLayer", "FoldedNetwork", "fold_batchnorm", "folded"]
@@ -71,7 +71,7 @@ def _fold(conv: nn.Conv1d, bn: nn.BatchNorm1d | None, dtype: torch.dtype) -> tup
     return w.to(dtype).contiguous(), b.to(dtype).contiguous()
 
 
-class FoldedNetwork(nn.Module):
+class FoldedNetwork(Windowed, nn.Module):
     """A :class:`~poselift.model.tcn.TemporalLifter` in eval mode with BatchNorm folded in.
 
     Same maths as ``model.eval()(x)``; build it with :func:`fold_batchnorm`.
@@ -96,19 +96,6 @@ class FoldedNetwork(nn.Module):
         for i, layer in enumerate(self.layers):
             layer.weight, layer.bias = getattr(self, f"w{i}"), getattr(self, f"b{i}")
         return out
-
-    @property
-    def receptive_field(self) -> int:
-        return receptive_field(self.widths)
-
-    @property
-    def geometry(self) -> WindowGeometry:
-        """Where the target frame sits in the receptive field (:mod:`poselift.core.windows`)."""
-        return window_geometry(self.receptive_field, self.causal)
-
-    @property
-    def pad(self) -> tuple[int, int]:
-        return self.geometry.pad
 
     @property
     def channels(self) -> int:

@@ -32,12 +32,12 @@ import torch
 from torch import nn
 
 from poselift.core.errors import InputError, check_finite
-from poselift.core.windows import WindowGeometry, receptive_field, target_offset, window_geometry
+from poselift.core.windows import Windowed, target_offset
 
 __all__ = ["TemporalLifter"]
 
 
-class TemporalLifter(nn.Module):
+class TemporalLifter(Windowed, nn.Module):
     """Dilated temporal convolution lifter (VideoPose3D architecture).
 
     Args:
@@ -101,22 +101,6 @@ class TemporalLifter(nn.Module):
         self.relu = nn.ReLU(inplace=True)
 
     # -- properties ------------------------------------------------------------
-    @property
-    def receptive_field(self) -> int:
-        """Input frames that one output frame depends on."""
-        return receptive_field(self.widths)
-
-    @property
-    def geometry(self) -> WindowGeometry:
-        """Where the target frame sits in the receptive field (:mod:`poselift.core.windows`)."""
-        return window_geometry(self.receptive_field, self.causal)
-
-    @property
-    def pad(self) -> tuple[int, int]:
-        """Edge frames ``(before, after)`` to pad a sequence with so that every
-        input frame gets exactly one output frame."""
-        return self.geometry.pad
-
     def set_bn_momentum(self, momentum: float) -> None:
         for m in self.modules():
             if isinstance(m, nn.BatchNorm1d):
