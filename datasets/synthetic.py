@@ -55,7 +55,7 @@ _REST = {
     "spine": (0.0, 0.01, 0.23),
     "thorax": (0.0, 0.0, 0.25),
     "neck_nose": (0.0, 0.06, 0.10),
-    "head": (0.0, -0.03, 0.11),
+    "head_top": (0.0, -0.03, 0.11),
     "left_shoulder": (-0.15, 0.0, -0.02),
     "left_elbow": (0.0, 0.0, -0.28),
     "left_wrist": (0.0, 0.0, -0.25),
@@ -423,7 +423,7 @@ def add_detector_noise(keypoints: np.ndarray, rng: np.random.Generator, noise: N
     """
     t, j, _ = keypoints.shape
     scale = np.ones(j)
-    for n in ("left_wrist", "right_wrist", "left_ankle", "right_ankle", "head"):
+    for n in ("left_wrist", "right_wrist", "left_ankle", "right_ankle", "head_top"):
         scale[H36M17.index(n)] = noise.extremity_factor
     occl = _bursts(rng, (t, j), noise.occlusion_rate, noise.occlusion_frames)
     sigma = noise.jitter * scale[None] * np.where(occl, noise.occlusion_factor, 1.0)

@@ -4,7 +4,7 @@ A config has four sections plus a name and a seed::
 
     name: h36m_gt_27_reduced
     seed: 0
-    data:   {dataset: h36m, path: ../shared/data/h36m, keypoints: gt, ...}   # DataConfig
+    data:   {dataset: h36m, protocol: h36m-vp3d, path: ../shared/data/h36m, keypoints: gt, ...}  # DataConfig
     model:  {widths: [3, 3, 3], channels: 256, ...}                        # ModelConfig
     train:  {epochs: 20, batch_size: 1024, ...}                            # poselift.training.trainer.TrainSettings
     eval:   {flip_test: true, eval_every: 1, ...}                          # EvalConfig
@@ -31,7 +31,6 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from poselift.core.errors import ConfigError
-from poselift.datasets.h36m.constants import TEST_SUBJECTS, TRAIN_SUBJECTS
 from poselift.training.trainer import TrainSettings
 
 __all__ = [
@@ -64,43 +63,75 @@ class SyntheticConfig:
     noise: dict[str, Any] = field(default_factory=dict)  # NoiseSettings fields
 
 
+DATASETS = ("h36m", "synthetic", "npz", "loader")
+
+
 @dataclass
 class DataConfig:
-    """Which sequences to train and test on.
+    """Which data to train and test on, and the protocol that says how.
 
     Attributes:
-        dataset: ``"h36m"`` or ``"synthetic"``.
-        path: Human3.6M archive folder or prepared cache (``poselift prepare h36m``);
-            relative paths are tried against the working directory, then the
-            config file's folder. The environment variable ``POSELIFT_H36M``
-            overrides it.
-        keypoints: 2D input: ``"gt"`` (3D projected through the camera) or
-            ``"sh"`` (Stacked Hourglass detections, 16 joints in, 17 out).
-        train_subjects, test_subjects: subject splits (standard: S1,S5-S8 / S9,S11).
+        dataset: ``"h36m"`` (Human3.6M archive or cache), ``"npz"`` (any dataset in VideoPose3D's npz
+            format: :mod:`poselift.datasets.vp3d_npz`), ``"synthetic"`` (the embedded synthetic data) or
+            ``"loader"`` (your own function, :attr:`loader`).
+        protocol: a protocol of :data:`poselift.datasets.protocols.PROTOCOLS` (``null``: ``h36m-vp3d`` for
+            Human3.6M, ``custom`` otherwise). It supplies the subjects, left-out takes, action rule, averaging,
+            root handling, epoch definition and labelled-subset rule; a field set here that differs from it
+            makes a named variant (e.g. ``h36m-vp3d[test_subjects=S9]``).
+        path: the data: Human3.6M archive folder or cache (``poselift prepare h36m``; ``$POSELIFT_H36M``
+            overrides it), or the npz with ``positions_3d``. Relative paths are tried against the working
+            directory, then the config file's folder.
+        keypoints: 2D input. Human3.6M: ``"gt"`` (3D projected through the camera) or ``"sh"`` (Stacked
+            Hourglass detections, 16 joints in, 17 out); npz: ``"archive"`` (the 2D it stores) or ``"gt"``
+            (projected; needs intrinsics); synthetic: ``"gt"`` (noisy 2D from the generator).
+        keypoints_path: npz: a separate npz holding ``positions_2d`` and ``metadata``.
+        cameras: npz: a cameras file (JSON or YAML, see :mod:`poselift.datasets.vp3d_npz`); else the
+            archive's own ``cameras`` entry.
+        layout: npz: the joint layout when the archive's metadata does not say.
+        world_units: npz: ``"m"`` or ``"mm"`` of ``positions_3d``.
+        fps: npz: frames per second when the archive does not say.
+        allow_pickle: npz: VideoPose3D's files store pickled dicts, which can run code when read: set this
+            only for files you trust.
+        train_subjects, test_subjects: ``null``: the protocol's.
+        actions: action-name prefixes to keep (VideoPose3D's ``--actions``); ``null``: the protocol's.
+        action_pattern: regex whose first group is the action of a take name (how takes and chunks merge
+            into actions); ``null``: the protocol's.
+        exclude: ``"SUBJECT/TAKE"`` takes to leave out; ``null``: the protocol's.
         features: 2 (x, y) or 3 (x, y, confidence) values per input joint.
         frame_stride: every ``frame_stride``-th frame of each training video is a target.
-        labelled_fraction: fraction of each labelled video used as targets: one
-            contiguous chunk per video, its start drawn from the seed (1.0: all).
-        unlabelled_subjects: subjects whose 2D (and cameras) feed the
-            semi-supervised back-projection; their 3D is never read.
+        labelled_fraction: fraction of each labelled take used (1.0: all), by the protocol's subset rule.
+        unlabelled_subjects: subjects whose 2D (and cameras) feed the semi-supervised back-projection;
+            their 3D is never read.
         unlabelled_frame_stride: frame stride of unlabelled windows.
-        unlabelled_files: 2D keypoint files of your own videos (``poselift detect``
-            output, DeepStream JSON, COCO npz, MMPose JSON) used as unlabelled
-            data for back-projection, next to or instead of ``unlabelled_subjects``.
-        unlabelled_camera: intrinsics of those videos, ``{f: [fx, fy], c: [cx, cy],
-            k: [k1, k2, k3], p: [p1, p2]}`` in pixels (``k``/``p`` optional). ``null``
-            assumes the documented default from the image size: no distortion,
-            principal point at the centre, focal length 1.15 x image width
+        unlabelled_files: 2D keypoint files of your own videos used as unlabelled data for back-projection.
+        unlabelled_camera: intrinsics of those videos, ``{f: [fx, fy], c: [cx, cy], k: [...], p: [...]}`` in
+            pixels; ``null`` assumes the documented default from the image size
             (:meth:`poselift.core.camera.Camera.from_image_size`).
         unlabelled_image_size: ``[width, height]`` for files that do not store it.
+        loader: ``dataset: loader``: ``"package.module:function"`` or ``"path/to/file.py:function"`` (relative
+            to the config file), called as ``function(**loader_args)``; it returns a
+            :class:`poselift.datasets.splits.Splits` or ``{"train": [...], "test": [...], ...}`` of
+            :class:`~poselift.core.sequence.PoseSequence`. Recorded in the run, so every later command
+            loads the same data again.
+        loader_args: keyword arguments of :attr:`loader`.
         synthetic: settings when ``dataset: synthetic``.
     """
 
     dataset: str = "h36m"
+    protocol: str | None = None
     path: str | None = "../shared/data/h36m"
     keypoints: str = "gt"
-    train_subjects: list[str] = field(default_factory=lambda: list(TRAIN_SUBJECTS))
-    test_subjects: list[str] = field(default_factory=lambda: list(TEST_SUBJECTS))
+    keypoints_path: str | None = None
+    cameras: str | None = None
+    layout: str | None = None
+    world_units: str = "m"
+    fps: float | None = None
+    allow_pickle: bool = False
+    train_subjects: list[str] | None = None
+    test_subjects: list[str] | None = None
+    actions: list[str] | None = None
+    action_pattern: str | None = None
+    exclude: list[str] | None = None
     features: int = 2
     frame_stride: int = 1
     labelled_fraction: float = 1.0
@@ -109,20 +140,38 @@ class DataConfig:
     unlabelled_files: list[str] = field(default_factory=list)
     unlabelled_camera: dict[str, Any] | None = None
     unlabelled_image_size: list[int] | None = None
+    loader: str | None = None
+    loader_args: dict[str, Any] = field(default_factory=dict)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
 
     def __post_init__(self) -> None:
-        if self.dataset not in ("h36m", "synthetic"):
-            raise ConfigError(f"data.dataset must be 'h36m' or 'synthetic', got {self.dataset!r}")
-        if self.keypoints not in ("gt", "sh"):
-            raise ConfigError(f"data.keypoints must be 'gt' or 'sh', got {self.keypoints!r}")
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"data.dataset must be one of {list(DATASETS)}, got {self.dataset!r}")
+        keypoints = {"h36m": ("gt", "sh"), "npz": ("archive", "gt"), "synthetic": ("gt",), "loader": ("gt",)}
+        if self.keypoints not in keypoints[self.dataset]:
+            raise ConfigError(f"data.keypoints for dataset {self.dataset!r} must be one of "
+                              f"{list(keypoints[self.dataset])}, got {self.keypoints!r}")
+        if self.protocol is not None:
+            from poselift.datasets.protocols import get_protocol
+
+            get_protocol(self.protocol)
+        if self.dataset == "loader" and not self.loader:
+            raise ConfigError("data.dataset: loader needs data.loader: 'package.module:function'")
+        if self.loader and self.dataset != "loader":
+            raise ConfigError(f"data.loader is for data.dataset: loader (the dataset is {self.dataset!r})")
+        if self.dataset == "npz" and not self.path:
+            raise ConfigError("data.dataset: npz needs data.path: the npz holding positions_3d")
+        if self.world_units not in ("m", "mm"):
+            raise ConfigError(f"data.world_units must be 'm' or 'mm', got {self.world_units!r}")
+        if self.fps is not None and not self.fps > 0:
+            raise ConfigError(f"data.fps must be positive, got {self.fps}")
         if self.features not in (2, 3):
             raise ConfigError(f"data.features must be 2 or 3, got {self.features}")
         if not 0 < self.labelled_fraction <= 1:
             raise ConfigError(f"data.labelled_fraction must be in (0, 1], got {self.labelled_fraction}")
         if self.frame_stride < 1 or self.unlabelled_frame_stride < 1:
             raise ConfigError("frame strides must be >= 1")
-        overlap = set(self.unlabelled_subjects) & set(self.test_subjects)
+        overlap = set(self.unlabelled_subjects) & set(self.test_subjects or ())
         if overlap:
             raise ConfigError(f"unlabelled subjects {sorted(overlap)} are also test subjects")
 

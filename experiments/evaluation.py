@@ -1,16 +1,20 @@
-"""The evaluation protocol: per-frame errors -> per action -> over actions.
+"""The protocol's averaging: per-frame errors -> per action (or subject and action) -> one number.
 
-Errors are root-relative, in millimetres. For each test sequence the per-frame
-Protocol 1 (MPJPE), Protocol 2 (P-MPJPE), N-MPJPE and velocity error (MPJVE)
-are computed; then frames are pooled **per action** (all subjects and cameras,
-merging repeated takes such as ``Walking`` / ``Walking 1``) and the action
-means are averaged with equal weight, as in the Human3.6M literature.
+Errors are in millimetres against the root-relative ground truth. For each
+test sequence the per-frame Protocol 1 (MPJPE), Protocol 2 (P-MPJPE), N-MPJPE
+and velocity error (MPJVE) are computed, on the prediction as the network
+gives it (``root="raw"``, VideoPose3D) or with its own root subtracted
+(``root="subtract"``). Frames are then pooled **per action** (all subjects and
+cameras; takes merge into actions by the protocol's rule, e.g. ``Walking`` and
+``Walking 1``) and the action means averaged with equal weight (Human3.6M), or
+pooled per subject and action and those cells averaged (HumanEva); see
+:mod:`poselift.datasets.protocols`.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -64,18 +68,25 @@ class SequenceErrors:
 
 
 def sequence_errors(pred: np.ndarray, target: np.ndarray, root: int = 0, subject: str = "", action: str = "",
-                    camera: str = "", device: str | torch.device = "cpu") -> SequenceErrors:
+                    camera: str = "", device: str | torch.device = "cpu", root_mode: str = "subtract"
+                    ) -> SequenceErrors:
     """Per-frame errors of one sequence.
 
     Args:
-        pred, target: ``(T, J, 3)`` in metres (root subtracted from both here).
+        pred, target: ``(T, J, 3)`` in metres; the target's root is subtracted here.
         root: root joint index.
+        root_mode: ``"subtract"``: the prediction's own root is subtracted too; ``"raw"`` (VideoPose3D):
+            the prediction is compared as it is (a network trained on root-relative targets puts its
+            root near the origin; the remaining offset counts as error).
     """
     if pred.shape != target.shape:
         raise ValueError(f"{subject}/{action}/{camera}: prediction {pred.shape} vs target {target.shape}")
+    if root_mode not in ("subtract", "raw"):
+        raise ValueError(f"root_mode must be 'subtract' or 'raw', got {root_mode!r}")
     p = torch.as_tensor(np.asarray(pred), dtype=torch.float64, device=device)
     t = torch.as_tensor(np.asarray(target), dtype=torch.float64, device=device)
-    p = p - p[:, root : root + 1]
+    if root_mode == "subtract":
+        p = p - p[:, root : root + 1]
     t = t - t[:, root : root + 1]
     mm = lambda x: (x * 1000).cpu().numpy()  # noqa: E731
     return SequenceErrors(
@@ -95,10 +106,11 @@ def _pool(errs: Sequence[SequenceErrors]) -> dict[str, float]:
     return out
 
 
-def _action_average(errs: Sequence[SequenceErrors]) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+def _action_average(errs: Sequence[SequenceErrors], action_of: Callable[[str], str] = canonical_action
+                    ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     by_action: dict[str, list[SequenceErrors]] = {}
     for e in errs:
-        by_action.setdefault(canonical_action(e.action), []).append(e)
+        by_action.setdefault(action_of(e.action), []).append(e)
     per_action = {a: _pool(v) for a, v in sorted(by_action.items())}
     overall = {m: float(np.mean([v[m] for v in per_action.values()])) if per_action else float("nan")
                for m in METRICS}
@@ -107,33 +119,58 @@ def _action_average(errs: Sequence[SequenceErrors]) -> tuple[dict[str, float], d
     return overall, per_action
 
 
-def summarize(errors: Iterable[SequenceErrors], notes: Sequence[str] = ()) -> dict:
+def summarize(errors: Iterable[SequenceErrors], notes: Sequence[str] = (), protocol=None) -> dict:
     """Aggregate per-sequence errors into the protocol's numbers.
 
+    Args:
+        errors: per-sequence errors.
+        notes: statements the table must carry.
+        protocol: a :class:`~poselift.datasets.protocols.Protocol` (its action rule and averaging);
+            ``None``: takes merge by dropping a trailing take number (:func:`canonical_action`) and
+            actions are averaged.
+
     Returns:
-        ``{"mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"}`` (mm, averaged per action
-        then over actions), ``"frames"``, ``"sequences"``, ``"actions"``,
+        ``{"mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"}`` (mm, averaged by the protocol's rule),
+        ``"frames"``, ``"sequences"``, ``"actions"``, ``"averaging"``,
         ``"per_action"`` {action: {metric: mm, "frames": n}},
-        ``"per_subject"`` {subject: {metric: mm (action-averaged within the
-        subject), "frames": n}} and ``"notes"``.
+        ``"per_subject"`` {subject: {metric: mm (action-averaged within the subject), "frames": n}},
+        ``"per_subject_action"`` {subject: {action: {metric: mm, "frames": n}}} and ``"notes"``.
     """
     errors = list(errors)
-    overall, per_action = _action_average(errors)
+    action_of = protocol.action_of if protocol is not None else canonical_action
+    averaging = protocol.averaging if protocol is not None else "action"
+    overall, per_action = _action_average(errors, action_of)
     subjects = sorted({e.subject for e in errors})
-    per_subject = {}
+    per_subject, per_subject_action = {}, {}
     for s in subjects:
-        o, _ = _action_average([e for e in errors if e.subject == s])
+        o, cells = _action_average([e for e in errors if e.subject == s], action_of)
         per_subject[s] = {k: o[k] for k in (*METRICS, "frames")}
+        per_subject_action[s] = cells
+    if averaging == "subject_action":
+        cells = [c for by_action in per_subject_action.values() for c in by_action.values()]
+        overall = {m: float(np.mean([c[m] for c in cells])) if cells else float("nan") for m in METRICS}
+        overall["frames"] = int(sum(c["frames"] for c in cells))
+        overall["actions"] = len(per_action)
     out = {m: overall[m] for m in METRICS}
-    out.update(frames=overall["frames"], sequences=len(errors), actions=overall["actions"],
-               per_action=per_action, per_subject=per_subject, notes=list(notes))
+    out.update(frames=overall["frames"], sequences=len(errors), actions=overall["actions"], averaging=averaging,
+               per_action=per_action, per_subject=per_subject, per_subject_action=per_subject_action,
+               notes=list(notes))
     return out
 
 
-def markdown_table(summary: dict, title: str | None = None, per: str = "action") -> str:
-    """A Markdown table of one summary: rows = actions (or subjects) + average."""
-    rows = summary["per_action"] if per == "action" else summary["per_subject"]
-    head = f"| {per} | P1 (mm) | P2 (mm) | N-MPJPE (mm) | MPJVE (mm) | frames |"
+def markdown_table(summary: dict, title: str | None = None, per: str | None = None) -> str:
+    """A Markdown table of one summary: rows = actions (``per="action"``), subjects (``"subject"``) or
+    subject x action cells (``"subject_action"``), then the average. Default: the summary's averaging."""
+    per = per or ("subject_action" if summary.get("averaging") == "subject_action" else "action")
+    if per == "subject_action":
+        rows = {f"{s} {a}": v for s, cells in summary.get("per_subject_action", {}).items() for a, v in cells.items()}
+    elif per == "subject":
+        rows = summary["per_subject"]
+    elif per == "action":
+        rows = summary["per_action"]
+    else:
+        raise ValueError(f"per must be 'action', 'subject' or 'subject_action', got {per!r}")
+    head = f"| {per.replace('_', ' x ')} | P1 (mm) | P2 (mm) | N-MPJPE (mm) | MPJVE (mm) | frames |"
     lines = [f"**{title}**", ""] if title else []
     lines += [head, "|---|---:|---:|---:|---:|---:|"]
     for name, v in rows.items():

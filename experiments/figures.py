@@ -373,7 +373,7 @@ def comparison_animation(
 
 # --------------------------------------------------------------------------- sequences
 def _camera_name(seq: PoseSequence) -> str:
-    return str(seq.camera.name) if seq.camera is not None else ""
+    return seq.camera_id
 
 
 def sequence_label(seq: PoseSequence) -> str:

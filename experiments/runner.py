@@ -1,18 +1,17 @@
 """One experiment = config -> data splits -> training -> evaluation -> run folder.
 
 :func:`train_run` is what ``poselift train CONFIG`` calls; :func:`evaluate_run`
-is ``poselift evaluate RUN_DIR``. Both work for Human3.6M (``data.dataset:
-h36m``) and the embedded synthetic data (``data.dataset: synthetic``).
+is ``poselift evaluate RUN_DIR`` and :func:`reproduce_run` ``poselift
+reproduce RUN_DIR``. They work for every kind of data (Human3.6M, VideoPose3D
+npz archives, the synthetic data, a loader function: :mod:`poselift.experiments.data`),
+and every ``metrics.json`` records the dataset, the protocol (by name, with what
+this copy of the data lacks) and whether flip test-time augmentation was used.
 """
 from __future__ import annotations
 
-import copy
 import dataclasses
-import hashlib
 import os
-import re
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
@@ -25,7 +24,10 @@ from poselift.core.device import machine_description
 from poselift.core.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from poselift.core.layouts import get_layout
 from poselift.core.sequence import PoseSequence
+from poselift.datasets.protocols import Protocol
+from poselift.datasets.splits import Splits
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
+from poselift.experiments.data import labelled_subset, load_splits
 from poselift.experiments.evaluation import markdown_table, sequence_errors, summarize
 from poselift.experiments.runs import git_commit
 from poselift.inference import Lifter, load_lifter
@@ -35,201 +37,13 @@ from poselift.training.trainer import Trainer
 from poselift.training.windows import WindowBank
 
 __all__ = [
-    "Splits",
-    "load_splits",
-    "labelled_ranges",
     "build_models",
     "evaluate_sequences",
     "train_run",
     "evaluate_run",
-    "resolve_data_path",
+    "reproduce_run",
+    "compare_metrics",
 ]
-
-
-@dataclass
-class Splits:
-    """Sequences of one experiment.
-
-    Attributes:
-        train: labelled training sequences (with 3D).
-        test: evaluation sequences (with 3D).
-        unlabelled: sequences for back-projection (2D + camera; 3D unused).
-        layout_in, layout_out: 2D input and 3D output layouts.
-        notes: statements every results table must carry (e.g. missing data).
-    """
-
-    train: list[PoseSequence]
-    test: list[PoseSequence]
-    unlabelled: list[PoseSequence] = field(default_factory=list)
-    layout_in: str = "h36m17"
-    layout_out: str = "h36m17"
-    notes: list[str] = field(default_factory=list)
-
-
-def resolve_data_path(path: str | None, config_source: str | None = None) -> Path:
-    """Find the Human3.6M archive/cache: ``$POSELIFT_H36M``, then ``path`` relative to
-    the working directory, then relative to the config file's folder."""
-    env = os.environ.get("POSELIFT_H36M")
-    candidates = [Path(env)] if env else []
-    if path:
-        p = Path(path).expanduser()
-        candidates.append(p)
-        if not p.is_absolute() and config_source:
-            candidates.append(Path(config_source).parent / p)
-    for c in candidates:
-        if c.exists():
-            return c
-    raise FileNotFoundError(
-        "Human3.6M data not found (tried: " + ", ".join(str(c) for c in candidates) + "). "
-        "Set data.path in the config, pass --data PATH, or set POSELIFT_H36M."
-    )
-
-
-def _synthetic_splits(cfg: ExperimentConfig) -> Splits:
-    from poselift.datasets.synthetic import NoiseSettings, make_cameras, make_dataset
-
-    s = cfg.data.synthetic
-    noise = NoiseSettings(**s.noise)
-    cams = make_cameras(np.random.default_rng(s.camera_seed))
-    train = make_dataset(s.subjects, s.motions, s.takes, s.num_frames, seed=s.seed, noise=noise, cameras=cams)
-    test = make_dataset(s.test_subjects, s.motions, 1, s.test_num_frames, seed=s.test_seed, noise=noise,
-                        cameras=cams)
-    if cfg.data.keypoints != "gt":
-        raise ValueError("synthetic data has only 'gt' keypoints (noisy 2D from the generator)")
-    return Splits(train, test, [], "h36m17", "h36m17",
-                  [f"Synthetic data: {s.subjects} training bodies (seed {s.seed}), {s.test_subjects} "
-                   f"held-out test bodies (seed {s.test_seed}), detector-like 2D noise."])
-
-
-def _h36m_splits(cfg: ExperimentConfig) -> Splits:
-    from poselift.datasets import h36m
-
-    d = cfg.data
-    path = resolve_data_path(d.path, cfg.source)
-    data = h36m.load(path)
-    train = h36m.sequences(data, d.train_subjects, keypoints=d.keypoints)
-    test = h36m.sequences(data, d.test_subjects, keypoints=d.keypoints)
-    unl = h36m.sequences(data, d.unlabelled_subjects, keypoints=d.keypoints) if d.unlabelled_subjects else []
-    unl = [dataclasses.replace(s, poses3d=None) for s in unl]  # unlabelled: the 3D is never seen
-    notes = []
-    if "S9" in d.test_subjects:
-        notes.append(h36m.MISSING_NOTE)
-    if d.keypoints == "sh":  # detections missing for a test video change what is averaged
-        notes += [n + " (evaluated on the other cameras)" for n in data.notes
-                  if "no Stacked Hourglass" in n and any(re.search(rf"\b{s}\b", n) for s in d.test_subjects)]
-    if d.keypoints == "sh":
-        notes.append("2D input: Stacked Hourglass detections (MPII-pretrained, 16 joints) -> 17 joints.")
-    layout_in = "mpii16" if d.keypoints == "sh" else "h36m17"
-    return Splits(train, test, unl, layout_in, "h36m17", notes)
-
-
-def _split_key(cfg) -> dict:
-    """What decides a config's test sequences (and their 2D input)."""
-    d = cfg.data
-    key = {"dataset": d.dataset, "keypoints": d.keypoints}
-    if d.dataset == "synthetic":
-        s = d.synthetic
-        key.update(test_subjects=s.test_subjects, test_num_frames=s.test_num_frames, test_seed=s.test_seed,
-                   camera_seed=s.camera_seed, motions=s.motions, noise=s.noise)
-    else:
-        key.update(test_subjects=list(d.test_subjects))
-    return key
-
-
-def shared_test_split(run_dirs: Sequence[str | os.PathLike], data_path: str | None = None) -> list[PoseSequence]:
-    """The test sequences several run folders share, loaded from the first run's config.
-
-    Raises ``ValueError`` naming what differs when the runs were tested on
-    different splits; loads no unlabelled data and as little training data as
-    possible. ``data_path`` overrides the configs' ``data.path``.
-    """
-    run_dirs = [Path(d) for d in run_dirs]
-    cfgs = []
-    for d in run_dirs:
-        if not (d / "config.yaml").exists():
-            raise FileNotFoundError(f"{d} is not a run folder (no config.yaml)")
-        cfgs.append(load_config(d / "config.yaml"))
-    keys = [_split_key(c) for c in cfgs]
-    for d, k in zip(run_dirs[1:], keys[1:]):
-        if k != keys[0]:
-            diff = sorted(n for n in k if k[n] != keys[0].get(n))
-            raise ValueError(f"{d} and {run_dirs[0]} do not share a test split (they differ in {', '.join(diff)})")
-    cfg = copy.deepcopy(cfgs[0])
-    if data_path is not None:
-        cfg.data.path = data_path
-    # only the test split is needed: no unlabelled data, as little training data as possible
-    cfg.data.unlabelled_subjects = []
-    cfg.data.unlabelled_files = []
-    if cfg.data.dataset != "synthetic":
-        cfg.data.train_subjects = list(cfg.data.test_subjects[:1])
-    return load_splits(cfg, progress=False).test
-
-
-def custom_unlabelled(cfg: ExperimentConfig, layout_in: str) -> list[PoseSequence]:
-    """Sequences of ``data.unlabelled_files`` with their camera, converted to the model's input layout.
-
-    Every file's tracks become sequences; each gets ``data.unlabelled_camera``
-    (pixels) or, when that is ``null``, :meth:`Camera.from_image_size` of its
-    video. Tracks shorter than 10 frames are dropped.
-    """
-    from poselift.core.camera import Camera
-    from poselift.detectors.formats import read_2d
-
-    d = cfg.data
-    out = []
-    size = tuple(d.unlabelled_image_size) if d.unlabelled_image_size else None
-    for f in d.unlabelled_files:
-        path = Path(f)
-        if not path.is_absolute() and not path.exists() and cfg.source:
-            path = Path(cfg.source).parent / f
-        for seq in read_2d(path, image_size=size).to_sequences(min_length=10):
-            w, h = seq.image_size
-            if d.unlabelled_camera is None:
-                cam = Camera.from_image_size(w, h, name=f"default:{path.name}")
-            else:
-                try:
-                    cam = Camera(**d.unlabelled_camera, width=w, height=h, name=f"user:{path.name}")
-                except TypeError as e:
-                    raise ValueError(f"data.unlabelled_camera: {e} (expected keys f, c, k, p)") from None
-            seq = dataclasses.replace(seq, camera=cam, subject=seq.subject or path.stem)
-            out.append(seq.converted(layout_in))
-    if d.unlabelled_files and not out:
-        raise ValueError(f"data.unlabelled_files: no track of 10 frames or more in {d.unlabelled_files}")
-    return out
-
-
-def load_splits(cfg: ExperimentConfig, progress: bool = True) -> Splits:
-    """Sequences for ``cfg.data`` (train, test, unlabelled)."""
-    if cfg.data.dataset == "synthetic":
-        splits = _synthetic_splits(cfg)
-    else:
-        splits = _h36m_splits(cfg)
-    if cfg.data.unlabelled_files:
-        splits.unlabelled = splits.unlabelled + custom_unlabelled(cfg, splits.layout_in)
-    if not splits.train:
-        raise ValueError(f"no training sequences for subjects {cfg.data.train_subjects}")
-    if not splits.test:
-        raise ValueError(f"no test sequences for subjects {cfg.data.test_subjects}")
-    return splits
-
-
-def _stable_int(*parts) -> int:
-    h = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(h[:8], "little")
-
-
-def labelled_ranges(seqs: Sequence[PoseSequence], fraction: float, seed: int) -> list[tuple[int, int]]:
-    """One contiguous chunk of ``fraction`` of each video, starting at a seeded random frame."""
-    out = []
-    for s in seqs:
-        t = len(s)
-        n = max(1, int(round(t * fraction)))
-        if n >= t:
-            out.append((0, t))
-            continue
-        start = _stable_int(seed, s.subject, s.action, s.camera.name if s.camera else "") % (t - n + 1)
-        out.append((start, start + n))
-    return out
 
 
 def build_models(cfg: ExperimentConfig, layout_in: str, layout_out: str) -> tuple[TemporalLifter, TemporalLifter | None]:
@@ -243,14 +57,20 @@ def build_models(cfg: ExperimentConfig, layout_in: str, layout_out: str) -> tupl
 
 
 def evaluate_sequences(preds: Sequence[np.ndarray], seqs: Sequence[PoseSequence], notes: Sequence[str] = (),
-                       keep_errors: bool = False) -> dict:
-    """Protocol numbers for predictions against the sequences' 3D (see :func:`summarize`)."""
+                       keep_errors: bool = False, protocol: Protocol | None = None) -> dict:
+    """Protocol numbers for predictions against the sequences' 3D (see :func:`summarize`).
+
+    ``preds``: per sequence ``(T, J, 3)`` as the network gave them (the protocol's ``root`` rule decides
+    whether their own root is subtracted); ``protocol``: its root rule, action rule and averaging
+    (``None``: predicted root subtracted, takes merged by number, actions averaged).
+    """
+    root_mode = protocol.root if protocol is not None else "subtract"
     errs = []
     for p, s in zip(preds, seqs):
         target = s.root_relative_3d()[: len(p)]
         errs.append(sequence_errors(p, target, root=s.layout3d.root, subject=s.subject, action=s.action,
-                                    camera=s.camera.name if s.camera else ""))
-    summary = summarize(errs, notes)
+                                    camera=s.camera_id, root_mode=root_mode))
+    summary = summarize(errs, notes, protocol)
     if keep_errors:
         summary["_errors"] = errs
     return summary
@@ -340,20 +160,20 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     t_data = time.perf_counter()
     splits = splits or load_splits(cfg, progress)
     data_seconds = time.perf_counter() - t_data
+    protocol = splits.protocol
     model, traj = build_models(cfg, splits.layout_in, splits.layout_out)
-    ranges = None
-    if cfg.data.labelled_fraction < 1:
-        ranges = labelled_ranges(splits.train, cfg.data.labelled_fraction, cfg.seed)
-    labelled = _bank(splits.train, cfg, model, device, labelled=True, ranges=ranges, trajectories=traj is not None)
+    train_seqs, ranges = labelled_subset(splits.train, cfg.data.labelled_fraction, protocol, cfg.seed)
+    labelled = _bank(train_seqs, cfg, model, device, labelled=True, ranges=ranges, trajectories=traj is not None)
     unlabelled = _bank(splits.unlabelled, cfg, model, device, labelled=False) if splits.unlabelled else None
 
-    settings = dataclasses.replace(cfg.train, seed=cfg.seed, progress=progress and cfg.train.progress)
+    # the epoch definition is the protocol's (a config that changes it runs a named variant of it)
+    settings = dataclasses.replace(cfg.train, seed=cfg.seed, progress=progress and cfg.train.progress,
+                                   flip_mode=protocol.flip_mode)
     monitor = None
     if cfg.eval.eval_every > 0:
         def monitor(m, _t):
-            lifter = Lifter(m, get_layout(splits.layout_in), get_layout(splits.layout_out), cfg.eval.flip_test)
-            preds = lifter.lift_all(splits.test, max_frames=cfg.eval.monitor_frames)
-            r = evaluate_sequences(preds, splits.test)
+            preds = _lifter(m, splits, cfg, protocol).lift_all(splits.test, max_frames=cfg.eval.monitor_frames)
+            r = evaluate_sequences(preds, splits.test, protocol=protocol)
             return {"mpjpe": r["mpjpe"], "p_mpjpe": r["p_mpjpe"]}
 
     trainer = Trainer(model, labelled, settings, splits.layout_in, splits.layout_out, evaluate=monitor,
@@ -365,7 +185,8 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
         info = _run_info(cfg, device)
         if dist_info.world_size > 1:
             info.update(processes=dist_info.world_size, backend=dist_info.backend)
-        info.update(train_windows=labelled.num_windows,
+        info.update(dataset=splits.dataset, protocol=protocol.name, flip_mode=settings.effective_flip_mode,
+                    train_windows=labelled.num_windows,
                     unlabelled_windows=unlabelled.num_windows if unlabelled else 0,
                     parameters=sum(p.numel() for p in model.parameters()),
                     data_seconds=round(data_seconds, 2))
@@ -393,20 +214,50 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     return metrics
 
 
+def _lifter(model, splits: Splits, cfg: ExperimentConfig, protocol: Protocol) -> Lifter:
+    """The model as the protocol evaluates it (raw output, or its root subtracted)."""
+    return Lifter(model, get_layout(splits.layout_in), get_layout(splits.layout_out), cfg.eval.flip_test,
+                  root_relative=protocol.root == "subtract")
+
+
+def protocol_record(protocol: Protocol, splits: Splits, cfg: ExperimentConfig) -> dict:
+    """What ``metrics.json`` says about how the numbers were measured."""
+    return {"name": protocol.name, "base": protocol.base, "changes": list(protocol.changes),
+            "description": protocol.description, "dataset": splits.dataset, "keypoints": cfg.data.keypoints,
+            "flip_test": cfg.eval.flip_test, "root": protocol.root, "averaging": protocol.averaging,
+            "flip_mode": protocol.flip_mode, "subset_rule": protocol.subset_rule,
+            "test_subjects": list(protocol.test_subjects), "excluded_takes": list(protocol.exclude),
+            "data_report": splits.report}
+
+
 def _final_evaluation(model, cfg: ExperimentConfig, splits: Splits, run_dir: Path, progress: bool):
     t0 = time.perf_counter()
-    lifter = Lifter(model, get_layout(splits.layout_in), get_layout(splits.layout_out), cfg.eval.flip_test)
-    preds = lifter.lift_all(splits.test, progress=progress)
+    protocol = splits.protocol
+    preds = _lifter(model, splits, cfg, protocol).lift_all(splits.test, progress=progress)
     eval_seconds = time.perf_counter() - t0
-    metrics = evaluate_sequences(preds, splits.test, splits.notes)
-    metrics = {"name": cfg.name, **metrics}
+    metrics = evaluate_sequences(preds, splits.test, splits.notes, protocol=protocol)
+    metrics = {"name": cfg.name, "dataset": splits.dataset, "protocol": protocol_record(protocol, splits, cfg),
+               "flip_test": cfg.eval.flip_test, **metrics}
+    _keep_previous(run_dir / "metrics.json")
     atomic_write_json(run_dir / "metrics.json", metrics)
-    title = f"{cfg.name}: receptive field {model.receptive_field}, {cfg.data.dataset} {cfg.data.keypoints} 2D"
+    title = (f"{cfg.name}: receptive field {model.receptive_field}, {splits.dataset} {cfg.data.keypoints} 2D, "
+             f"protocol {protocol.name}")
     atomic_write_text(run_dir / "table.md", markdown_table(metrics, title))
     if cfg.eval.save_predictions:
         _save_predictions(run_dir / "predictions.h5", preds, splits.test)
     frames = int(sum(len(p) for p in preds))
     return metrics, eval_seconds, frames
+
+
+def _keep_previous(path: Path) -> None:
+    """Before a file is replaced by a re-evaluation, keep the old one beside it (``<name>.<time>.json``)."""
+    if path.exists():
+        stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).strftime("%Y%m%dT%H%M%S")
+        kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+        k = 1
+        while kept.exists():
+            kept, k = path.with_name(f"{path.stem}.{stamp}-{k}{path.suffix}"), k + 1
+        os.replace(path, kept)
 
 
 def _save_predictions(path: Path, preds, seqs) -> None:
@@ -419,12 +270,16 @@ def _save_predictions(path: Path, preds, seqs) -> None:
             for i, (p, s) in enumerate(zip(preds, seqs)):
                 g = f.create_group(f"{i:05d}")
                 g.create_dataset("poses3d", data=p.astype(np.float32), compression="gzip")
-                g.attrs.update(subject=s.subject, action=s.action, camera=s.camera.name if s.camera else "")
+                g.attrs.update(subject=s.subject, action=s.action, camera=s.camera_id)
 
 
 def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progress: bool = True,
                  flip_test: bool | None = None) -> dict:
-    """Re-evaluate the checkpoint of ``run_dir`` on its config's test split; rewrites ``metrics.json``."""
+    """Re-evaluate the checkpoint of ``run_dir`` on its config's test split (under its protocol).
+
+    The new numbers go to ``metrics.json``; the previous ``metrics.json`` is kept beside it as
+    ``metrics.<time it was written>.json`` (nothing measured is destroyed).
+    """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.yaml"
     if not cfg_path.exists():
@@ -435,7 +290,7 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
     if flip_test is not None:
         cfg.eval.flip_test = flip_test
     lifter = load_lifter(run_dir, device=cfg.device)
-    splits = load_splits(cfg, progress)
+    splits = load_splits(cfg, progress, test_only=True)
     metrics, eval_seconds, frames = _final_evaluation(lifter.model, cfg, splits, run_dir, progress)
     info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
     info.update(last_evaluated=datetime.now(timezone.utc).isoformat(timespec="seconds"),

@@ -221,6 +221,9 @@ class Lifter:
         flip_test: average with the mirrored input's prediction.
         traj_model: trajectory model of a semi-supervised run, else ``None``.
         run_dir: where it came from.
+        root_relative: subtract the predicted root joint from every pose (default). ``False`` returns the
+            network's output as it is (it learned to put the root near the origin); VideoPose3D's
+            Protocol 1 is measured on that raw output.
     """
 
     model: TemporalLifter
@@ -229,6 +232,7 @@ class Lifter:
     flip_test: bool = True
     traj_model: TemporalLifter | None = None
     run_dir: Path | None = None
+    root_relative: bool = True
 
     @property
     def receptive_field(self) -> int:
@@ -246,6 +250,8 @@ class Lifter:
         return flip_pair(self.layout_in, self.layout_out) if self.flip_test else None
 
     def _root_relative(self, y: np.ndarray) -> np.ndarray:
+        if not self.root_relative:
+            return y
         r = self.layout_out.root
         return y - y[:, r : r + 1]
 

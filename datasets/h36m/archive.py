@@ -215,6 +215,7 @@ def read_archive(
 
         keypoints2d: dict[tuple[str, str, str], np.ndarray] = {}
         no_3d: dict[tuple[str, str], list[str]] = {}
+        missing3d: dict[tuple[str, str], int] = {}
         for s, path in files_2d:
             bar.update()
             parsed = _parse_sh_name(path.name)
@@ -227,6 +228,9 @@ def read_archive(
                 continue
             if (s, action) not in poses3d:
                 no_3d.setdefault((s, action), []).append(cam)
+                with reading(path, "Stacked Hourglass HDF5"), _open_h5(path) as h5:
+                    if "poses" in h5:
+                        missing3d[(s, action)] = max(missing3d.get((s, action), 0), int(h5["poses"].shape[0]))
                 continue
             with reading(path, "Stacked Hourglass HDF5"):
                 with _open_h5(path) as h5:
@@ -255,6 +259,7 @@ def read_archive(
         layout2d="mpii16",
         keypoints_name=SH_KEYPOINTS if detections else "",
         notes=notes,
+        missing3d=missing3d,
         source=str(root),
     )
 

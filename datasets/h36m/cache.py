@@ -149,6 +149,7 @@ def save_cache(data: H36MData, out: str | Path, *, compression: str | None = "gz
             h5.attrs["layout3d"] = "h36m17"
             h5.attrs["source"] = data.source
             h5.attrs["notes"] = json.dumps(list(data.notes))
+            h5.attrs["missing3d"] = json.dumps([[s, a, n] for (s, a), n in sorted(data.missing3d.items())])
             h5.attrs["poselift_version"] = __version__
             for (s, cam_id), cam in data.cameras.items():
                 g = h5.require_group(f"cameras/{s}").create_group(cam_id)
@@ -255,6 +256,7 @@ def _load_cache(path: Path, want: set[str] | None) -> H36MData:
                     for cam_id, d in ga.items():
                         keypoints2d[(s, action, cam_id)] = _read(d, (n2, 2), path)
             notes = json.loads(str(h5.attrs.get("notes", "[]")))
+            missing3d = {(str(s), str(a)): int(n) for s, a, n in json.loads(str(h5.attrs.get("missing3d", "[]")))}
             data = H36MData(
                 cameras=cameras,
                 poses3d=poses3d,
@@ -262,6 +264,7 @@ def _load_cache(path: Path, want: set[str] | None) -> H36MData:
                 layout2d=layout2d,
                 keypoints_name=str(h5.attrs.get("keypoints_name", "")),
                 notes=list(notes),
+                missing3d=missing3d,
                 source=f"{path} (cache of {h5.attrs.get('source', '?')})",
             )
         except FileFormatError:

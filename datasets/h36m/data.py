@@ -27,6 +27,8 @@ class H36MData:
         keypoints_name: what the detections are (``"sh_pt_mpii"``, or the
             ``<name>`` of a ``data_2d_h36m_<name>.npz``); ``""`` when there are none.
         notes: one line per thing left out or adjusted while reading.
+        missing3d: ``{(subject, action): frames}`` takes whose 2D exists but whose 3D this copy lacks
+            (the frames of their 2D), so a report can say what is missing and how much.
         source: where the data was read from.
     """
 
@@ -36,6 +38,7 @@ class H36MData:
     layout2d: str = "mpii16"
     keypoints_name: str = SH_KEYPOINTS
     notes: list[str] = field(default_factory=list)
+    missing3d: dict[tuple[str, str], int] = field(default_factory=dict)
     source: str = ""
 
     @property
@@ -70,6 +73,7 @@ class H36MData:
             layout2d=self.layout2d,
             keypoints_name=self.keypoints_name,
             notes=list(self.notes),
+            missing3d={k: v for k, v in self.missing3d.items() if k[0] in keep},
             source=self.source,
         )
 

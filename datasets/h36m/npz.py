@@ -176,13 +176,14 @@ def _npz_3d(poses3d_npz: Path, raw3d: dict, subs: list[str], poses3d: dict, prog
 def _read_npz_2d(poses3d_npz, keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progress, cameras,
                  poses3d, notes) -> H36MData:
     keypoints2d: dict[tuple[str, str, str], np.ndarray] = {}
+    missing3d: dict[tuple[str, str], int] = {}
     layout = "mpii16"
     name = ""
     if keypoints_npz is not None:
         keypoints_npz = Path(keypoints_npz)
         with reading(keypoints_npz, "npz"):
             layout, name = _npz_2d(keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progress,
-                                   cameras, poses3d, keypoints2d, notes)
+                                   cameras, poses3d, keypoints2d, notes, missing3d)
     return H36MData(
         cameras=cameras,
         poses3d=poses3d,
@@ -190,12 +191,13 @@ def _read_npz_2d(poses3d_npz, keypoints_npz, allow_pickle, subs, layout2d, keypo
         layout2d=layout,
         keypoints_name=name,
         notes=notes,
+        missing3d=missing3d,
         source=str(poses3d_npz) + (f" + {keypoints_npz}" if keypoints_npz is not None else ""),
     )
 
 
 def _npz_2d(keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progress, cameras, poses3d,
-            keypoints2d, notes) -> tuple[str, str]:
+            keypoints2d, notes, missing3d) -> tuple[str, str]:
     from tqdm.auto import tqdm
 
     entries = _load_npz_objects(keypoints_npz, ["positions_2d"], allow_pickle, optional=["metadata"])
@@ -214,6 +216,8 @@ def _npz_2d(keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progres
             what = f"{keypoints_npz}: {s} {action!r}"
             if (s, action) not in poses3d:
                 notes.append(f"{s} {action!r}: 2D ({name}) but no 3D; left out")
+                if isinstance(per_cam, (list, tuple)) and per_cam and per_cam[0] is not None:
+                    missing3d[(s, action)] = int(len(per_cam[0]))
                 continue
             if not isinstance(per_cam, (list, tuple)) or len(per_cam) != len(CAMERA_IDS):
                 raise InputError(f"{what}: expected a list of {len(CAMERA_IDS)} per-camera arrays")

@@ -106,8 +106,8 @@ def onnx_table(channels, rfs, frames, pushes, warmup, threads) -> None:
     except ImportError:
         print("\n(onnxruntime not installed: ONNX comparison skipped)")
         return
-    from poselift.model.onnx_runtime import OnnxSequenceModel, OnnxStepModel
     from poselift.model.onnx import export_onnx
+    from poselift.model.onnx_runtime import OnnxSequenceModel, OnnxStepModel
 
     print(f"\nONNX Runtime (CPUExecutionProvider, {threads} threads) vs torch; whole sequence: one padded sequence "
           f"of {frames} frames; step: one stream\n")

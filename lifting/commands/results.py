@@ -54,19 +54,29 @@ def _compare(args: argparse.Namespace) -> int:
         seqs = read_2d(args.input, image_size=size, fps=args.fps).to_sequences(min_length=args.min_length)
         if not seqs:
             raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
+        root_relative = True
     else:
-        from poselift.experiments.runner import shared_test_split
+        from poselift.experiments.data import shared_test_split
 
-        seqs = shared_test_split(args.run_dirs, args.data)
+        test = shared_test_split(args.run_dirs, args.data, allow_mixed=args.allow_mixed)
+        seqs, root_relative = test.test, test.protocol.root == "subtract"
     lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
     if args.single_frame:
         lifters.insert(0, load_lifter(args.single_frame, device=args.device))
+    flips = {lf.flip_test for lf in lifters}
+    if len(flips) > 1 and not args.allow_mixed:
+        raise ValueError("the runs differ in flip test-time augmentation ("
+                         + ", ".join(f"{lf.run_dir.name}: {'on' if lf.flip_test else 'off'}" for lf in lifters)
+                         + "); compare like with like, or pass --allow-mixed (the table then says which is which)")
+    for lf in lifters:
+        lf.root_relative = root_relative  # the protocol's root rule (VideoPose3D: the raw output)
     methods = []
     det = single_frame_from_detector(seqs)
     if det is not None:
         methods.append(det)
     for lf in lifters:
-        name = lf.run_dir.name + f" (rf {lf.receptive_field})"
+        name = lf.run_dir.name + f" (rf {lf.receptive_field}" + (
+            f", flip TTA {'on' if lf.flip_test else 'off'})" if len(flips) > 1 else ")")
         kind = "single-frame" if lf.receptive_field == 1 else "temporal"
         methods.append(Method(name, [lf.lift(s) for s in seqs], kind=kind))
     result = compare_methods(seqs, methods)
@@ -81,6 +91,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def cmd_figures(args: argparse.Namespace) -> int:
     from poselift.core.io import read_json
+    from poselift.experiments.data import shared_test_split
     from poselift.experiments.figures import (
         comparison_animation,
         error_over_time_figure,
@@ -88,7 +99,6 @@ def cmd_figures(args: argparse.Namespace) -> int:
         select_sequence,
         sequence_label,
     )
-    from poselift.experiments.runner import shared_test_split
     from poselift.inference import load_lifter
 
     run_dirs = [Path(d) for d in args.run_dirs]
@@ -97,19 +107,22 @@ def cmd_figures(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"no such run folder: {d}")
     if args.frames is not None and args.frames < 0:
         raise ValueError(f"--frames must be >= 0 (0: all frames), got {args.frames}")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-
-    # the per-action bars only need metrics.json
+    # everything is loaded and checked before the first file is written
+    test = shared_test_split(run_dirs, args.data, allow_mixed=args.allow_mixed)
+    index, seq = select_sequence(test.test, args.sequence)
     names = []
     for d in run_dirs:
         m = read_json(d / "metrics.json") if (d / "metrics.json").exists() else {}
         names.append(str(m.get("name") or d.name))
+    lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
+    for _, lf in lifters:
+        lf.root_relative = test.protocol.root == "subtract"
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # the per-action bars only need metrics.json
     per_action_figure({n: d for n, d in _unique(names, run_dirs)}, metric="mpjpe", out_path=out / "per_action.png")
     print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(run_dirs)} run(s)")
 
-    index, seq = select_sequence(shared_test_split(run_dirs, args.data), args.sequence)
-    lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
     lifters.sort(key=lambda item: (item[1].receptive_field != 1, item[1].receptive_field))
     preds = {}
     for name, lf in lifters:
@@ -164,6 +177,9 @@ def register(sub) -> None:
     p.add_argument("--fps", type=float)
     p.add_argument("--min-length", type=int, default=10, help="shortest track to compare (frames)")
     p.add_argument("--data", help="Human3.6M data path (ground-truth mode)")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="compare runs tested under different protocols or with different flip test-time "
+                        "augmentation (the first run's test split is used; each row says its flip setting)")
     p.add_argument("--device", default="auto")
     p.add_argument("--format", choices=["md", "csv"], default="md")
     p.add_argument("--out", help="also write the numbers as JSON")
@@ -182,6 +198,8 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("gif", "mp4"), default="gif", help="animation file type (default gif)")
     p.add_argument("--fps", type=float, default=None, help="animation frame rate (default: the sequence's)")
     p.add_argument("--data", help="Human3.6M archive folder or cache (overrides the configs' data.path)")
+    p.add_argument("--allow-mixed", action="store_true",
+                   help="draw runs tested under different protocols (on the first run's test split)")
     p.add_argument("--device", default="auto", help="torch device for the lifters")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_figures)

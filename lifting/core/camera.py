@@ -41,6 +41,7 @@ __all__ = [
     "camera_to_world",
     "project",
     "project_intrinsics",
+    "rotation_from_quaternion",
     "DEFAULT_FOCAL_FACTOR",
 ]
 
@@ -148,6 +149,25 @@ def project_intrinsics(X, intrinsics, clamp: bool = True):
     if isinstance(intrinsics, np.ndarray) and not isinstance(X, torch.Tensor):
         intrinsics = np.asarray(intrinsics)
     return project(X, intrinsics[..., 0:2], intrinsics[..., 2:4], intrinsics[..., 4:7], intrinsics[..., 7:9], clamp=clamp)
+
+
+def rotation_from_quaternion(q) -> np.ndarray:
+    """``(3, 3)`` rotation matrix of a unit quaternion ``(w, x, y, z)`` (scalar first; normalised here).
+
+    With VideoPose3D's camera ``orientation`` quaternion (the camera's rotation in world coordinates,
+    scalar first), the world-to-camera rotation of :class:`Camera` is this matrix transposed:
+    ``X_cam = R(q)^T (X_world - T)``.
+    """
+    q = _arr(q, 4, "quaternion (w, x, y, z)")
+    n = float(np.linalg.norm(q))
+    if not 0.9 < n < 1.1:
+        raise InputError(f"quaternion (w, x, y, z) {q.tolist()} is not a unit quaternion (norm {n:.3g})")
+    w, x, y, z = q / n
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])
 
 
 def _arr(v, n, what: str = "camera"):

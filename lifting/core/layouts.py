@@ -153,33 +153,36 @@ H36M17 = Layout(
     "h36m17",
     (
         "pelvis", "right_hip", "right_knee", "right_ankle", "left_hip", "left_knee",
-        "left_ankle", "spine", "thorax", "neck_nose", "head", "left_shoulder",
+        "left_ankle", "spine", "thorax", "neck_nose", "head_top", "left_shoulder",
         "left_elbow", "left_wrist", "right_shoulder", "right_elbow", "right_wrist",
     ),
     (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15),
 )
-"""Human3.6M, 17 joints in the VideoPose3D / Martinez order. ``head`` is the
-top of the head; ``neck_nose`` the mocap marker between neck and nose."""
+"""Human3.6M, 17 joints in the VideoPose3D / Martinez order (Martinez calls joints 7-10
+Spine, Thorax, Neck/Nose, Head). ``head_top`` is the top of the head; ``neck_nose`` the mocap marker
+between neck and nose."""
 
 MPII16 = _layout(
     "mpii16",
     (
         "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
-        "pelvis", "spine", "thorax", "head", "right_wrist", "right_elbow",
+        "pelvis", "thorax", "upper_neck", "head_top", "right_wrist", "right_elbow",
         "right_shoulder", "left_shoulder", "left_elbow", "left_wrist",
     ),
     {
         "pelvis": None, "right_hip": "pelvis", "left_hip": "pelvis", "right_knee": "right_hip",
         "left_knee": "left_hip", "right_ankle": "right_knee", "left_ankle": "left_knee",
-        "spine": "pelvis", "thorax": "spine", "head": "thorax",
+        "thorax": "pelvis", "upper_neck": "thorax", "head_top": "upper_neck",
         "right_shoulder": "thorax", "left_shoulder": "thorax", "right_elbow": "right_shoulder",
         "left_elbow": "left_shoulder", "right_wrist": "right_elbow", "left_wrist": "left_elbow",
     },
     root="pelvis",
 )
-"""MPII-style 16 joints in the order of the Stacked Hourglass detections of the
-Human3.6M archive (RFoot, RKnee, RHip, LHip, LKnee, LFoot, Hip, Spine, Thorax,
-Head, RWrist, RElbow, RShoulder, LShoulder, LElbow, LWrist)."""
+"""MPII's 16 joints in the order of the Stacked Hourglass detections of the Human3.6M archive:
+right ankle, right knee, right hip, left hip, left knee, left ankle, pelvis, thorax, upper neck, head top,
+right wrist, right elbow, right shoulder, left shoulder, left elbow, left wrist. (Martinez et al.'s code calls
+joints 7-9 "Spine, Thorax, Head"; measured against the projected Human3.6M joints, joint 7 is the thorax and
+there is no counterpart of Human3.6M's spine: ``experiments/scripts/sh_joint_distances.py``.)"""
 
 COCO17 = _layout(
     "coco17",
@@ -309,8 +312,9 @@ def correspondence(src: str | Layout, dst: str | Layout) -> tuple[np.ndarray, np
         index, such that ``src_array[..., src_idx, :]`` and
         ``dst_array[..., dst_idx, :]`` hold the same joints.
 
-    Example: ``correspondence("mpii16", "h36m17")`` matches 16 joints; only
-    the h36m17 ``neck_nose`` has no Stacked Hourglass counterpart.
+    Example: ``correspondence("mpii16", "h36m17")`` matches 15 joints: the legs, pelvis,
+    thorax, head top and arms; Human3.6M's spine and neck/nose have no Stacked Hourglass
+    counterpart, and SH's upper neck none in Human3.6M.
     """
     src, dst = get_layout(src), get_layout(dst)
     pairs = [(src.joints.index(n), j) for j, n in enumerate(dst.joints) if n in src.joints]
@@ -466,14 +470,36 @@ def convert(points, src: str | Layout, dst: str | Layout, confidence=None):
 # Documented joint by joint; the lifter's 3D output is always h36m17, but a
 # model trained on h36m17 2D input can take any of these after conversion.
 
+def _with_notes(mapping: LayoutMapping, notes: Mapping[str, str]) -> LayoutMapping:
+    """``mapping`` with the formula of each output joint followed by its reason."""
+    d = get_layout(mapping.dst)
+    full = tuple(f"{mapping.notes[j]}  [{notes[n]}]" if n in notes else mapping.notes[j] for j, n in enumerate(d.joints))
+    return LayoutMapping(mapping.src, mapping.dst, mapping.weights, full)
+
+
 register_mapping(
-    mapping_from_rules(
-        "mpii16",
-        "h36m17",
+    _with_notes(
+        mapping_from_rules(
+            "mpii16",
+            "h36m17",
+            {
+                "spine": {"pelvis": 0.4, "thorax": 0.6},
+                "thorax": {"thorax": 0.25, "upper_neck": 0.75},
+                "neck_nose": {"upper_neck": 0.8, "head_top": 0.2},
+                "head_top": {"upper_neck": 0.5, "head_top": 0.5},
+            },
+        ),
         {
-            # the only joint the Stacked Hourglass layout lacks: the mocap marker
-            # between neck and nose, about 40 % of the way from thorax to head top
-            "neck_nose": {"thorax": 0.6, "head": 0.4},
+            # weights fitted by least squares to the projected ground truth of the training subjects
+            # (S1, S5-S8, every 10th frame, all cameras), rounded; median errors in pixels
+            # (experiments/scripts/sh_joint_distances.py measures the plain distances)
+            "spine": "computed: Stacked Hourglass has no spine (its joint 7 is the thorax, 42 px from Human3.6M's "
+                     "spine); 0.4 pelvis + 0.6 thorax lands 6 px from it (median)",
+            "thorax": "computed: Human3.6M's thorax lies between SH thorax (13 px) and upper neck (7 px); the "
+                      "combination lands 6 px from it",
+            "neck_nose": "computed from upper neck and head top, 9 px from Human3.6M's neck/nose marker",
+            "head_top": "computed: SH's head top lies 23 px above Human3.6M's head marker; half-way to the upper "
+                        "neck lands 9 px from it",
         },
     )
 )
@@ -490,7 +516,7 @@ register_mapping(
             "neck_nose": "nose",
             # head top: above the ear midpoint by half the ear-midpoint-to-shoulder-midpoint
             # distance: ears + 0.5 * (ears - shoulders)
-            "head": {"left_ear": 0.75, "right_ear": 0.75, "left_shoulder": -0.25, "right_shoulder": -0.25},
+            "head_top": {"left_ear": 0.75, "right_ear": 0.75, "left_shoulder": -0.25, "right_shoulder": -0.25},
         },
     )
 )
@@ -505,13 +531,6 @@ register_mapping(
 # about 150-170 mm above the thorax and the head top about 230-250 mm.
 
 
-def _with_notes(mapping: LayoutMapping, notes: Mapping[str, str]) -> LayoutMapping:
-    """``mapping`` with the formula of each output joint followed by its reason."""
-    d = get_layout(mapping.dst)
-    full = tuple(f"{mapping.notes[j]}  [{notes[n]}]" if n in notes else mapping.notes[j] for j, n in enumerate(d.joints))
-    return LayoutMapping(mapping.src, mapping.dst, mapping.weights, full)
-
-
 register_mapping(
     _with_notes(
         mapping_from_rules(
@@ -522,7 +541,7 @@ register_mapping(
                 "spine": "torso",
                 "thorax": "neck",
                 "neck_nose": "nose",
-                "head": {"left_ear": 0.75, "right_ear": 0.75, "neck": -0.5},
+                "head_top": {"left_ear": 0.75, "right_ear": 0.75, "neck": -0.5},
             },
         ),
         {
@@ -534,7 +553,7 @@ register_mapping(
             "thorax": "BodyPose3DNet's neck: 493 mm above the pelvis and the shoulders' parent, "
                       "as Human3.6M's thorax (about 490 mm); not the anatomical neck",
             "neck_nose": "nose (Human3.6M's neck/nose marker is at about nose height)",
-            "head": "head top extrapolated: ear midpoint + 0.5 * (ear midpoint - neck)",
+            "head_top": "head top extrapolated: ear midpoint + 0.5 * (ear midpoint - neck)",
             "left_shoulder": "measured", "left_elbow": "measured", "left_wrist": "measured",
             "right_shoulder": "measured", "right_elbow": "measured", "right_wrist": "measured",
         },
@@ -551,7 +570,7 @@ register_mapping(
                 "spine": {"left_hip": 0.25, "right_hip": 0.25, "neck": 0.5},
                 "thorax": "neck",
                 "neck_nose": "nose",
-                "head": {"left_ear": 0.75, "right_ear": 0.75, "neck": -0.5},
+                "head_top": {"left_ear": 0.75, "right_ear": 0.75, "neck": -0.5},
             },
         ),
         {
@@ -561,7 +580,7 @@ register_mapping(
             "spine": "midway between the hip midpoint and the neck",
             "thorax": "BodyPoseNet's neck (labelled as the shoulder midpoint), Human3.6M's thorax",
             "neck_nose": "nose",
-            "head": "head top extrapolated: ear midpoint + 0.5 * (ear midpoint - neck)",
+            "head_top": "head top extrapolated: ear midpoint + 0.5 * (ear midpoint - neck)",
             "left_shoulder": "measured", "left_elbow": "measured", "left_wrist": "measured",
             "right_shoulder": "measured", "right_elbow": "measured", "right_wrist": "measured",
         },

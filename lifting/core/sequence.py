@@ -103,6 +103,8 @@ class PoseSequence:
         image_size: ``(width, height)``; taken from ``camera`` when given.
         fps: frames per second.
         subject, action: labels used by evaluation tables.
+        camera_id: the camera's identifier (default: ``camera.name``; set it for a camera whose
+            intrinsics are unknown, when ``camera`` is ``None``).
         start_frame: video frame index of the first frame (a track that starts later, a slice).
         track: :class:`TrackInfo` when the sequence is a tracked person of a video.
         detector3d: :class:`DetectorPose3D` when the 2D detector also estimated 3D.
@@ -127,12 +129,15 @@ class PoseSequence:
     fps: float = 50.0
     subject: str = ""
     action: str = ""
+    camera_id: str = ""
     start_frame: int = 0
     track: TrackInfo | None = None
     detector3d: DetectorPose3D | None = None
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not self.camera_id and self.camera is not None:
+            self.camera_id = str(self.camera.name)
         self.layout = get_layout(self.layout)
         self.layout3d = get_layout(self.layout3d)
         kp = _numeric(self.keypoints, f"{self.label}: keypoints")
@@ -190,7 +195,7 @@ class PoseSequence:
 
     @property
     def label(self) -> str:
-        parts = [p for p in (self.subject, self.action, self.camera.name if self.camera else "") if p]
+        parts = [p for p in (self.subject, self.action, self.camera_id) if p]
         return "sequence " + "/".join(parts) if parts else "sequence"
 
     def __len__(self) -> int:

@@ -60,7 +60,9 @@ from poselift.training.losses import (
 )
 from poselift.training.windows import WindowBank
 
-__all__ = ["TrainSettings", "Trainer", "bn_momentum_at"]
+__all__ = ["TrainSettings", "Trainer", "bn_momentum_at", "FLIP_MODES"]
+
+FLIP_MODES = ("duplicate", "random_half", "off")
 
 LOG = "log.csv"
 
@@ -80,9 +82,14 @@ class TrainSettings:
         lr, lr_decay: Adam learning rate, multiplied by ``lr_decay`` after each epoch.
         amsgrad: Adam variant.
         bn_momentum: ``(start, end)`` of the exponential BatchNorm momentum schedule.
-        flip_augment: mirror a random half of each batch (2D, 3D, camera).
-        windows_per_epoch: cap on labelled windows per epoch (a random subset
-            each epoch); ``None`` uses every window once.
+        flip_augment: horizontal-flip augmentation (2D, 3D, trajectory, camera); how: ``flip_mode``.
+        flip_mode: what an epoch holds (:data:`FLIP_MODES`): ``"duplicate"`` (VideoPose3D): every training
+            window twice, plain and mirrored, shuffled together, so an epoch has twice the optimiser steps of
+            one pass over the windows; ``"random_half"``: every window once, a random half of each batch
+            mirrored. ``None``: ``"duplicate"`` (experiment configs take it from their protocol).
+        windows_per_epoch: samples per epoch (a random subset each epoch, drawn without replacement from
+            the windows, or from the plain and mirrored windows with ``duplicate``); ``None``: all of them.
+            More than there are is an error, not a silent cap.
         seed: seeds the window order, augmentation and dropout.
         warmup_epochs: epochs before the unlabelled terms start.
         bone_weight: weight of the bone-length term (0 switches it off).
@@ -104,6 +111,7 @@ class TrainSettings:
     amsgrad: bool = True
     bn_momentum: tuple[float, float] = (0.1, 0.001)
     flip_augment: bool = True
+    flip_mode: str | None = None
     windows_per_epoch: int | None = None
     seed: int = 0
     warmup_epochs: int = 1
@@ -123,6 +131,15 @@ class TrainSettings:
         if not (self.lr > 0 and 0 < self.lr_decay <= 1):
             raise ValueError("lr must be > 0 and lr_decay in (0, 1]")
         self.bn_momentum = tuple(float(m) for m in self.bn_momentum)  # type: ignore[assignment]
+        if self.flip_mode is not None and self.flip_mode not in FLIP_MODES:
+            raise ValueError(f"flip_mode must be one of {list(FLIP_MODES)}, got {self.flip_mode!r}")
+
+    @property
+    def effective_flip_mode(self) -> str:
+        """``"off"`` without flip augmentation, else :attr:`flip_mode` (``"duplicate"`` when unset)."""
+        if not self.flip_augment or self.flip_mode == "off":
+            return "off"
+        return self.flip_mode or "duplicate"
 
 
 EvalFn = Callable[[TemporalLifter, "TemporalLifter | None"], dict]
@@ -202,6 +219,13 @@ class Trainer:
                              f"{self.world_size} processes at least 2 windows (BatchNorm)")
         if bank.targets is None:
             raise ValueError("the labelled WindowBank has no 3D targets")
+        wpe, space = self.settings.windows_per_epoch, self._sample_space(bank)
+        if wpe is not None and not 1 <= wpe <= space:
+            mode = self.settings.effective_flip_mode
+            held = (f"{bank.num_windows:,} windows, plain and mirrored ({space:,} samples)" if mode == "duplicate"
+                    else f"{space:,} windows")
+            raise ValueError(f"train.windows_per_epoch = {wpe:,} but an epoch can hold at most the {held}; "
+                             "use a number from 1 to that, or null for all of them")
         if bank.receptive_field != m.receptive_field or bank.causal != m.causal:
             raise ValueError(
                 f"WindowBank windows (rf={bank.receptive_field}, causal={bank.causal}) do not match the "
@@ -346,9 +370,19 @@ class Trainer:
 
     # -- one step ------------------------------------------------------------------
     def _flip_mask(self, n: int) -> torch.Tensor | None:
-        if not self.settings.flip_augment:
+        """``random_half``: a fresh random mirroring of ``n`` windows (drawn from the data-order generator)."""
+        if self.settings.effective_flip_mode != "random_half":
             return None
         return (torch.rand(n, generator=self.generator) < 0.5).to(self.device)
+
+    def _split_duplicates(self, idx: torch.Tensor, bank: WindowBank) -> tuple[torch.Tensor, torch.Tensor]:
+        """``duplicate`` mode: sample ``k`` of ``2 N`` is window ``k mod N``, mirrored when ``k >= N``."""
+        n = bank.num_windows
+        return idx % n, idx >= n
+
+    def _sample_space(self, bank: WindowBank) -> int:
+        """Samples an epoch draws from: every window, or every window plain and mirrored (``duplicate``)."""
+        return bank.num_windows * (2 if self.settings.effective_flip_mode == "duplicate" else 1)
 
     @staticmethod
     def _where(mask, a, b):
@@ -372,7 +406,10 @@ class Trainer:
         """
         bank, s = self.labelled, self.settings
         n_l_all = len(idx_l)
-        m_l = self._flip_mask(n_l_all)  # drawn for the global batch: the same generator draws on every process
+        if s.effective_flip_mode == "duplicate":  # the sample says which window and whether it is mirrored
+            idx_l, m_l = self._split_duplicates(idx_l, bank)
+        else:
+            m_l = self._flip_mask(n_l_all)  # drawn for the global batch: the same generator draws on every process
         if self.distributed:
             share = self._share(n_l_all)
             idx_l, m_l = idx_l[share], None if m_l is None else m_l[share]
@@ -383,7 +420,10 @@ class Trainer:
         xs = [x_l]
         if idx_u is not None:
             n_u_all = len(idx_u)
-            m_u = self._flip_mask(n_u_all)
+            if s.effective_flip_mode == "duplicate":
+                idx_u, m_u = self._split_duplicates(idx_u, self.unlabelled)
+            else:
+                m_u = self._flip_mask(n_u_all)
             if self.distributed:
                 share = self._share(n_u_all)
                 idx_u, m_u = idx_u[share], None if m_u is None else m_u[share]
@@ -500,6 +540,14 @@ class Trainer:
         torch.distributed.all_reduce(t)
         return dict(zip(keys, t / self.world_size))
 
+    def _epoch_order(self, space: int, total: int):
+        """This epoch's batches: index tensors into the sample space, a random ``total`` of its ``space``
+        samples without replacement (all of them when ``total == space``)."""
+        order = torch.randperm(space, generator=self.generator).to(self.device)[:total]
+        bs = self.settings.batch_size
+        for s in range(0, len(order), bs):
+            yield order[s : s + bs]
+
     def _train_epoch(self) -> dict:
         s = self.settings
         if self._ddp is not None:
@@ -515,7 +563,8 @@ class Trainer:
         n_batches = 0
         n_windows = 0
         t0 = time.perf_counter()
-        total = self.labelled.num_windows if s.windows_per_epoch is None else min(s.windows_per_epoch, self.labelled.num_windows)
+        space = self._sample_space(self.labelled)
+        total = space if s.windows_per_epoch is None else s.windows_per_epoch
         bar = tqdm(
             total=total, desc=f"epoch {self.epoch + 1}/{s.epochs}", unit="win",
             disable=not s.progress or self.rank != 0, leave=False, dynamic_ncols=True,
@@ -533,10 +582,11 @@ class Trainer:
             return g
 
         try:
-            for idx in self.labelled.batches(s.batch_size, self.generator, limit=s.windows_per_epoch):
+            for idx in self._epoch_order(space, total):
                 if len(idx) < min_batch:
                     continue  # BatchNorm needs two samples
-                idx_u = self.unlabelled.sample(len(idx), self.generator) if semi else None
+                idx_u = (torch.randint(self._sample_space(self.unlabelled), (len(idx),), generator=self.generator)
+                         .to(self.device) if semi else None)
                 losses = self.compute_losses(idx, idx_u)
                 loss = sum(losses.values())
                 self.optimizer.zero_grad(set_to_none=True)

@@ -29,13 +29,16 @@ def test_every_layout_is_a_tree_with_an_involutive_flip(name):
 
 def test_mpii16_to_h36m17_correspondence_is_by_meaning():
     src, dst = correspondence("mpii16", "h36m17")
-    assert len(src) == 16
-    assert set(range(17)) - set(dst.tolist()) == {H36M17.index("neck_nose")}
+    assert len(src) == 15
+    # no Stacked Hourglass joint is Human3.6M's spine (joint 7 is MPII's thorax) or its neck/nose marker
+    assert set(range(17)) - set(dst.tolist()) == {H36M17.index("spine"), H36M17.index("neck_nose")}
+    assert MPII16.index("upper_neck") not in src.tolist()
     for s, d in zip(src, dst):
         assert MPII16.joints[s] == H36M17.joints[d]
-    # Stacked Hourglass order: RFoot(0) .. Hip(6) .. Head(9) .. LWrist(15)
+    # Stacked Hourglass order: RFoot(0) .. Hip(6), thorax(7), upper neck(8), head top(9) .. LWrist(15)
     pairs = dict(zip(dst.tolist(), src.tolist()))
-    assert pairs[0] == 6 and pairs[3] == 0 and pairs[10] == 9 and pairs[16] == 10 and pairs[13] == 15
+    assert pairs[0] == 6 and pairs[3] == 0 and pairs[8] == 7 and pairs[10] == 9 and pairs[16] == 10
+    assert pairs[13] == 15
 
 
 def test_coco_to_h36m_mapping_computes_what_is_missing():

@@ -26,8 +26,8 @@ def test_bodyposenet18_to_h36m17_joint_by_joint():
     np.testing.assert_allclose(d("spine"), (d("pelvis") + s("neck")) / 2)
     np.testing.assert_allclose(d("neck_nose"), s("nose"))
     ears = (s("left_ear") + s("right_ear")) / 2
-    np.testing.assert_allclose(d("head"), ears + 0.5 * (ears - s("neck")))
-    assert d("head")[1] < s("right_eye")[1]  # above the eyes (y down)
+    np.testing.assert_allclose(d("head_top"), ears + 0.5 * (ears - s("neck")))
+    assert d("head_top")[1] < s("right_eye")[1]  # above the eyes (y down)
     for n in ("left_wrist", "right_knee", "left_shoulder"):
         np.testing.assert_allclose(d(n), s(n))
     assert all(note for note in m.notes)
@@ -44,8 +44,8 @@ def test_bodypose3dnet34_to_h36m17_joint_by_joint():
                  ("left_ankle", "left_ankle"), ("right_elbow", "right_elbow")):
         np.testing.assert_allclose(q[dst.index(b)], p[src.index(a)])
     ears = (p[src.index("left_ear")] + p[src.index("right_ear")]) / 2
-    np.testing.assert_allclose(q[dst.index("head")], ears + 0.5 * (ears - p[src.index("neck")]))
+    np.testing.assert_allclose(q[dst.index("head_top")], ears + 0.5 * (ears - p[src.index("neck")]))
     # the head's confidence is the lowest of the joints it uses
     used = [src.index(n) for n in ("left_ear", "right_ear", "neck")]
-    assert c[dst.index("head")] == pytest.approx(conf[used].min())
+    assert c[dst.index("head_top")] == pytest.approx(conf[used].min())
     assert "torso" in m.describe()

@@ -414,7 +414,10 @@ def test_real_17_joint_selection(h36m_root, real):
 def test_real_missing_and_skipped(real):
     assert ("S9", "Discussion 1") not in real.poses3d
     assert len(real.actions("S9")) + len(real.actions("S11")) == 59
-    assert "59 of the 60" in MISSING_NOTE and "\n" not in MISSING_NOTE
+    assert "519,852 of the 543,344" in MISSING_NOTE and "\n" not in MISSING_NOTE
+    # the takes whose 3D this copy lacks, with the frames of their 2D (VideoPose3D's frame counts)
+    assert real.missing3d == {("S5", "Discussion 2"): 6090, ("S5", "Discussion 3"): 5935, ("S7", "Discussion"): 5470,
+                              ("S7", "SittingDown 1"): 6343, ("S9", "Discussion 1"): 5873}
     assert ("S11", "Directions", "54138969") not in real.keypoints2d
     skipped: list[str] = []
     seqs = sequences(real, ["S9", "S11"], "sh", skipped=skipped)

@@ -16,6 +16,7 @@ from poselift.experiments.config import (
     SyntheticConfig,
     dump_config,
 )
+from poselift.experiments.data import load_splits
 from poselift.experiments.evaluation import sequence_errors
 from poselift.experiments.figures import (
     comparison_animation,
@@ -26,7 +27,7 @@ from poselift.experiments.figures import (
     select_sequence,
     sequence_label,
 )
-from poselift.experiments.runner import load_splits, train_run
+from poselift.experiments.runner import train_run
 from poselift.training.trainer import TrainSettings
 from poselift.viz.video import probe_video, read_frames, write_video
 

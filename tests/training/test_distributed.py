@@ -29,7 +29,9 @@ SCENARIOS = {
     # 63 windows: shares of 31 and 32 (the weighting by share matters)
     "sync_uneven": dict(batch_size=63, windows_per_epoch=63, sync_batchnorm=True),
     # semi-supervised from the first step: trajectory, back-projection and the global bone-length term
-    "semi_sync": dict(batch_size=61, windows_per_epoch=61, sync_batchnorm=True, warmup_epochs=0),
+    # (random-half mirroring: the batch its tolerances were set for; the other scenarios mirror by duplicates)
+    "semi_sync": dict(batch_size=61, windows_per_epoch=61, sync_batchnorm=True, warmup_epochs=0,
+                      flip_mode="random_half"),
     # the same without back-projection, whose gradient is ill-conditioned at initialisation (see below)
     "semi_sync_noproj": dict(batch_size=61, windows_per_epoch=61, sync_batchnorm=True, warmup_epochs=0,
                              proj_weight=0.0),

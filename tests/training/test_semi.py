@@ -141,7 +141,8 @@ def test_semi_supervised_on_custom_videos_with_default_or_given_intrinsics(tmp_p
         ModelConfig,
         SyntheticConfig,
     )
-    from poselift.experiments.runner import custom_unlabelled, load_splits, train_run
+    from poselift.experiments.data import custom_unlabelled, load_splits
+    from poselift.experiments.runner import train_run
 
     videos = make_dataset(subjects=1, motions=["walk", "squat"], num_frames=60, seed=9)
     _write_track_file(tmp_path / "my_video.h5", videos[::4])
