@@ -166,7 +166,35 @@ def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -
     return res
 
 
-def bench_training(rf: int, channels: int, device: torch.device, windows: int, amp: bool) -> dict:
+def conv_windows_forward(model, x: torch.Tensor) -> torch.Tensor:
+    """The strided training form as poselift 0.1 ran it (the baseline row): ``F.conv1d`` with stride =
+    kernel width on ``(B, C, T)`` activations, ``nn.BatchNorm1d``, ReLU and ``nn.Dropout`` as separate
+    passes. ``(B, rf, J, F)`` -> ``(B, 1, J_out, 3)``; the same maths as ``forward_windows``."""
+    from poselift.core.windows import target_offset
+
+    b, t, j, f = x.shape
+    drop, relu = model.drop, torch.nn.functional.relu
+    h = torch.nn.functional.conv1d(x.reshape(b, t, j * f).transpose(1, 2), model.expand_conv.weight,
+                                   stride=model.widths[0])
+    h = drop(relu(model.expand_bn(h)))
+    for i, w in enumerate(model.widths[1:]):
+        conv, bn, conv1, bn1 = (model.block_convs[2 * i], model.block_bns[2 * i], model.block_convs[2 * i + 1],
+                                model.block_bns[2 * i + 1])
+        res = h[:, :, target_offset(w, model.causal)::w]
+        y = drop(relu(bn(torch.nn.functional.conv1d(h, conv.weight, stride=w))))
+        h = res + drop(relu(bn1(conv1(y))))
+    return model.shrink(h).transpose(1, 2).reshape(b, -1, model.out_joints, 3)
+
+
+TRAINING_VARIANTS = {
+    "0.1 step (baseline)": "convolutions on (B, C, T), nn.Dropout, per-tensor Adam",
+    "matrix products": "the strided form as GEMMs on (rows, C), nn.Dropout's draws, foreach Adam (default)",
+    "+ fast dropout": "the same with train.dropout_rng: fast (other draws, same distribution)",
+}
+
+
+def bench_training(rf: int, channels: int, device: torch.device, windows: int, amp: bool,
+                   variant: str = "matrix products") -> dict:
     from poselift.model.tcn import TemporalLifter
     from poselift.training.trainer import Trainer, TrainSettings
     from poselift.training.windows import WindowBank
@@ -177,8 +205,12 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
     targets = [rng.normal(size=(2000, 17, 3)).astype(np.float32) * 0.2 for _ in range(n_seq)]
     model = TemporalLifter(17, 17, widths_for(rf), channels=channels)
     bank = WindowBank(seqs, model.receptive_field, targets=targets, device=device)
-    st = TrainSettings(epochs=1, batch_size=1024, windows_per_epoch=2048, progress=False, amp=amp)
+    st = TrainSettings(epochs=1, batch_size=1024, windows_per_epoch=2048, progress=False, amp=amp,
+                       dropout_rng="fast" if variant == "+ fast dropout" else "compat")
     tr = Trainer(model, bank, st, "h36m17", "h36m17", device=device)
+    if variant == "0.1 step (baseline)":
+        model.forward_windows = lambda x: conv_windows_forward(model, x)  # type: ignore[method-assign]
+        tr.optimizer = torch.optim.Adam(model.parameters(), lr=st.lr, amsgrad=st.amsgrad, foreach=False)
     tr._train_epoch()  # warm-up
     tr.settings.windows_per_epoch = windows
     _sync(device)
@@ -187,7 +219,7 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
     epoch_s = H36M_TRAIN_WINDOWS / wps
     return {"rf": rf, "channels": channels, "windows_per_s": wps, "gflops": wps * step_flops / 1e9,
             "h36m_epoch_s": epoch_s, "schedule_h": epoch_s * PUBLISHED_EPOCHS.get(rf, 60) / 3600,
-            "epochs": PUBLISHED_EPOCHS.get(rf, 60), "amp": amp}
+            "epochs": PUBLISHED_EPOCHS.get(rf, 60), "amp": amp, "variant": variant}
 
 
 def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
@@ -293,19 +325,33 @@ def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "i
         for ch in channels:
             for rf in rfs:
                 w = windows if ch <= 256 or dev.type != "cpu" else max(1024, windows // 4)
-                rows.append(bench_training(rf, ch, dev, w, amp=False))
+                if rf == 243 and ch > 256 and dev.type == "cpu":
+                    w = max(1024, w // 2)
+                for variant in TRAINING_VARIANTS:
+                    rows.append(bench_training(rf, ch, dev, w, amp=False, variant=variant))
                 if dev.type == "cuda":
                     rows.append(bench_training(rf, ch, dev, w, amp=True))
         result["training"] = rows
-        print("### Training step (batch 1024, flip augmentation, Adam; a step counted as 3 forward passes)\n")
-        print("| rf | channels | precision | windows/s | GFLOP/s | of ceiling | H36M epoch | published schedule |")
-        print("|---:|---:|---|---:|---:|---:|---:|---:|")
+        threads = torch.get_num_threads()
+        print(f"### Training step (batch 1024, flip augmentation, Adam; {threads} thread(s); "
+              "a step counted as 3 forward passes)\n")
+        for name, what in TRAINING_VARIANTS.items():
+            print(f"- {name}: {what}")
+        print("\n| rf | channels | step | precision | windows/s | per thread | vs baseline | GFLOP/s | of ceiling | "
+              "H36M epoch | published schedule |")
+        print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        base = {}
         for r in rows:
             c = ceil["bf16"] if r["amp"] else ceil["fp32"]
             ep = r["h36m_epoch_s"]
             eps = f"{ep / 60:.1f} min" if ep >= 60 else f"{ep:.0f} s"
-            print(f"| {r['rf']} | {r['channels']} | {'bf16 autocast' if r['amp'] else 'fp32'} | "
-                  f"{r['windows_per_s']:,.0f} | {r['gflops']:,.0f} | {r['gflops'] / c:.0%} | {eps} | "
+            key = (r["rf"], r["channels"])
+            if r["variant"] == "0.1 step (baseline)":
+                base[key] = r["windows_per_s"]
+            ratio = r["windows_per_s"] / base[key] if key in base else float("nan")
+            print(f"| {r['rf']} | {r['channels']} | {r['variant']} | {'bf16 autocast' if r['amp'] else 'fp32'} | "
+                  f"{r['windows_per_s']:,.0f} | {r['windows_per_s'] / (threads if dev.type == 'cpu' else 1):,.0f} | "
+                  f"{ratio:.2f}x | {r['gflops']:,.0f} | {r['gflops'] / c:.0%} | {eps} | "
                   f"{r['schedule_h']:.1f} h ({r['epochs']} epochs) |")
         print()
 

@@ -24,7 +24,8 @@ import numpy as np
 from poselift.core.camera import Camera
 from poselift.core.layouts import Layout, get_layout
 
-__all__ = ["flip_pair", "flip_keypoints", "flip_poses", "flip_trajectory", "flip_intrinsics", "flip_camera"]
+__all__ = ["flip_pair", "flip_keypoints", "flip_poses", "flip_rows_", "flip_trajectory", "flip_intrinsics",
+           "flip_camera"]
 
 
 def flip_pair(layout_in: str | Layout, layout_out: str | Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -44,6 +45,18 @@ def flip_keypoints(x, perm):
 def flip_poses(y, perm):
     """Mirror camera-frame 3D ``(..., J, 3)``: negate X, swap left/right joints (torch)."""
     return flip_keypoints(y, perm)
+
+
+def flip_rows_(x, rows, perm):
+    """In place: mirror the items ``rows`` of a batch ``x`` ``(B, ..., J, F)`` (2D input or 3D poses),
+    the values of :func:`flip_keypoints`, without touching the other items (torch)."""
+    if len(rows) == 0:
+        return x
+    import torch
+
+    sub = x.index_select(0, rows).index_select(-2, torch.as_tensor(perm, device=x.device))
+    sub[..., 0].neg_()
+    return x.index_copy_(0, rows, sub)
 
 
 def flip_trajectory(t):

@@ -33,6 +33,7 @@ from torch import nn
 
 from poselift.core.errors import InputError, check_finite
 from poselift.core.windows import Windowed, target_offset
+from poselift.model.strided import strided_forward
 
 __all__ = ["TemporalLifter"]
 
@@ -82,6 +83,7 @@ class TemporalLifter(Windowed, nn.Module):
         self.in_joints, self.out_joints, self.in_features = in_joints, out_joints, in_features
         self.widths, self.channels, self.causal = widths, channels, causal
         self.validate_inputs = True
+        self.dropout_rng = "compat"  # strided form: nn.Dropout's own draws ("fast": cheaper masks, other draws)
 
         self.expand_conv = nn.Conv1d(in_joints * in_features, channels, widths[0], bias=False)
         self.expand_bn = nn.BatchNorm1d(channels, momentum=0.1)
@@ -152,43 +154,29 @@ class TemporalLifter(Windowed, nn.Module):
             check_finite(x, "input")
 
     # -- forward passes --------------------------------------------------------
-    def _block(self, x, i, strided: bool):
+    def _block(self, x, i):
         conv, bn = self.block_convs[2 * i], self.block_bns[2 * i]
         conv1, bn1 = self.block_convs[2 * i + 1], self.block_bns[2 * i + 1]
-        w = self.widths[i + 1]
-        if strided:
-            # residual: the frame of each group of w that the group's output stands for
-            res = x[:, :, target_offset(w, self.causal)::w]
-            y = nn.functional.conv1d(x, conv.weight, None, stride=w)
-        else:
-            d = self._dilations[i]
-            span = (w - 1) * d
-            start = target_offset(span + 1, self.causal)
-            res = x[:, :, start : x.shape[2] - span + start]
-            y = conv(x)
-        y = self.drop(self.relu(bn(y)))
+        w, d = self.widths[i + 1], self._dilations[i]
+        span = (w - 1) * d
+        start = target_offset(span + 1, self.causal)  # the residual: the block input at the target frame
+        res = x[:, :, start : x.shape[2] - span + start]
+        y = self.drop(self.relu(bn(conv(x))))
         y = self.drop(self.relu(bn1(conv1(y))))
         return res + y
-
-    def _run(self, x: torch.Tensor, strided: bool) -> torch.Tensor:
-        b, t, j, f = x.shape
-        h = x.reshape(b, t, j * f).transpose(1, 2)
-        if strided:
-            h = nn.functional.conv1d(h, self.expand_conv.weight, None, stride=self.widths[0])
-        else:
-            h = self.expand_conv(h)
-        h = self.drop(self.relu(self.expand_bn(h)))
-        for i in range(len(self.widths) - 1):
-            h = self._block(h, i, strided)
-        out = self.shrink(h)  # (B, J_out*3, T')
-        return out.transpose(1, 2).reshape(b, -1, self.out_joints, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Dilated form. ``(B, T, J_in, F)`` -> ``(B, T - rf + 1, J_out, 3)``."""
         self._check(x, windows=False)
-        return self._run(x, strided=False)
+        b, t, j, f = x.shape
+        h = self.drop(self.relu(self.expand_bn(self.expand_conv(x.reshape(b, t, j * f).transpose(1, 2)))))
+        for i in range(len(self.widths) - 1):
+            h = self._block(h, i)
+        out = self.shrink(h)  # (B, J_out*3, T')
+        return out.transpose(1, 2).reshape(b, -1, self.out_joints, 3)
 
     def forward_windows(self, x: torch.Tensor) -> torch.Tensor:
-        """Strided (training) form. ``(B, rf, J_in, F)`` -> ``(B, 1, J_out, 3)``."""
+        """Strided (training) form: ``(B, rf, J_in, F)`` -> ``(B, 1, J_out, 3)``, as matrix products
+        (:mod:`poselift.model.strided`); dropout masks drawn as :attr:`dropout_rng` says."""
         self._check(x, windows=True)
-        return self._run(x, strided=True)
+        return strided_forward(self, x, self.dropout_rng)
