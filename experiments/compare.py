@@ -40,7 +40,7 @@ __all__ = ["Method", "single_frame_from_detector", "compare_methods", "compariso
 
 @dataclass
 class Method:
-    """Predictions of one method: root-relative ``(T, 17, 3)`` per sequence.
+    """Predictions of one method: ``(T, J, 3)`` per sequence (any joint count, the same for every method).
 
     Attributes:
         name: row label.
@@ -108,12 +108,18 @@ def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], ref
     """
     if not methods:
         raise ValueError("no methods to compare")
+    joints = {np.shape(p)[1] for m in methods for p in m.predictions if np.ndim(p) == 3}
     for m in methods:
         if len(m.predictions) != len(seqs):
             raise ValueError(f"method {m.name!r}: {len(m.predictions)} predictions for {len(seqs)} sequences")
         for p, s in zip(m.predictions, seqs):
-            if p.shape[0] != len(s) or p.shape[1:] != (17, 3):
-                raise ValueError(f"method {m.name!r}: prediction shape {p.shape} for a {len(s)}-frame sequence")
+            want = (len(s), s.layout3d.num_joints if s.poses3d is not None else next(iter(joints), 0), 3)
+            if np.shape(p) != want:
+                raise ValueError(f"method {m.name!r}: prediction shape {np.shape(p)} for a {len(s)}-frame sequence; "
+                                 f"expected {want} (frames, joints of the 3D layout, 3)")
+    if len(joints) > 1:
+        raise ValueError(f"the methods' predictions have different joint counts {sorted(joints)}: convert them to one "
+                         "layout first")
     has_gt = all(s.poses3d is not None for s in seqs)
     if reference is None:
         reference = next((m.name for m in methods if m.kind == "single-frame"), methods[0].name)

@@ -17,7 +17,8 @@ from typing import Sequence
 
 from poselift.core.io import read_json
 
-__all__ = ["Row", "row_from_run", "ANCHORS", "anchor_rows", "render_table"]
+__all__ = ["Row", "Anchor", "row_from_run", "ANCHORS", "ANCHOR_PROTOCOLS", "anchor_rows", "render_table",
+           "check_anchor_datasets"]
 
 
 @dataclass
@@ -33,6 +34,10 @@ class Row:
     reference: bool = False  # a published number, not measured here
     source: str = ""
     notes: list[str] = field(default_factory=list)
+    dataset: str = ""  # "h36m", "npz:<file>", ... ("" unknown: a metrics.json from before it was recorded)
+    protocol: str = ""  # the protocol's name
+    flip_test: bool | None = None  # flip test-time augmentation (None: unknown)
+    per_subject_action: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
 
 def _nan(v) -> float:
@@ -40,8 +45,14 @@ def _nan(v) -> float:
 
 
 def row_from_metrics(method: str, m: dict, source: str = "") -> Row:
+    proto = m.get("protocol") if isinstance(m.get("protocol"), dict) else {}
+    flip = m.get("flip_test", proto.get("flip_test"))
+    notes = list(m.get("notes", []))
+    if flip is not None:
+        notes.append(f"flip test-time augmentation {'on' if flip else 'off'}.")
     return Row(method, _nan(m.get("mpjpe")), _nan(m.get("p_mpjpe")), _nan(m.get("mpjve")), _nan(m.get("n_mpjpe")),
-               dict(m.get("per_action", {})), False, source, list(m.get("notes", [])))
+               dict(m.get("per_action", {})), False, source, notes, str(m.get("dataset", proto.get("dataset", ""))),
+               str(proto.get("name", "")), flip, dict(m.get("per_subject_action", {})))
 
 
 def row_from_run(run_dir: str | os.PathLike, method: str | None = None) -> Row:
@@ -57,35 +68,96 @@ def row_from_run(run_dir: str | os.PathLike, method: str | None = None) -> Row:
     return row_from_metrics(method or m.get("name") or run_dir.name, m, str(run_dir))
 
 
-# Published Human3.6M numbers (S9+S11, mm) from REFERENCE.md section 1:
-# (method, 2D input, frames, P1, P2, source)
-ANCHORS: list[tuple[str, str, str, float, float, str]] = [
-    ("VideoPose3D", "GT 2D", "243", 37.2, 27.2, "VideoPose3D README"),
-    ("VideoPose3D", "CPN ft", "243", 46.8, 36.5, "VideoPose3D README"),
-    ("VideoPose3D", "CPN", "81", 47.7, 37.2, "VideoPose3D README"),
-    ("VideoPose3D", "CPN", "27", 48.8, 38.0, "VideoPose3D README"),
-    ("VideoPose3D", "CPN", "1", 51.8, 40.0, "paper, as aggregated"),
-    ("VideoPose3D", "Mask R-CNN", "243", 51.6, 40.3, "VideoPose3D README"),
-    ("VideoPose3D (MMPose re-run)", "GT 2D", "27", 40.1, 30.1, "MMPose model zoo"),
-    ("VideoPose3D (MMPose re-run)", "GT 2D", "81", 39.1, 29.3, "MMPose model zoo"),
-    ("VideoPose3D (MMPose re-run)", "GT 2D", "243", 37.6, 28.3, "MMPose model zoo"),
-    ("VideoPose3D semi-sup., 10% S1", "GT 2D", "27", 65.2, math.nan, "VideoPose3D README"),
-    ("VideoPose3D supervised only, 10% S1", "GT 2D", "27", 80.7, math.nan, "VideoPose3D README"),
-    ("VideoPose3D semi-sup. (MMPose re-run)", "GT 2D", "27", 57.2, 42.4, "MMPose model zoo"),
-    ("Martinez et al. 2017", "GT 2D", "1", 45.5, math.nan, "paper"),
+@dataclass(frozen=True)
+class Anchor:
+    """A published number, with how it was measured.
+
+    Attributes:
+        method, input2d, frames: what was measured (``frames``: the receptive field).
+        p1, p2: Protocol 1 and 2 in mm (NaN when not published).
+        source: where the number is published.
+        dataset: the dataset (``"h36m"``).
+        protocol: the protocol (:data:`ANCHOR_PROTOCOLS` says in words what each is).
+        flip_test: flip test-time augmentation used (``None``: not stated).
+    """
+
+    method: str
+    input2d: str
+    frames: str
+    p1: float
+    p2: float
+    source: str
+    dataset: str = "h36m"
+    protocol: str = "h36m-vp3d"
+    flip_test: bool | None = True
+
+
+ANCHOR_PROTOCOLS = {
+    "h36m-vp3d": "VideoPose3D's own evaluation (S9+S11 without S11 Directions, raw output, flip test-time "
+                 "augmentation)",
+    "h36m-mmpose": "MMPose's evaluation of its VideoPose3D re-run: S11 Directions included, no flip test-time "
+                   "augmentation",
+    "h36m-martinez": "Martinez et al.'s evaluation (single frame, S9+S11; details as in their paper)",
+}
+"""The evaluation protocols published numbers were measured under (REFERENCE.md section 1 and its sources)."""
+
+# Published Human3.6M numbers (S9+S11, mm) from REFERENCE.md section 1
+ANCHORS: list[Anchor] = [
+    Anchor("VideoPose3D", "GT 2D", "243", 37.2, 27.2, "VideoPose3D README"),
+    Anchor("VideoPose3D", "CPN ft", "243", 46.8, 36.5, "VideoPose3D README"),
+    Anchor("VideoPose3D", "CPN", "81", 47.7, 37.2, "VideoPose3D README"),
+    Anchor("VideoPose3D", "CPN", "27", 48.8, 38.0, "VideoPose3D README"),
+    Anchor("VideoPose3D", "CPN", "1", 51.8, 40.0, "paper, as aggregated", flip_test=None),
+    Anchor("VideoPose3D", "Mask R-CNN", "243", 51.6, 40.3, "VideoPose3D README"),
+    Anchor("VideoPose3D (MMPose re-run)", "GT 2D", "27", 40.1, 30.1, "MMPose model zoo", protocol="h36m-mmpose",
+           flip_test=False),
+    Anchor("VideoPose3D (MMPose re-run)", "GT 2D", "81", 39.1, 29.3, "MMPose model zoo", protocol="h36m-mmpose",
+           flip_test=False),
+    Anchor("VideoPose3D (MMPose re-run)", "GT 2D", "243", 37.6, 28.3, "MMPose model zoo", protocol="h36m-mmpose",
+           flip_test=False),
+    Anchor("VideoPose3D semi-sup., 10% S1", "GT 2D", "27", 65.2, math.nan, "VideoPose3D README"),
+    Anchor("VideoPose3D supervised only, 10% S1", "GT 2D", "27", 80.7, math.nan, "VideoPose3D README"),
+    Anchor("VideoPose3D semi-sup. (MMPose re-run)", "GT 2D", "27", 57.2, 42.4, "MMPose model zoo",
+           protocol="h36m-mmpose", flip_test=False),
+    Anchor("Martinez et al. 2017", "GT 2D", "1", 45.5, math.nan, "paper", protocol="h36m-martinez", flip_test=None),
 ]
 
 
 def anchor_rows(filter_input: str | None = None, frames: Sequence[str] | None = None) -> list[Row]:
-    """Published anchors as reference rows (optionally only one 2D input / some receptive fields)."""
+    """Published anchors as reference rows (optionally only one 2D input / some receptive fields).
+
+    Each row's label says the 2D input and receptive field, and, where it was measured otherwise than
+    VideoPose3D's protocol with flip test-time augmentation, how; its note names the protocol."""
     out = []
-    for method, inp, f, p1, p2, src in ANCHORS:
-        if filter_input and filter_input.lower() not in inp.lower():
+    for a in ANCHORS:
+        if filter_input and filter_input.lower() not in a.input2d.lower():
             continue
-        if frames and f not in frames:
+        if frames and a.frames not in frames:
             continue
-        out.append(Row(f"{method} [{inp}, {f} fr.] (published)", p1, p2, reference=True, source=src))
+        how = ""
+        if a.protocol != "h36m-vp3d" or a.flip_test is not True:
+            flip = {True: "flip TTA", False: "no flip TTA", None: "flip TTA not stated"}[a.flip_test]
+            how = f"; {a.protocol}, {flip}"
+        out.append(Row(f"{a.method} [{a.input2d}, {a.frames} fr.{how}] (published)", a.p1, a.p2, reference=True,
+                       source=a.source, notes=[f"{a.protocol}: {ANCHOR_PROTOCOLS[a.protocol]}."],
+                       dataset=a.dataset, protocol=a.protocol, flip_test=a.flip_test))
     return out
+
+
+def check_anchor_datasets(rows: Sequence[Row], anchors: Sequence[Row]) -> None:
+    """Refuse published rows of one dataset next to measured rows of another.
+
+    Raises:
+        ValueError: naming the measured rows whose dataset differs from the anchors'.
+    """
+    if not anchors:
+        return
+    datasets = {a.dataset for a in anchors}
+    other = [f"{r.method} ({r.dataset})" for r in rows if not r.reference and r.dataset and r.dataset not in datasets]
+    if other:
+        raise ValueError(f"the published rows are {', '.join(sorted(datasets))} numbers, but {', '.join(other)} "
+                         f"{'is' if len(other) == 1 else 'are'} measured on another dataset: a table must not put them "
+                         "side by side; leave out --anchors")
 
 
 def _fmt(v: float, digits: int = 1) -> str:
@@ -93,43 +165,66 @@ def _fmt(v: float, digits: int = 1) -> str:
 
 
 def _row_notes(rows: Sequence[Row]) -> list[str]:
-    """Notes of the rows, deduplicated; a note only some measured rows carry names them."""
+    """Notes of the rows, deduplicated; a note only some measured rows carry names them; the published rows'
+    protocols follow, once each."""
     measured = [r for r in rows if not r.reference]
     out = []
-    for n in dict.fromkeys(n for r in rows for n in r.notes):
+    for n in dict.fromkeys(n for r in measured for n in r.notes):
         having = [r.method for r in measured if n in r.notes]
         out.append(n if len(having) == len(measured) else f"{', '.join(having)}: {n}")
+    published = list(dict.fromkeys(n for r in rows if r.reference for n in r.notes))
+    out += [f"Published rows measured under {n}" for n in published]
     return out
 
 
+BY = ("action", "subject,action")
+
+
+def _breakdown(rows: Sequence[Row], by: str | None) -> list[tuple[str, object]]:
+    """``[(column label, getter row -> P1)]`` of the per-action or per-subject-and-action columns."""
+    if by is None:
+        return []
+    if by == "action":
+        actions = sorted({a for r in rows for a in r.per_action})
+        return [(a, lambda r, a=a: r.per_action.get(a, {}).get("mpjpe", math.nan)) for a in actions]
+    if by == "subject,action":  # the HumanEva table: actions, and within each the subjects
+        cells = sorted({(a, s) for r in rows for s, by_a in r.per_subject_action.items() for a in by_a})
+        if not cells and any(not r.reference for r in rows):
+            raise ValueError("--by subject,action needs metrics.json with per_subject_action (re-evaluate the runs "
+                             "with this poselift: poselift evaluate RUN_DIR)")
+        return [(f"{a} {s}", lambda r, a=a, s=s: r.per_subject_action.get(s, {}).get(a, {}).get("mpjpe", math.nan))
+                for a, s in cells]
+    raise ValueError(f"by must be one of {list(BY)}, got {by!r}")
+
+
 def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False, caption: str | None = None,
-                 notes: Sequence[str] = ()) -> str:
+                 notes: Sequence[str] = (), by: str | None = None) -> str:
     """Render rows as ``"md"``, ``"latex"`` (booktabs) or ``"csv"``.
 
-    Columns: Protocol 1, Protocol 2, velocity error (MPJVE), N-MPJPE; with
-    ``per_action`` also Protocol 1 per action. Reference rows are marked
-    "(published)" and, in Markdown/LaTeX, set in italics. Notes (deduplicated
-    across rows) follow the table; a note that only some rows carry names them.
+    Columns: Protocol 1, Protocol 2, velocity error (MPJVE), N-MPJPE; then Protocol 1 per action
+    (``by="action"``, or ``per_action=True``) or per action and subject (``by="subject,action"``, the
+    HumanEva convention). Reference rows are marked "(published)" and, in Markdown/LaTeX, set in italics.
+    Notes (deduplicated across rows) follow the table; a note that only some rows carry names them.
     """
     if fmt not in ("md", "latex", "csv"):
         raise ValueError(f"format must be md, latex or csv, got {fmt!r}")
-    actions = sorted({a for r in rows for a in r.per_action}) if per_action else []
-    header = ["Method", "P1 (mm)", "P2 (mm)", "MPJVE (mm)", "N-MPJPE (mm)"] + [f"{a} P1" for a in actions]
+    columns = _breakdown(rows, by or ("action" if per_action else None))
+    header = ["Method", "P1 (mm)", "P2 (mm)", "MPJVE (mm)", "N-MPJPE (mm)"] + [f"{c} P1" for c, _ in columns]
     all_notes = list(dict.fromkeys([*notes, *_row_notes(rows)]))
 
     def cells(r: Row) -> list[str]:
         vals = [_fmt(r.mpjpe), _fmt(r.p_mpjpe), _fmt(r.mpjve, 2), _fmt(r.n_mpjpe)]
-        vals += [_fmt(r.per_action.get(a, {}).get("mpjpe", math.nan)) for a in actions]
+        vals += [_fmt(get(r)) for _, get in columns]
         return vals
 
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
-        w.writerow(["method", "reference", "mpjpe_mm", "p_mpjpe_mm", "mpjve_mm", "n_mpjpe_mm", "source"]
-                   + [f"mpjpe_mm:{a}" for a in actions])
+        w.writerow(["method", "reference", "mpjpe_mm", "p_mpjpe_mm", "mpjve_mm", "n_mpjpe_mm", "source", "dataset",
+                    "protocol", "flip_test"] + [f"mpjpe_mm:{c}" for c, _ in columns])
         for r in rows:
-            w.writerow([r.method, int(r.reference), r.mpjpe, r.p_mpjpe, r.mpjve, r.n_mpjpe, r.source]
-                       + [r.per_action.get(a, {}).get("mpjpe", math.nan) for a in actions])
+            w.writerow([r.method, int(r.reference), r.mpjpe, r.p_mpjpe, r.mpjve, r.n_mpjpe, r.source, r.dataset,
+                        r.protocol, "" if r.flip_test is None else int(r.flip_test)] + [get(r) for _, get in columns])
         return buf.getvalue()
 
     if fmt == "md":

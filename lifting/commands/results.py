@@ -24,12 +24,20 @@ DEFAULT_FRAMES = 200
 
 
 def _table(args: argparse.Namespace) -> int:
-    from poselift.experiments.tables import anchor_rows, render_table, row_from_run
+    from poselift.experiments.tables import (
+        anchor_rows,
+        check_anchor_datasets,
+        render_table,
+        row_from_run,
+    )
 
     rows = [row_from_run(d) for d in args.run_dirs]
     if args.anchors:
-        rows += anchor_rows(None if args.anchors == "all" else args.anchors)
-    text = render_table(rows, args.format, per_action=args.per_action, caption=args.caption)
+        anchors = anchor_rows(None if args.anchors == "all" else args.anchors)
+        check_anchor_datasets(rows, anchors)
+        rows += anchors
+    by = args.by or ("action" if args.per_action else None)
+    text = render_table(rows, args.format, caption=args.caption, by=by)
     if args.out:
         from poselift.core.io import atomic_write_text
 
@@ -159,7 +167,9 @@ def register(sub) -> None:
     p = sub.add_parser("table", help="comparison table from run folders")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--format", choices=["md", "latex", "csv"], default="md")
-    p.add_argument("--per-action", action="store_true", help="add Protocol 1 per action")
+    p.add_argument("--per-action", action="store_true", help="add Protocol 1 per action (the same as --by action)")
+    p.add_argument("--by", choices=["action", "subject,action"],
+                   help="add Protocol 1 per action, or per subject and action (the HumanEva table)")
     p.add_argument("--anchors", nargs="?", const="all", default=None,
                    help="add published numbers as reference rows (optionally only one 2D input, e.g. 'GT')")
     p.add_argument("--caption")
