@@ -35,6 +35,7 @@ from poselift.experiments.config import ExperimentConfig, load_config
 __all__ = [
     "resolve_protocol",
     "resolve_data_path",
+    "recorded_data_paths",
     "load_splits",
     "labelled_subset",
     "custom_unlabelled",
@@ -65,21 +66,53 @@ def resolve_protocol(cfg: ExperimentConfig) -> Protocol:
 
 
 def resolve_data_path(path: str | None, config_source: str | None = None, env: str | None = None,
-                      what: str = "data") -> Path:
+                      what: str = "data", near: str | os.PathLike | None = None) -> Path:
     """Find ``path``: ``$env`` (when given and set), then ``path`` relative to the working directory, then
-    relative to the config file's folder."""
+    relative to the config file's folder, then (``near``: a file) its name in ``near``'s folder."""
     candidates = [Path(os.environ[env])] if env and os.environ.get(env) else []
     if path:
         p = Path(path).expanduser()
         candidates.append(p)
         if not p.is_absolute() and config_source:
             candidates.append(Path(config_source).parent / p)
+        if near is not None:
+            candidates.append(Path(near).parent / p.name)
     for c in candidates:
         if c.exists():
             return c
     hint = f", set {env}" if env else ""
     raise FileNotFoundError(f"{what} not found (tried: " + (", ".join(str(c) for c in candidates) or "nothing")
                             + f"). Set data.path in the config, pass --data PATH{hint}.")
+
+
+def recorded_data_paths(cfg: ExperimentConfig) -> ExperimentConfig:
+    """``cfg`` with the data files it names (``data.path``, ``keypoints_path``, ``cameras``, a loader's file,
+    ``unlabelled_files``) made absolute where they are found, so that the copy a run folder keeps
+    (``config.yaml``) reads the same files from any working directory: ``evaluate``, ``compare``,
+    ``figures`` and ``reproduce`` need no extra flags. Paths not found are left as they are (their
+    command names them when it needs them)."""
+    out = copy.deepcopy(cfg)
+    d = out.data
+
+    def absolute(value, env=None, near=None):
+        if not value:
+            return value
+        try:
+            return str(resolve_data_path(value, cfg.source, env=env, near=near).resolve())
+        except FileNotFoundError:
+            return value
+
+    if d.dataset in ("h36m", "npz"):
+        d.path = absolute(d.path, env="POSELIFT_H36M" if d.dataset == "h36m" else None)
+    if d.dataset == "npz":
+        d.keypoints_path = absolute(d.keypoints_path, near=d.path)
+        d.cameras = absolute(d.cameras, near=d.path)
+    if d.loader and ":" in d.loader:
+        target, name = d.loader.rsplit(":", 1)
+        if target.endswith(".py"):
+            d.loader = f"{absolute(target)}:{name}"
+    d.unlabelled_files = [absolute(f) for f in d.unlabelled_files]
+    return out
 
 
 # --------------------------------------------------------------------------- the datasets
@@ -158,8 +191,9 @@ def _npz(cfg: ExperimentConfig, protocol: Protocol, test_only: bool, progress: b
 
     d = cfg.data
     path = resolve_data_path(d.path, cfg.source, what="the dataset archive (data.path)")
-    kp = resolve_data_path(d.keypoints_path, cfg.source, what="data.keypoints_path") if d.keypoints_path else None
-    cams = resolve_data_path(d.cameras, cfg.source, what="data.cameras") if d.cameras else None
+    kp = resolve_data_path(d.keypoints_path, cfg.source, what="data.keypoints_path", near=path
+                           ) if d.keypoints_path else None
+    cams = resolve_data_path(d.cameras, cfg.source, what="data.cameras", near=path) if d.cameras else None
     archive = read_archive(path, kp, cameras=cams, layout=d.layout, fps=d.fps, world_units=d.world_units,
                            allow_pickle=d.allow_pickle)
     for name, subjects in (("train", protocol.train_subjects), ("test", protocol.test_subjects)):

@@ -27,7 +27,7 @@ from poselift.core.sequence import PoseSequence
 from poselift.datasets.protocols import Protocol
 from poselift.datasets.splits import Splits
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
-from poselift.experiments.data import labelled_subset, load_splits
+from poselift.experiments.data import labelled_subset, load_splits, recorded_data_paths
 from poselift.experiments.evaluation import markdown_table, sequence_errors, summarize
 from poselift.experiments.runs import git_commit
 from poselift.inference import Lifter, load_lifter
@@ -142,6 +142,7 @@ def train_run(cfg: ExperimentConfig, run_dir: str | os.PathLike, splits: Splits 
 
 def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, progress: bool, resume: bool,
                dist_info: D.DistInfo) -> dict:
+    cfg = recorded_data_paths(cfg)  # the run folder's config.yaml names the files it read, wherever it is run from
     cfg_text = dump_config(cfg)
     progress = progress and dist_info.is_main  # one set of progress bars
 
@@ -300,16 +301,25 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
 
 
 def compare_metrics(a: dict, b: dict, tol: float = 0.0) -> list[str]:
-    """Differences between two metrics dicts (overall and per action); empty when identical within ``tol`` mm."""
+    """Differences between two metrics dicts (overall, per action, per subject and action); empty when identical
+    within ``tol`` mm (a cell only one of them has is a difference)."""
     diffs = []
     for k in ("mpjpe", "p_mpjpe", "n_mpjpe", "mpjve"):
         if abs(float(a.get(k, np.nan)) - float(b.get(k, np.nan))) > tol or (k in a) != (k in b):
             diffs.append(f"{k}: {a.get(k)} vs {b.get(k)}")
-    for act in sorted(set(a.get("per_action", {})) | set(b.get("per_action", {}))):
-        x, y = a.get("per_action", {}).get(act, {}), b.get("per_action", {}).get(act, {})
-        for k in ("mpjpe", "p_mpjpe"):
-            if abs(float(x.get(k, np.nan)) - float(y.get(k, np.nan))) > tol:
-                diffs.append(f"{act} {k}: {x.get(k)} vs {y.get(k)}")
+
+    def cells(m: dict, part: str) -> dict:
+        if part == "per_action":
+            return m.get(part, {})
+        return {f"{s} {act}": v for s, by_action in m.get(part, {}).items() for act, v in by_action.items()}
+
+    for part in ("per_action", "per_subject_action"):
+        pa, pb = cells(a, part), cells(b, part)
+        for cell in sorted(set(pa) | set(pb)):
+            x, y = pa.get(cell, {}), pb.get(cell, {})
+            for k in ("mpjpe", "p_mpjpe"):
+                if not abs(float(x.get(k, np.nan)) - float(y.get(k, np.nan))) <= tol:
+                    diffs.append(f"{cell} {k}: {x.get(k)} vs {y.get(k)}")
     return diffs
 
 

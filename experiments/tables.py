@@ -8,6 +8,7 @@ always marked as such. Output formats: Markdown (README), LaTeX with booktabs
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import os
@@ -17,7 +18,7 @@ from typing import Sequence
 
 from poselift.core.io import read_json
 
-__all__ = ["Row", "Anchor", "row_from_run", "ANCHORS", "ANCHOR_PROTOCOLS", "anchor_rows", "render_table",
+__all__ = ["Row", "Anchor", "row_from_run", "rows_from_runs", "ANCHORS", "ANCHOR_PROTOCOLS", "anchor_rows", "render_table",
            "check_anchor_datasets"]
 
 
@@ -53,6 +54,15 @@ def row_from_metrics(method: str, m: dict, source: str = "") -> Row:
     return Row(method, _nan(m.get("mpjpe")), _nan(m.get("p_mpjpe")), _nan(m.get("mpjve")), _nan(m.get("n_mpjpe")),
                dict(m.get("per_action", {})), False, source, notes, str(m.get("dataset", proto.get("dataset", ""))),
                str(proto.get("name", "")), flip, dict(m.get("per_subject_action", {})))
+
+
+def rows_from_runs(run_dirs: Sequence[str | os.PathLike]) -> list[Row]:
+    """One row per run folder; runs that share a name (e.g. one config trained twice) are told apart by their
+    folder: ``name (folder)``."""
+    rows = [row_from_run(d) for d in run_dirs]
+    names = [r.method for r in rows]
+    return [dataclasses.replace(r, method=f"{r.method} ({Path(d).name})") if names.count(r.method) > 1 else r
+            for r, d in zip(rows, run_dirs)]
 
 
 def row_from_run(run_dir: str | os.PathLike, method: str | None = None) -> Row:
@@ -169,6 +179,11 @@ def _row_notes(rows: Sequence[Row]) -> list[str]:
     protocols follow, once each."""
     measured = [r for r in rows if not r.reference]
     out = []
+    datasets = list(dict.fromkeys(r.dataset for r in measured if r.dataset))
+    if len(datasets) == 1:
+        out.append(f"Data: {datasets[0]}.")
+    for d in datasets if len(datasets) > 1 else ():
+        out.append(f"{', '.join(r.method for r in measured if r.dataset == d)}: data {d}.")
     for n in dict.fromkeys(n for r in measured for n in r.notes):
         having = [r.method for r in measured if n in r.notes]
         out.append(n if len(having) == len(measured) else f"{', '.join(having)}: {n}")

@@ -28,10 +28,10 @@ def _table(args: argparse.Namespace) -> int:
         anchor_rows,
         check_anchor_datasets,
         render_table,
-        row_from_run,
+        rows_from_runs,
     )
 
-    rows = [row_from_run(d) for d in args.run_dirs]
+    rows = rows_from_runs(args.run_dirs)
     if args.anchors:
         anchors = anchor_rows(None if args.anchors == "all" else args.anchors)
         check_anchor_datasets(rows, anchors)

@@ -1,0 +1,200 @@
+"""A dataset poselift has never seen goes through every command with a config file and no Python glue.
+
+The archive is written here in VideoPose3D's npz format (pickled dicts), shaped like HumanEva-I: 15 joints,
+subjects ``Train/S1..S3`` and ``Validate/S1..S3``, takes cut into chunks of unequal length (some shorter than
+the receptive field), three cameras per subject given as quaternions (the shipped ``humaneva_cameras.yaml``,
+VideoPose3D's extrinsics). The shipped config ``humaneva15_27.yaml`` is used as it is, shrunk by ``--set``.
+Then the same through ``data.loader``.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from scipy.spatial.transform import Rotation
+
+from poselift.commands import main
+
+CONFIGS = Path(__file__).resolve().parents[2] / "experiments" / "configs"
+# h36m17 joints in HumanEva-I's 15-joint order (pelvis, thorax, l shoulder/elbow/wrist, r ..., l hip/knee/ankle,
+# r ..., head): this test's own correspondence, used only to make plausible bodies.
+H36M_TO_HUMANEVA = [0, 8, 11, 12, 13, 14, 15, 16, 4, 5, 6, 1, 2, 3, 10]
+MOTION = {"Walking": "walk", "Jog": "run", "Box": "box", "ThrowCatch": "wave"}
+F, C = 765.0, np.array([320.0, 240.0])  # the test's own intrinsics for the archive's 2D (the config has none)
+TINY = ["model.channels=32", "train.epochs=2", "train.batch_size=64", "eval.eval_every=1", "eval.monitor_frames=50",
+        "device=cpu"]
+
+
+def world_to_camera(cam: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(R_w2c, centre in metres) of a camera of the shipped file, computed with scipy (scalar-last quaternions)."""
+    w, x, y, z = cam["orientation"]
+    return Rotation.from_quat([x, y, z, w]).as_matrix().T, np.asarray(cam["translation"]) / 1000.0
+
+
+def project(world: np.ndarray, cam: dict) -> np.ndarray:
+    R, t = world_to_camera(cam)
+    X = (world - t) @ R.T
+    return F * X[..., :2] / X[..., 2:] + C
+
+
+def takes_of(subject: str) -> dict[str, int]:
+    """Chunk lengths per take: unequal, two shorter than 27 frames; ThrowCatch is not in the protocol's actions."""
+    k = int(subject[-1])
+    if subject.startswith("Train"):
+        return {"Walking 1 chunk0": 150 + 10 * k, "Walking 1 chunk1": 14, "Jog 1 chunk0": 120 + 7 * k,
+                "Box 1 chunk0": 110 + 5 * k, "ThrowCatch 1 chunk0": 90}
+    return {"Walking 1 chunk0": 70 + 5 * k, "Jog 1 chunk0": 60 + 3 * k, "Jog 1 chunk1": 20, "Box 1 chunk0": 55 + k}
+
+
+def write_archive(folder: Path) -> dict:
+    """``data_3d_humaneva15.npz`` and ``data_2d_humaneva15_gt.npz`` in ``folder``; returns the 3D."""
+    from poselift.datasets.synthetic import animate, make_subject
+
+    cams = yaml.safe_load((CONFIGS / "humaneva_cameras.yaml").read_text())["cameras"]
+    rng = np.random.default_rng(7)
+    bodies = {s: make_subject(s, rng) for s in ("S1", "S2", "S3")}
+    pos3d, pos2d = {}, {}
+    for part in ("Train", "Validate"):
+        for s in ("S1", "S2", "S3"):
+            subject = f"{part}/{s}"
+            pos3d[subject], pos2d[subject] = {}, {}
+            for take, n in takes_of(subject).items():
+                world = animate(bodies[s], MOTION[take.split()[0]], n, 60.0, rng)[:, H36M_TO_HUMANEVA]
+                pos3d[subject][take] = world.astype(np.float32)
+                # one camera's 2D video is two frames longer than the mocap (VideoPose3D trims it)
+                views = [project(world, c).astype(np.float32) for c in cams[s]]
+                views[1] = np.concatenate([views[1], views[1][-2:]])
+                pos2d[subject][take] = views
+    meta = {"layout_name": "humaneva15", "num_joints": 15,
+            "keypoints_symmetry": [[2, 3, 4, 8, 9, 10], [5, 6, 7, 11, 12, 13]]}
+    folder.mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "data_3d_humaneva15.npz", positions_3d=pos3d)
+    np.savez(folder / "data_2d_humaneva15_gt.npz", positions_2d=pos2d, metadata=meta)
+    return pos3d
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("humaneva") / "data"
+    return folder, write_archive(folder)
+
+
+def test_the_archive_is_read_as_the_cameras_say(archive):
+    """3D in camera coordinates equals this test's own transform of the world 3D (scipy's quaternions), the 2D
+    is the archive's (trimmed to the mocap), the protocol's actions and subjects are kept and nothing else."""
+    from poselift.experiments.config import apply_overrides, load_config
+    from poselift.experiments.data import load_splits
+
+    folder, pos3d = archive
+    cfg = apply_overrides(load_config(CONFIGS / "humaneva15_27.yaml"),
+                          [f"data.path={folder / 'data_3d_humaneva15.npz'}"])
+    splits = load_splits(cfg, progress=False)
+    cams = yaml.safe_load((CONFIGS / "humaneva_cameras.yaml").read_text())["cameras"]
+    assert splits.layout_in == "humaneva15" and splits.layout_out == "humaneva15"
+    assert {s.subject for s in splits.train} == {"Train/S1", "Train/S2", "Train/S3"}
+    assert {s.subject for s in splits.test} == {"Validate/S1", "Validate/S2", "Validate/S3"}
+    assert not any(s.action.startswith("ThrowCatch") for s in splits.train + splits.test)
+    assert len(splits.test) == 3 * 4 * 3  # subjects x takes x cameras
+    for seq in splits.test + splits.train:
+        world = pos3d[seq.subject][seq.action]
+        cam = cams[seq.subject.split("/")[1]][["C1", "C2", "C3"].index(seq.camera_id)]
+        R, t = world_to_camera(cam)
+        np.testing.assert_allclose(seq.poses3d, (world.astype(np.float64) - t) @ R.T, atol=2e-5)
+        assert seq.keypoints.shape == (len(world), 15, 2)
+        np.testing.assert_allclose(seq.keypoints, project(world, cam), rtol=1e-5, atol=1e-2)
+        assert seq.fps == 60 and seq.image_size == (640, 480)
+        assert (seq.poses3d[..., 2] > 2.0).all()  # in front of every camera: the quaternion convention holds
+    assert splits.protocol.name == "humaneva-vp3d" and splits.protocol.averaging == "subject_action"
+
+
+def test_train_evaluate_compare_table_figures_reproduce_through_the_command_line(archive, tmp_path, capsys,
+                                                                                 monkeypatch):
+    folder, _ = archive
+    monkeypatch.chdir(tmp_path)  # the run folder must work from anywhere: run the later commands elsewhere
+    run, run1 = tmp_path / "runs" / "he27", tmp_path / "runs" / "he1"
+    data = ["--data", str(folder / "data_3d_humaneva15.npz")]  # the 2D file is found next to it
+    sets = [x for s in TINY for x in ("--set", s)]
+    assert main(["train", str(CONFIGS / "humaneva15_27.yaml"), "--out", str(run), *data, *sets, "--no-progress"]) == 0
+    assert main(["train", str(CONFIGS / "humaneva15_27.yaml"), "--out", str(run1), *data, *sets,
+                 "--set", "model.widths=[1,1,1]", "--no-progress"]) == 0
+    capsys.readouterr()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["dataset"].startswith("npz:data_3d_humaneva15.npz")
+    assert metrics["protocol"]["name"] == "humaneva-vp3d"
+    cells = metrics["per_subject_action"]
+    assert set(cells) == {"Validate/S1", "Validate/S2", "Validate/S3"}
+    assert all(set(by_action) == {"Walking", "Jog", "Box"} for by_action in cells.values())
+    # the HumanEva average is the mean over the subject x action cells
+    assert metrics["p_mpjpe"] == pytest.approx(np.mean([c["p_mpjpe"] for b in cells.values() for c in b.values()]))
+    recorded = yaml.safe_load((run / "config.yaml").read_text())["data"]
+    assert Path(recorded["path"]).is_absolute() and Path(recorded["keypoints_path"]).is_absolute()
+
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(other)
+    assert main(["evaluate", str(run), "--no-progress"]) == 0
+    again = json.loads((run / "metrics.json").read_text())
+    assert again["p_mpjpe"] == pytest.approx(metrics["p_mpjpe"], abs=1e-9)
+    assert list(run.glob("metrics.*.json"))  # the replaced metrics are kept
+
+    assert main(["compare", str(run1), str(run), "--out", str(other / "cmp.json")]) == 0
+    out = capsys.readouterr().out
+    assert "he27" in out and "he1" in out
+    cmp = json.loads((other / "cmp.json").read_text())
+    assert json.dumps(cmp)  # numbers written
+
+    assert main(["table", str(run1), str(run), "--by", "subject,action", "--out", str(other / "table.md")]) == 0
+    table = (other / "table.md").read_text()
+    assert "humaneva-vp3d" in table and "npz:data_3d_humaneva15.npz" in table
+    for name in ("Walking", "Jog", "Box", "Validate/S1", "Validate/S3"):
+        assert name in table
+    assert "h36m" not in table.lower()
+
+    assert main(["figures", str(run1), str(run), "--out", str(other / "fig"), "--frames", "20", "--no-progress"]) == 0
+    assert {"per_action.png", "error_over_time.png", "animation.gif"} <= {p.name for p in (other / "fig").iterdir()}
+
+    assert main(["reproduce", str(run), "--out", str(other / "again"), "--no-progress"]) == 0
+    assert json.loads((other / "again" / "reproduce.json").read_text())["identical"]
+
+
+LOADER = '''
+import numpy as np
+from poselift.core.sequence import PoseSequence
+
+
+def load(root, frames):
+    """Two labs' subjects: a 2D track and its 3D per take (camera coordinates, metres)."""
+    from poselift.datasets.synthetic import make_dataset
+    seqs = make_dataset(3, ["walk", "box"], 1, frames, seed=int(root))
+    train = [s for s in seqs if s.subject != seqs[-1].subject]
+    test = [s for s in seqs if s.subject == seqs[-1].subject]
+    return {"train": train, "test": test}
+'''
+
+
+def test_a_loader_hook_dataset_goes_through_the_same_commands(tmp_path, capsys, monkeypatch):
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "mylab.py").write_text(LOADER)
+    cfg = {"name": "mylab", "device": "cpu",
+           "data": {"dataset": "loader", "loader": "mylab.py:load", "loader_args": {"root": 3, "frames": 90}},
+           "model": {"widths": [3, 3], "channels": 32},
+           "train": {"epochs": 2, "batch_size": 64}, "eval": {"eval_every": 1, "monitor_frames": 50}}
+    (tmp_path / "cfg" / "mylab.yaml").write_text(yaml.safe_dump(cfg))
+    run = tmp_path / "runs" / "mylab"
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "cfg/mylab.yaml", "--out", str(run), "--no-progress"]) == 0
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["dataset"] == f"loader:{(tmp_path / 'cfg' / 'mylab.py').resolve()}:load"
+    assert metrics["protocol"]["name"] == "custom"
+    monkeypatch.chdir(tmp_path / "runs")  # the recorded loader path is absolute
+    assert main(["evaluate", str(run), "--no-progress"]) == 0
+    assert main(["compare", str(run)]) == 0
+    assert main(["table", str(run), "--by", "subject,action"]) == 0
+    out = capsys.readouterr().out
+    assert "mylab" in out
+    assert main(["figures", str(run), "--out", str(tmp_path / "fig"), "--frames", "10", "--no-progress"]) == 0
+    assert main(["reproduce", str(run), "--out", str(tmp_path / "again"), "--no-progress"]) == 0
+    assert json.loads((tmp_path / "again" / "reproduce.json").read_text())["identical"]
