@@ -24,8 +24,11 @@ DEFAULT_FRAMES = 200
 
 
 def _table(args: argparse.Namespace) -> int:
+    from poselift.core.io import check_output_file
     from poselift.experiments.tables import anchor_rows, render_table, row_from_run
 
+    if args.out:
+        check_output_file(args.out)
     rows = [row_from_run(d) for d in args.run_dirs]
     if args.anchors:
         rows += anchor_rows(None if args.anchors == "all" else args.anchors)
@@ -39,6 +42,7 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from poselift.core.io import check_output_file
     from poselift.experiments.compare import (
         Method,
         compare_methods,
@@ -47,6 +51,8 @@ def _compare(args: argparse.Namespace) -> int:
     )
     from poselift.inference import load_lifter
 
+    if args.out:
+        check_output_file(args.out)
     if args.input:
         from poselift.detectors.formats import read_2d
 
@@ -80,7 +86,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from poselift.core.io import read_json
+    from poselift.core.io import check_output_folder, read_json
     from poselift.experiments.figures import (
         comparison_animation,
         error_over_time_figure,
@@ -97,7 +103,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"no such run folder: {d}")
     if args.frames is not None and args.frames < 0:
         raise ValueError(f"--frames must be >= 0 (0: all frames), got {args.frames}")
-    out = Path(args.out)
+    out = check_output_folder(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
     # the per-action bars only need metrics.json
