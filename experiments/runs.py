@@ -26,7 +26,7 @@ from typing import Iterator
 from poselift.checkpoint import CHECKPOINT
 from poselift.core.device import machine_description
 from poselift.core.io import check_output_folder
-from poselift.core.locks import FolderLock, lock_folder, lock_output
+from poselift.core.locks import FolderLock, lock_folder
 from poselift.inference import Lifter, load_lifter
 
 __all__ = ["Lifter", "load_lifter", "git_commit", "machine_description", "export_run",  # Lifter, load_lifter: inference
@@ -100,9 +100,9 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     Returns:
         ``(out_dir, the contents of export.json)``; ``export.json`` names the run folder.
 
-    The run folder is locked while exporting into it (the default ``out_dir``;
-    an ``out_dir`` elsewhere is locked by ``.<name>.lock`` beside it), and the
-    export folder is written whole and swapped in (:func:`~poselift.model.onnx.export_onnx`).
+    The run folder is locked while exporting into it (the default ``out_dir``),
+    and the export folder is written whole and swapped in, under its own lock
+    (:func:`~poselift.model.onnx.export_onnx`).
 
     Raises:
         FileNotFoundError: no such folder, or no checkpoint in it.
@@ -115,7 +115,7 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: no such run folder")
     out = check_output_folder(Path(out_dir) if out_dir is not None else run_dir / "export")
-    inside = run_dir.resolve() in out.resolve().parents
-    with (lock_folder(run_dir, "poselift export") if inside else lock_output(out, "poselift export")):
+    inside = run_dir.resolve() in out.resolve().parents  # writing into the run folder: hold its lock
+    with (lock_folder(run_dir, "poselift export") if inside else contextlib.nullcontext()):
         lifter = load_lifter(run_dir, device="cpu")
         return out, export_onnx(lifter, out, opset, step=step)

@@ -38,7 +38,10 @@ SHA-256 of each ``.onnx`` file, which the runners
 
 The three files are written into a new folder that replaces ``out_dir`` whole
 (:func:`poselift.core.io.atomic_folder`): an export killed at any moment
-leaves the old export or the new one, never a mix of the two.
+leaves the old export or the new one, never a mix of the two. One export at a
+time: ``.<out_dir name>.lock`` beside the folder is held while writing
+(:func:`poselift.core.locks.lock_output`), and taking it removes what a killed
+export left behind.
 
 The graphs are built directly from :attr:`~poselift.model.folded.FoldedNetwork.layers`
 with ``onnx.helper`` (Conv with dilations, Gemm, Relu, Add, Slice, Concat,
@@ -61,6 +64,7 @@ import torch
 from poselift._version import __version__
 from poselift.core.errors import FileFormatError, InputError
 from poselift.core.io import atomic_folder, atomic_write_json, check_output_folder, read_json
+from poselift.core.locks import lock_output
 from poselift.core.windows import target_offset
 from poselift.model.folded import FoldedNetwork
 from poselift.model.streaming import _blocks, as_folded
@@ -416,7 +420,9 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step
                         f"end a sequence by feeding its last frame {lat} more times"),
         }
     meta["files"] = list(graphs)
-    with atomic_folder(out) as tmp:  # the whole folder, swapped in: old or new, never a mix
+    # one exporter at a time (.<name>.lock beside the folder; it also removes a killed export's temporaries),
+    # and the whole folder swapped in: old or new, never a mix
+    with lock_output(out, "poselift export"), atomic_folder(out) as tmp:
         for name, graph in graphs.items():
             _write_onnx(graph, tmp / name)
         meta["sha256"] = {name: file_sha256(tmp / name) for name in graphs}
