@@ -37,8 +37,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from poselift._version import __version__
+from poselift.core import io as _io
 from poselift.core.errors import FileFormatError, InputError, reading
-from poselift.core.io import FREE_BYTES, MAX_EXPANSION, atomic_path, format_bytes
+from poselift.core.io import atomic_path, format_bytes
 from poselift.core.layouts import get_layout
 from poselift.core.sequence import PoseSequence
 from poselift.detectors.formats.tracks import KeypointTracks
@@ -154,9 +155,9 @@ def _h5_shape(group, name: str, where: str, path: Path, want: tuple | None = Non
         shown = tuple("?" if w is None else w for w in want)
         raise FileFormatError(f"{where}: {name} has shape {shape}, expected {shown}{why}", path)
     declared = int(np.prod(shape, dtype=object)) * ds.dtype.itemsize
-    if declared > FREE_BYTES:
+    if declared > _io.FREE_BYTES:
         stored = ds.id.get_storage_size()
-        if declared > MAX_EXPANSION * stored:
+        if declared > _io.MAX_EXPANSION * stored:
             raise FileFormatError(f"{where}: {name} declares {shape} {ds.dtype} ({format_bytes(declared)}) but the "
                                   f"file stores {format_bytes(stored)} of it: corrupt or crafted", path)
     return shape
