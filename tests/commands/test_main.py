@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from poselift.commands import build_parser, error_message, main
 from poselift.core.errors import ConfigError
@@ -61,7 +62,13 @@ def test_careless_command_lines_get_one_line_each(tmp_path, capsys, monkeypatch)
         assert "--out file: is a file, not a folder" in _one_line_error(capsys, argv, argv[0])
     assert "no such video" in _one_line_error(capsys, ["detect", "v.mp4", "--model", "m.onnx", "--out", "k.h5"],
                                               "detect")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder"]  # nothing written by any of them
+    (tmp_path / "c.yaml").write_text("name: x\ndata: {dataset: synthetic}\n")
+    if not torch.cuda.is_available():
+        assert "device 'cuda': this torch has no CUDA support" in \
+            _one_line_error(capsys, ["train", "c.yaml", "--out", "r", "--device", "cuda"], "train")
+    assert "train.lr must be a finite number > 0" in \
+        _one_line_error(capsys, ["train", "c.yaml", "--out", "r", "--set", "train.lr=-1e-3"], "train")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "file", "folder"]  # nothing written by any
 
 
 @pytest.mark.parametrize("exc, expected", [
