@@ -144,7 +144,8 @@ def cmd_lift(args: argparse.Namespace) -> int:
     if not sequences:
         raise ValueError(f"{args.keypoints}: no track with at least {args.min_length} frames")
     lifter = load_lifter(args.run, device=args.device)
-    poses = [lifter.lift(s, progress=not args.quiet and len(s) >= 20_000) for s in sequences]  # a bar for long videos
+    bar = not args.quiet  # a bar for long videos
+    poses = [lifter.lift(s, progress=bar and len(s) >= 20_000) for s in sequences]
     write_poses3d_h5(args.out, sequences, poses, layout=lifter.layout_out.name, num_frames=data.num_frames,
                      attrs={"keypoints_file": str(args.keypoints), "run_dir": str(args.run),
                             "layout_2d": data.layout})
