@@ -17,6 +17,10 @@
   wrapper expects; a mismatch raises ``ValueError`` naming the tensor, the
   expected and the actual shape/type (:func:`check_signature`); a
   :class:`~poselift.core.errors.SignatureError` (a ``ValueError``).
+* **declared sizes are capped**: a model whose fixed input dimensions ask for
+  more than :data:`MAX_INPUT_VALUES` values per batch item (a crafted file
+  declaring a 33000 x 33000 image) is refused on load, before any frame is
+  resized to it (:func:`check_input_size`).
 * **batches**: :meth:`OnnxModel.run` splits the leading (batch) axis into
   chunks no larger than the model allows (a model exported with a fixed
   batch of 1 runs item by item) and concatenates the results.
@@ -38,8 +42,14 @@ __all__ = [
     "cuda_works",
     "resolve_providers",
     "check_signature",
+    "check_input_size",
     "format_shape",
+    "MAX_INPUT_VALUES",
 ]
+
+MAX_INPUT_VALUES = 2**27
+"""Most values one batch item of a model input may hold: 134 M (512 MiB of float32, e.g. a 6000 x 6000
+colour image); BodyPoseNet takes 0.3 M, BodyPose3DNet 0.15 M."""
 
 Dim = int | str | None
 """A tensor dimension: a fixed size, or a symbolic/unknown (dynamic) one."""
@@ -228,6 +238,23 @@ def check_signature(
         )
 
 
+def check_input_size(what: str, name: str, dims: Sequence[Dim], limit: int = MAX_INPUT_VALUES) -> int:
+    """Values per batch item of an input with per-item dimensions ``dims`` (unknown ones count as 1).
+
+    Raises:
+        SignatureError: more than ``limit`` values: the model declares an input far larger than
+            any pose network takes (a crafted or broken file); nothing has been allocated for it.
+    """
+    n = 1
+    for d in dims:
+        n *= d if _is_fixed(d) else 1
+    if n > limit:
+        raise SignatureError(f"{what}: input {name!r} declares {format_shape(list(dims))} = {n:,d} values per item "
+                             f"({n * 4 / 1e9:.1f} GB as float32), more than the {limit:,d} poselift accepts; "
+                             "the model is broken or crafted")
+    return n
+
+
 # --------------------------------------------------------------------------- the wrapper
 class OnnxModel:
     """An ONNX model opened with ONNX Runtime.
@@ -287,6 +314,8 @@ class OnnxModel:
         self.provider: str = self.session.get_providers()[0]
         self.inputs: list[TensorSpec] = [_spec_of(a) for a in self.session.get_inputs()]
         self.outputs: list[TensorSpec] = [_spec_of(a) for a in self.session.get_outputs()]
+        for spec in self.inputs:  # before anything is sized by them
+            check_input_size(self.name, spec.name, spec.shape[1:])
         if inputs is not None:
             check_signature(self.name, "input", self.inputs, inputs, exact=True)
         if outputs is not None:

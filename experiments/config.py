@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
@@ -61,6 +62,12 @@ class SyntheticConfig:
     camera_seed: int = 0  # one capture studio for train and test, as in Human3.6M
     motions: list[str] | None = None
     noise: dict[str, Any] = field(default_factory=dict)  # NoiseSettings fields
+
+    def __post_init__(self) -> None:
+        for k in ("subjects", "test_subjects", "takes", "num_frames", "test_num_frames"):
+            if getattr(self, k) < 1:
+                raise ConfigError(f"data.synthetic.{k} must be >= 1, got {getattr(self, k)}")
+        self.noise = _noise_dict(self.noise or {})
 
 
 DATASETS = ("h36m", "synthetic", "npz", "loader")
@@ -283,12 +290,14 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected true/false, got {_show(value)}")
         return value
     if tp is int:
+        value = _number_text(value)
         if isinstance(value, bool) or not isinstance(value, int):
             if isinstance(value, float) and value.is_integer():
                 return int(value)
             raise ConfigError(f"{where}: expected an integer, got {_show(value)}")
         return value
     if tp is float:
+        value = _number_text(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{where}: expected a number, got {_show(value)}")
         try:
@@ -303,6 +312,29 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a string, got {_show(value)}")
         return value
     return value
+
+
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+
+
+def _number_text(value: Any) -> Any:
+    """``"1e-4"`` -> ``0.0001``: YAML 1.1 (PyYAML) reads a float without a dot (``1e-4``, ``3E5``) as a
+    string; ordinary number notation is accepted wherever a number is expected. Anything else unchanged."""
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
+def _noise_dict(d: Any) -> dict[str, Any]:
+    """``data.synthetic.noise`` checked against :class:`~poselift.datasets.synthetic.NoiseSettings`
+    (unknown keys and mistyped values are errors); the given keys with converted values."""
+    from poselift.datasets.synthetic import NoiseSettings
+
+    where = "data.synthetic.noise"
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {_show(d)}")
+    settings = _from_dict(NoiseSettings, d, where)
+    return {k: getattr(settings, k) for k in d}
 
 
 def _show(value: Any) -> str:
@@ -321,7 +353,9 @@ def _from_dict(cls, d: dict, where: str):
     kwargs = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in d.items()}
     try:
         return cls(**kwargs)
-    except ConfigError:
+    except ConfigError as e:
+        if where and not str(e).startswith(where):  # "train.epochs must be ...": name the section
+            raise ConfigError(f"{where}.{e}") from None
         raise
     except (TypeError, ValueError, OverflowError) as e:
         raise ConfigError(f"{where or 'config'}: {e}") from None
@@ -372,6 +406,8 @@ def load_config(path: str | os.PathLike) -> ExperimentConfig:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config file not found: {path}")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a config file (give the .yaml file)")
     try:
         d = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:

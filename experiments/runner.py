@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from poselift._version import __version__
+from poselift.checkpoint import CHECKPOINT
 from poselift.core.device import machine_description
 from poselift.core.io import atomic_path, atomic_write_json, atomic_write_text, read_json
 from poselift.core.layouts import get_layout
@@ -29,7 +30,7 @@ from poselift.datasets.splits import Splits
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
 from poselift.experiments.data import labelled_subset, load_splits, recorded_data_paths
 from poselift.experiments.evaluation import markdown_table, sequence_errors, summarize
-from poselift.experiments.runs import git_commit
+from poselift.experiments.runs import git_commit, writing_run_folder
 from poselift.inference import Lifter, load_lifter
 from poselift.model.tcn import TemporalLifter
 from poselift.training import distributed as D
@@ -134,10 +135,18 @@ def train_run(cfg: ExperimentConfig, run_dir: str | os.PathLike, splits: Splits 
     returns the metrics.
     """
     dist_info = D.init_distributed(cfg.device)
-    try:
-        return _train_run(cfg, Path(run_dir), splits, progress, resume, dist_info)
+    try:  # one writer at a time; a run that fails before its first checkpoint leaves no new folder
+        with writing_run_folder(run_dir, "poselift train", remove_if_failed=True):
+            return _train_run(cfg, Path(run_dir), splits, progress, resume, dist_info)
     finally:
         D.cleanup(dist_info)
+
+
+def _forget_results(run_dir: Path, checkpoint: bool) -> None:
+    """Remove results that a new training would contradict (and, for a restart, the old checkpoint and log)."""
+    names = ["metrics.json", "table.md", "predictions.h5"] + ([CHECKPOINT, "log.csv"] if checkpoint else [])
+    for name in names:
+        (run_dir / name).unlink(missing_ok=True)
 
 
 def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, progress: bool, resume: bool,
@@ -154,6 +163,8 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
                 raise ValueError(f"{run_dir} holds a run of a different config; choose another folder (or delete it)")
         else:
             atomic_write_text(run_dir / "config.yaml", cfg_text)
+        if not resume or not (run_dir / CHECKPOINT).exists():  # training from scratch: old results go
+            _forget_results(run_dir, checkpoint=not resume)
 
     D.on_main(prepare_folder)  # process 0 writes; an error there stops every process
     device = dist_info.device
@@ -290,13 +301,14 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
         cfg.data.path = data_path
     if flip_test is not None:
         cfg.eval.flip_test = flip_test
-    lifter = load_lifter(run_dir, device=cfg.device)
-    splits = load_splits(cfg, progress, test_only=True)
-    metrics, eval_seconds, frames = _final_evaluation(lifter.model, cfg, splits, run_dir, progress)
-    info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
-    info.update(last_evaluated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                eval_seconds=round(eval_seconds, 2), eval_frames=frames, eval_fps=frames / eval_seconds)
-    atomic_write_json(run_dir / "run.json", info)
+    with writing_run_folder(run_dir, "poselift evaluate"):
+        lifter = load_lifter(run_dir, device=cfg.device)
+        splits = load_splits(cfg, progress, test_only=True)
+        metrics, eval_seconds, frames = _final_evaluation(lifter.model, cfg, splits, run_dir, progress)
+        info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
+        info.update(last_evaluated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    eval_seconds=round(eval_seconds, 2), eval_frames=frames, eval_fps=frames / eval_seconds)
+        atomic_write_json(run_dir / "run.json", info)
     return metrics
 
 
@@ -339,7 +351,9 @@ def reproduce_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None 
     old = read_json(run_dir / "metrics.json")
     out = Path(out_dir) if out_dir is not None else run_dir.with_name(
         f"{run_dir.name}-reproduce-{datetime.now():%Y%m%d-%H%M%S}")
-    new = train_run(cfg, out, progress=progress, resume=False)
-    diffs = compare_metrics(old, new, tol)
-    atomic_write_json(out / "reproduce.json", {"original": str(run_dir), "identical": not diffs, "differences": diffs})
+    with writing_run_folder(out, "poselift reproduce", remove_if_failed=True):
+        new = train_run(cfg, out, progress=progress, resume=False)
+        diffs = compare_metrics(old, new, tol)
+        atomic_write_json(out / "reproduce.json", {"original": str(run_dir), "identical": not diffs,
+                                                   "differences": diffs})
     return out, diffs

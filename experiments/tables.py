@@ -58,10 +58,10 @@ def row_from_metrics(method: str, m: dict, source: str = "") -> Row:
 
 def rows_from_runs(run_dirs: Sequence[str | os.PathLike]) -> list[Row]:
     """One row per run folder; runs that share a name (e.g. one config trained twice) are told apart by their
-    folder: ``name (folder)``."""
+    folder: ``name [folder]`` (as ``poselift figures`` names them)."""
     rows = [row_from_run(d) for d in run_dirs]
     names = [r.method for r in rows]
-    return [dataclasses.replace(r, method=f"{r.method} ({Path(d).name})") if names.count(r.method) > 1 else r
+    return [dataclasses.replace(r, method=f"{r.method} [{Path(d).name}]") if names.count(r.method) > 1 else r
             for r, d in zip(rows, run_dirs)]
 
 

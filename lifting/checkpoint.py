@@ -123,7 +123,8 @@ def build_model(config: Any, weights: Any, path: str | os.PathLike, what: str = 
 
     Raises:
         FileFormatError: a configuration that does not fit :class:`TemporalLifter`, missing or
-            unexpected weights, or weights whose shapes differ from the configuration's.
+            unexpected weights, weights whose shapes differ from the configuration's, or
+            weights holding NaN or infinite values (named).
     """
     path = Path(path)
     if not isinstance(config, dict):
@@ -147,6 +148,11 @@ def build_model(config: Any, weights: Any, path: str | os.PathLike, what: str = 
         if got != shape:
             raise FileFormatError(f"{path}: {what} weight {k!r} has shape {got}, but the stored config "
                                   f"{config} implies {shape}", path)
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            bad = int((~torch.isfinite(t)).sum())
+            raise FileFormatError(f"{path}: {what} weight {k!r} holds {bad} NaN or infinite value(s) of {t.numel()}: "
+                                  "the training diverged or the file is damaged, and every pose it lifts would be "
+                                  "NaN", path)
     model = TemporalLifter(**config)
     model.load_state_dict(weights)
     return model

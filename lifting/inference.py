@@ -36,8 +36,16 @@ import numpy as np
 import torch
 
 from poselift.checkpoint import CHECKPOINT, load_checkpoint, read_lifter_payload
+from poselift.core.camera import MAX_NORMALISED
 from poselift.core.device import resolve_device
-from poselift.core.errors import InputError, check_finite, reading
+from poselift.core.errors import (
+    InputError,
+    check_finite,
+    check_float_range,
+    check_magnitude,
+    numeric_array,
+    reading,
+)
 from poselift.core.layouts import Layout
 from poselift.core.mirror import flip_keypoints, flip_pair, flip_poses
 from poselift.core.sequence import PoseSequence
@@ -66,6 +74,11 @@ def _check_inputs(model, x: torch.Tensor, where: str = "", joint_names=None) -> 
                          f"input has {x.shape[2]}")
     check_finite(x, f"{where}keypoints", joint_names,
                  hint="drop or interpolate those frames, or give missing joints finite values and zero confidence")
+    check_magnitude(x, MAX_NORMALISED, f"{where}keypoints (screen-normalised)", joint_names, hint=_FAR)
+
+
+_FAR = ("on screen they lie in about -1..1: the 2D is corrupt, or not in pixels of the image size given "
+        "(poselift.core.camera.MAX_NORMALISED)")
 
 
 @torch.inference_mode()
@@ -132,9 +145,23 @@ def _prepare(model, chunk: int, device) -> tuple[FoldedNetwork, torch.device]:
     return fmodel, dev
 
 
-def _as_tensor(x, fmodel: FoldedNetwork, dev) -> torch.Tensor:
+def _as_tensor(x, fmodel: FoldedNetwork, dev, where: str = "") -> torch.Tensor:
     x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
-    return x.to(dev, fmodel.layers[0].weight.dtype)  # the model's dtype (float32 unless it was converted)
+    dtype = fmodel.layers[0].weight.dtype  # the model's dtype (float32 unless it was converted)
+    if dtype in _NUMPY_DTYPES:  # a float64 value beyond float32's range would become inf: say so
+        check_float_range(x, _NUMPY_DTYPES[dtype], f"{where}keypoints")
+    return x.to(dev, dtype)
+
+
+_NUMPY_DTYPES = {torch.float16: "float16", torch.float32: "float32", torch.float64: "float64"}
+
+
+def _check_outputs(ys: list[np.ndarray]) -> list[np.ndarray]:
+    """Poses are written only when finite: from finite, in-range input, NaN means the model itself is broken."""
+    for i, y in enumerate(ys):
+        check_finite(y, "lifted poses" if len(ys) == 1 else f"lifted poses of sequence {i}",
+                     hint="the input was finite, so the model's weights are broken or its arithmetic overflowed")
+    return ys
 
 
 def lift_sequence(
@@ -182,8 +209,8 @@ def lift_sequence(
             for s in range(0, n, chunk):
                 e = min(n, s + chunk)
                 out[s:e] = _forward(fmodel, x[s : e + rf - 1], perm_in, perm_out)
-        return out
-    return _lift_packed(fmodel, [x], flip_perms, chunk, progress, "lifting")[0]
+        return _check_outputs([out])[0]
+    return _check_outputs(_lift_packed(fmodel, [x], flip_perms, chunk, progress, "lifting"))[0]
 
 
 def lift_sequences(
@@ -203,12 +230,12 @@ def lift_sequences(
     fmodel, dev = _prepare(model, chunk, device)
     xs = []
     for i, x in enumerate(inputs):
-        x = _as_tensor(x, fmodel, dev)
+        x = _as_tensor(x, fmodel, dev, where=f"sequence {i}: ")
         _check_inputs(fmodel, x, where=f"sequence {i}: ")
         xs.append(x)
     if not xs:
         return []
-    return _lift_packed(fmodel, xs, flip_perms, chunk, progress, "lifting")
+    return _check_outputs(_lift_packed(fmodel, xs, flip_perms, chunk, progress, "lifting"))
 
 
 @dataclass
@@ -262,7 +289,7 @@ class Lifter:
         ``(T, J_in, F)``; any length (long sequences run in chunks in bounded
         memory, with a progress bar when ``progress``).
         """
-        x = self.inputs(seq) if isinstance(seq, PoseSequence) else np.asarray(seq, np.float32)
+        x = self.inputs(seq) if isinstance(seq, PoseSequence) else numeric_array(seq, "keypoints")
         return self._root_relative(lift_sequence(self.model, x, flip_perms=self._perms(), progress=progress))
 
     def lift_all(self, seqs: Sequence[PoseSequence | np.ndarray], max_frames: int | None = None,
@@ -273,7 +300,7 @@ class Lifter:
         forward passes, flip in the same pass); ``max_frames`` keeps only the first
         frames of each (per-epoch monitoring).
         """
-        xs = [self.inputs(s) if isinstance(s, PoseSequence) else np.asarray(s, np.float32) for s in seqs]
+        xs = [self.inputs(s) if isinstance(s, PoseSequence) else numeric_array(s, "keypoints") for s in seqs]
         if max_frames:
             xs = [x[:max_frames] for x in xs]
         ys = lift_sequences(self.model, xs, flip_perms=self._perms(), progress=progress)
@@ -283,7 +310,7 @@ class Lifter:
         """Root position ``(T, 3)`` in camera coordinates (semi-supervised runs only)."""
         if self.traj_model is None:
             raise InputError("this run has no trajectory model (train semi-supervised or with trajectory: true)")
-        x = self.inputs(seq) if isinstance(seq, PoseSequence) else np.asarray(seq, np.float32)
+        x = self.inputs(seq) if isinstance(seq, PoseSequence) else numeric_array(seq, "keypoints")
         perms = None
         if self.flip_test:
             perms = (self.layout_in.flip_permutation, np.zeros(1, dtype=np.int64))

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
 
-from poselift.core.errors import FileFormatError, InputError, UnsafePickleWarning, reading
+from poselift.core.errors import FileFormatError, InputError, reading
+from poselift.core.io import load_npz
 from poselift.core.layouts import get_layout
 from poselift.datasets.h36m.archive import (
     _check_finite,
@@ -28,49 +28,12 @@ from poselift.datasets.h36m.data import H36MData
 def _load_npz_objects(path: Path, keys: Sequence[str], allow_pickle: bool, optional: Sequence[str] = ()) -> dict:
     """Entries ``keys`` (and ``optional`` ones when present) of an npz whose entries are pickled objects.
 
-    Without ``allow_pickle`` numpy refuses object arrays before unpickling
-    anything; that refusal is turned into an error that says why.
+    Read by :func:`poselift.core.io.load_npz`: pickles are refused, naming why, unless
+    ``allow_pickle``, and declared sizes are checked before reading; 0-d object
+    entries are returned as the object inside (VideoPose3D stores dicts that way).
     """
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such file")
-    if allow_pickle:
-        warnings.warn(
-            f"{path}: unpickling Python objects; a pickle can run arbitrary code, so only load files you trust",
-            UnsafePickleWarning,
-            stacklevel=3,
-        )
-    try:
-        npz = np.load(path, allow_pickle=allow_pickle)
-    except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here
-        raise
-    except Exception as e:  # noqa: BLE001 - OSError, ValueError, EOFError, zipfile.BadZipFile, ...
-        raise FileFormatError(f"{path}: not a readable npz file, corrupt or truncated ({type(e).__name__}: {e})",
-                              path) from None
-    if not hasattr(npz, "files"):
-        raise FileFormatError(f"{path}: a single .npy array, not an npz archive", path)
-    out = {}
-    with npz:
-        for key in [*keys, *[k for k in optional if k in npz.files]]:
-            if key not in npz.files:
-                raise FileFormatError(f"{path}: no entry {key!r} (found {npz.files})", path)
-            try:
-                arr = npz[key]
-            except ValueError as e:
-                if not allow_pickle and "allow_pickle" in str(e):
-                    raise FileFormatError(
-                        f"{path}: {key!r} is stored as a pickled Python object (VideoPose3D writes dicts "
-                        "into its npz files). Unpickling can run arbitrary code, so it is refused by default; "
-                        "if you trust this file, pass allow_pickle=True (--allow-pickle on the command line).",
-                        path,
-                    ) from None
-                raise FileFormatError(f"{path}: cannot read {key!r} ({e})", path) from None
-            except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here
-                raise
-            except Exception as e:  # noqa: BLE001 - truncated zip member, bad pickle, ...
-                raise FileFormatError(f"{path}: cannot read {key!r}, the file looks corrupt "
-                                      f"({type(e).__name__}: {e})", path) from None
-            out[key] = arr.item() if arr.dtype == object and arr.shape == () else arr
-    return out
+    out = load_npz(path, keys, optional=optional, allow_pickle=allow_pickle)
+    return {k: a.item() if a.dtype == object and a.shape == () else a for k, a in out.items()}
 
 
 def _infer_layout2d(num_joints: int, metadata: dict, path: Path) -> tuple[str, np.ndarray | None]:

@@ -10,7 +10,7 @@ import numpy as np
 from poselift.core.errors import InputError, SignatureError
 from poselift.detectors.bodyposenet.decode import DecodeSettings, People, decode_people
 from poselift.detectors.images import check_image, resize_image
-from poselift.detectors.runtime import OnnxModel, format_shape
+from poselift.detectors.runtime import OnnxModel, check_input_size, format_shape
 
 BODYPOSENET_INPUT = "input_1:0"
 
@@ -147,6 +147,7 @@ class BodyPoseNet:
         self.nhwc = layout == "NHWC"
         self.net_size = (w if isinstance(w, int) and w > 0 else int(dw), h if isinstance(h, int) and h > 0 else int(dh))
         self.fixed_size = isinstance(w, int) and w > 0 and isinstance(h, int) and h > 0
+        check_input_size(self.net.name, spec.name, [self.net_size[1], self.net_size[0], 3])  # frames are resized to it
 
     def _channel_count(self, shape: Sequence) -> tuple[int | None, bool | None]:
         """Channel count of an output shape and whether it is channels-last."""

@@ -37,8 +37,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from poselift._version import __version__
+from poselift.core import io as _io
 from poselift.core.errors import FileFormatError, InputError, reading
-from poselift.core.io import atomic_path
+from poselift.core.io import atomic_path, format_bytes
 from poselift.core.layouts import get_layout
 from poselift.core.sequence import PoseSequence
 from poselift.detectors.formats.tracks import KeypointTracks
@@ -143,10 +144,30 @@ def write_keypoints_h5(path: str | os.PathLike, data: KeypointTracks) -> None:
                         tg.create_dataset(name, data=np.asarray(t.extras[name], np.float32), compression="gzip")
 
 
-def _h5_array(group, name: str, kinds: str, dtype, where: str, path: Path) -> np.ndarray:
-    """Dataset ``name`` of ``group`` as ``dtype``, refusing other kinds of values (no silent casts)."""
+def _h5_shape(group, name: str, where: str, path: Path, want: tuple | None = None, why: str = "") -> tuple:
+    """Declared shape of dataset ``name`` (metadata only, nothing read), checked against ``want``
+    (``None`` entries: any size) and against the bytes the file stores for it."""
     if name not in group:
         raise FileFormatError(f"{where}: missing dataset {name!r}", path)
+    ds = group[name]
+    shape = tuple(int(n) for n in ds.shape or ())
+    if want is not None and (len(shape) != len(want) or any(w is not None and w != n for w, n in zip(want, shape))):
+        shown = tuple("?" if w is None else w for w in want)
+        raise FileFormatError(f"{where}: {name} has shape {shape}, expected {shown}{why}", path)
+    declared = int(np.prod(shape, dtype=object)) * ds.dtype.itemsize
+    if declared > _io.FREE_BYTES:
+        stored = ds.id.get_storage_size()
+        if declared > _io.MAX_EXPANSION * stored:
+            raise FileFormatError(f"{where}: {name} declares {shape} {ds.dtype} ({format_bytes(declared)}) but the "
+                                  f"file stores {format_bytes(stored)} of it: corrupt or crafted", path)
+    return shape
+
+
+def _h5_array(group, name: str, kinds: str, dtype, where: str, path: Path, want: tuple | None = None,
+              why: str = "") -> np.ndarray:
+    """Dataset ``name`` of ``group`` as ``dtype``, refusing other kinds of values (no silent casts); its
+    declared shape is checked (:func:`_h5_shape`) before anything is read."""
+    _h5_shape(group, name, where, path, want, why)
     a = np.asarray(group[name][()])
     if a.dtype.kind not in kinds:
         raise FileFormatError(f"{where}: {name} holds {a.dtype} values, expected "
@@ -178,20 +199,17 @@ def read_keypoints_h5(path: str | os.PathLike) -> KeypointTracks:
         for name in sorted(f.get("tracks", {})):
             tg = f["tracks"][name]
             where = f"{path}: track {name}"
-            frames = _h5_array(tg, "frames", "iu", np.int64, where, path)
-            if frames.ndim != 1:
-                raise FileFormatError(f"{where}: frames has shape {frames.shape}, expected (frames,)", path)
-            kp = _h5_array(tg, "keypoints", "iuf", np.float32, where, path)
-            conf = _h5_array(tg, "confidence", "iuf", np.float32, where, path)
-            interp = _h5_array(tg, "interpolated", "biu", bool, where, path)
-            det = _h5_array(tg, "detected", "biu", bool, where, path) if "detected" in tg else np.ones(len(frames), bool)
-            t = len(frames)
-            checks = [(kp.shape, (t, j, 2), "keypoints"), (conf.shape, (t, j), "confidence"),
-                      (interp.shape, (t, j), "interpolated"), (det.shape, (t,), "detected")]
-            for got, want, nm in checks:
-                if got != want:
-                    raise FileFormatError(f"{where}: {nm} has shape {got}, expected {want} "
-                                          f"({t} frames, layout {layout.name} with {j} joints)", path)
+            # every declared shape is checked against the others before anything is read
+            (t,) = _h5_shape(tg, "frames", where, path, (None,))
+            why = f" ({t} frames, layout {layout.name} with {j} joints)"
+            for nm, want in (("keypoints", (t, j, 2)), ("confidence", (t, j)), ("interpolated", (t, j))):
+                _h5_shape(tg, nm, where, path, want, why)
+            frames = _h5_array(tg, "frames", "iu", np.int64, where, path, (t,))
+            kp = _h5_array(tg, "keypoints", "iuf", np.float32, where, path, (t, j, 2), why)
+            conf = _h5_array(tg, "confidence", "iuf", np.float32, where, path, (t, j), why)
+            interp = _h5_array(tg, "interpolated", "biu", bool, where, path, (t, j), why)
+            det = (_h5_array(tg, "detected", "biu", bool, where, path, (t,), why) if "detected" in tg
+                   else np.ones(t, bool))
             if t == 0 or np.any(np.diff(frames) != 1) or frames[0] < 0:
                 raise FileFormatError(f"{where}: frames must be consecutive non-negative indices", path)
             # NaN/inf policy: a non-finite keypoint is a missing joint (NaN, confidence 0)
@@ -201,10 +219,7 @@ def read_keypoints_h5(path: str | os.PathLike) -> KeypointTracks:
             extras = {}
             for nm, last in (("pose3d", 3), ("pose25d", 4)):
                 if nm in tg:
-                    arr = _h5_array(tg, nm, "iuf", np.float32, where, path)
-                    if arr.shape != (t, j, last):
-                        raise FileFormatError(f"{where}: {nm} has shape {arr.shape}, expected {(t, j, last)}", path)
-                    extras[nm] = arr
+                    extras[nm] = _h5_array(tg, nm, "iuf", np.float32, where, path, (t, j, last))
             tracks.append(Track(int(tg.attrs.get("track_id", len(tracks))), frames, kp, conf, interp, det, extras))
         return KeypointTracks(
             tracks, layout.name, (w, h) if w > 0 and h > 0 else None, float(f.attrs.get("fps", 0.0)),
@@ -297,11 +312,10 @@ def read_poses3d_h5(path: str | os.PathLike) -> Poses3DFile:
             tg = f["tracks"][name]
             tid = int(tg.attrs.get("track_id", len(poses)))
             where = f"{path}: track {name}"
+            (t,) = _h5_shape(tg, "frames", where, path, (None,))
+            _h5_shape(tg, "poses3d", where, path, (t, None, 3), f" (mismatched lengths: {t} frames)")
             poses[tid] = _h5_array(tg, "poses3d", "iuf", np.float32, where, path)
             frames[tid] = _h5_array(tg, "frames", "iu", np.int64, where, path)
-            if len(frames[tid]) != len(poses[tid]):
-                raise FileFormatError(f"{path}: track {name}: mismatched lengths: {len(frames[tid])} frames but "
-                                      f"{len(poses[tid])} poses", path)
             if "pose3d_single_frame" in tg:
-                single[tid] = _h5_array(tg, "pose3d_single_frame", "iuf", np.float32, where, path)
+                single[tid] = _h5_array(tg, "pose3d_single_frame", "iuf", np.float32, where, path, (t, None, 3))
         return Poses3DFile(poses, frames, single, attrs)

@@ -87,12 +87,25 @@ class KeypointTracks:
         units = str(self.attrs.get("pose3d_units", ""))
         return units if units in ("mm", "m") else "unknown"
 
-    def frame_table(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(num_frames, n_tracks, J, 2)`` keypoints (NaN where a track is absent) and ``(num_frames, n_tracks, J)`` confidence."""
+    @property
+    def tracked_frames(self) -> int:
+        """Frames up to the last one with a track (``last tracked frame + 1``; 0 without tracks).
+
+        What the content implies, whatever ``num_frames`` claims: arrays sized by it cost
+        what the file holds (a file declaring 30 million frames for 100 tracked ones does not
+        cost gigabytes when rendered).
+        """
+        return max((int(t.frames[-1]) + 1 for t in self.tracks if len(t.frames)), default=0)
+
+    def frame_table(self, stop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(F, n_tracks, J, 2)`` keypoints (NaN where a track is absent) and ``(F, n_tracks, J)`` confidence
+        for frames ``0 .. F - 1``, ``F = stop`` (default ``num_frames``)."""
         j = get_layout(self.layout).num_joints
-        kp = np.full((self.num_frames, len(self.tracks), j, 2), np.nan, np.float32)
-        conf = np.zeros((self.num_frames, len(self.tracks), j), np.float32)
+        n = self.num_frames if stop is None else min(int(stop), self.num_frames)
+        kp = np.full((n, len(self.tracks), j, 2), np.nan, np.float32)
+        conf = np.zeros((n, len(self.tracks), j), np.float32)
         for i, t in enumerate(self.tracks):
-            kp[t.frames, i] = t.keypoints
-            conf[t.frames, i] = t.confidence
+            keep = t.frames < n
+            kp[t.frames[keep], i] = t.keypoints[keep]
+            conf[t.frames[keep], i] = t.confidence[keep]
         return kp, conf

@@ -18,8 +18,11 @@ import argparse
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    from poselift.core.io import check_output_folder
     from poselift.experiments.demo import run_demo
 
+    if args.out:
+        check_output_folder(args.out)
     summary = run_demo(args.out, quick=args.quick, seed=args.seed, device=args.device,
                        progress=not args.no_progress)
     return 0 if summary["temporal_beats_single_frame"] or args.quick else 3

@@ -24,6 +24,7 @@ DEFAULT_FRAMES = 200
 
 
 def _table(args: argparse.Namespace) -> int:
+    from poselift.core.io import check_output_file
     from poselift.experiments.tables import (
         anchor_rows,
         check_anchor_datasets,
@@ -31,6 +32,8 @@ def _table(args: argparse.Namespace) -> int:
         rows_from_runs,
     )
 
+    if args.out:
+        check_output_file(args.out)
     rows = rows_from_runs(args.run_dirs)
     if args.anchors:
         anchors = anchor_rows(None if args.anchors == "all" else args.anchors)
@@ -47,6 +50,7 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
+    from poselift.core.io import check_output_file
     from poselift.experiments.compare import (
         Method,
         compare_methods,
@@ -55,6 +59,8 @@ def _compare(args: argparse.Namespace) -> int:
     )
     from poselift.inference import load_lifter
 
+    if args.out:
+        check_output_file(args.out)
     if args.input:
         from poselift.detectors.formats import read_2d
 
@@ -98,7 +104,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
-    from poselift.core.io import read_json
+    from poselift.core.io import check_output_folder, read_json
     from poselift.experiments.data import shared_test_split
     from poselift.experiments.figures import (
         comparison_animation,
@@ -115,6 +121,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"no such run folder: {d}")
     if args.frames is not None and args.frames < 0:
         raise ValueError(f"--frames must be >= 0 (0: all frames), got {args.frames}")
+    out = check_output_folder(args.out)
     # everything is loaded and checked before the first file is written
     test = shared_test_split(run_dirs, args.data, allow_mixed=args.allow_mixed)
     index, seq = select_sequence(test.test, args.sequence)
@@ -125,7 +132,6 @@ def cmd_figures(args: argparse.Namespace) -> int:
     lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
     for _, lf in lifters:
         lf.root_relative = test.protocol.root == "subtract"
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # the per-action bars only need metrics.json
     per_action_figure({n: d for n, d in _unique(names, run_dirs)}, metric="mpjpe", out_path=out / "per_action.png")

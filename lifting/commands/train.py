@@ -30,8 +30,7 @@ def _train(args: argparse.Namespace) -> int:
         if is_main() and not (out / "checkpoint.pt").exists():  # under torchrun only machine 0 needs the folder
             raise FileNotFoundError(f"nothing to resume: {out} has no checkpoint.pt (it stopped before the first "
                                     "epoch ended; start it again with --out)")
-        for stale in out.glob(".*.tmp") if is_main() else ():  # a write cut short by a kill: keep the old file
-            stale.unlink()
+        # stale .tmp files of a killed write are removed by train_run once it holds the folder's lock
     else:
         if not args.out and launched_by_torchrun():
             raise ValueError("under torchrun pass --out RUN_DIR (each process would name its own folder by its clock)")

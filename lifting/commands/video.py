@@ -78,6 +78,7 @@ def register(subparsers) -> None:
 
 def cmd_detect(args: argparse.Namespace) -> int:
     from poselift.core.camera import Camera
+    from poselift.core.io import check_output_file
     from poselift.detectors.bodypose3dnet import BodyPose3DNet
     from poselift.detectors.bodyposenet import BodyPoseNet, BodyPoseNetSettings
     from poselift.detectors.formats import write_keypoints_h5
@@ -87,6 +88,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
     if not Path(args.video).exists():
         raise FileNotFoundError(f"no such video: {args.video}")
+    check_output_file(args.out)  # before the work, not after it
     tracker = TrackerSettings(min_length=args.min_track_length, max_gap=args.max_gap)
     boxes = box_net = None
     if args.detector == "bodyposenet":
@@ -128,32 +130,41 @@ def cmd_detect(args: argparse.Namespace) -> int:
 def cmd_lift(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from poselift.core.io import check_output_file
     from poselift.detectors.formats import read_2d, write_poses3d_h5
     from poselift.inference import load_lifter
     from poselift.viz.animation import Panel2D, Panel3D, render_animation
     from poselift.viz.video import read_frames
 
+    check_output_file(args.out)  # before the work, not after it
+    if args.render:
+        check_output_file(args.render, "--render")
     data = read_2d(args.keypoints, image_size=args.image_size, fps=args.fps, allow_pickle=args.allow_pickle)
     sequences = data.to_sequences(min_length=max(1, args.min_length), image_size=args.image_size)
     if not sequences:
         raise ValueError(f"{args.keypoints}: no track with at least {args.min_length} frames")
     lifter = load_lifter(args.run, device=args.device)
-    poses = [lifter.lift(s, progress=len(s) >= 20_000) for s in sequences]  # a bar for long videos
+    bar = not args.quiet  # a bar for long videos
+    poses = [lifter.lift(s, progress=bar and len(s) >= 20_000) for s in sequences]
     write_poses3d_h5(args.out, sequences, poses, layout=lifter.layout_out.name, num_frames=data.num_frames,
                      attrs={"keypoints_file": str(args.keypoints), "run_dir": str(args.run),
                             "layout_2d": data.layout})
     print(f"{args.out}: {len(sequences)} track(s) lifted with {args.run} "
           f"({lifter.layout_in.name} input, receptive field {lifter.receptive_field})")
     if args.render:
-        kp, _ = data.frame_table()
+        n = data.tracked_frames  # frames after the last tracked one have nothing to draw (and cost memory)
+        if n < data.num_frames:
+            print(f"{args.render}: rendering frames 0-{n - 1}; the last {data.num_frames - n} of the "
+                  f"{data.num_frames} frames have no keypoints", file=sys.stderr)
+        kp, _ = data.frame_table(stop=n)
         panels: list = [Panel2D(kp, data.layout, image_size=data.image_size or args.image_size,
                                 frames=read_frames(args.video) if args.video else None, title="2D keypoints")]
         order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))[: max(1, args.max_panels)]
         for i in order:
-            full = np.full((data.num_frames, lifter.layout_out.num_joints, 3), np.nan, np.float32)
+            full = np.full((n, lifter.layout_out.num_joints, 3), np.nan, np.float32)
             full[sequences[i].frames] = poses[i]
             tid = sequences[i].track.track_id
             panels.append(Panel3D({f"track {tid}": full}, lifter.layout_out, title=f"3D, track {tid}"))
         render_animation(args.render, panels, fps=data.fps or 25.0, progress=not args.quiet)
-        print(f"{args.render}: {data.num_frames} frame(s) rendered", file=sys.stderr)
+        print(f"{args.render}: {n} frame(s) rendered", file=sys.stderr)
     return 0

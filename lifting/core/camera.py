@@ -43,7 +43,16 @@ __all__ = [
     "project_intrinsics",
     "rotation_from_quaternion",
     "DEFAULT_FOCAL_FACTOR",
+    "MAX_NORMALISED",
 ]
+
+MAX_NORMALISED = 1e4
+"""Largest magnitude a screen-normalised coordinate may have in a lifter's input.
+
+On screen they lie in about [-1, 1]; 1e4 is 5,000 image widths away, which no
+detector reports: beyond it the 2D is corrupt or not in pixels of that image,
+and lifting it would give poses thousands of kilometres long
+(:func:`poselift.core.errors.check_magnitude` refuses it)."""
 
 DEFAULT_FOCAL_FACTOR = 1.15
 """Focal length, as a multiple of the image width, assumed when a video's

@@ -11,6 +11,7 @@ inside numpy, h5py or torch::
         ├── ConfigError                unknown or mistyped configuration keys/values
         ├── SignatureError             an ONNX model with other inputs/outputs than expected
         └── LayoutError (KeyError)     unknown layout, joint or layout conversion
+    └── FolderBusyError                a run folder (or output) that another process is writing
 
 :class:`InputError` subclasses :class:`ValueError` (and :class:`LayoutError`
 also :class:`KeyError`, what an unknown name raised before), so code that
@@ -35,13 +36,17 @@ from typing import Any, Iterator, Sequence
 __all__ = [
     "ConfigError",
     "FileFormatError",
+    "FolderBusyError",
     "InputError",
     "LayoutError",
     "PoseliftError",
     "SignatureError",
     "UnsafePickleWarning",
     "check_finite",
+    "check_float_range",
+    "check_magnitude",
     "check_shape",
+    "declared_too_large",
     "numeric_array",
     "reading",
 ]
@@ -80,6 +85,11 @@ class SignatureError(InputError):
 
 class LayoutError(InputError, KeyError):
     """An unknown joint layout, joint name or layout conversion (also a ``KeyError``)."""
+
+
+class FolderBusyError(PoseliftError):
+    """A run folder (or another output) locked by another process that is writing it
+    (:mod:`poselift.core.locks`); the message names the holder."""
 
 
 class UnsafePickleWarning(UserWarning):
@@ -202,6 +212,19 @@ def check_shape(x: Any, expected: Sequence[int | None], what: str = "array",
     return shape
 
 
+def declared_too_large(e: BaseException) -> bool:
+    """True when ``e`` is numpy's refusal to allocate one array of a given shape and dtype.
+
+    numpy raises a subclass of :class:`MemoryError` for that (``_ArrayMemoryError``, carrying
+    ``shape`` and ``dtype``); its ``__name__`` changed between numpy versions (numpy 2 calls it
+    ``MemoryError``), so the test is on the class and its attributes, never on a name. A plain
+    :class:`MemoryError` (the machine really ran out of memory) is not such a refusal.
+    """
+    cls = type(e)
+    return (isinstance(e, MemoryError) and cls is not MemoryError and cls.__module__.split(".")[0] == "numpy"
+            and hasattr(e, "shape") and hasattr(e, "dtype"))
+
+
 @contextlib.contextmanager
 def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
     """Turn whatever a parser throws on a damaged file into :class:`FileFormatError`.
@@ -219,7 +242,7 @@ def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
     try:
         yield
     except MemoryError as e:
-        if type(e).__name__ != "_ArrayMemoryError":  # really out of memory: not the file's fault, do not mask it
+        if not declared_too_large(e):  # really out of memory: not the file's fault, do not mask it
             raise
         # numpy refused one allocation the file asked for (a damaged header claiming terabytes)
         raise FileFormatError(f"{path}: corrupt or truncated {kind} file (it declares an array too large to "
@@ -240,13 +263,93 @@ def reading(path: str | os.PathLike, kind: str) -> Iterator[None]:
                               path) from e
 
 
+def check_float_range(x: Any, dtype: Any = "float32", what: str = "keypoints",
+                      joint_names: Sequence[str] | Any | None = None) -> Any:
+    """Raise :class:`InputError` when finite values of ``x`` lie beyond the range of ``dtype``.
+
+    Converting such values (e.g. float64 ``1e39`` into a float32 model) would turn
+    them into infinities and the results into NaN; the message names the first
+    one, where it is and the limit, e.g. ``keypoints: value 1e+39 at frame 3,
+    joint 2 (left_knee) is beyond the float32 range (+-3.4e+38)``. Arrays already
+    of ``dtype`` (or narrower), integers and torch tensors of ``dtype`` pass at once.
+
+    Returns:
+        ``x`` unchanged.
+    """
+    import numpy as np
+
+    target = np.dtype(dtype)
+    try:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            if not x.is_floating_point() or x.element_size() <= target.itemsize:
+                return x
+            x = x.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    a = np.asarray(x)
+    if a.dtype.kind != "f" or a.dtype.itemsize <= target.itemsize:
+        return x
+    limit = float(np.finfo(target).max)
+    with np.errstate(invalid="ignore"):
+        over = np.isfinite(a) & (np.abs(a) > limit)
+    if not over.any():
+        return x
+    if joint_names is not None and hasattr(joint_names, "joints"):
+        joint_names = joint_names.joints
+    first = [int(i) for i in np.unravel_index(int(np.argmax(over)), a.shape)] if a.ndim else []
+    where = _location(first, a.ndim, joint_names)
+    raise InputError(f"{what}: value {float(a[tuple(first)]):.3g} at {where} is beyond the {target} range "
+                     f"(+-{limit:.2g}; {int(over.sum())} such value(s)); the input is corrupt or in the wrong units")
+
+
+def check_magnitude(x: Any, limit: float, what: str = "keypoints",
+                    joint_names: Sequence[str] | Any | None = None, hint: str = "") -> Any:
+    """Raise :class:`InputError` when a value of ``x`` (numpy or torch) exceeds ``limit`` in magnitude.
+
+    For finite values that are still absurd (keypoints at 3e38 pixels); the message names
+    the first one and where it is. Non-finite values are left to :func:`check_finite`.
+
+    Returns:
+        ``x`` unchanged.
+    """
+    import numpy as np
+
+    try:
+        import torch
+
+        if isinstance(x, torch.Tensor):
+            if not x.is_floating_point():
+                return x
+            big = torch.isfinite(x) & (x.abs() > limit)
+            if not bool(big.any()):
+                return x
+            x = x.detach().float().cpu().numpy() if x.dtype == torch.bfloat16 else x.detach().cpu().numpy()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    a = np.asarray(x)
+    if a.dtype.kind != "f":
+        return x
+    with np.errstate(invalid="ignore"):
+        big = np.isfinite(a) & (np.abs(a) > limit)
+    if not big.any():
+        return x
+    if joint_names is not None and hasattr(joint_names, "joints"):
+        joint_names = joint_names.joints
+    first = [int(i) for i in np.unravel_index(int(np.argmax(big)), a.shape)] if a.ndim else []
+    msg = (f"{what}: value {float(a[tuple(first)]):.3g} at {_location(first, a.ndim, joint_names)} exceeds "
+           f"+-{limit:g} ({int(big.sum())} such value(s))")
+    raise InputError(msg + (f"; {hint}" if hint else ""))
+
+
 def numeric_array(x: Any, what: str, dtype: Any = None):
     """``x`` as a numpy array of real numbers (optionally cast to ``dtype``).
 
     Raises :class:`InputError` naming ``what`` for ragged lists, objects,
     strings or complex numbers, instead of letting them fail (or be silently
-    converted) deep inside numpy. Values beyond ``dtype``'s range become inf
-    (for :func:`check_finite` to report).
+    converted) deep inside numpy. Values beyond ``dtype``'s range are refused
+    (:func:`check_float_range`), not turned into infinities.
     """
     import numpy as np
 
@@ -258,6 +361,6 @@ def numeric_array(x: Any, what: str, dtype: Any = None):
         raise InputError(f"{what}: expected real numbers, got an array of dtype {a.dtype}")
     if dtype is None:
         return a
-    with np.errstate(over="ignore"):
-        return a.astype(dtype, copy=False)
+    check_float_range(a, dtype, what)  # a value float32 cannot hold would silently become inf
+    return a.astype(dtype, copy=False)
 

@@ -1,20 +1,51 @@
-"""Atomic file writing: a crash leaves the old file or the new one, never half of one.
+"""Files in and out: atomic writes, checked output paths, and npz archives read within their declared sizes.
 
 Everything the package writes that a user would be sorry to lose (checkpoints
 (:mod:`poselift.checkpoint`), metrics, caches, logs) goes through :func:`atomic_path`: the content is written
 to a temporary file in the destination folder, flushed to disk, then renamed
-over the destination (``os.replace`` is atomic on POSIX and Windows).
+over the destination (``os.replace`` is atomic on POSIX and Windows). A folder
+whose files must match each other (an ONNX export) is written whole beside the
+old one and swapped in (:func:`atomic_folder`). Temporary names start with a dot
+and end in ``.tmp``; the stale ones a kill leaves behind are removed by the
+next process that locks the folder (:mod:`poselift.core.locks`).
+
+:func:`load_npz` is the one way numpy ``.npz`` archives are read: pickles are
+refused unless allowed, and every member's declared shape is checked against
+the bytes the archive really holds before anything is allocated, so a
+262-byte file declaring a terabyte array, or a zip bomb, costs kilobytes.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
+import sys
 import tempfile
+import warnings
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
-__all__ = ["atomic_path", "atomic_write_text", "atomic_write_json", "read_json"]
+__all__ = [
+    "atomic_path",
+    "atomic_folder",
+    "atomic_write_text",
+    "atomic_write_json",
+    "read_json",
+    "check_output_file",
+    "check_output_folder",
+    "load_npz",
+    "format_bytes",
+    "MAX_EXPANSION",
+    "FREE_BYTES",
+]
+
+MAX_EXPANSION = 200
+"""A file (an npz archive, an HDF5 dataset) may declare at most this many times the bytes it stores (beyond
+64 MiB, :data:`FREE_BYTES`): real keypoint data compresses a few times, a zip bomb a thousand times, and a
+header that lies about its size stores nothing at all."""
+FREE_BYTES = 64 * 2**20
+"""Declared sizes up to this are read without comparing them with what the file stores."""
 
 
 @contextlib.contextmanager
@@ -83,3 +114,225 @@ def read_json(path: str | os.PathLike) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise FileFormatError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})", path) from None
+
+
+def _fsync_tree(folder: Path) -> None:
+    for p in folder.rglob("*"):
+        if p.is_file():
+            with open(p, "rb+") as fh:
+                os.fsync(fh.fileno())
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unavailable."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a new empty temporary folder beside ``path``; on success it replaces ``path`` whole.
+
+    Readers see the old folder or the new one, never a mix: on Linux the two are
+    exchanged in one atomic step (``renameat2``); elsewhere the old folder is
+    renamed aside first, so a kill between the two renames leaves no folder at
+    ``path`` (and both complete versions under hidden ``.tmp`` names), never a
+    mixed one. On an exception the temporary folder is removed and ``path`` is
+    untouched.
+
+    Raises:
+        InputError: ``path`` exists and is not a folder.
+    """
+    path = Path(path)
+    check_output_folder(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        _fsync_tree(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes 0700; give the folder the usual permissions
+        if path.exists() and _exchange(tmp, path):
+            shutil.rmtree(tmp, ignore_errors=True)  # now the old folder
+            return
+        if path.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", suffix=".tmp", dir=path.parent))
+            os.replace(path, old)  # an empty folder is replaced by a rename
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def check_output_file(path: str | os.PathLike, what: str = "--out") -> Path:
+    """``path`` as a place to write a file: refused when it is an existing folder.
+
+    Call it before the work that produces the file, so a mistyped ``--out`` is
+    an error at once and not after an hour of lifting.
+
+    Raises:
+        InputError: ``path`` is a folder.
+    """
+    from poselift.core.errors import InputError
+
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{what} {path}: is a folder; give a file name to write")
+    return path
+
+
+def check_output_folder(path: str | os.PathLike, what: str = "--out") -> Path:
+    """``path`` as a folder to write into: refused when it is an existing file (see :func:`check_output_file`).
+
+    Raises:
+        InputError: ``path`` exists and is not a folder.
+    """
+    from poselift.core.errors import InputError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{what} {path}: is a file, not a folder; give a folder to write into")
+    return path
+
+
+def format_bytes(n: int | float) -> str:
+    """``1.2 GB`` style text (powers of 1000)."""
+    n = float(n)
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if abs(n) < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} PB"  # pragma: no cover
+
+
+def _npy_header(fh, where: str, path: Path):
+    """``(shape, fortran_order, dtype, header bytes)`` of the ``.npy`` stream ``fh``."""
+    import numpy as np
+
+    from poselift.core.errors import FileFormatError
+
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+        else:
+            shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+    except Exception as e:  # noqa: BLE001 - ValueError, EOFError, SyntaxError from numpy's header parser
+        text = " ".join(str(e).split())[:200]
+        raise FileFormatError(f"{where}: corrupt, truncated or not an .npy member ({type(e).__name__}: {text})",
+                              path) from None
+    return shape, fortran, dtype, fh.tell()
+
+
+def _pickle_refused(path: Path, key: str) -> Exception:
+    from poselift.core.errors import FileFormatError
+
+    return FileFormatError(
+        f"{path}: {key!r} stores Python objects (pickle), as VideoPose3D's files do; unpickling can run code "
+        "from the file, so it is refused by default. Pass allow_pickle=True (--allow-pickle) only if you trust "
+        "this file", path)
+
+
+def load_npz(path: str | os.PathLike, keys: Sequence[str] | None = None, *, optional: Sequence[str] = (),
+             allow_pickle: bool = False) -> dict[str, Any]:
+    """Members of a numpy ``.npz`` archive, each checked against what the archive holds before it is read.
+
+    Before a member is read, its ``.npy`` header is parsed and the bytes its shape
+    and dtype declare are compared with the member's size in the archive (a
+    member declaring more than it holds is refused), and the total the archive
+    would expand to is compared with its size on disk (at most
+    :data:`MAX_EXPANSION` times, beyond 64 MiB: a zip bomb is refused after
+    reading kilobytes). Members holding Python objects (pickles) are refused
+    before anything is unpickled unless ``allow_pickle`` (then with an
+    :class:`~poselift.core.errors.UnsafePickleWarning`). Object members are
+    returned as they are (``arr.item()`` is the object: VideoPose3D stores dicts that way).
+
+    Args:
+        path: the ``.npz`` file.
+        keys: members to read, all required (default: every member).
+        optional: further members read when present.
+        allow_pickle: allow unpickling (only for files you trust: a pickle can run code).
+
+    Raises:
+        FileNotFoundError: no such file.
+        FileFormatError: not an npz archive (or a single ``.npy``), corrupt or
+            truncated, a required member missing, a declared size the archive
+            does not hold, or a pickle without ``allow_pickle``.
+    """
+    import zipfile
+
+    import numpy as np
+
+    from poselift.core.errors import FileFormatError, UnsafePickleWarning
+
+    path = Path(path)
+    if path.is_dir():
+        raise FileFormatError(f"{path}: is a folder, not an .npz file", path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    if allow_pickle:
+        warnings.warn(f"{path}: allow_pickle=True: unpickling Python objects can run arbitrary code; "
+                      "only load files you trust", UnsafePickleWarning, stacklevel=2)
+    try:
+        zf = zipfile.ZipFile(path)
+    except Exception as e:  # noqa: BLE001 - BadZipFile, OSError, EOFError, ...
+        with open(path, "rb") as fh:
+            if fh.read(6) == b"\x93NUMPY":
+                raise FileFormatError(f"{path}: a single .npy array, not an .npz archive", path) from None
+        raise FileFormatError(f"{path}: corrupt, truncated or not an .npz file ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:200]})", path) from None
+    out: dict[str, Any] = {}
+    with zf:
+        members = {(i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i for i in zf.infolist()}
+        wanted = list(members) if keys is None else list(keys)
+        for key in wanted:
+            if key not in members:
+                raise FileFormatError(f"{path}: no entry {key!r} (found {sorted(members)})", path)
+        wanted += [k for k in optional if k in members and k not in wanted]
+        declared = sum(members[k].file_size for k in wanted)
+        budget = max(FREE_BYTES, MAX_EXPANSION * path.stat().st_size)
+        if declared > budget:
+            raise FileFormatError(
+                f"{path}: refused: its members declare {format_bytes(declared)} of data in a file of "
+                f"{format_bytes(path.stat().st_size)} (more than {MAX_EXPANSION} times; a zip bomb or a "
+                "corrupt archive)", path)
+        for key in wanted:
+            info = members[key]
+            where = f"{path}: {key!r}"
+            try:
+                with zf.open(info) as fh:
+                    shape, fortran, dtype, header = _npy_header(fh, where, path)
+                    if dtype.hasobject:
+                        if not allow_pickle:
+                            raise _pickle_refused(path, key)
+                    else:
+                        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                        have = info.file_size - header
+                        if need > have:
+                            raise FileFormatError(
+                                f"{where} declares a {tuple(shape)} {dtype} array ({format_bytes(need)}) but holds "
+                                f"{format_bytes(max(have, 0))}: corrupt or truncated", path)
+                with zf.open(info) as fh:
+                    arr = np.lib.format.read_array(fh, allow_pickle=allow_pickle)
+            except FileFormatError:
+                raise
+            except Exception as e:  # noqa: BLE001 - truncated member, bad CRC, bad pickle, ...
+                raise FileFormatError(f"{where}: cannot read it, corrupt or truncated ({type(e).__name__}: "
+                                      f"{' '.join(str(e).split())[:200]})", path) from None
+            out[key] = arr
+    return out

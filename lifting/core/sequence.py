@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from poselift.core.camera import Camera, normalize_screen
-from poselift.core.errors import InputError, check_finite, numeric_array
+from poselift.core.errors import InputError, check_finite, check_float_range, numeric_array
 from poselift.core.layouts import Layout, get_layout, get_mapping
 
 __all__ = ["PoseSequence", "TrackInfo", "DetectorPose3D"]
@@ -150,9 +150,11 @@ class PoseSequence:
         # (readers mark missing joints NaN with confidence 0; the tracker fills them before this)
         check_finite(kp, f"{self.label}: keypoints", self.layout,
                      hint="fill gaps first, e.g. KeypointTracks.to_sequences / poselift.detectors.tracking")
+        check_float_range(kp, "float32", f"{self.label}: keypoints", self.layout)  # not silently inf
         self.keypoints = kp.astype(np.float32, copy=False)
         if self.confidence is not None:
-            c = _numeric(self.confidence, f"{self.label}: confidence").astype(np.float32, copy=False)
+            c = _numeric(self.confidence, f"{self.label}: confidence")
+            c = check_float_range(c, "float32", f"{self.label}: confidence", self.layout).astype(np.float32, copy=False)
             if c.shape != kp.shape[:2]:
                 raise InputError(f"{self.label}: confidence shape {c.shape} != keypoints {kp.shape[:2]} (frames, joints)")
             check_finite(c, f"{self.label}: confidence", self.layout)
@@ -165,6 +167,7 @@ class PoseSequence:
             if len(p) != len(kp):
                 raise InputError(f"{self.label}: mismatched lengths: {len(p)} frames of 3D but {len(kp)} frames of 2D")
             check_finite(p, f"{self.label}: poses3d", self.layout3d)
+            check_float_range(p, "float32", f"{self.label}: poses3d", self.layout3d)
             self.poses3d = p.astype(np.float32, copy=False)
         if self.camera is not None:
             self.image_size = (self.camera.width, self.camera.height)

@@ -32,17 +32,27 @@ form of :class:`~poselift.model.streaming.StreamingLifter`::
   end a sequence by feeding its last frame ``latency_frames`` more times.
 
 ``export.json``: input/output names and shapes, receptive field, causal,
-latency, model configuration, and (from a run folder) the joint layouts.
+latency, model configuration, (from a run folder) the joint layouts, and the
+SHA-256 of each ``.onnx`` file, which the runners
+(:mod:`poselift.model.onnx_runtime`) and :func:`read_export` check.
+
+The three files are written into a new folder that replaces ``out_dir`` whole
+(:func:`poselift.core.io.atomic_folder`): an export killed at any moment
+leaves the old export or the new one, never a mix of the two. One export at a
+time: ``.<out_dir name>.lock`` beside the folder is held while writing
+(:func:`poselift.core.locks.lock_output`), and taking it removes what a killed
+export left behind.
 
 The graphs are built directly from :attr:`~poselift.model.folded.FoldedNetwork.layers`
 with ``onnx.helper`` (Conv with dilations, Gemm, Relu, Add, Slice, Concat,
 Where, Reshape, Transpose), checked with ``onnx.checker`` (with strict shape
-inference) and written atomically. Command line::
+inference). Command line::
 
     poselift export RUN_DIR [--out DIR] [--opset 17] [--no-step]
 """
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -52,8 +62,9 @@ import numpy as np
 import torch
 
 from poselift._version import __version__
-from poselift.core.errors import InputError
-from poselift.core.io import atomic_path, atomic_write_json, read_json
+from poselift.core.errors import FileFormatError, InputError
+from poselift.core.io import atomic_folder, atomic_write_json, check_output_folder, read_json
+from poselift.core.locks import lock_output
 from poselift.core.windows import target_offset
 from poselift.model.folded import FoldedNetwork
 from poselift.model.streaming import _blocks, as_folded
@@ -64,7 +75,9 @@ __all__ = [
     "SEQUENCE_FILE",
     "STEP_FILE",
     "export_onnx",
+    "file_sha256",
     "read_export",
+    "verify_export_file",
     "sequence_graph",
     "step_graph",
 ]
@@ -289,8 +302,53 @@ def _resolve(model: Any) -> tuple[Any, dict]:
 
 
 def _write_onnx(model, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(model.SerializeToString())
+    path.write_bytes(model.SerializeToString())  # into the new folder, swapped in whole by export_onnx
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file (read in 1 MiB pieces)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(2**20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_export_file(path: str | os.PathLike) -> None:
+    """Check an exported ``.onnx`` file against the SHA-256 its folder's ``export.json`` records.
+
+    Nothing is checked when there is no ``export.json`` beside it, or it records
+    no hash for this file (a model exported elsewhere, or by an older poselift).
+
+    Raises:
+        FileFormatError: the file differs from what ``export.json`` describes: the folder
+            mixes two exports or was damaged.
+    """
+    path = Path(path)
+    meta_path = path.parent / META_FILE
+    if not meta_path.is_file():
+        return
+    meta = read_json(meta_path)
+    want = meta.get("sha256", {}).get(path.name) if isinstance(meta, dict) and isinstance(meta.get("sha256"), dict) \
+        else None
+    if want is None:
+        return
+    if file_sha256(path) != want:
+        raise FileFormatError(f"{path}: differs from the file {META_FILE} describes (SHA-256 mismatch): the folder "
+                              "mixes two exports or was damaged; export again", path)
+
+
+def _check_export_folder(out: Path) -> None:
+    """An existing ``out`` must hold an export and nothing else (it is replaced whole)."""
+    check_output_folder(out)
+    if not out.is_dir():
+        return
+    ours = {SEQUENCE_FILE, STEP_FILE, META_FILE}
+    other = sorted(p.name for p in out.iterdir() if p.name not in ours and not p.name.startswith("."))
+    if other:
+        shown = ", ".join(other[:5]) + (", ..." if len(other) > 5 else "")
+        raise InputError(f"{out}: holds other files than an export ({shown}); the export replaces the whole "
+                         "folder, so give a new or empty folder")
 
 
 def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step: bool = True) -> dict:
@@ -301,7 +359,8 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step
             :class:`~poselift.model.folded.FoldedNetwork` or a :class:`~poselift.inference.Lifter`
             (its joint layouts and flip setting go into ``export.json``); a run folder is exported
             by :func:`poselift.experiments.runs.export_run`.
-        out_dir: created if missing; files are replaced atomically.
+        out_dir: written whole and swapped in (created if missing; an existing one
+            may hold only a previous export).
         opset: ONNX opset, 13 or newer.
         step: also export the streaming step (non-causal models: with a delay of
             ``(rf - 1) / 2`` frames, see ``latency_frames``).
@@ -312,9 +371,10 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step
     """
     opset = _check_opset(opset)
     model, info = _resolve(model)
+    out = Path(out_dir)
+    _check_export_folder(out)
     folded = as_folded(model, dtype=torch.float32)
     folded = folded.to("cpu")
-    out = Path(out_dir)
     rf = folded.receptive_field
     lat = folded.geometry.latency
     j, f, jo = folded.in_joints, folded.in_features, folded.out_joints
@@ -339,12 +399,10 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step
                      f"{folded.pad[1]} after) for one pose per input frame",
         },
     }
-    _write_onnx(sequence_graph(folded, opset), out / SEQUENCE_FILE)
-    files = [SEQUENCE_FILE]
+    graphs = {SEQUENCE_FILE: sequence_graph(folded, opset)}
     if step:
         specs = _cache_specs(folded)
-        _write_onnx(step_graph(folded, opset), out / STEP_FILE)
-        files.append(STEP_FILE)
+        graphs[STEP_FILE] = step_graph(folded, opset)
         meta["step"] = {
             "file": STEP_FILE,
             "inputs": [{"name": "keypoints", "dtype": "float32", "shape": ["streams", j, f]},
@@ -361,11 +419,26 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step
                      + ("" if folded.causal else f"; each step returns the pose of the frame {lat} steps earlier: "
                         f"end a sequence by feeding its last frame {lat} more times"),
         }
-    meta["files"] = files
-    atomic_write_json(out / META_FILE, meta)
+    meta["files"] = list(graphs)
+    # one exporter at a time (.<name>.lock beside the folder; it also removes a killed export's temporaries),
+    # and the whole folder swapped in: old or new, never a mix
+    with lock_output(out, "poselift export"), atomic_folder(out) as tmp:
+        for name, graph in graphs.items():
+            _write_onnx(graph, tmp / name)
+        meta["sha256"] = {name: file_sha256(tmp / name) for name in graphs}
+        atomic_write_json(tmp / META_FILE, meta)
     return meta
 
 
-def read_export(out_dir: str | os.PathLike) -> dict:
-    """The ``export.json`` of an export folder."""
-    return read_json(Path(out_dir) / META_FILE)
+def read_export(out_dir: str | os.PathLike, verify: bool = True) -> dict:
+    """The ``export.json`` of an export folder; with ``verify``, each file checked against its SHA-256.
+
+    Raises:
+        FileFormatError: a file differs from ``export.json`` (see :func:`verify_export_file`).
+    """
+    meta = read_json(Path(out_dir) / META_FILE)
+    if verify and isinstance(meta, dict):
+        for name in meta.get("files", []):
+            if (Path(out_dir) / name).exists():
+                verify_export_file(Path(out_dir) / name)
+    return meta

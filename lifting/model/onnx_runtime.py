@@ -14,7 +14,7 @@ import numpy as np
 
 from poselift.core.errors import InputError
 from poselift.core.windows import pad_edges, window_geometry
-from poselift.model.onnx import SEQUENCE_FILE, STEP_FILE
+from poselift.model.onnx import SEQUENCE_FILE, STEP_FILE, verify_export_file
 
 __all__ = ["OnnxSequenceModel", "OnnxStepModel"]
 
@@ -26,6 +26,7 @@ def _session(path: Path, providers: Sequence[str] | None, threads: int | None):
         raise RuntimeError("running an exported lifter needs onnxruntime (pip install onnxruntime)") from e
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such ONNX file")
+    verify_export_file(path)  # a folder mixing two exports is refused
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = int(threads)

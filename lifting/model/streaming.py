@@ -45,12 +45,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from poselift.core.errors import InputError
+from poselift.core.camera import MAX_NORMALISED
+from poselift.core.errors import InputError, check_float_range, check_magnitude
 from poselift.core.windows import target_offset
 from poselift.model.folded import FoldedNetwork, fold_batchnorm
 from poselift.model.tcn import TemporalLifter
 
 __all__ = ["StreamingLifter", "WindowRecompute", "as_folded"]
+
+_NUMPY_DTYPES = {torch.float16: "float16", torch.float32: "float32", torch.float64: "float64"}
 
 
 def as_folded(model: Any, dtype: torch.dtype | None = None) -> FoldedNetwork:
@@ -186,6 +189,10 @@ class _FrameStream:
                 at = (f"stream {where[0]}, joint {where[1]}" if batched else f"joint {where[0]}")
                 raise InputError(f"keypoints contain NaN or infinite values (first at {at}); give missing joints "
                                  "finite values (and zero confidence) before lifting")
+            if self.dtype in _NUMPY_DTYPES:  # float64 beyond float32's range would become inf in the caches
+                check_float_range(keypoints, _NUMPY_DTYPES[self.dtype], "keypoints")
+            check_magnitude(keypoints, MAX_NORMALISED, "keypoints (screen-normalised)",
+                            hint="on screen they lie in about -1..1: the 2D is corrupt or not normalised")
         src = torch.from_numpy(np.ascontiguousarray(keypoints)) if is_np else keypoints
         self._x.copy_(src.reshape(self.streams, j * f))
         return batched, is_np

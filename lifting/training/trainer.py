@@ -45,7 +45,7 @@ from tqdm.auto import tqdm
 
 from poselift.checkpoint import CHECKPOINT, lifter_payload, load_checkpoint, save_checkpoint
 from poselift.core.device import resolve_device
-from poselift.core.errors import FileFormatError
+from poselift.core.errors import ConfigError, FileFormatError
 from poselift.core.io import atomic_write_text
 from poselift.core.layouts import Layout, correspondence, get_layout
 from poselift.core.mirror import flip_intrinsics, flip_rows_, flip_trajectory
@@ -66,6 +66,7 @@ __all__ = ["TrainSettings", "Trainer", "bn_momentum_at", "FLIP_MODES"]
 FLIP_MODES = ("duplicate", "random_half", "off")
 
 LOG = "log.csv"
+_RESUME_KEYS = ("model", "optimizer", "epoch", "history", "rng")
 
 
 def bn_momentum_at(epoch: int, epochs: int, start: float, end: float) -> float:
@@ -130,16 +131,30 @@ class TrainSettings:
 
     def __post_init__(self) -> None:
         if self.epochs < 1:
-            raise ValueError(f"epochs must be >= 1, got {self.epochs}")
+            raise ConfigError(f"epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 2:
-            raise ValueError(f"batch_size must be >= 2 (BatchNorm), got {self.batch_size}")
-        if not (self.lr > 0 and 0 < self.lr_decay <= 1):
-            raise ValueError("lr must be > 0 and lr_decay in (0, 1]")
-        self.bn_momentum = tuple(float(m) for m in self.bn_momentum)  # type: ignore[assignment]
+            raise ConfigError(f"batch_size must be >= 2 (BatchNorm), got {self.batch_size}")
+        if not (math.isfinite(self.lr) and self.lr > 0 and 0 < self.lr_decay <= 1):
+            raise ConfigError(f"lr must be a finite number > 0 and lr_decay in (0, 1], got lr {self.lr}, "
+                              f"lr_decay {self.lr_decay}")
+        if self.windows_per_epoch is not None and self.windows_per_epoch < 1:
+            raise ConfigError(f"windows_per_epoch must be >= 1 (or null: every window), got {self.windows_per_epoch}")
+        m = tuple(self.bn_momentum)
+        if len(m) != 2 or not all(isinstance(v, (int, float)) and 0 < v <= 1 for v in m):
+            raise ConfigError(f"bn_momentum must be two momenta (start, end), each in (0, 1], got {list(m)}")
+        self.bn_momentum = tuple(float(v) for v in m)  # type: ignore[assignment]
+        if self.warmup_epochs < 0:
+            raise ConfigError(f"warmup_epochs must be >= 0, got {self.warmup_epochs}")
+        for k in ("bone_weight", "proj_weight", "traj_weight"):
+            v = getattr(self, k)
+            if not (math.isfinite(v) and v >= 0):
+                raise ConfigError(f"{k} must be a finite number >= 0, got {v}")
+        if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ConfigError(f"grad_clip must be > 0 (or null: no clipping), got {self.grad_clip}")
         if self.dropout_rng not in DROPOUT_RNGS:
-            raise ValueError(f"dropout_rng must be one of {list(DROPOUT_RNGS)}, got {self.dropout_rng!r}")
+            raise ConfigError(f"dropout_rng must be one of {list(DROPOUT_RNGS)}, got {self.dropout_rng!r}")
         if self.flip_mode is not None and self.flip_mode not in FLIP_MODES:
-            raise ValueError(f"flip_mode must be one of {list(FLIP_MODES)}, got {self.flip_mode!r}")
+            raise ConfigError(f"flip_mode must be one of {list(FLIP_MODES)}, got {self.flip_mode!r}")
 
     @property
     def effective_flip_mode(self) -> str:
@@ -286,6 +301,19 @@ class Trainer:
                 "cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore a :meth:`state_dict` (a checkpoint written by training).
+
+        Raises:
+            FileFormatError: the checkpoint lacks what resuming needs (e.g. a model-only
+                checkpoint without ``rng`` or ``optimizer``), naming what is missing.
+        """
+        missing = [k for k in _RESUME_KEYS if k not in state]
+        rng = state.get("rng")
+        if not missing and not (isinstance(rng, dict) and "torch" in rng and "generator" in rng):
+            missing = ["rng['torch'], rng['generator']"]
+        if missing:
+            raise FileFormatError(f"cannot resume: the checkpoint has no {', '.join(missing)} (it holds a model, "
+                                  "not a training state); start again with --restart")
         self.model.load_state_dict(state["model"])
         if self.traj_model is not None:
             if state.get("traj_model") is None:
@@ -512,6 +540,9 @@ class Trainer:
         """Train until ``settings.epochs``; returns the per-epoch history."""
         s = self.settings
         if resume and self.try_resume():
+            # the log follows the checkpoint: a kill between writing the two left it a row short
+            if self.run_dir is not None:
+                D.on_main(self._write_log)
             if self.epoch >= s.epochs:
                 return self.history
         elif self.epoch == 0:
@@ -590,8 +621,10 @@ class Trainer:
             g = self._global_sums(sums)
             bad = {k: float(v) for k, v in g.items() if not torch.isfinite(v)}
             if bad:
-                raise FloatingPointError(f"loss became non-finite in epoch {self.epoch + 1} (by step {n_batches}): {bad}; "
-                                         "the last checkpoint holds the previous epoch")
+                saved = ("" if self.run_dir is None else f"; the checkpoint holds epoch {self.epoch}" if self.epoch
+                         else "; no checkpoint was written")
+                raise FloatingPointError(f"loss became non-finite in epoch {self.epoch + 1} (by step {n_batches}): "
+                                         f"{bad}; the learning rate ({self.lr:.3g}) may be too high{saved}")
             return g
 
         try:

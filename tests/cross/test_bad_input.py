@@ -209,6 +209,53 @@ def test_config_mistyped_value_is_rejected(tmp_path):
             config_from_dict(d)
 
 
+def test_ordinary_float_notation_is_accepted_everywhere(tmp_path):
+    """YAML 1.1 (PyYAML) reads 1e-4 as a string; a config must still take it as the number it is."""
+    from poselift.experiments.config import apply_overrides
+
+    path = tmp_path / "exp.yaml"
+    path.write_text("train:\n  lr: 3e-4\n  bn_momentum: [1E-1, 1e-3]\n  windows_per_epoch: 1e3\n"
+                    "data:\n  dataset: synthetic\n  synthetic: {noise: {jitter: 2e0}}\n")
+    cfg = load_config(path)
+    assert cfg.train.lr == 3e-4 and cfg.train.bn_momentum == (0.1, 0.001) and cfg.train.windows_per_epoch == 1000
+    assert cfg.data.synthetic.noise == {"jitter": 2.0}
+    cfg = apply_overrides(cfg, ["train.lr=1e-4", "train.lr_decay=+9.5E-1", "train.grad_clip=5e0"])
+    assert (cfg.train.lr, cfg.train.lr_decay, cfg.train.grad_clip) == (1e-4, 0.95, 5.0)
+    for bad in ("1e-4x", "nan", "1_0", "0x10"):  # still not numbers
+        with pytest.raises(ConfigError, match=f"train.lr: expected a number, got '{bad}'"):
+            config_from_dict({"train": {"lr": bad}})
+    with pytest.raises(ConfigError, match=r"train.epochs: expected an integer, got 1.5"):
+        config_from_dict({"train": {"epochs": "1.5e0"}})
+
+
+def test_counts_and_momenta_are_range_checked():
+    for train, msg in [
+        ({"windows_per_epoch": 0}, r"train.windows_per_epoch must be >= 1 \(or null: every window\), got 0"),
+        ({"windows_per_epoch": -5}, "got -5"),  # not a Python slice
+        ({"bn_momentum": [0, 0.001]}, r"train.bn_momentum must be two momenta \(start, end\), each in \(0, 1\]"),
+        ({"bn_momentum": [-0.1, 0.001]}, r"got \[-0.1, 0.001\]"),
+        ({"bn_momentum": [0.1, 2]}, "each in"),
+        ({"lr": 0}, "train.lr must be a finite number > 0"),
+        ({"warmup_epochs": -1}, "train.warmup_epochs must be >= 0"),
+        ({"bone_weight": -1}, "train.bone_weight must be a finite number >= 0"),
+        ({"grad_clip": 0}, "train.grad_clip must be > 0"),
+        ({"batch_size": 1}, "train.batch_size must be >= 2"),
+    ]:
+        with pytest.raises(ConfigError, match=msg):
+            config_from_dict({"train": train})
+    for synthetic, msg in [({"noise": {"bogus": 1}}, r"data.synthetic.noise: unknown key\(s\) \['bogus'\]"),
+                           ({"noise": {"jitter": "loud"}}, "data.synthetic.noise.jitter: expected a number"),
+                           ({"noise": [1]}, "data.synthetic.noise: expected a mapping"),
+                           ({"subjects": 0}, "data.synthetic.subjects must be >= 1")]:
+        with pytest.raises(ConfigError, match=msg):
+            config_from_dict({"data": {"dataset": "synthetic", "synthetic": synthetic}})
+
+
+def test_a_folder_given_as_config(tmp_path):
+    with pytest.raises(ConfigError, match=f"{tmp_path}: is a folder, not a config file"):
+        load_config(tmp_path)
+
+
 def test_config_is_data_never_evaluated(tmp_path):
     marker = tmp_path / "marker"
     path = tmp_path / "evil.yaml"
@@ -243,6 +290,64 @@ def test_truncated_hdf5_keypoints(tmp_path):
         read_2d(path)
 
 
+def _lying_keypoints_h5(path, name: str, shape, dtype="f4"):
+    """A valid 2D file whose dataset ``name`` is then declared ``shape`` (nothing stored: a few kB)."""
+    import h5py
+
+    write_keypoints_h5(path, _tracks())
+    with h5py.File(path, "r+") as f:
+        tg = f["tracks/track_00003"]
+        del tg[name]
+        tg.create_dataset(name, shape=shape, dtype=dtype)
+
+
+def _peak_bytes(fn) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+    except PoseliftError:
+        pass
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak
+
+
+def test_hdf5_declared_sizes_are_checked_before_reading(tmp_path):
+    path = tmp_path / "kp.h5"
+    _lying_keypoints_h5(path, "frames", (200_000_000,), "i8")  # 1.6 GB declared in an 18 kB file
+    assert path.stat().st_size < 50_000
+    with pytest.raises(FileFormatError, match=r"track track_00003: frames declares \(200000000,\) int64 \(1.6 GB\) "
+                                              r"but the file stores 0 bytes of it"):
+        read_keypoints_h5(path)
+    assert _peak_bytes(lambda: read_2d(path)) < 2**20
+    _lying_keypoints_h5(path, "frames", (30,), "i8")  # stored, but disagreeing with the keypoints
+    with pytest.raises(FileFormatError, match=r"keypoints has shape \(8, 17, 2\), expected \(30, 17, 2\)"):
+        read_keypoints_h5(path)
+    _lying_keypoints_h5(path, "confidence", (4_000_000_000, 17))  # beyond what numpy could allocate
+    with pytest.raises(FileFormatError, match=r"confidence has shape \(4000000000, 17\), expected \(8, 17\)"):
+        read_keypoints_h5(path)
+
+
+def test_a_frame_count_claim_does_not_size_arrays(tmp_path):
+    """``num_frames`` = 3e7 in a file with 8 tracked frames: what is drawn is sized by the tracks."""
+    import h5py
+
+    path = tmp_path / "kp.h5"
+    write_keypoints_h5(path, _tracks())
+    with h5py.File(path, "r+") as f:
+        f.attrs["num_frames"] = 30_000_000
+    data = read_keypoints_h5(path)
+    assert data.num_frames == 30_000_000 and data.tracked_frames == 8
+    kp, conf = data.frame_table(stop=data.tracked_frames)
+    assert kp.shape == (8, 1, 17, 2) and np.isfinite(kp).all() and conf.shape == (8, 1, 17)
+    with h5py.File(path, "r+") as f:
+        f.attrs["num_frames"] = 5  # fewer than the tracks hold: contradicts the file's content
+    with pytest.raises(FileFormatError, match="num_frames 5 is smaller than the last track frame"):
+        read_keypoints_h5(path)
+
+
 def _small_h36m() -> H36MData:
     cam = Camera(f=(1100.0, 1100.0), c=(500.0, 500.0), width=1000, height=1002, T=np.array([0.0, -4.0, 1.5]),
                  name="54138969")
@@ -270,8 +375,8 @@ def test_corrupt_or_truncated_npz(tmp_path):
     path.write_bytes(raw[: len(raw) // 2])
     with pytest.raises(FileFormatError, match=rf"{path}: corrupt, truncated or not an .npz file"):
         read_coco_npz(path)
-    with pytest.raises(FileFormatError, match=rf"{path}: not a readable npz file, corrupt or truncated"):
-        read_npz(path, tmp_path / "cameras.h5")
+    with pytest.raises(FileFormatError, match=rf"{path}: corrupt, truncated or not an .npz file"):
+        read_npz(path, tmp_path / "cameras.h5")  # both npz readers go through poselift.core.io.load_npz
     path.write_bytes(b"PK\x03\x04" + os.urandom(64))
     with pytest.raises(FileFormatError, match=str(path)):
         read_2d(path)
@@ -284,10 +389,10 @@ def test_npz_with_python_objects_needs_an_explicit_opt_in(tmp_path):
     np.savez(p3, positions_3d={"S1": {"Walking": np.zeros((5, 32, 3))}})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing unpickled, so no warning either
-        with pytest.raises(FileFormatError, match=r"'positions_2d' in .* stores Python objects \(pickle\).*"
+        with pytest.raises(FileFormatError, match=r"'positions_2d' stores Python objects \(pickle\).*"
                                                   r"allow_pickle=True"):
             read_coco_npz(path)
-        with pytest.raises(FileFormatError, match=r"'positions_3d' is stored as a pickled Python object.*"
+        with pytest.raises(FileFormatError, match=r"'positions_3d' stores Python objects \(pickle\).*"
                                                   r"allow_pickle=True"):
             read_npz(p3, tmp_path / "cameras.h5")
     with pytest.warns(UnsafePickleWarning):
@@ -342,6 +447,29 @@ def test_onnx_model_with_another_signature(tmp_path):
     path.write_bytes(_onnx_model(["N", 3])[:20])
     with pytest.raises(FileFormatError, match=rf"{path}: ONNX Runtime cannot load this model"):
         OnnxModel(path, providers="cpu")
+
+
+def test_onnx_model_declaring_a_huge_input_is_refused_before_any_frame_is_resized(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from poselift.detectors.bodyposenet import BodyPoseNet, BodyPoseNetSettings
+    from poselift.detectors.runtime import MAX_INPUT_VALUES, OnnxModel
+    from poselift.detectors.standins import bodyposenet_standin
+
+    model = bodyposenet_standin(np.zeros((36, 48, 19), np.float32), np.zeros((36, 48, 38), np.float32),
+                                input_size=(33000, 33000))
+    assert len(model) < 500_000
+    with pytest.raises(SignatureError, match=r"input 'input_1:0' declares \[33000, 33000, 3\] = 3,267,000,000 "
+                                             r"values per item \(13.1 GB as float32\), more than the 134,217,728"):
+        BodyPoseNet(model, providers="cpu")
+    with pytest.raises(SignatureError, match="declares"):
+        OnnxModel(_onnx_model(["N", 20000, 20000]), providers="cpu")
+    assert MAX_INPUT_VALUES > 1920 * 1080 * 3  # a full-HD frame is fine
+    # a model with a dynamic size: the size poselift would resize frames to is checked the same way
+    dynamic = bodyposenet_standin(np.zeros((36, 48, 19), np.float32), np.zeros((36, 48, 38), np.float32),
+                                  input_size=("W", "H"))
+    assert BodyPoseNet(dynamic, providers="cpu").net_size == (384, 288)
+    with pytest.raises(SignatureError, match=r"declares \[40000, 40000, 3\]"):
+        BodyPoseNet(dynamic, BodyPoseNetSettings(input_size=(40000, 40000)), providers="cpu")
 
 
 # --------------------------------------------------------------------------- checkpoints
@@ -417,3 +545,80 @@ def test_command_line_reports_bad_input_in_one_line(tmp_path, capsys):
     assert err.startswith("poselift train: error:") and "unknown key(s) ['widht']" in err
     assert "Traceback" not in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_checkpoint_with_nan_weights_is_named_at_load(tmp_path):
+    model = TemporalLifter(17, 17, (3, 3), channels=8)
+    state = {"model": model.state_dict(), "model_config": model.config(), "layout_in": "h36m17",
+             "layout_out": "h36m17"}
+    state["model"]["expand_conv.weight"].view(-1)[:3] = float("nan")
+    save_checkpoint(state, tmp_path / "checkpoint.pt")
+    with pytest.raises(FileFormatError, match=r"model weight 'expand_conv.weight' holds 3 NaN or infinite value\(s\) "
+                                              r"of 816: the training diverged or the file is damaged"):
+        load_lifter(tmp_path, device="cpu")
+
+
+def test_a_checkpoint_without_the_training_state_cannot_resume(tmp_path):
+    from poselift.training.trainer import Trainer, TrainSettings
+
+    model = TemporalLifter(17, 17, (3,), channels=8)
+    rng = np.random.default_rng(0)
+    bank = WindowBank([rng.normal(size=(20, 17, 2)).astype(np.float32)], 3,
+                      targets=[rng.normal(size=(20, 17, 3)).astype(np.float32)])
+    tr = Trainer(model, bank, TrainSettings(epochs=2, batch_size=4, progress=False), "h36m17", "h36m17",
+                 run_dir=tmp_path, device="cpu")
+    tr.fit()
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    del state["rng"]
+    save_checkpoint(state, tmp_path / "checkpoint.pt")
+    with pytest.raises(FileFormatError, match=r"cannot resume: the checkpoint has no rng \(it holds a model, not a "
+                                              r"training state\); start again with --restart"):
+        tr.try_resume()
+
+
+# --------------------------------------------------------------------------- numbers beyond float32, absurd ones
+def test_values_beyond_float32_are_named_not_turned_into_nan():
+    from poselift.inference import lift_sequence
+    from poselift.model.streaming import StreamingLifter
+
+    model = TemporalLifter(17, 17, (3, 3), channels=8, causal=True).eval()
+    stream = StreamingLifter(model)
+    x = np.zeros((17, 2))
+    x[3, 0] = 1e39
+    with pytest.raises(InputError, match=r"keypoints: value 1e\+39 at frame 3, joint 0 is beyond the float32 range"):
+        stream.push(x)
+    out = stream.push(np.zeros((17, 2)))  # the refused frame left the stream untouched: the next one is fine
+    assert np.isfinite(out).all()
+    seq = np.zeros((30, 17, 2))
+    seq[7, 2, 1] = -1e39
+    with pytest.raises(InputError, match=r"keypoints: value -1e\+39 at frame 7, joint 2 is beyond the float32 range"):
+        lift_sequence(model, seq)
+    with pytest.raises(InputError, match=r"keypoints: value 1e\+39 at frame 0, joint 0 \(pelvis\) is beyond the "
+                                         r"float32 range \(\+-3.4e\+38; 170 such value\(s\)\)"):
+        PoseSequence(keypoints=np.full((5, 17, 2), 1e39), layout="h36m17", image_size=(1000, 1000))
+
+
+def test_keypoints_far_outside_the_image_are_refused_not_lifted():
+    from poselift.inference import Lifter
+
+    model = TemporalLifter(17, 17, (3,), channels=8).eval()
+    lifter = Lifter(model, H36M17, H36M17, flip_test=False)
+    seq = PoseSequence(keypoints=np.full((10, 17, 2), 3e38, np.float32), layout="h36m17", image_size=(1920, 1080))
+    with pytest.raises(InputError, match=r"keypoints \(screen-normalised\): value 3.12e\+35 at frame 0, joint 0 "
+                                         r"exceeds \+-10000 \(340 such value\(s\)\); on screen they lie in about -1..1"):
+        lifter.lift(seq)
+    ok = PoseSequence(keypoints=np.full((10, 17, 2), 5000.0, np.float32), layout="h36m17", image_size=(1920, 1080))
+    assert np.isfinite(lifter.lift(ok)).all()  # off-screen but plausible: lifted
+
+
+def test_non_finite_outputs_are_never_returned():
+    from poselift.inference import lift_sequence, lift_sequences
+
+    model = TemporalLifter(17, 17, (3,), channels=8).eval()
+    with torch.no_grad():
+        model.shrink.bias.fill_(float("inf"))  # broken weights that slipped past loading
+    x = np.zeros((10, 17, 2), np.float32)
+    with pytest.raises(InputError, match="lifted poses contain .*inf at frame 0.*the input was finite"):
+        lift_sequence(model, x)
+    with pytest.raises(InputError, match="lifted poses of sequence 0 contain"):
+        lift_sequences(model, [x, x])

@@ -8,7 +8,11 @@
 * the config loader: random nested dicts;
 * layout conversions: random arrays of random shapes/dtypes with random
   layout names, and the consistency of what converts;
-* PAF grouping: random heatmaps/PAFs, including NaN, zeros and wrong shapes.
+* PAF grouping: random heatmaps/PAFs, including NaN, zeros and wrong shapes;
+* files that lie about their sizes (npz members and HDF5 datasets declaring any
+  shape, checkpoint configs claiming any model, ONNX models declaring any input
+  size): they cost what they hold, not what they declare (the concurrency and
+  kill-point properties are in ``test_concurrency.py``).
 
 Each either succeeds (with a well-formed result) or raises
 :class:`poselift.core.errors.PoseliftError`. Example counts are kept small so the
@@ -578,3 +582,104 @@ def test_find_peaks_on_random_arrays(hm, threshold, sigma):
     out = _expect_ok_or_own_error(find_peaks, hm, threshold, sigma)
     if not isinstance(out, PoseliftError):
         assert len(out) == hm.shape[0] and all(p.ndim == 2 and p.shape[1] == 3 for p in out)
+
+
+# --------------------------------------------------------------------------- files that lie about their sizes
+# Each class of issue 18's "small files drive large memory": a file declaring sizes it does not hold must cost
+# what it holds (kilobytes), whatever it declares. numpy's allocations are traced by tracemalloc; for torch
+# models the sizes of what gets built are recorded.
+_dims = st.integers(0, 40) | st.integers(0, 2**40) | st.sampled_from([17, 2, 3, 10**11])
+
+
+def _traced_peak(fn, *args) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        _expect_ok_or_own_error(fn, *args)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@fuzz(150)
+@given(shape=st.lists(_dims, min_size=0, max_size=4), descr=st.sampled_from(["<f4", "<f8", "<i8", "|b1", "|O"]),
+       payload=st.integers(0, 400), compressed=st.booleans(), key=st.sampled_from(["keypoints", "positions_2d"]))
+def test_npz_members_declaring_any_size_cost_what_they_hold(valid, shape, descr, payload, compressed, key):
+    import io
+    import zipfile
+
+    _, scratch = valid
+    path = scratch / "declared.npz"
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": descr, "fortran_order": False, "shape": tuple(shape)})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED if compressed else zipfile.ZIP_STORED) as z:
+        z.writestr(f"{key}.npy", head.getvalue() + bytes(range(256)) * (payload // 256) + bytes(payload % 256))
+    peak = _traced_peak(lambda p: read_2d(p, image_size=(640, 480), allow_pickle=False).to_sequences(), path)
+    assert peak < 4 * 2**20, f"{peak / 2**20:.1f} MiB traced for a {path.stat().st_size}-byte file"
+
+
+@fuzz(80)
+@given(target=st.sampled_from(["frames", "keypoints", "confidence", "interpolated", "detected", "pose3d"]),
+       shape=st.lists(_dims.filter(lambda d: d < 2**34), min_size=1, max_size=3))
+def test_hdf5_datasets_declaring_any_size_cost_what_they_hold(valid, target, shape, monkeypatch):
+    import poselift.core.io as pio
+
+    monkeypatch.setattr(pio, "FREE_BYTES", 2**16)  # what the file stores is compared from 64 kB on
+    files, scratch = valid
+    path = scratch / "declared.h5"
+    path.write_bytes(files["keypoints.h5"].read_bytes())
+    with h5py.File(path, "a") as f:
+        g = f["tracks/track_00002"]
+        if target in g:
+            del g[target]
+        try:
+            g.create_dataset(target, shape=tuple(shape), dtype="f4")  # declared, nothing stored
+        except (ValueError, OverflowError, RuntimeError):  # beyond what HDF5 itself can describe
+            assume(False)
+    peak = _traced_peak(lambda p: read_2d(p).to_sequences(image_size=(640, 480)), path)
+    assert peak < 4 * 2**20, f"{peak / 2**20:.1f} MiB traced for a dataset declared {shape}"
+
+
+@fuzz(60)
+@given(channels=st.integers(1, 100_000), widths=st.lists(st.sampled_from([1, 3, 5]), min_size=1, max_size=4),
+       in_joints=st.sampled_from([16, 17, 10**6]), traj=st.booleans())
+def test_checkpoint_configs_claiming_any_model_build_only_what_is_stored(valid, channels, widths, in_joints, traj,
+                                                                         monkeypatch):
+    import poselift.checkpoint as C
+    from poselift.inference import load_lifter
+
+    built = []
+
+    class Spy(TemporalLifter):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            if not any(p.is_meta for p in self.parameters()):
+                built.append(sum(p.numel() for p in self.parameters()))
+
+    monkeypatch.setattr(C, "TemporalLifter", Spy)
+    _, scratch = valid
+    run = scratch / "lying_run"
+    run.mkdir(exist_ok=True)
+    model = TemporalLifter(17, 17, (3,), channels=4)
+    stored = sum(p.numel() for p in model.parameters())
+    cfg = {**model.config(), "channels": channels, "widths": widths, "in_joints": in_joints}
+    save_checkpoint({"model": model.state_dict(), "model_config": cfg, "layout_in": "h36m17", "layout_out": "h36m17",
+                     "traj_model": model.state_dict() if traj else None,
+                     "traj_model_config": {**cfg, "out_joints": 1} if traj else None}, run / "checkpoint.pt")
+    _expect_ok_or_own_error(load_lifter, run, "cpu")
+    assert all(n == stored for n in built), f"built models of {built} parameters from {stored} stored"
+
+
+@fuzz(30)
+@given(w=st.integers(1, 60_000), h=st.integers(1, 60_000), layout=st.sampled_from(["NHWC", "NCHW"]))
+def test_onnx_models_declaring_any_input_size_are_capped(w, h, layout):
+    pytest.importorskip("onnxruntime")
+    from poselift.detectors.bodyposenet import BodyPoseNet
+    from poselift.detectors.runtime import MAX_INPUT_VALUES
+    from poselift.detectors.standins import bodyposenet_standin
+
+    model = bodyposenet_standin(np.zeros((4, 4, 19), np.float32), np.zeros((4, 4, 38), np.float32),
+                                input_size=(w, h), layout=layout)
+    out = _expect_ok_or_own_error(lambda m: BodyPoseNet(m, providers="cpu"), model)
+    assert isinstance(out, PoseliftError) == (w * h * 3 > MAX_INPUT_VALUES)

@@ -131,3 +131,47 @@ def test_non_finite_loss_stops_training_with_a_clear_error(seqs, tmp_path, monke
         tr.fit()
     state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert state["epoch"] == 1  # the checkpoint of the last good epoch survives
+
+
+def test_the_log_follows_the_checkpoint_after_a_kill_between_them(seqs, tmp_path, monkeypatch):
+    """A kill after the last checkpoint but before log.csv: the same command again completes the log."""
+    full = _trainer(seqs, tmp_path / "full", epochs=2)
+    full.fit()
+    original = Trainer._write_log
+
+    def killed_before_the_last_log(self):
+        if self.epoch == self.settings.epochs:
+            raise KeyboardInterrupt  # the checkpoint of the last epoch is written, the log is not
+        original(self)
+
+    monkeypatch.setattr(Trainer, "_write_log", killed_before_the_last_log)
+    with pytest.raises(KeyboardInterrupt):
+        _trainer(seqs, tmp_path / "run", epochs=2).fit()
+    monkeypatch.setattr(Trainer, "_write_log", original)
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 2
+    assert len(list(csv.DictReader(open(tmp_path / "run" / "log.csv")))) == 1  # one row short
+    again = _trainer(seqs, tmp_path / "run", epochs=2)
+    assert again.fit() == again.history and again.epoch == 2  # nothing left to train...
+    rows = list(csv.DictReader(open(tmp_path / "run" / "log.csv")))  # ...but the log now agrees
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert float(rows[1]["loss_pose"]) == pytest.approx(full.history[1]["loss_pose"], rel=1e-5)
+
+
+def test_a_diverging_run_says_what_was_kept(seqs, tmp_path, monkeypatch):
+    real = Trainer.compute_losses
+
+    def diverged(self, idx_l, idx_u):
+        return {k: v * float("inf") for k, v in real(self, idx_l, idx_u).items()}
+
+    monkeypatch.setattr(Trainer, "compute_losses", diverged)
+    with pytest.raises(FloatingPointError, match=r"non-finite in epoch 1 .*learning rate \(0.001\) may be too high; "
+                                                 "no checkpoint was written"):
+        _trainer(seqs, tmp_path, epochs=2).fit()
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
+def test_windows_per_epoch_is_a_count_not_a_slice(seqs):
+    with pytest.raises(ValueError, match="windows_per_epoch must be >= 1"):
+        TrainSettings(windows_per_epoch=-5)
+    row = _trainer(seqs, epochs=1, windows_per_epoch=100).fit()[0]
+    assert round(row["windows_per_second"] * row["epoch_seconds"]) == 100  # windows trained in the epoch

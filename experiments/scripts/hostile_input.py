@@ -1,0 +1,532 @@
+"""Hostile and careless input, reproduced: what each case of issue 18 gets now, with the memory it costs.
+
+    python experiments/scripts/hostile_input.py [--work DIR] [--limit-mib 3072]
+
+Builds every crafted file in a scratch folder (nothing downloaded, nothing from
+Human3.6M), runs what a user would run (the ``poselift`` command line in a
+subprocess, or a few lines of Python), and prints Markdown tables: per case the
+exit code, the first line of the error (or the result), the peak resident
+memory of the process (``ru_maxrss`` from ``wait4``; the interpreter with
+torch imported is about 300-400 MiB of it) and the wall time. A watchdog kills
+a process whose resident memory passes ``--limit-mib`` (reported as such).
+
+Then the concurrency reproductions (two ``train`` into one folder; a
+``--resume`` while the first runs) and the export kill points (an export killed
+with SIGKILL at each step, checking that the folder is the old export or the
+new one, never a mix).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+PY = sys.executable
+CONFIG = """\
+name: tiny
+seed: {seed}
+device: cpu
+data:
+  dataset: synthetic
+  path: null
+  synthetic: {{subjects: 1, test_subjects: 1, num_frames: 120, test_num_frames: 60}}
+model: {{widths: [3, 3], channels: 16, dropout: 0.1}}
+train: {{epochs: {epochs}, batch_size: 64, windows_per_epoch: {windows}}}
+eval: {{eval_every: 0}}
+"""
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONWARNINGS": "ignore"}
+
+
+# --------------------------------------------------------------------------- running and measuring
+def _rss_mib(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+# A small process forks the command and reports its ru_maxrss: measured from this script itself, the
+# child's high-water mark would start at this script's resident size (fork copies it; exec keeps it).
+WRAPPER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+open(sys.argv[1], "w").write(str(usage.ru_maxrss))
+code = os.waitstatus_to_exitcode(status)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def run(argv: list[str], cwd: Path, limit_mib: float, timeout: float = 300.0, env: dict | None = None) -> dict:
+    """Run ``argv``; exit code, stdout, stderr, peak RSS (MiB) and seconds; killed above ``limit_mib``."""
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    peak_file = Path(tempfile.mkstemp(suffix=".maxrss")[1])
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([PY, "-c", WRAPPER, str(peak_file), *argv], cwd=cwd, stdout=out, stderr=err,
+                            env=env or ENV)
+    note = ""
+    while proc.poll() is None:
+        kids = _children(proc.pid)
+        if sum(_rss_mib(k) for k in kids) > limit_mib:
+            for k in kids:
+                os.kill(k, signal.SIGKILL)
+            note = f"killed by the watchdog above {limit_mib:.0f} MiB"
+        elif time.perf_counter() - t0 > timeout:
+            for k in kids:
+                os.kill(k, signal.SIGKILL)
+            note = f"killed after {timeout:.0f} s"
+        time.sleep(0.02)
+    out.seek(0)
+    err.seek(0)
+    text = peak_file.read_text().strip()
+    peak_file.unlink()
+    rc = proc.returncode if proc.returncode < 128 else -(proc.returncode - 128)
+    return {"rc": rc, "stdout": out.read().decode(errors="replace"),
+            "stderr": err.read().decode(errors="replace"), "peak_mib": int(text) / 1024 if text else float("nan"),
+            "seconds": time.perf_counter() - t0, "note": note}
+
+
+def cli(*args: str) -> list[str]:
+    return [PY, "-m", "poselift", "--threads", "1", *args]
+
+
+def python(code: str) -> list[str]:
+    return [PY, "-c", textwrap.dedent(code)]
+
+
+def first_line(r: dict) -> str:
+    """The first line of stderr (the last one after a Python traceback, which names the exception)."""
+    lines = [ln for ln in r["stderr"].splitlines() if ln.strip() and "Warning" not in ln]
+    text = r["note"] or (lines[-1] if lines and lines[0].startswith("Traceback") else lines[0] if lines else "")
+    if not text:
+        text = next((ln for ln in reversed(r["stdout"].splitlines()) if ln.strip()), "")
+    return text if len(text) <= 230 else text[:227] + "..."
+
+
+# --------------------------------------------------------------------------- crafted files
+def keypoints_file(path: Path, frames: int = 200, value: float | None = None, num_frames: int | None = None) -> None:
+    """Our HDF5 2D file: one synthetic person filmed by one camera (``value``: every coordinate set to it)."""
+    from poselift.datasets.synthetic import make_dataset
+    from poselift.detectors.formats import KeypointTracks, write_keypoints_h5
+    from poselift.detectors.tracking import fill_track
+
+    seq = make_dataset(1, ["walk"], 1, frames, seed=3)[0]
+    kp = seq.keypoints.astype(np.float32)
+    if value is not None:
+        kp = np.full_like(kp, value)
+    track = fill_track(range(frames), kp, np.full(kp.shape[:2], 0.9, np.float32), track_id=1)
+    write_keypoints_h5(path, KeypointTracks([track], "h36m17", seq.image_size, 50.0, num_frames or frames,
+                                            "synthetic", "test"))
+
+
+def lying_h5(path: Path, frames_declared: int) -> None:
+    """A valid 2D file whose ``frames`` dataset is then declared ``(frames_declared,)`` int64 (nothing stored)."""
+    import h5py
+
+    keypoints_file(path, frames=10)
+    with h5py.File(path, "r+") as f:
+        tg = f["tracks/track_00001"]
+        del tg["frames"]
+        tg.create_dataset("frames", shape=(frames_declared,), dtype="i8")
+
+
+def lying_npz(path: Path, shape=(10**11, 17, 3)) -> None:
+    """An npz whose only member declares ``shape`` float64 and holds 100 bytes."""
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("keypoints.npy", buf.getvalue() + b"\0" * 100)
+
+
+def zip_bomb(path: Path, gbytes: float = 1.2) -> None:
+    """An npz whose member is ``gbytes`` GB of zeros, deflated to about a thousandth of that."""
+    frames = int(gbytes * 1e9 / (17 * 3 * 8))
+    import io
+
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f8", "fortran_order": False, "shape": (frames, 17, 3)})
+    zero = bytes(2**24)
+    left = frames * 17 * 3 * 8
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        with z.open("keypoints.npy", "w", force_zip64=True) as fh:
+            fh.write(head.getvalue())
+            while left > 0:
+                fh.write(zero[: min(left, len(zero))])
+                left -= len(zero)
+
+
+def edited_checkpoint(src_run: Path, dst_run: Path, edit) -> None:
+    import torch
+
+    shutil.copytree(src_run, dst_run)
+    state = torch.load(dst_run / "checkpoint.pt", weights_only=True)
+    edit(state)
+    torch.save(state, dst_run / "checkpoint.pt")
+
+
+def huge_onnx(path: Path) -> None:
+    from poselift.detectors.standins import bodyposenet_standin
+
+    path.write_bytes(bodyposenet_standin(np.zeros((36, 48, 19), np.float32), np.zeros((36, 48, 38), np.float32),
+                                         input_size=(33000, 33000)))
+
+
+# --------------------------------------------------------------------------- the cases
+def cases(w: Path, run_a: Path) -> list[tuple[str, str, list[str], dict | None]]:
+    """(issue item, case, argv, env)."""
+    cfg = w / "tiny.yaml"
+    out = lambda name: str(w / "runs" / name)  # noqa: E731
+    (w / "a_folder").mkdir(exist_ok=True)
+    (w / "a_file").write_text("x")
+    keypoints_file(w / "keypoints.h5")
+    (w / "lr.yaml").write_text(CONFIG.format(seed=0, epochs=1, windows=128).replace(
+        "train: {", "train: {lr: 3e-4, "))
+    lying_npz(w / "lying.npz")
+    lying_h5(w / "frames_2e8.h5", 200_000_000)
+    lying_h5(w / "frames_4e9.h5", 4_000_000_000)
+    keypoints_file(w / "num_frames_3e7.h5", frames=100, num_frames=30_000_000)
+    zip_bomb(w / "bomb.npz")
+    huge_onnx(w / "huge.onnx")
+    from PIL import Image
+
+    Image.fromarray(np.zeros((48, 64, 3), np.uint8)).save(w / "frame.png")
+    edited_checkpoint(run_a, w / "run_6000", lambda s: s["model_config"].update(channels=6000))
+    edited_checkpoint(run_a, w / "run_nan", lambda s: s["model"]["expand_conv.weight"].view(-1)[:5].fill_(float("nan")))
+    edited_checkpoint(run_a, w / "run_norng", lambda s: s.pop("rng"))
+    keypoints_file(w / "far.h5", value=3e38)
+    keypoints_file(w / "long.h5", frames=20_001)
+    ra = str(run_a)
+    lift = lambda kp, *more: cli("lift", str(w / kp), "--run", ra, "--out", str(w / "poses.h5"), "--quiet", *more)  # noqa: E731
+    return [
+        ("1", "diverging run: --set train.lr=1.0e+30", cli("train", str(cfg), "--out", out("div"), "--no-progress",
+                                                         "--set", "train.lr=1.0e+30"), None),
+        ("1", "--device cuda on a CPU-only machine", cli("train", str(cfg), "--out", out("cuda"), "--device", "cuda"),
+         None),
+        ("1", "a folder given as config", cli("train", str(w / "a_folder")), None),
+        ("1", "table --out an existing folder", cli("table", ra, "--out", str(w / "a_folder")), None),
+        ("1", "lift --out an existing folder", cli("lift", str(w / "keypoints.h5"), "--run", ra, "--out",
+                                                   str(w / "a_folder")), None),
+        ("1", "export --out an existing file", cli("export", ra, "--out", str(w / "a_file")), None),
+        ("1", "demo --out an existing file", cli("demo", "--quick", "--out", str(w / "a_file")), None),
+        ("1", "figures --out an existing file", cli("figures", ra, "--out", str(w / "a_file")), None),
+        ("1", "--threads -1", [PY, "-m", "poselift", "--threads", "-1", "evaluate", ra], None),
+        ("1", "POSELIFT_THREADS=abc", [PY, "-m", "poselift", "evaluate", ra], {**ENV, "POSELIFT_THREADS": "abc"}),
+        ("1", "data.synthetic.noise: {bogus: 1}", cli("train", str(cfg), "--out", out("noise"), "--set",
+                                                     "data.synthetic.noise={bogus: 1}"), None),
+        ("1", "train.bn_momentum=[0, 0.001]", cli("train", str(cfg), "--out", out("bn0"), "--set",
+                                                 "train.bn_momentum=[0, 0.001]"), None),
+        ("1", "train.bn_momentum=[-0.1, 0.001]", cli("train", str(cfg), "--out", out("bnneg"), "--set",
+                                                    "train.bn_momentum=[-0.1, 0.001]"), None),
+        ("2", "--set train.lr=1e-4", cli("train", str(cfg), "--out", out("lr4"), "--no-progress", "--set",
+                                         "train.lr=1e-4", "--set", "train.epochs=1"), None),
+        ("2", "lr: 3e-4 in a config file", cli("train", str(w / "lr.yaml"), "--out", out("lr3"), "--no-progress"),
+         None),
+        ("3", f"npz declaring (1e11, 17, 3) float64 ({(w / 'lying.npz').stat().st_size} B)", lift("lying.npz"),
+         None),
+        ("3", f"HDF5 declaring 4e9 frames ({(w / 'frames_4e9.h5').stat().st_size / 1e3:.1f} kB)",
+         lift("frames_4e9.h5"), None),
+        ("4", f"HDF5 frames declared (2e8,) int64 ({(w / 'frames_2e8.h5').stat().st_size / 1e3:.1f} kB)",
+         lift("frames_2e8.h5"), None),
+        ("4", f"HDF5 num_frames=3e7 + lift --render ({(w / 'num_frames_3e7.h5').stat().st_size / 1e3:.1f} kB)",
+         lift("num_frames_3e7.h5", "--render", str(w / "anim.gif")), None),
+        ("4", f"checkpoint with model_config.channels 6000 "
+              f"({(w / 'run_6000' / 'checkpoint.pt').stat().st_size / 1e3:.0f} kB)",
+         cli("lift", str(w / "keypoints.h5"), "--run", str(w / "run_6000"), "--out", str(w / "p.h5")), None),
+        ("4", f"ONNX with a declared 33000x33000 input ({(w / 'huge.onnx').stat().st_size / 1e3:.0f} kB)",
+         cli("detect", str(w / "frame.png"), "--model", str(w / "huge.onnx"), "--out", str(w / "k.h5"), "--quiet",
+             "--providers", "cpu"), None),
+        ("4", f"zip-bomb npz, {(w / 'bomb.npz').stat().st_size / 1e6:.1f} MB expanding to 1.2 GB", lift("bomb.npz"),
+         None),
+        ("7", "train.windows_per_epoch=0", cli("train", str(cfg), "--out", out("w0"), "--set",
+                                               "train.windows_per_epoch=0"), None),
+        ("7", "train.windows_per_epoch=-5", cli("train", str(cfg), "--out", out("w5"), "--set",
+                                                "train.windows_per_epoch=-5"), None),
+        ("7", "checkpoint with NaN weights -> lift", cli("lift", str(w / "keypoints.h5"), "--run", str(w / "run_nan"),
+                                                         "--out", str(w / "p.h5")), None),
+        ("7", "StreamingLifter.push(float64 1e39)", python(f"""
+            import numpy as np
+            from poselift.inference import load_lifter
+            from poselift.model.streaming import StreamingLifter
+            m = load_lifter({ra!r}, device="cpu").model
+            s = StreamingLifter(m, allow_delay=True)
+            x = np.zeros((17, 2)); x[3, 0] = 1e39
+            s.push(x)
+            """), None),
+        ("7", "lift_sequence(float64 input with 1e39)", python(f"""
+            import numpy as np
+            from poselift.inference import load_lifter, lift_sequence
+            m = load_lifter({ra!r}, device="cpu").model
+            x = np.zeros((50, 17, 2)); x[7, 2, 1] = 1e39
+            lift_sequence(m, x)
+            """), None),
+        ("7", "keypoints of 3e38 px -> lift", lift("far.h5"), None),
+        ("8", "checkpoint without 'rng' -> train --resume",
+         cli("train", str(cfg), "--resume", str(w / "run_norng"), "--no-progress"), None),
+        ("8", "--quiet with a 20,001-frame track (stderr empty?)", lift("long.h5"), None),
+    ]
+
+
+def run_cases(w: Path, run_a: Path, limit: float) -> list[dict]:
+    rows = []
+    for item, name, argv, env in cases(w, run_a):
+        r = run(argv, w, limit, env=env)
+        text = first_line(r)
+        if "--quiet" in name:
+            text = f"stderr has {len(r['stderr'].strip().splitlines())} line(s); stdout: {first_line({**r, 'stderr': ''})}"
+        rows.append({"item": item, "case": name, "rc": r["rc"], "text": text, "peak_mib": r["peak_mib"],
+                     "seconds": r["seconds"], "lines": len([ln for ln in r["stderr"].splitlines() if ln.strip()])})
+        print(f"  {name}: rc {r['rc']}, {r['peak_mib']:.0f} MiB, {r['seconds']:.1f} s", file=sys.stderr)
+    return rows
+
+
+# --------------------------------------------------------------------------- concurrency
+def concurrency(w: Path, limit: float) -> list[str]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cfg = w / "long.yaml"
+    cfg.write_text(CONFIG.format(seed=0, epochs=80, windows=4096))  # about 40 s of training on 2 cores
+    run_dir = w / "runs" / "shared"
+    first = subprocess.Popen(cli("train", str(cfg), "--out", str(run_dir), "--no-progress"), cwd=w, env=ENV,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run_dir / "checkpoint.pt").exists() and time.monotonic() < deadline and first.poll() is None:
+        time.sleep(0.05)
+    others = [cli("train", str(cfg), "--out", str(run_dir), "--no-progress"),
+              cli("train", str(cfg), "--resume", str(run_dir), "--no-progress"),
+              cli("evaluate", str(run_dir), "--no-progress"), cli("export", str(run_dir))]
+    with ThreadPoolExecutor(len(others)) as pool:  # all while the first one trains
+        second, resume, evaluate, export = pool.map(lambda a: run(a, w, limit), others)
+    still = first.poll() is None
+    out, err = first.communicate(timeout=600)
+    if not still:
+        print("warning: the first run ended before the others were refused; make it longer", file=sys.stderr)
+    rows = [f"| first `train --out runs/shared` | exit {first.returncode} | "
+            f"{(out.strip().splitlines() or [''])[-1]} |"]
+    for what, r in (("second `train --out runs/shared` while it runs", second),
+                    ("`train --resume runs/shared` while it runs", resume),
+                    ("`evaluate runs/shared` while it runs", evaluate),
+                    ("`export runs/shared` while it runs", export)):
+        rows.append(f"| {what} | exit {r['rc']} | {first_line(r)} |")
+    import csv
+
+    logged = len(list(csv.DictReader(open(run_dir / "log.csv"))))
+    leftovers = sorted(p.name for p in run_dir.iterdir() if p.name.startswith("."))
+    rows.append(f"| the run folder afterwards | | log.csv {logged} rows, metrics.json "
+                f"{'present' if (run_dir / 'metrics.json').exists() else 'MISSING'}, hidden files {leftovers} |")
+    return rows
+
+
+# --------------------------------------------------------------------------- export kill points
+KILL_CODE = """
+import os, signal, sys
+import poselift.core.io as io
+import poselift.model.onnx as onnx_mod
+from poselift.experiments.runs import export_run
+
+point = int(sys.argv[1])
+count = [0]
+
+def step():
+    count[0] += 1
+    if count[0] == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def wrap(mod, name):
+    orig = getattr(mod, name)
+    def f(*a, **k):
+        out = orig(*a, **k)
+        step()
+        return out
+    setattr(mod, name, f)
+
+wrap(onnx_mod, "_write_onnx")           # 1: lifter.onnx written, 2: lifter_step.onnx written
+wrap(onnx_mod, "file_sha256")           # 3, 4: hashes computed
+wrap(onnx_mod, "atomic_write_json")     # 5: export.json written
+orig_fsync = io._fsync_tree
+def fsync(p):                           # 6: the new folder complete, before the swap
+    orig_fsync(p)
+    step()
+io._fsync_tree = fsync
+orig_exchange = io._exchange
+def exchange(a, b):                     # 7: swapped, the old folder not yet removed
+    ok = orig_exchange(a, b)
+    step()
+    return ok
+io._exchange = exchange
+export_run(sys.argv[2], sys.argv[3])
+print("finished")
+"""
+
+
+def export_kills(w: Path, run_a: Path, run_b: Path) -> list[str]:
+    from poselift.model.onnx import read_export
+    from poselift.model.onnx_runtime import OnnxSequenceModel
+
+    out = w / "export"
+    x = np.random.default_rng(0).normal(0, 0.3, (1, 40, 17, 2)).astype(np.float32)
+    shutil.rmtree(out, ignore_errors=True)
+    subprocess.run(cli("export", str(run_b), "--out", str(out / "new")), check=True, capture_output=True, env=ENV)
+    y_new = OnnxSequenceModel(out / "new")(x)
+    rows = []
+    for point in range(1, 9):
+        target = out / "target"
+        shutil.rmtree(target, ignore_errors=True)
+        subprocess.run(cli("export", str(run_a), "--out", str(target)), check=True, capture_output=True, env=ENV)
+        y_old = OnnxSequenceModel(target)(x)
+        r = subprocess.run([PY, "-c", KILL_CODE, str(point), str(run_b), str(target)], env=ENV, capture_output=True,
+                           text=True)
+        killed = r.returncode == -signal.SIGKILL
+        try:
+            read_export(target)  # every file against its recorded hash
+            y = OnnxSequenceModel(target)(x)
+            state = ("old export" if np.array_equal(y, y_old) else "new export" if np.array_equal(y, y_new)
+                     else "MIXED")
+        except FileNotFoundError:
+            state = "no folder (both exports kept under .tmp names)"
+        except Exception as e:  # noqa: BLE001 - a mixed or damaged folder must be detected
+            state = f"detected: {type(e).__name__}: {e}"
+        hidden = sorted(p.name for p in target.parent.glob(".target.*.tmp"))
+        again = run(cli("export", str(run_b), "--out", str(target)), w, 4096)
+        after = "new export" if np.array_equal(OnnxSequenceModel(target)(x), y_new) else "WRONG"
+        left = sorted(p.name for p in target.parent.glob(".target.*.tmp"))
+        rows.append(f"| {point} | {'killed' if killed else 'finished (no such step)'} | {state} | "
+                    f"{len(hidden)} | re-export: exit {again['rc']}, {after}, temps left {left} |")
+    # the failure of the issue: a folder mixing two exports is detected
+    mixed = out / "mixed"
+    shutil.copytree(out / "new", mixed)
+    subprocess.run(cli("export", str(run_a), "--out", str(w / "old_copy")), check=True, capture_output=True, env=ENV)
+    shutil.copy(w / "old_copy" / "lifter.onnx", mixed / "lifter.onnx")
+    try:
+        OnnxSequenceModel(mixed)(x)
+        rows.append("| mixed by hand | | NOT detected | | |")
+    except Exception as e:  # noqa: BLE001
+        rows.append(f"| new folder with the old lifter.onnx copied in | | {type(e).__name__}: {e} | | |")
+    return rows
+
+
+# --------------------------------------------------------------------------- kills around training
+KILL_TRAIN = """
+import os, signal, sys
+import poselift.training.trainer as T
+import poselift.checkpoint as C
+mode = sys.argv[1]
+if mode == "before_log":        # after the last checkpoint, before log.csv
+    orig = T.Trainer._write_log
+    def w(self):
+        if self.epoch == self.settings.epochs:
+            os.kill(os.getpid(), signal.SIGKILL)
+        orig(self)
+    T.Trainer._write_log = w
+else:                           # inside the first checkpoint write: its .tmp is left behind
+    import torch
+    orig_save = torch.save
+    def save(obj, f, *a, **k):
+        orig_save(obj, f, *a, **k)
+        os.kill(os.getpid(), signal.SIGKILL)
+    torch.save = save
+from poselift.commands import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def training_kills(w: Path, limit: float) -> list[str]:
+    import csv
+
+    cfg = w / "tiny.yaml"
+    rows = []
+    for mode, what in (("before_log", "kill after the last checkpoint, before log.csv"),
+                       ("first_save", "kill inside the first checkpoint write")):
+        run_dir = w / "runs" / f"kill_{mode}"
+        r = subprocess.run([PY, "-c", KILL_TRAIN, mode, "--threads", "1", "train", str(cfg), "--out", str(run_dir),
+                            "--no-progress"], env=ENV, capture_output=True, text=True)
+        tmp = sorted(p.name for p in run_dir.glob(".*.tmp"))
+        logged = len(list(csv.DictReader(open(run_dir / "log.csv")))) if (run_dir / "log.csv").exists() else 0
+        again = run(cli("train", str(cfg), "--out", str(run_dir), "--no-progress"), w, limit)
+        logged2 = len(list(csv.DictReader(open(run_dir / "log.csv"))))
+        import torch
+
+        epoch = torch.load(run_dir / "checkpoint.pt", weights_only=True)["epoch"]
+        left = sorted(p.name for p in run_dir.glob(".*.tmp"))
+        rows.append(f"| {what} | killed: {r.returncode == -signal.SIGKILL}, log {logged} row(s), temps {tmp} | "
+                    f"same command again: exit {again['rc']}, checkpoint epoch {epoch}, log {logged2} rows, "
+                    f"metrics.json {'present' if (run_dir / 'metrics.json').exists() else 'MISSING'}, "
+                    f"temps left {left} |")
+    # an invalid config leaves no run folder (default runs/<name>-<time> in the working directory)
+    (w / "cwd").mkdir(exist_ok=True)
+    for sets in (["data.synthetic.noise={bogus: 1}"], ["train.lr=1.0e+30"], ["data.keypoints=sh"]):
+        r = run(cli("train", str(cfg), "--no-progress", *[a for s in sets for a in ("--set", s)]), w / "cwd", limit)
+        left = sorted(str(p.relative_to(w / "cwd")) for p in (w / "cwd").rglob("*"))
+        rows.append(f"| invalid run `--set {' '.join(sets)}`, no --out | exit {r['rc']}: {first_line(r)} | "
+                    f"left behind: {left or 'nothing'} |")
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed afterwards)")
+    ap.add_argument("--limit-mib", type=float, default=3072)
+    args = ap.parse_args()
+    w = args.work or Path(tempfile.mkdtemp(prefix="poselift-hostile-"))
+    w.mkdir(parents=True, exist_ok=True)
+    try:
+        (w / "tiny.yaml").write_text(CONFIG.format(seed=0, epochs=2, windows=256))
+        (w / "tiny_b.yaml").write_text(CONFIG.format(seed=1, epochs=2, windows=256))
+        run_a, run_b = w / "runs" / "a", w / "runs" / "b"
+        for c, d in ((w / "tiny.yaml", run_a), (w / "tiny_b.yaml", run_b)):
+            if not (d / "metrics.json").exists():
+                subprocess.run(cli("train", str(c), "--out", str(d), "--no-progress"), check=True,
+                               capture_output=True, env=ENV)
+        import torch
+
+        print(f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"torch {torch.__version__}, numpy {np.__version__}; peak = ru_maxrss of the process\n")
+        rows = run_cases(w, run_a, args.limit_mib)
+        print("| # | case | exit | what it gets now (first line of stderr) | stderr lines | peak MiB | s |")
+        print("|---|---|---:|---|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['item']} | {r['case']} | {r['rc']} | {r['text'].replace('|', '/')} | {r['lines']} | "
+                  f"{r['peak_mib']:.0f} | {r['seconds']:.1f} |")
+        print("\nConcurrent writers of one run folder:\n")
+        print("| what | exit | result |\n|---|---|---|")
+        print("\n".join(concurrency(w, args.limit_mib)))
+        print("\nKills around training:\n")
+        print("| what | after the kill | after running the same command again |\n|---|---|---|")
+        print("\n".join(training_kills(w, args.limit_mib)))
+        print("\nExport killed (SIGKILL) at step N while re-exporting another run over an existing export:\n")
+        print("| N | export process | the folder then | .tmp left | then |\n|---|---|---|---|---|")
+        print("\n".join(export_kills(w, run_a, run_b)))
+    finally:
+        if args.work is None:
+            shutil.rmtree(w, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
