@@ -175,3 +175,38 @@ def test_windows_per_epoch_is_a_count_not_a_slice(seqs):
         TrainSettings(windows_per_epoch=-5)
     row = _trainer(seqs, epochs=1, windows_per_epoch=100).fit()[0]
     assert round(row["windows_per_second"] * row["epoch_seconds"]) == 100  # windows trained in the epoch
+
+
+def test_a_duplicate_epoch_holds_every_window_twice_plain_and_mirrored(seqs, monkeypatch):
+    """VideoPose3D's epoch: 2 N samples, window k plain and mirrored once each, so twice the optimiser steps
+    of a random-half epoch at the same batch size."""
+    seen = {}
+
+    def record(self, idx, idx_u=None):
+        w, m = self._split_duplicates(idx, self.labelled) if self.settings.effective_flip_mode == "duplicate" else (
+            idx, None)
+        seen.setdefault("batches", []).append((w.tolist(), None if m is None else m.tolist()))
+        return {"loss_pose": self.model.expand_conv.weight.sum() * 0.0}
+
+    monkeypatch.setattr(Trainer, "compute_losses", record)
+    dup = _trainer(seqs, epochs=1, flip_mode="duplicate")
+    n = dup.labelled.num_windows
+    dup.fit()
+    batches = seen.pop("batches")
+    assert len(batches) == -(-2 * n // 64)  # ceil(2N / batch)
+    pairs = sorted((w, bool(m)) for ws, ms in batches for w, m in zip(ws, ms))
+    assert pairs == sorted([(k, False) for k in range(n)] + [(k, True) for k in range(n)])
+    _trainer(seqs, epochs=1, flip_mode="random_half").fit()
+    half = seen.pop("batches")
+    assert len(half) == -(-n // 64)
+    assert sorted(w for ws, _ in half for w in ws) == list(range(n))
+
+
+def test_windows_per_epoch_beyond_the_samples_is_an_error_not_a_cap(seqs):
+    n = _trainer(seqs, epochs=1).labelled.num_windows
+    _trainer(seqs, epochs=1, windows_per_epoch=2 * n, flip_mode="duplicate").fit()  # every sample once: fine
+    with pytest.raises(ValueError, match=rf"windows_per_epoch = {2 * n + 1:,} but an epoch can hold at most the "
+                                         rf"{n:,} windows, plain and mirrored \({2 * n:,} samples\)"):
+        _trainer(seqs, epochs=1, windows_per_epoch=2 * n + 1, flip_mode="duplicate").fit()
+    with pytest.raises(ValueError, match=rf"at most the {n:,} windows; use a number"):
+        _trainer(seqs, epochs=1, windows_per_epoch=n + 1, flip_mode="random_half").fit()
