@@ -198,3 +198,37 @@ def test_tables_from_hand_made_run_folders_in_three_formats(tmp_path, capsys):
         row_from_run(tmp_path)
     with pytest.raises(ValueError, match="format"):
         render_table(rows, "html")
+
+
+def test_compare_and_table_refuse_what_was_not_measured_the_same_way(tmp_path, capsys):
+    """Runs that differ in flip test-time augmentation or in their test split are not compared unless
+    --allow-mixed (and then each row says its flip setting); published Human3.6M rows are refused beside a run
+    on another dataset."""
+    from poselift.experiments.runner import train_run
+
+    base = _tiny_config()
+    no_flip = _tiny_config()
+    no_flip.eval.flip_test = False
+    other = _tiny_config()
+    other.data.synthetic.test_seed = 77
+    for name, cfg in (("flip", base), ("noflip", no_flip), ("other", other)):
+        train_run(cfg, tmp_path / name, progress=False)
+    capsys.readouterr()
+    assert main(["compare", str(tmp_path / "flip"), str(tmp_path / "noflip")]) == 1
+    err = capsys.readouterr().err
+    assert "differ in flip test-time augmentation" in err and "flip: on" in err and "noflip: off" in err
+    assert main(["compare", str(tmp_path / "flip"), str(tmp_path / "noflip"), "--allow-mixed"]) == 0
+    out = capsys.readouterr().out
+    assert "flip TTA on" in out and "flip TTA off" in out
+    assert main(["compare", str(tmp_path / "flip"), str(tmp_path / "other")]) == 1
+    err = capsys.readouterr().err
+    assert "do not share a test split and protocol (they differ in test_seed)" in err
+    assert main(["figures", str(tmp_path / "flip"), str(tmp_path / "other"), "--out", str(tmp_path / "fig")]) == 1
+    assert not (tmp_path / "fig").exists()  # refused before the first file
+    capsys.readouterr()
+    assert main(["table", str(tmp_path / "flip"), "--anchors"]) == 1
+    err = capsys.readouterr().err
+    assert "published rows are h36m numbers" in err and "tiny (synthetic)" in err
+    assert main(["table", str(tmp_path / "flip"), str(tmp_path / "noflip")]) == 0
+    out = capsys.readouterr().out
+    assert "tiny [flip]" in out and "tiny [noflip]" in out  # one config trained twice: told apart by folder
