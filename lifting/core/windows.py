@@ -47,8 +47,8 @@ STANDARD_WIDTHS: dict[int, tuple[int, ...]] = {
 }
 """Kernel widths of the standard receptive fields. The single-frame baseline (1) keeps the depth of the
 27-frame model (two residual blocks, kernel width 1), as VideoPose3D's single-frame comparison does; widths
-``(1,)`` would give a network with no residual block at all (about 20 k parameters instead of 284 k at
-256 channels)."""
+``(1,)`` would give a network with no residual block at all (22,323 parameters instead of 286,515 at
+256 channels and 17 joints)."""
 
 
 def receptive_field(widths: Sequence[int]) -> int:

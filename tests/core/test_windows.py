@@ -41,6 +41,27 @@ def test_standard_widths_and_receptive_fields():
         widths_for(9)
 
 
+def test_every_shipped_single_frame_config_is_the_baseline_not_a_blockless_network():
+    """(1,) has no residual block: 22,323 parameters instead of 286,515 (256 channels, 17 joints), the
+    counts the model docstring gives; every shipped config with a receptive field of 1 uses (1, 1, 1)."""
+    from pathlib import Path
+
+    import yaml
+
+    def count(widths):
+        return sum(p.numel() for p in TemporalLifter(17, 17, widths, channels=256).parameters())
+
+    assert (count((1,)), count((1, 1, 1))) == (22_323, 286_515)
+    configs = Path(__file__).resolve().parents[2] / "experiments" / "configs"
+    single = []
+    for f in sorted(configs.glob("*.yaml")):
+        widths = (yaml.safe_load(f.read_text()) or {}).get("model", {}).get("widths")
+        if widths and receptive_field(widths) == 1:
+            single.append(f.name)
+            assert list(widths) == [1, 1, 1], f.name
+    assert len(single) >= 4
+
+
 @pytest.mark.parametrize("causal", [False, True])
 def test_a_centred_or_causal_model_estimates_the_target_frame(causal):
     """The output for a window changes when the target frame's input changes and, for a causal model,
