@@ -2,7 +2,7 @@
 
     poselift prepare h36m --source PATH [--out CACHE.h5] [--format archive|npz]
                           [--cameras cameras.h5] [--keypoints-npz data_2d_h36m_<name>.npz]
-                          [--allow-pickle] [--subjects S1 S5 ...] [--compression gzip|lzf|none]
+                          [--allow-pickle] [--subjects S1 S5 ...] [--compression gzip|lzf|none] [--compact]
 """
 from __future__ import annotations
 
@@ -44,6 +44,9 @@ def register(subparsers) -> None:
     p.add_argument("--subjects", nargs="+", default=None, help="subjects to keep, e.g. S9 S11 (default: all)")
     p.add_argument("--compression", choices=("gzip", "lzf", "none"), default="gzip",
                    help="gzip: smaller; lzf: faster to write (default: gzip)")
+    p.add_argument("--compact", action="store_true",
+                   help="3D and cameras only, losslessly delta-encoded (all subjects: about 58 MiB): small enough to "
+                        "carry to another machine; 2D input gt only (the detections are left out)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_prepare_h36m)
 
@@ -89,6 +92,7 @@ def _prepare_h36m(args: argparse.Namespace) -> int:
         subjects=args.subjects,
         compression=args.compression,
         progress=not args.no_progress,
+        compact=args.compact,
     )
     print(f"wrote {result.path}")
     print(

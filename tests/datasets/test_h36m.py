@@ -301,6 +301,47 @@ def test_cache_round_trip(syn, tmp_path, compression):
     np.testing.assert_array_equal(a[3].keypoints, b[3].keypoints)
 
 
+def test_bit_delta_encoding_is_lossless_bit_for_bit():
+    from poselift.datasets.h36m.cache import decode_bit_delta, encode_bit_delta
+
+    rng = np.random.default_rng(0)
+    walk = np.cumsum(rng.normal(scale=0.01, size=(500, 17, 3)), axis=0).astype(np.float32)
+    odd = np.array([0.0, -0.0, 1e-38, -3.4e38, 3.4e38, 1.0, -1.0, 7e-45], np.float32)
+    odd = np.broadcast_to(odd[:, None, None], (8, 17, 3)).copy()
+    for a in (walk, odd, walk[:1]):
+        enc = encode_bit_delta(a)
+        assert enc.shape == (51, len(a)) and enc.dtype == np.int32
+        back = decode_bit_delta(enc, 17)
+        assert back.dtype == np.float32 and back.shape == a.shape
+        np.testing.assert_array_equal(back.view(np.int32), a.view(np.int32))  # bits, so -0.0 stays -0.0
+    # smooth motion: the deltas are small numbers (that is what compresses)
+    assert np.median(np.abs(encode_bit_delta(walk)[:, 1:].astype(np.int64))) < 2**20 < 2**30
+
+
+def test_compact_cache_keeps_the_3d_exactly_and_says_it_has_no_2d(syn, tmp_path, capsys):
+    out = tmp_path / "compact.h5"
+    assert cli_main(["prepare", "h36m", "--source", str(syn["root"]), "--out", str(out), "--compact",
+                     "--no-progress"]) == 0
+    assert "0 2D sequences" in capsys.readouterr().out
+    ref, got = read_archive(syn["root"]), load_cache(out)
+    assert set(got.poses3d) == set(ref.poses3d) and not got.keypoints2d
+    for k, v in ref.poses3d.items():
+        np.testing.assert_array_equal(got.poses3d[k].view(np.int32), v.view(np.int32))
+    assert got.cameras.keys() == ref.cameras.keys()
+    assert any("Compact cache" in n for n in got.notes)
+    a, b = sequences(ref, "S1", "gt"), sequences(got, "S1", "gt")
+    np.testing.assert_array_equal(a[0].keypoints, b[0].keypoints)
+    with pytest.raises(ValueError, match="holds no 2D detections"):
+        sequences(got, "S1", "sh")
+    with h5py.File(out, "r") as f:
+        d = f["poses3d/S1/Walking"]
+        assert d.dtype == np.int32 and d.shape == (51, SYN_ACTIONS["S1"]["Walking"]) and d.fletcher32
+    with h5py.File(out, "r+") as f:
+        f.attrs["poses3d_encoding"] = "float16-something"
+    with pytest.raises(ValueError, match="unknown 3D encoding"):
+        load_cache(out)
+
+
 def test_cache_from_npz(syn, tmp_path):
     p3, p2 = _write_npz(tmp_path, syn)
     out = tmp_path / "npz_cache.h5"
