@@ -320,7 +320,7 @@ def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "i
               "in cache can beat that floor (over 100 %).\n")
 
     if "training" in sections:
-        windows = 2048 if quick else (8192 if dev.type == "cpu" else 262144)
+        windows = 2048 if quick else (8192 if dev.type == "cpu" else 65536)
         rows = []
         for ch in channels:
             for rf in rfs:

@@ -134,8 +134,10 @@ def cmd_figures(args: argparse.Namespace) -> int:
         lf.root_relative = test.protocol.root == "subtract"
     out.mkdir(parents=True, exist_ok=True)
     # the per-action bars only need metrics.json
-    per_action_figure({n: d for n, d in _unique(names, run_dirs)}, metric="mpjpe", out_path=out / "per_action.png")
-    print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(run_dirs)} run(s)")
+    measured = f"{test.dataset}, protocol {test.protocol.name}"  # every figure says what it measured
+    per_action_figure({n: d for n, d in _unique(names, run_dirs)}, metric="mpjpe", out_path=out / "per_action.png",
+                      title=f"Protocol 1 per action ({measured})")
+    print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(run_dirs)} run(s) ({measured})")
 
     lifters.sort(key=lambda item: (item[1].receptive_field != 1, item[1].receptive_field))
     preds = {}
@@ -144,12 +146,14 @@ def cmd_figures(args: argparse.Namespace) -> int:
         rf = lf.receptive_field
         preds[name if f"rf {rf}" in name else f"{name} ({kind}, rf {rf})"] = lf.lift(seq)
     label = sequence_label(seq)
-    error_over_time_figure(seq, preds, out_path=out / "error_over_time.png")
+    error_over_time_figure(seq, preds, out_path=out / "error_over_time.png",
+                           title=f"Protocol 1 per frame, {label} ({measured})")
     print(f"{out / 'error_over_time.png'}: per-frame Protocol 1 on test sequence {index} ({label}, {len(seq)} frames)")
 
     frames = DEFAULT_FRAMES if args.frames is None else (args.frames or None)
     anim = out / f"animation.{args.format}"
-    comparison_animation(anim, seq, preds, fps=args.fps, frames=frames, progress=not args.no_progress)
+    comparison_animation(anim, seq, preds, fps=args.fps, frames=frames, progress=not args.no_progress,
+                         title=f"{label} ({test.protocol.name})")
     shown = len(seq) if frames is None else min(frames, len(seq))
     print(f"{anim}: {shown} frame(s) of {label}: input 2D, "
           + ", ".join(preds) + (", ground truth" if seq.poses3d is not None else ""))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import warnings
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -212,6 +213,9 @@ class Trainer:
         self.device = resolve_device(device)
         if self.distributed and self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())  # cuda:LOCAL_RANK
+        if settings.amp and self.device.type != "cuda":
+            warnings.warn(f"train.amp (bfloat16 autocast) is for CUDA only; training on {self.device} runs in "
+                          "float32", UserWarning, stacklevel=2)
         self.model = model.to(self.device)
         self.traj_model = traj_model.to(self.device) if traj_model is not None else None
         self.labelled, self.unlabelled = labelled, unlabelled
