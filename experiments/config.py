@@ -31,6 +31,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from poselift.core.errors import ConfigError
+from poselift.core.normalization import NORMALIZATIONS
 from poselift.datasets.h36m.constants import TEST_SUBJECTS, TRAIN_SUBJECTS
 from poselift.training.trainer import TrainSettings
 
@@ -94,6 +95,11 @@ class DataConfig:
             (:meth:`poselift.core.camera.Camera.from_image_size`).
         unlabelled_image_size: ``[width, height]`` for files that do not store it.
         synthetic: settings when ``dataset: synthetic``.
+        normalization: how the 2D input is normalised: ``"image"`` (by the image width, VideoPose3D's
+            and the default) or ``"torso"``/``"bbox"`` (by the person's size, so any framing gives the
+            same input; :mod:`poselift.core.normalization`). Stored in the checkpoint, so lifting
+            uses the same. Person-size normalisation drops the image position: not with a
+            trajectory model or semi-supervised back-projection.
     """
 
     dataset: str = "h36m"
@@ -110,8 +116,14 @@ class DataConfig:
     unlabelled_camera: dict[str, Any] | None = None
     unlabelled_image_size: list[int] | None = None
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    normalization: str = "image"
 
     def __post_init__(self) -> None:
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(f"data.normalization must be one of {list(NORMALIZATIONS)}, got {self.normalization!r}")
+        if self.normalization != "image" and (self.unlabelled_subjects or self.unlabelled_files):
+            raise ConfigError(f"data.normalization {self.normalization!r} drops the image position that "
+                              "semi-supervised back-projection needs; use 'image' with unlabelled data")
         if self.dataset not in ("h36m", "synthetic"):
             raise ConfigError(f"data.dataset must be 'h36m' or 'synthetic', got {self.dataset!r}")
         if self.keypoints not in ("gt", "sh"):
@@ -188,6 +200,9 @@ class ExperimentConfig:
         if self.train.seed not in (0, self.seed):
             raise ConfigError(f"set the seed at the top level (seed: {self.train.seed}), not in train")
         self.train.seed = self.seed
+        if self.model.trajectory and self.data.normalization != "image":
+            raise ConfigError(f"model.trajectory needs the image position; data.normalization is "
+                              f"{self.data.normalization!r} (use 'image')")
 
     @property
     def semi_supervised(self) -> bool:

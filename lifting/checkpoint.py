@@ -10,7 +10,10 @@ containers only; nothing in it can run code when loaded)::
     traj_model_config   its constructor arguments, or None
     layout_in           joint layout name of the 2D input
     layout_out          joint layout name of the 3D output
-    extra               {"flip_test": bool, "features": int, ...} what using the model needs
+    extra               {"flip_test": bool, "features": int, "normalization": str, "source": dict, ...}
+                        what using the model needs: "normalization" is how the 2D input was
+                        normalised in training ("image" when absent; poselift.core.normalization),
+                        "source" where imported weights came from (poselift.experiments.vp3d_import)
     -- written by training, needed only to resume it --
     optimizer, epoch, history, settings, rng
 
@@ -31,6 +34,7 @@ import torch
 from poselift.core.errors import FileFormatError
 from poselift.core.io import atomic_path
 from poselift.core.layouts import Layout, get_layout
+from poselift.core.normalization import NORMALIZATIONS
 from poselift.model.tcn import TemporalLifter
 
 __all__ = [
@@ -156,10 +160,11 @@ def read_lifter_payload(state: dict, path: str | os.PathLike) -> dict:
     """Models and settings from a checkpoint dict (see :func:`lifter_payload`).
 
     Returns:
-        ``{"model", "traj_model" (or None), "layout_in", "layout_out" (Layout), "extra" (dict)}``.
+        ``{"model", "traj_model" (or None), "layout_in", "layout_out" (Layout), "extra" (dict),
+        "normalization" (str: ``extra["normalization"]``, ``"image"`` when absent)}``.
 
     Raises:
-        FileFormatError: a key missing, a model that cannot be built, an unknown layout.
+        FileFormatError: a key missing, a model that cannot be built, an unknown layout or normalisation.
     """
     path = Path(path)
     for key in _REQUIRED:
@@ -174,5 +179,10 @@ def read_lifter_payload(state: dict, path: str | os.PathLike) -> dict:
     except KeyError as e:
         raise FileFormatError(f"{path}: {e}", path) from None
     extra = state.get("extra", {})
+    extra = extra if isinstance(extra, dict) else {}
+    normalization = extra.get("normalization", "image")
+    if normalization not in NORMALIZATIONS:
+        raise FileFormatError(f"{path}: unknown 2D input normalisation {normalization!r} in the checkpoint; "
+                              f"this poselift knows {list(NORMALIZATIONS)}", path)
     return {"model": model, "traj_model": traj, "layout_in": layout_in, "layout_out": layout_out,
-            "extra": extra if isinstance(extra, dict) else {}}
+            "extra": extra, "normalization": normalization}
