@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import torch
 
@@ -58,13 +58,19 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu",
+                    stand_ins: Mapping[str, Callable] | None = None) -> dict:
     """Load a checkpoint as untrusted data.
 
     Always ``torch.load(..., weights_only=True)``: tensors, numbers, strings and
     plain containers only. A pickle that names any other Python object (a
     class, or a function such as ``os.system`` that would run when unpickled)
     is refused before anything of it runs.
+
+    ``stand_ins`` (for foreign checkpoints, e.g. VideoPose3D's, which carry a
+    numpy random state): ``{"module.name": callable}``; a pickle naming one of
+    these gets the given harmless callable in its place (the named object
+    itself is never imported or called). Everything else is still refused.
 
     Raises:
         FileNotFoundError: no such file.
@@ -74,8 +80,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such checkpoint: {path}")
+    allowed = [(fn, name) for name, fn in (stand_ins or {}).items()]
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(allowed):
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except MemoryError:
         raise
     except Exception as e:  # noqa: BLE001 - zipfile, pickle, torch and OS errors alike
