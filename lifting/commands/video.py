@@ -6,9 +6,10 @@
     poselift lift keypoints.h5 --run RUN_DIR --out poses3d.h5 [--render out.mp4 [--video VIDEO]]
 
 ``detect`` writes our HDF5 2D file (:mod:`poselift.detectors.formats`);
-``lift`` reads it (or a DeepStream JSON, MMPose JSON, VideoPose3D/Detectron2
-npz), lifts every track with a trained run and writes the 3D poses; with
-``--render`` it also draws the 2D overlay beside the 3D skeletons.
+``lift`` reads it (or a DeepStream JSON, MMPose JSON, VideoPose3D dataset or
+Detectron2 npz: the 2D options of :mod:`poselift.commands.inputs`), lifts every
+track with a run and writes the 3D poses; with ``--render`` it also draws the
+2D overlay beside the 3D skeletons.
 """
 from __future__ import annotations
 
@@ -17,18 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+from poselift.commands.inputs import add_2d_input_options, image_size
+
 __all__ = ["register", "cmd_detect", "cmd_lift"]
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        w, h = text.lower().split("x")
-        out = int(w), int(h)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT, e.g. 1920x1080, got {text!r}") from None
-    if out[0] <= 0 or out[1] <= 0:
-        raise argparse.ArgumentTypeError(f"image size must be positive, got {text!r}")
-    return out
 
 
 def register(subparsers) -> None:
@@ -58,21 +50,29 @@ def register(subparsers) -> None:
 
     q = subparsers.add_parser(
         "lift", help="lift tracked 2D keypoints to 3D with a trained run",
-        description="Lift every track of a 2D keypoint file (ours, DeepStream JSON, MMPose JSON, "
-                    "VideoPose3D/Detectron2 npz) to root-relative 3D poses (h36m17, metres) with a trained run.",
+        description="Lift every track of a 2D keypoint file (ours, DeepStream JSON, MMPose JSON, a VideoPose3D "
+                    "dataset or Detectron2 npz) to root-relative 3D poses (metres) with a run folder (trained or "
+                    "imported). The file's joint layout must convert to the run's input layout; otherwise the "
+                    "error names the runs and configs that fit.",
     )
     q.add_argument("keypoints", help="2D keypoint file (.h5 from 'poselift detect', .json, .npz)")
     q.add_argument("--run", required=True, help="run folder with checkpoint.pt")
     q.add_argument("--out", required=True, help="output .h5 file")
-    q.add_argument("--render", help="also write an animation (.mp4 or .gif): 2D overlay beside the 3D skeleton")
-    q.add_argument("--video", help="draw the 2D overlay over this video's frames (default: blank canvas)")
-    q.add_argument("--image-size", type=_size, help="WIDTHxHEIGHT for files that do not store it")
-    q.add_argument("--fps", type=float, help="frame rate for files that do not store it")
-    q.add_argument("--min-length", type=int, default=1, help="skip tracks shorter than this")
-    q.add_argument("--max-panels", type=int, default=2, help="3D panels in the animation (longest tracks)")
-    q.add_argument("--allow-pickle", action="store_true", help=".npz files with Python objects (only if trusted)")
+    add_2d_input_options(q, video_help="the video the keypoints came from: its frame rate and size fill in what "
+                         "the file does not say, and --render draws over its frames")
+    q.add_argument("--body-height", type=float, metavar="METRES",
+                   help="scale each track's 3D so its ankle-to-head-top height is this (metres; about 93%% of the "
+                        "stature); default: the size the model gives")
     q.add_argument("--device", default="auto", help="torch device for the lifter")
     q.add_argument("--quiet", action="store_true", help="no progress bars")
+    r = q.add_argument_group("rendering")
+    r.add_argument("--render", help="also write an animation (.mp4 or .gif): 2D beside the 3D skeletons")
+    r.add_argument("--size", type=image_size, default=(960, 540), metavar="WxH",
+                   help="animation size in pixels (default 960x540)")
+    r.add_argument("--dpi", type=float, default=100.0, help="animation dots per inch: text and line size (default 100)")
+    r.add_argument("--max-panels", type=int, default=2, help="3D panels in the animation (longest tracks)")
+    r.add_argument("--no-crop", action="store_true", help="show the whole frame in the 2D panel (default: cropped "
+                   "to the people)")
     q.set_defaults(func=cmd_lift)
 
 
@@ -128,32 +128,63 @@ def cmd_detect(args: argparse.Namespace) -> int:
 def cmd_lift(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from poselift.detectors.formats import read_2d, write_poses3d_h5
+    from poselift.commands.inputs import read_2d_input
+    from poselift.detectors.formats import write_poses3d_h5
+    from poselift.experiments.runs import check_input_layout
     from poselift.inference import load_lifter
+
+    data = read_2d_input(args.keypoints, args)
+    lifter = load_lifter(args.run, device=args.device)
+    check_input_layout(data.layout, lifter, str(args.keypoints))
+    if args.render:  # before the work: a render that cannot be made is refused up front
+        _check_render(args, data)
+    sequences = data.to_sequences(min_length=args.min_length)
+    if not sequences:
+        raise ValueError(f"{args.keypoints}: no track with at least {args.min_length} frames")
+    poses = [lifter.lift(s, progress=len(s) >= 20_000, body_height=args.body_height)  # a bar for long videos
+             for s in sequences]
+    attrs = {"keypoints_file": str(args.keypoints), "run_dir": str(args.run), "layout_2d": data.layout,
+             "normalization": lifter.normalization}
+    if args.body_height is not None:
+        attrs["body_height"] = float(args.body_height)
+    write_poses3d_h5(args.out, sequences, poses, layout=lifter.layout_out.name, num_frames=data.num_frames,
+                     attrs=attrs)
+    fps = f", {data.fps:g} frames/s" if data.fps > 0 else ", frame rate unknown"
+    print(f"{args.out}: {len(sequences)} track(s) lifted with {args.run} "
+          f"({data.layout} -> {lifter.layout_in.name} input, receptive field {lifter.receptive_field}, "
+          f"normalised by {'the image width' if lifter.normalization == 'image' else lifter.normalization}{fps})")
+    if args.render:
+        _render(args, data, sequences, poses, lifter, np)
+    return 0
+
+
+def _check_render(args: argparse.Namespace, data) -> None:
+    if not data.fps > 0:
+        raise ValueError(f"--render: {args.keypoints} does not store its frame rate; give --fps or --video")
+    if data.image_size is None and not args.video:
+        raise ValueError(f"--render: {args.keypoints} does not store its image size; give --image-size or --video")
+    if args.max_panels < 1:
+        raise ValueError(f"--max-panels must be >= 1, got {args.max_panels}")
+
+
+def _render(args, data, sequences, poses, lifter, np) -> None:
+    import time
+
     from poselift.viz.animation import Panel2D, Panel3D, render_animation
     from poselift.viz.video import read_frames
 
-    data = read_2d(args.keypoints, image_size=args.image_size, fps=args.fps, allow_pickle=args.allow_pickle)
-    sequences = data.to_sequences(min_length=max(1, args.min_length), image_size=args.image_size)
-    if not sequences:
-        raise ValueError(f"{args.keypoints}: no track with at least {args.min_length} frames")
-    lifter = load_lifter(args.run, device=args.device)
-    poses = [lifter.lift(s, progress=len(s) >= 20_000) for s in sequences]  # a bar for long videos
-    write_poses3d_h5(args.out, sequences, poses, layout=lifter.layout_out.name, num_frames=data.num_frames,
-                     attrs={"keypoints_file": str(args.keypoints), "run_dir": str(args.run),
-                            "layout_2d": data.layout})
-    print(f"{args.out}: {len(sequences)} track(s) lifted with {args.run} "
-          f"({lifter.layout_in.name} input, receptive field {lifter.receptive_field})")
-    if args.render:
-        kp, _ = data.frame_table()
-        panels: list = [Panel2D(kp, data.layout, image_size=data.image_size or args.image_size,
-                                frames=read_frames(args.video) if args.video else None, title="2D keypoints")]
-        order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))[: max(1, args.max_panels)]
-        for i in order:
-            full = np.full((data.num_frames, lifter.layout_out.num_joints, 3), np.nan, np.float32)
-            full[sequences[i].frames] = poses[i]
-            tid = sequences[i].track.track_id
-            panels.append(Panel3D({f"track {tid}": full}, lifter.layout_out, title=f"3D, track {tid}"))
-        render_animation(args.render, panels, fps=data.fps or 25.0, progress=not args.quiet)
-        print(f"{args.render}: {data.num_frames} frame(s) rendered", file=sys.stderr)
-    return 0
+    kp, _ = data.frame_table()
+    panels: list = [Panel2D(kp, data.layout, image_size=data.image_size,
+                            frames=read_frames(args.video) if args.video else None, title="2D keypoints",
+                            crop=not args.no_crop)]
+    order = sorted(range(len(sequences)), key=lambda i: -len(sequences[i]))[: args.max_panels]
+    for i in order:
+        full = np.full((data.num_frames, lifter.layout_out.num_joints, 3), np.nan, np.float32)
+        full[sequences[i].frames] = poses[i]
+        tid = sequences[i].track.track_id
+        panels.append(Panel3D({f"track {tid}": full}, lifter.layout_out, title=f"3D, track {tid}"))
+    t0 = time.perf_counter()
+    render_animation(args.render, panels, fps=data.fps, size=args.size, dpi=args.dpi, progress=not args.quiet)
+    wall = time.perf_counter() - t0
+    print(f"{args.render}: {data.num_frames} frame(s) at {data.fps:g} frames/s, {args.size[0]}x{args.size[1]}, "
+          f"rendered in {wall:.1f} s ({data.num_frames / max(wall, 1e-9):.1f} frames/s)", file=sys.stderr)
