@@ -9,10 +9,11 @@ from typing import Sequence
 
 from poselift.core.errors import FileFormatError, InputError, InputWarning, reading
 from poselift.core.layouts import get_layout
-from poselift.detectors.formats.coco_npz import _load_npz, _read_coco_npz
+from poselift.detectors.formats.coco_npz import _read_coco_npz
 from poselift.detectors.formats.deepstream import read_deepstream_json
 from poselift.detectors.formats.h5 import read_keypoints_h5
 from poselift.detectors.formats.mmpose import read_mmpose_json
+from poselift.detectors.formats.npz import load_npz
 from poselift.detectors.formats.tracks import KeypointTracks
 from poselift.detectors.formats.vp3d_npz import read_positions_2d
 from poselift.detectors.tracking import TrackerSettings
@@ -123,7 +124,7 @@ def _read_2d(path, suffix, image_size, fps, allow_pickle, tracker, layout, subje
     if suffix in (".h5", ".hdf5"):
         return read_keypoints_h5(path)
     if suffix == ".npz":
-        entries = _load_npz(path, allow_pickle)
+        entries = load_npz(path, allow_pickle)
         if "positions_2d" in entries:
             return read_positions_2d(path, entries, subject, action, camera, image_size, fps, layout, tracker,
                                      default_layout=None if layout else "coco17" if _is_custom(entries) else None)

@@ -25,6 +25,7 @@ import numpy as np
 
 from poselift.core.errors import FileFormatError, InputError, reading
 from poselift.core.layouts import get_layout
+from poselift.detectors.formats.npz import load_npz
 from poselift.detectors.formats.tracks import KeypointTracks
 from poselift.detectors.tracking import Detections, TrackerSettings, tracks_from_ids
 
@@ -136,11 +137,9 @@ def read_vp3d_npz(
         InputError: no such subject/action/camera (the message lists them), or a choice is needed.
         FileFormatError: not a VideoPose3D dataset file, malformed entries, contradicting metadata.
     """
-    from poselift.detectors.formats.coco_npz import _load_npz
-
     path = Path(path)
     with reading(path, "npz"):
-        data = _load_npz(path, allow_pickle)
+        data = load_npz(path, allow_pickle)
         return _read(path, data, subject, action, camera, image_size, fps, layout, tracker)
 
 

@@ -44,8 +44,28 @@ def register(subparsers) -> None:
     p.add_argument("--stop", type=int, help="stop before this frame")
     p.add_argument("--min-track-length", type=int, default=5, help="drop tracks with fewer detected frames")
     p.add_argument("--max-gap", type=int, default=10, help="longest gap (frames) filled by interpolation")
-    p.add_argument("--scales", type=float, nargs="+", default=[1.0], help="bodyposenet: multi-scale inference")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    b = p.add_argument_group(
+        "bodyposenet network settings",
+        "how the frame is fed to the network and its maps are read; defaults: TAO BodyPoseNet's (RGB, x/255, "
+        "TAO limb order). A file (--settings, JSON or YAML: the fields of BodyPoseNetSettings, 'paf_preset', "
+        "'decode': {...}) sets them too; flags override the file.")
+    b.add_argument("--settings", metavar="FILE", help="settings file (.json, .yaml)")
+    b.add_argument("--channel-order", choices=("RGB", "BGR"), help="colour order the network expects")
+    b.add_argument("--mean", type=float, nargs="+", metavar="M",
+                   help="subtracted from the pixels (0-255), one value or three in --channel-order")
+    b.add_argument("--scale", type=float, help="multiplied after the mean, e.g. 0.00392 for x/255, 0.0039 for 1/256")
+    b.add_argument("--input-layout", choices=("auto", "NHWC", "NCHW"), help="the network input's axis order")
+    b.add_argument("--input-size", type=image_size, metavar="WxH",
+                   help="input size for a network whose input size is dynamic")
+    b.add_argument("--paf-order", choices=PAF_ORDERS,
+                   help="limb topology and PAF channel order: tao (BodyPoseNet) or openpose-coco18 (OpenPose, "
+                        "Lightweight OpenPose, OpenVINO human-pose-estimation-0001)")
+    b.add_argument("--heatmap-threshold", type=float, help="minimum heatmap value of a joint (TAO: 0.1)")
+    b.add_argument("--paf-threshold", type=float, help="PAF sample threshold (TAO: 0.05)")
+    b.add_argument("--scales", type=float, nargs="+",
+                   help="multi-scale inference (e.g. 1 1.5): a scale above 1 magnifies the frame, on tiles when "
+                        "the network's input size is fixed")
     p.set_defaults(func=cmd_detect)
 
     q = subparsers.add_parser(
@@ -76,10 +96,68 @@ def register(subparsers) -> None:
     q.set_defaults(func=cmd_lift)
 
 
+_NET_FLAGS = ("channel_order", "mean", "scale", "input_layout", "input_size", "paf_order", "heatmap_threshold",
+              "paf_threshold", "scales")
+
+
+PAF_ORDERS = ("openpose-coco18", "tao")
+"""The names of poselift.detectors.bodyposenet.PAF_PRESETS (spelled out: --help imports nothing)."""
+
+
+def _paf_presets():
+    from poselift.detectors.bodyposenet.decode import PAF_PRESETS
+
+    return PAF_PRESETS
+
+
+def _preset_name(decode) -> str:
+    for name, (limbs, channels) in _paf_presets().items():
+        if decode.limbs == limbs and decode.paf_channels == channels:
+            return name
+    return f"custom ({len(decode.limbs)} limbs)"
+
+
+def bodyposenet_settings(args: argparse.Namespace):
+    """:class:`BodyPoseNetSettings` from ``--settings`` and the network flags (flags win)."""
+    import dataclasses
+
+    from poselift.detectors.bodyposenet import BodyPoseNetSettings, DecodeSettings, load_settings
+
+    s = load_settings(args.settings) if args.settings else BodyPoseNetSettings()
+    kw = {}
+    if args.channel_order is not None:
+        kw["channel_order"] = args.channel_order
+    if args.mean is not None:
+        if len(args.mean) not in (1, 3):
+            raise ValueError(f"--mean takes 1 or 3 values, got {len(args.mean)}")
+        kw["mean"] = tuple(args.mean) * (3 if len(args.mean) == 1 else 1)
+    if args.scale is not None:
+        kw["scale"] = args.scale
+    if args.input_layout is not None:
+        kw["layout"] = args.input_layout
+    if args.input_size is not None:
+        kw["input_size"] = tuple(args.input_size)
+    if args.scales is not None:
+        kw["scales"] = tuple(args.scales)
+    dec = {}
+    if args.heatmap_threshold is not None:
+        dec["heatmap_threshold"] = args.heatmap_threshold
+    if args.paf_threshold is not None:
+        dec["paf_threshold"] = args.paf_threshold
+    decode = s.decode
+    if args.paf_order is not None:
+        keep = {f.name: getattr(decode, f.name) for f in dataclasses.fields(DecodeSettings)
+                if f.name not in ("limbs", "paf_channels")}
+        decode = DecodeSettings.from_preset(args.paf_order, **keep)
+    if dec:
+        decode = dataclasses.replace(decode, **dec)
+    return dataclasses.replace(s, decode=decode, **kw)
+
+
 def cmd_detect(args: argparse.Namespace) -> int:
     from poselift.core.camera import Camera
     from poselift.detectors.bodypose3dnet import BodyPose3DNet
-    from poselift.detectors.bodyposenet import BodyPoseNet, BodyPoseNetSettings
+    from poselift.detectors.bodyposenet import BodyPoseNet
     from poselift.detectors.formats import write_keypoints_h5
     from poselift.detectors.pipeline import detect_video, read_boxes_json
     from poselift.detectors.tracking import TrackerSettings
@@ -92,9 +170,14 @@ def cmd_detect(args: argparse.Namespace) -> int:
     if args.detector == "bodyposenet":
         if args.boxes or args.box_model:
             raise ValueError("--boxes and --box-model are for --detector bodypose3dnet")
-        net = BodyPoseNet(args.model, BodyPoseNetSettings(scales=tuple(args.scales)), providers=args.providers,
-                          threads=args.threads)
+        net = BodyPoseNet(args.model, bodyposenet_settings(args), providers=args.providers, threads=args.threads)
+        s = net.settings
+        print(f"bodyposenet: {net.net_size[0]}x{net.net_size[1]} {'NHWC' if net.nhwc else 'NCHW'} input, "
+              f"{s.channel_order}, (x - {list(s.mean)}) * {s.scale:.6g}, scales {list(s.scales)}, "
+              f"limbs {_preset_name(s.decode)}", file=sys.stderr)
     else:
+        if args.settings or any(getattr(args, k) is not None for k in _NET_FLAGS):
+            raise ValueError("--settings and the bodyposenet network flags apply to --detector bodyposenet only")
         if not (args.box_model or args.boxes):
             raise ValueError("--detector bodypose3dnet needs person boxes: --boxes FILE.json, --boxes full, "
                              "or --box-model BODYPOSENET.onnx")
@@ -114,6 +197,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
                                   start=args.start, stop=args.stop, progress=not args.quiet)
     wall = time.perf_counter() - t0
     result.attrs.update(model=str(args.model), detect_seconds=round(wall, 3))
+    if getattr(net, "weak_frames", 0):
+        result.attrs["weak_frames"] = int(net.weak_frames)
+        print(f"warning: {net.weak_frames} frame(s) with nobody found and every heatmap below the threshold: check "
+              "the preprocessing (--channel-order, --mean, --scale) and --paf-order", file=sys.stderr)
     write_keypoints_h5(args.out, result)
     n = max(timing["frames"], 1)
     print(
