@@ -104,7 +104,8 @@ def _stand_ins() -> dict[str, type]:
     return {name: type(f"StandIn[{name}]", (NumpyStandIn,), {"pickle_name": name}) for name in NUMPY_NAMES}
 
 
-_KEY = re.compile(r"^(expand_conv\.weight|expand_bn\.\w+|layers_conv\.\d+\.weight|layers_bn\.\d+\.\w+|"
+_BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
+_KEY = re.compile(rf"^(expand_conv\.weight|expand_bn\.{_BN}|layers_conv\.\d+\.weight|layers_bn\.\d+\.{_BN}|"
                   r"shrink_conv\.(weight|bias))$")
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
