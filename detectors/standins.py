@@ -9,6 +9,9 @@ outputs are chosen so that a test knows the right answer:
 * :func:`bodyposenet_standin`: returns heatmaps and PAFs given at build
   time (synthesised for chosen people with :func:`synthesize_maps`), plus
   ``0 * mean(input)`` so the image input stays connected.
+* :func:`bodyposenet_blob_standin`: heatmaps that follow the image (bright blobs
+  are joints; PAFs zero), for checking where multi-scale and tiled inference put
+  the maps in the frame;
 * :func:`bodypose3dnet_standin`: finds coloured markers in the crop
   (:func:`paint_markers`: joint ``j`` is a blob whose red value is
   :func:`marker_level` ``(j)`` and whose green peaks at 255 in its centre
@@ -322,4 +325,50 @@ def bodypose3dnet_standin(num_joints: int = 34, batch: int | str = "N") -> bytes
         N("Mul", ["ray", "lscale3"], ["pose3d"]),
     ]
     graph = helper.make_graph(nodes, "bodypose3dnet_standin", inputs, outputs, initializer=inits)
+    return _finish(helper, onnx, graph)
+
+
+def bodyposenet_blob_standin(input_size: tuple[int, int] | None = (384, 288), num_joints: int = 18,
+                             num_paf_channels: int = 38) -> bytes:
+    """A BodyPoseNet-shaped model whose heatmaps follow the image: bright blobs are joints.
+
+    Every heatmap channel (``num_joints`` + background) is the input's mean brightness averaged over
+    8 x 8 pixel cells (stride 8) and smoothed over 3 x 3 cells; the PAFs (stride 2) are zero. With TAO's
+    preprocessing (RGB, ``x / 255``) a white blob on black gives heatmap peaks at its centre, so a test
+    can check *where* multi-scale and tiled inference put the maps in the frame. NHWC, like TAO's model.
+
+    Args:
+        input_size: fixed ``(width, height)`` (multiples of 8), or ``None`` for a dynamic-size input.
+    """
+    onnx, TP, helper, nh = _onnx()
+    if input_size is None:
+        in_shape, hm_shape, paf_shape = [1, "height", "width", 3], [1, "hh", "hw", num_joints + 1], \
+            [1, "ph", "pw", num_paf_channels]
+    else:
+        w, h = input_size
+        if w % 8 or h % 8:
+            raise ValueError(f"input_size must be multiples of 8, got {input_size}")
+        in_shape = [1, h, w, 3]
+        hm_shape, paf_shape = [1, h // 8, w // 8, num_joints + 1], [1, h // 2, w // 2, num_paf_channels]
+    x = helper.make_tensor_value_info(BODYPOSENET_INPUT, TP.FLOAT, in_shape)
+    hm_out = helper.make_tensor_value_info(BODYPOSENET_HEATMAP, TP.FLOAT, hm_shape)
+    paf_out = helper.make_tensor_value_info(BODYPOSENET_PAF, TP.FLOAT, paf_shape)
+    N = helper.make_node
+    nodes = [
+        N("Transpose", [BODYPOSENET_INPUT], ["nchw"], perm=[0, 3, 1, 2]),
+        N("ReduceMean", ["nchw"], ["grey"], axes=[1], keepdims=1),  # (1, 1, H, W)
+        N("AveragePool", ["grey"], ["cells"], kernel_shape=[8, 8], strides=[8, 8]),
+        N("AveragePool", ["cells"], ["smooth"], kernel_shape=[3, 3], strides=[1, 1], pads=[1, 1, 1, 1],
+          count_include_pad=0),
+        N("Tile", ["smooth", "hm_reps"], ["hm_nchw"]),
+        N("Transpose", ["hm_nchw"], [BODYPOSENET_HEATMAP], perm=[0, 2, 3, 1]),
+        N("AveragePool", ["grey"], ["half"], kernel_shape=[2, 2], strides=[2, 2]),
+        N("Mul", ["half", "zero"], ["nothing"]),
+        N("Tile", ["nothing", "paf_reps"], ["paf_nchw"]),
+        N("Transpose", ["paf_nchw"], [BODYPOSENET_PAF], perm=[0, 2, 3, 1]),
+    ]
+    inits = [nh.from_array(np.array([1, num_joints + 1, 1, 1], np.int64), "hm_reps"),
+             nh.from_array(np.array([1, num_paf_channels, 1, 1], np.int64), "paf_reps"),
+             nh.from_array(np.zeros((), np.float32), "zero")]
+    graph = helper.make_graph(nodes, "bodyposenet_blob_standin", [x], [hm_out, paf_out], initializer=inits)
     return _finish(helper, onnx, graph)

@@ -32,6 +32,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from poselift.core.errors import ConfigError
+from poselift.core.normalization import NORMALIZATIONS
 from poselift.training.trainer import TrainSettings
 
 __all__ = [
@@ -122,6 +123,11 @@ class DataConfig:
             loads the same data again.
         loader_args: keyword arguments of :attr:`loader`.
         synthetic: settings when ``dataset: synthetic``.
+        normalization: how the 2D input is normalised: ``"image"`` (by the image width, VideoPose3D's
+            and the default) or ``"torso"``/``"bbox"`` (by the person's size, so any framing gives the
+            same input; :mod:`poselift.core.normalization`). Stored in the checkpoint, so lifting
+            uses the same. Person-size normalisation drops the image position: not with a
+            trajectory model or semi-supervised back-projection.
     """
 
     dataset: str = "h36m"
@@ -150,8 +156,14 @@ class DataConfig:
     loader: str | None = None
     loader_args: dict[str, Any] = field(default_factory=dict)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    normalization: str = "image"
 
     def __post_init__(self) -> None:
+        if self.normalization not in NORMALIZATIONS:
+            raise ConfigError(f"data.normalization must be one of {list(NORMALIZATIONS)}, got {self.normalization!r}")
+        if self.normalization != "image" and (self.unlabelled_subjects or self.unlabelled_files):
+            raise ConfigError(f"data.normalization {self.normalization!r} drops the image position that "
+                              "semi-supervised back-projection needs; use 'image' with unlabelled data")
         if self.dataset not in DATASETS:
             raise ConfigError(f"data.dataset must be one of {list(DATASETS)}, got {self.dataset!r}")
         keypoints = {"h36m": ("gt", "sh"), "npz": ("archive", "gt"), "synthetic": ("gt",), "loader": ("gt",)}
@@ -244,6 +256,9 @@ class ExperimentConfig:
         if self.train.seed not in (0, self.seed):
             raise ConfigError(f"set the seed at the top level (seed: {self.train.seed}), not in train")
         self.train.seed = self.seed
+        if self.model.trajectory and self.data.normalization != "image":
+            raise ConfigError(f"model.trajectory needs the image position; data.normalization is "
+                              f"{self.data.normalization!r} (use 'image')")
 
     @property
     def semi_supervised(self) -> bool:

@@ -312,9 +312,11 @@ def comparison_animation(
     video: Any = None,
     ground_truth: bool = True,
     panel_size: float = 3.0,
-    dpi: int = 80,
+    dpi: float | None = None,
     title: str | None = None,
     progress: bool = False,
+    size: tuple[int, int] | None = None,
+    crop: bool = True,
 ) -> Path:
     """Input 2D beside one 3D panel per method (and the ground truth), as a GIF or MP4.
 
@@ -334,9 +336,11 @@ def comparison_animation(
             list, a callable ``t -> frame`` or an iterator; ``None``: a blank
             canvas of ``seq.image_size``.
         ground_truth: add a ground-truth panel when ``seq.poses3d`` exists.
-        panel_size: inches per (square) panel; the output is
+        panel_size: inches per (square) panel; without ``size`` the output is
             ``panels * panel_size * dpi`` by ``panel_size * dpi`` pixels.
-        dpi: pixels per inch.
+        dpi: dots per inch (default 80; with ``size``: 100), the size of text and lines.
+        size: ``(width, height)`` of the output in pixels (e.g. ``(960, 540)``).
+        crop: crop the 2D panel to the person (``False``: the whole frame).
         title: title above the panels, the frame number appended (default: the
             sequence's label; ``""``: no title line at all).
         progress: progress bar while rendering.
@@ -362,12 +366,16 @@ def comparison_animation(
     start = steps[0] if steps else 0
     background = _video_source(video, seq, start)
     panels: list[Panel2D | Panel3D] = [
-        Panel2D(seq.keypoints, seq.layout, frames=background, image_size=seq.image_size, title="input 2D")
+        Panel2D(seq.keypoints, seq.layout, frames=background, image_size=seq.image_size, title="input 2D",
+                crop=crop)
     ]
     for name, p in poses.items():
         panels.append(Panel3D({name: p}, seq.layout3d, title=name, radius=radius))
-    render_animation(out_path, panels, fps=float(fps or seq.fps), frames=steps, panel_size=panel_size, dpi=dpi,
-                     progress=progress, title=sequence_label(seq) if title is None else (title or None))
+    if not float(fps or seq.fps) > 0:
+        raise ValueError(f"{sequence_label(seq)}: the frame rate is unknown (0); give fps=")
+    render_animation(out_path, panels, fps=float(fps or seq.fps), frames=steps, panel_size=panel_size,
+                     dpi=dpi or (100 if size is not None else 80), progress=progress,
+                     title=sequence_label(seq) if title is None else (title or None), size=size)
     return out_path
 
 

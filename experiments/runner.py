@@ -83,7 +83,7 @@ def _bank(seqs, cfg: ExperimentConfig, model: TemporalLifter, device, labelled: 
     if not labelled and any(s.camera is None for s in seqs):
         raise ValueError("unlabelled sequences need a camera (intrinsics) for back-projection")
     return WindowBank(
-        [s.inputs(d.features) for s in seqs],
+        [s.inputs(d.features, d.normalization) for s in seqs],
         model.receptive_field,
         causal=model.causal,
         targets=[s.root_relative_3d() for s in seqs] if labelled else None,
@@ -191,7 +191,8 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     trainer = Trainer(model, labelled, settings, splits.layout_in, splits.layout_out, evaluate=monitor,
                       run_dir=run_dir, traj_model=traj, unlabelled=unlabelled, device=device,
                       eval_every=max(cfg.eval.eval_every, 1) if cfg.eval.eval_every > 0 else 10**9)
-    trainer.extra = {"flip_test": cfg.eval.flip_test, "features": cfg.data.features}
+    trainer.extra = {"flip_test": cfg.eval.flip_test, "features": cfg.data.features,
+                     "normalization": cfg.data.normalization}
 
     def write_info() -> dict:
         info = _run_info(cfg, device)
@@ -229,7 +230,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
 def _lifter(model, splits: Splits, cfg: ExperimentConfig, protocol: Protocol) -> Lifter:
     """The model as the protocol evaluates it (raw output, or its root subtracted)."""
     return Lifter(model, get_layout(splits.layout_in), get_layout(splits.layout_out), cfg.eval.flip_test,
-                  root_relative=protocol.root == "subtract")
+                  root_relative=protocol.root == "subtract", normalization=cfg.data.normalization)
 
 
 def protocol_record(protocol: Protocol, splits: Splits, cfg: ExperimentConfig) -> dict:
@@ -304,12 +305,24 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
     with writing_run_folder(run_dir, "poselift evaluate"):
         lifter = load_lifter(run_dir, device=cfg.device)
         splits = load_splits(cfg, progress, test_only=True)
+        check_run_fits_data(lifter, splits.layout_in, cfg.data.normalization, run_dir)
         metrics, eval_seconds, frames = _final_evaluation(lifter.model, cfg, splits, run_dir, progress)
         info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
         info.update(last_evaluated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     eval_seconds=round(eval_seconds, 2), eval_frames=frames, eval_fps=frames / eval_seconds)
         atomic_write_json(run_dir / "run.json", info)
     return metrics
+
+
+def check_run_fits_data(lifter: Lifter, data_layout: str, normalization: str, run_dir) -> None:
+    """Refuse to evaluate a checkpoint on data it was not made for (another 2D layout, another normalisation):
+    two 17-joint layouts (coco17, h36m17) would otherwise run silently into a wrong result."""
+    if lifter.layout_in.name != get_layout(data_layout).name:
+        raise ValueError(f"{run_dir}: the model takes {lifter.layout_in.name} 2D input, but its config's test data "
+                         f"gives {get_layout(data_layout).name} (data.keypoints); evaluate it on data in its layout")
+    if lifter.normalization != normalization:
+        raise ValueError(f"{run_dir}: the checkpoint normalises its input by {lifter.normalization!r}, its config.yaml "
+                         f"says data.normalization {normalization!r}")
 
 
 def compare_metrics(a: dict, b: dict, tol: float = 0.0) -> list[str]:

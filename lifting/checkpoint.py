@@ -10,7 +10,10 @@ containers only; nothing in it can run code when loaded)::
     traj_model_config   its constructor arguments, or None
     layout_in           joint layout name of the 2D input
     layout_out          joint layout name of the 3D output
-    extra               {"flip_test": bool, "features": int, ...} what using the model needs
+    extra               {"flip_test": bool, "features": int, "normalization": str, "source": dict, ...}
+                        what using the model needs: "normalization" is how the 2D input was
+                        normalised in training ("image" when absent; poselift.core.normalization),
+                        "source" where imported weights came from (poselift.experiments.vp3d_import)
     -- written by training, needed only to resume it --
     optimizer, epoch, history, settings, rng
 
@@ -24,13 +27,14 @@ from __future__ import annotations
 import os
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import torch
 
 from poselift.core.errors import FileFormatError
 from poselift.core.io import atomic_path
 from poselift.core.layouts import Layout, get_layout
+from poselift.core.normalization import NORMALIZATIONS
 from poselift.model.tcn import TemporalLifter
 
 __all__ = [
@@ -54,13 +58,19 @@ def save_checkpoint(state: dict, path: str | os.PathLike) -> None:
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu",
+                    stand_ins: Mapping[str, Callable] | None = None) -> dict:
     """Load a checkpoint as untrusted data.
 
     Always ``torch.load(..., weights_only=True)``: tensors, numbers, strings and
     plain containers only. A pickle that names any other Python object (a
     class, or a function such as ``os.system`` that would run when unpickled)
     is refused before anything of it runs.
+
+    ``stand_ins`` (for foreign checkpoints, e.g. VideoPose3D's, which carry a
+    numpy random state): ``{"module.name": callable}``; a pickle naming one of
+    these gets the given harmless callable in its place (the named object
+    itself is never imported or called). Everything else is still refused.
 
     Raises:
         FileNotFoundError: no such file.
@@ -70,8 +80,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such checkpoint: {path}")
+    allowed = [(fn, name) for name, fn in (stand_ins or {}).items()]
     try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
+        with torch.serialization.safe_globals(allowed):
+            state = torch.load(path, map_location=map_location, weights_only=True)
     except MemoryError:
         raise
     except Exception as e:  # noqa: BLE001 - zipfile, pickle, torch and OS errors alike
@@ -162,10 +174,11 @@ def read_lifter_payload(state: dict, path: str | os.PathLike) -> dict:
     """Models and settings from a checkpoint dict (see :func:`lifter_payload`).
 
     Returns:
-        ``{"model", "traj_model" (or None), "layout_in", "layout_out" (Layout), "extra" (dict)}``.
+        ``{"model", "traj_model" (or None), "layout_in", "layout_out" (Layout), "extra" (dict),
+        "normalization" (str: ``extra["normalization"]``, ``"image"`` when absent)}``.
 
     Raises:
-        FileFormatError: a key missing, a model that cannot be built, an unknown layout.
+        FileFormatError: a key missing, a model that cannot be built, an unknown layout or normalisation.
     """
     path = Path(path)
     for key in _REQUIRED:
@@ -180,5 +193,10 @@ def read_lifter_payload(state: dict, path: str | os.PathLike) -> dict:
     except KeyError as e:
         raise FileFormatError(f"{path}: {e}", path) from None
     extra = state.get("extra", {})
+    extra = extra if isinstance(extra, dict) else {}
+    normalization = extra.get("normalization", "image")
+    if normalization not in NORMALIZATIONS:
+        raise FileFormatError(f"{path}: unknown 2D input normalisation {normalization!r} in the checkpoint; "
+                              f"this poselift knows {list(NORMALIZATIONS)}", path)
     return {"model": model, "traj_model": traj, "layout_in": layout_in, "layout_out": layout_out,
-            "extra": extra if isinstance(extra, dict) else {}}
+            "extra": extra, "normalization": normalization}

@@ -48,6 +48,7 @@ from poselift.core.errors import (
 )
 from poselift.core.layouts import Layout
 from poselift.core.mirror import flip_keypoints, flip_pair, flip_poses
+from poselift.core.normalization import check_normalization, scale_to_body_height
 from poselift.core.sequence import PoseSequence
 from poselift.core.windows import pad_edges
 from poselift.model.folded import FoldedNetwork, folded
@@ -251,6 +252,9 @@ class Lifter:
         root_relative: subtract the predicted root joint from every pose (default). ``False`` returns the
             network's output as it is (it learned to put the root near the origin); VideoPose3D's
             Protocol 1 is measured on that raw output.
+        normalization: how 2D input is normalised, as in training (``"image"``: by the image width;
+            ``"torso"``/``"bbox"``: by the person's size; :mod:`poselift.core.normalization`).
+            :func:`load_lifter` reads it from the checkpoint, so a run is always fed as it was trained.
     """
 
     model: TemporalLifter
@@ -260,6 +264,10 @@ class Lifter:
     traj_model: TemporalLifter | None = None
     run_dir: Path | None = None
     root_relative: bool = True
+    normalization: str = "image"
+
+    def __post_init__(self) -> None:
+        check_normalization(self.normalization, "Lifter normalization")
 
     @property
     def receptive_field(self) -> int:
@@ -270,8 +278,8 @@ class Lifter:
         return next(self.model.parameters()).device
 
     def inputs(self, seq: PoseSequence) -> np.ndarray:
-        """``(T, J_in, F)`` model input for ``seq``, converting its layout if needed."""
-        return seq.converted(self.layout_in).inputs(self.model.in_features)
+        """``(T, J_in, F)`` model input for ``seq``: its layout converted if needed, normalised as in training."""
+        return seq.converted(self.layout_in).inputs(self.model.in_features, self.normalization)
 
     def _perms(self):
         return flip_pair(self.layout_in, self.layout_out) if self.flip_test else None
@@ -282,18 +290,25 @@ class Lifter:
         r = self.layout_out.root
         return y - y[:, r : r + 1]
 
-    def lift(self, seq: PoseSequence | np.ndarray, progress: bool = False) -> np.ndarray:
+    def _scaled(self, y: np.ndarray, body_height: float | None) -> np.ndarray:
+        return y if body_height is None else scale_to_body_height(y, body_height, self.layout_out)
+
+    def lift(self, seq: PoseSequence | np.ndarray, progress: bool = False,
+             body_height: float | None = None) -> np.ndarray:
         """Root-relative 3D poses ``(T, J_out, 3)`` in metres, camera frame.
 
         ``seq`` is a :class:`PoseSequence` or an already prepared input array
-        ``(T, J_in, F)``; any length (long sequences run in chunks in bounded
-        memory, with a progress bar when ``progress``).
+        ``(T, J_in, F)`` (then normalised by the caller as :attr:`normalization` says); any length
+        (long sequences run in chunks in bounded memory, with a progress bar when ``progress``).
+        ``body_height`` (metres): scale the sequence's poses so that their ankle-to-head-top
+        height (:func:`poselift.core.normalization.body_height`) is this.
         """
         x = self.inputs(seq) if isinstance(seq, PoseSequence) else numeric_array(seq, "keypoints")
-        return self._root_relative(lift_sequence(self.model, x, flip_perms=self._perms(), progress=progress))
+        y = self._root_relative(lift_sequence(self.model, x, flip_perms=self._perms(), progress=progress))
+        return self._scaled(y, body_height)
 
     def lift_all(self, seqs: Sequence[PoseSequence | np.ndarray], max_frames: int | None = None,
-                 progress: bool = False) -> list[np.ndarray]:
+                 progress: bool = False, body_height: float | None = None) -> list[np.ndarray]:
         """:meth:`lift` for many sequences at once: ``(T_i, J_out, 3)`` each, root-relative, metres.
 
         All sequences go through :func:`lift_sequences` together (packed into large
@@ -304,12 +319,15 @@ class Lifter:
         if max_frames:
             xs = [x[:max_frames] for x in xs]
         ys = lift_sequences(self.model, xs, flip_perms=self._perms(), progress=progress)
-        return [self._root_relative(y) for y in ys]
+        return [self._scaled(self._root_relative(y), body_height) for y in ys]
 
     def trajectory(self, seq: PoseSequence | np.ndarray) -> np.ndarray:
         """Root position ``(T, 3)`` in camera coordinates (semi-supervised runs only)."""
         if self.traj_model is None:
             raise InputError("this run has no trajectory model (train semi-supervised or with trajectory: true)")
+        if self.normalization != "image":
+            raise InputError(f"a trajectory needs the image position: this run normalises its input by the "
+                             f"person's size ({self.normalization!r})")
         x = self.inputs(seq) if isinstance(seq, PoseSequence) else numeric_array(seq, "keypoints")
         perms = None
         if self.flip_test:
@@ -338,4 +356,4 @@ def load_lifter(run_dir: str | os.PathLike, device: str = "auto", flip_test: boo
     model, traj = p["model"].to(dev).eval(), p["traj_model"]
     if traj is not None:
         traj.to(dev).eval()
-    return Lifter(model, p["layout_in"], p["layout_out"], flip_test, traj, run_dir)
+    return Lifter(model, p["layout_in"], p["layout_out"], flip_test, traj, run_dir, p["normalization"])

@@ -5,6 +5,10 @@
 """
 from poselift.detectors.bodyposenet.decode import (
     BODYPOSENET_LIMBS,
+    MAP_LAYOUTS,
+    OPENPOSE_COCO18_LIMBS,
+    OPENPOSE_COCO18_PAF_CHANNELS,
+    PAF_PRESETS,
     DecodeSettings,
     People,
     assemble_people,
@@ -19,10 +23,18 @@ from poselift.detectors.bodyposenet.net import (
     BODYPOSENET_PAF,
     BodyPoseNet,
     BodyPoseNetSettings,
+    load_settings,
+    settings_from_dict,
 )
 
 __all__ = [
     "BODYPOSENET_LIMBS",
+    "OPENPOSE_COCO18_LIMBS",
+    "OPENPOSE_COCO18_PAF_CHANNELS",
+    "PAF_PRESETS",
+    "MAP_LAYOUTS",
+    "load_settings",
+    "settings_from_dict",
     "BODYPOSENET_INPUT",
     "BODYPOSENET_HEATMAP",
     "BODYPOSENET_PAF",

@@ -56,6 +56,30 @@ BODYPOSENET_LIMBS: tuple[tuple[int, int], ...] = (
 """Limb topology of the TAO 18-joint configuration (``bodyposenet18`` joint
 indices); limb ``k`` uses PAF channels ``2k`` (x) and ``2k + 1`` (y)."""
 
+OPENPOSE_COCO18_LIMBS: tuple[tuple[int, int], ...] = (
+    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10), (1, 11),
+    (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17), (2, 16), (5, 17),
+)
+OPENPOSE_COCO18_PAF_CHANNELS: tuple[tuple[int, int], ...] = (
+    (12, 13), (20, 21), (14, 15), (16, 17), (22, 23), (24, 25), (0, 1), (2, 3), (4, 5), (6, 7),
+    (8, 9), (10, 11), (28, 29), (30, 31), (34, 35), (32, 33), (36, 37), (18, 19), (26, 27),
+)
+"""The original OpenPose COCO-18 model's limbs, in OpenPose's processing order, and their (x, y) PAF
+channels (the same 18 joints in the same order as BodyPoseNet; used by OpenPose, Lightweight OpenPose
+and OpenVINO's human-pose-estimation-0001). Every limb has the same two channels as in TAO's table
+(:data:`BODYPOSENET_LIMBS` is this layout sorted by channel), so either reads the other's maps; the
+order differs: here the shoulder-ear links come last and are the redundant ones."""
+
+PAF_PRESETS: dict[str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...] | None]] = {
+    "tao": (BODYPOSENET_LIMBS, None),
+    "openpose-coco18": (OPENPOSE_COCO18_LIMBS, OPENPOSE_COCO18_PAF_CHANNELS),
+}
+"""Named limb topologies with their PAF channel order: ``(limbs, paf_channels)``
+(``None``: limb ``k`` on channels ``2k, 2k + 1``). See :meth:`DecodeSettings.from_preset`."""
+
+MAP_LAYOUTS = ("HWC", "CHW")
+"""Axis orders of one image's maps: channels last (TAO, TensorFlow) or first (PyTorch, OpenVINO)."""
+
 
 @dataclass(frozen=True)
 class DecodeSettings:
@@ -64,7 +88,10 @@ class DecodeSettings:
     Attributes:
         limbs: joint pairs, in processing order.
         paf_channels: ``(x, y)`` PAF channel per limb; ``None``: ``(2k, 2k + 1)``.
-        num_joints: joints with a heatmap channel (the background channel follows them).
+        paf_count: PAF channels the network outputs (``None``: 2 per limb); the maps must have exactly
+            this many (a topology may use a subset of them).
+        num_joints: joints with a heatmap channel (the background channel follows them); the heatmaps
+            must have exactly ``num_joints`` or ``num_joints + 1`` channels.
         heatmap_threshold: minimum heatmap value of a peak.
         heatmap_sigma: Gaussian smoothing of the heatmaps before peak finding,
             in heatmap cells (0: none).
@@ -80,6 +107,7 @@ class DecodeSettings:
 
     limbs: tuple[tuple[int, int], ...] = BODYPOSENET_LIMBS
     paf_channels: tuple[tuple[int, int], ...] | None = None
+    paf_count: int | None = None
     num_joints: int = 18
     heatmap_threshold: float = 0.1
     heatmap_sigma: float = 0.0
@@ -100,6 +128,21 @@ class DecodeSettings:
             raise InputError(f"{len(self.paf_channels)} PAF channel pairs for {len(self.limbs)} limbs")
         if self.paf_samples < 2:
             raise InputError(f"paf_samples must be >= 2, got {self.paf_samples}")
+        used = [c for pair in self.channels for c in pair]
+        if min(used) < 0 or max(used) >= self.num_paf_channels:
+            raise InputError(f"PAF channels {sorted(set(used))} do not fit {self.num_paf_channels} PAF channels "
+                             "(set paf_count to the network's PAF channel count)")
+        if len(set(used)) != len(used):
+            raise InputError("a PAF channel is used by two limbs (or twice by one)")
+
+    @classmethod
+    def from_preset(cls, name: str, **kw) -> "DecodeSettings":
+        """Settings with a named limb topology and PAF channel order (:data:`PAF_PRESETS`), e.g.
+        ``DecodeSettings.from_preset("openpose-coco18")`` for OpenPose-trained COCO-18 networks."""
+        if name not in PAF_PRESETS:
+            raise InputError(f"unknown PAF preset {name!r}; known: {sorted(PAF_PRESETS)}")
+        limbs, channels = PAF_PRESETS[name]
+        return cls(limbs=limbs, paf_channels=channels, **kw)
 
     @property
     def channels(self) -> tuple[tuple[int, int], ...]:
@@ -109,7 +152,8 @@ class DecodeSettings:
 
     @property
     def num_paf_channels(self) -> int:
-        return 1 + max(max(c) for c in self.channels)
+        """PAF channels the maps must have: ``paf_count``, else 2 per limb."""
+        return int(self.paf_count) if self.paf_count is not None else 2 * len(self.limbs)
 
 
 @dataclass
@@ -419,32 +463,59 @@ def assemble_people(
     return out
 
 
+def _channels_last(maps: np.ndarray, counts: tuple[int, ...], layout: str, what: str) -> np.ndarray:
+    """``maps`` as ``(H, W, C)``, checking that the channel axis has exactly one of ``counts`` channels.
+
+    A map whose channels sit on the other axis is refused with a message that says so (channel-first
+    maps read as channels-last have their width as channel count, e.g. 57, and decode to nobody).
+    """
+    want = " or ".join(str(c) for c in counts)
+    if layout not in MAP_LAYOUTS:
+        raise InputError(f"{what}: layout must be one of {list(MAP_LAYOUTS)}, got {layout!r}")
+    if maps.ndim != 3:
+        raise InputError(f"{what} must be one image's maps, (height, width, {want}) for layout 'HWC' or "
+                         f"({want}, height, width) for 'CHW'; got shape {maps.shape}")
+    axis, other = (2, 0) if layout == "HWC" else (0, 2)
+    if maps.shape[axis] in counts:
+        return maps if layout == "HWC" else np.moveaxis(maps, 0, -1)
+    if maps.shape[other] in counts:
+        fix = "pass layout='CHW'" if layout == "HWC" else "pass layout='HWC'"
+        order = "first" if layout == "HWC" else "last"
+        raise InputError(f"{what} of shape {maps.shape} have their {want} channels {order}, not on the axis "
+                         f"layout {layout!r} says: {fix}, or transpose them")
+    raise InputError(f"{what} must have exactly {want} channels ({'last' if layout == 'HWC' else 'first'} for "
+                     f"layout {layout!r}); got shape {maps.shape}")
+
+
 def decode_people(
     heatmaps: np.ndarray,
     pafs: np.ndarray,
     settings: DecodeSettings = DecodeSettings(),
     cell_size: tuple[float, float] = (1.0, 1.0),
     image_width: float | None = None,
+    layout: str = "HWC",
 ) -> People:
     """Heatmaps + PAFs of one image to people.
 
     Args:
-        heatmaps: ``(H, W, C)`` with ``C >= settings.num_joints`` (a trailing background channel is ignored).
-        pafs: ``(Hp, Wp, Cp)``; may have a higher resolution than the heatmaps.
+        heatmaps: ``(H, W, C)`` with exactly ``C = settings.num_joints`` or ``num_joints + 1`` (a trailing
+            background channel is ignored); ``(C, H, W)`` with ``layout="CHW"``.
+        pafs: ``(Hp, Wp, Cp)`` with exactly ``Cp = settings.num_paf_channels`` (``(Cp, Hp, Wp)`` with
+            ``layout="CHW"``); may have a higher resolution than the heatmaps.
         settings: :class:`DecodeSettings`.
         cell_size: image pixels per heatmap cell (x, y); keypoints are
             returned as ``(cell + 0.5) * cell_size``.
         image_width: image width in pixels for the limb length prior.
+        layout: ``"HWC"`` (channels last, TAO's) or ``"CHW"`` (channels first, PyTorch/OpenVINO's). Maps
+            whose channel counts sit on the other axis are refused with a message saying to pass the
+            other layout or transpose, never decoded into nobody.
 
     Returns:
         :class:`People` (zero people is a valid answer).
     """
-    hm = _maps(heatmaps, "heatmaps")
-    paf = _maps(pafs, "pafs")
-    if hm.ndim != 3 or hm.shape[-1] < settings.num_joints:
-        raise InputError(f"heatmaps must be (height, width, >= {settings.num_joints}), got shape {hm.shape}")
-    if paf.ndim != 3 or paf.shape[-1] < settings.num_paf_channels:
-        raise InputError(f"pafs must be (height, width, >= {settings.num_paf_channels}), got shape {paf.shape}")
+    hm = _channels_last(_maps(heatmaps, "heatmaps"), (settings.num_joints + 1, settings.num_joints), layout,
+                        "heatmaps")
+    paf = _channels_last(_maps(pafs, "pafs"), (settings.num_paf_channels,), layout, "pafs")
     if hm.shape[0] and hm.shape[1] and not (paf.shape[0] and paf.shape[1]):
         raise InputError(f"pafs are empty (shape {paf.shape}) but the heatmaps are not (shape {hm.shape})")
     # NaN PAF values are not checked here (a full pass costs ~0.5 ms): they fail every limb criterion

@@ -11,11 +11,14 @@ Our HDF5 files (:mod:`~poselift.detectors.formats.h5`): the 2D tracks ``poselift
 Other sources:
 
 * DeepStream ``deepstream-bodypose-3d`` pose files (:func:`read_deepstream_json`).
-* COCO-17 keypoints: VideoPose3D custom-dataset ``.npz`` files and the
-  per-video Detectron2 ``.npz`` files VideoPose3D's inference script writes
+* VideoPose3D dataset ``.npz`` files, any layout (``positions_2d[subject][action][camera]``:
+  Human3.6M's CPN / Detectron / Stacked Hourglass 2D, custom datasets): :func:`read_vp3d_npz`.
+* COCO-17 keypoints: the per-video Detectron2 ``.npz`` files VideoPose3D's inference script writes
   (:func:`read_coco_npz`), MMPose prediction JSON (:func:`read_mmpose_json`).
 
-:func:`read_2d` picks the reader from the file.
+:func:`read_2d` picks the reader from the file, and takes what the file does not say (frame rate,
+image size, layout, which entry or person) from its arguments or the video; every command that reads
+2D passes the same options to it (:mod:`poselift.commands.inputs`).
 
 Bad files: a corrupt, truncated or malformed file raises
 :class:`~poselift.core.errors.FileFormatError` naming the file (and the track,
@@ -44,6 +47,7 @@ from poselift.detectors.formats.h5 import (
 )
 from poselift.detectors.formats.mmpose import read_mmpose_json
 from poselift.detectors.formats.tracks import KeypointTracks
+from poselift.detectors.formats.vp3d_npz import read_vp3d_npz
 
 __all__ = [
     "KEYPOINTS_FORMAT",
@@ -60,5 +64,6 @@ __all__ = [
     "read_deepstream_json",
     "read_coco_npz",
     "read_mmpose_json",
+    "read_vp3d_npz",
     "read_2d",
 ]

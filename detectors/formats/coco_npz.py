@@ -3,19 +3,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from poselift.core.errors import FileFormatError, InputError, reading
 from poselift.core.io import load_npz
 from poselift.detectors.formats.tracks import KeypointTracks
-from poselift.detectors.tracking import Detections, TrackerSettings, track_people, tracks_from_ids
-
-
-def _load_npz(path: Path, allow_pickle: bool) -> dict[str, Any]:
-    """All entries of an npz file, read eagerly within their declared sizes (:func:`poselift.core.io.load_npz`)."""
-    return load_npz(path, allow_pickle=allow_pickle)
+from poselift.detectors.formats.vp3d_npz import read_positions_2d
+from poselift.detectors.tracking import Detections, TrackerSettings, track_people
 
 
 def _coco_people(entry, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +38,7 @@ def read_coco_npz(
     path: str | os.PathLike,
     video: str | None = None,
     image_size: tuple[int, int] | None = None,
-    fps: float = 30.0,
+    fps: float | None = None,
     allow_pickle: bool = False,
     tracker: TrackerSettings | None = None,
 ) -> KeypointTracks:
@@ -63,50 +58,22 @@ def read_coco_npz(
       or ``(T, P, 17, 2|3)`` arrays under ``keypoints`` are accepted too.
 
     Both store Python objects (pickles): ``allow_pickle=True`` is needed and
-    should only be given for files you trust.
+    should only be given for files you trust. Neither stores the frame rate: ``fps``
+    (default unknown, 0). Any VideoPose3D dataset file (Human3.6M's too, any layout):
+    :func:`~poselift.detectors.formats.vp3d_npz.read_vp3d_npz`.
     """
     path = Path(path)
     with reading(path, "npz"):
-        data = _load_npz(path, allow_pickle)
+        data = load_npz(path, allow_pickle=allow_pickle)
         return _read_coco_npz(path, data, video, image_size, fps, tracker)
-
-
-def _item(arr, what: str):
-    """The object inside a 0-d object array (VideoPose3D stores dicts that way)."""
-    a = np.asarray(arr)
-    if a.dtype != object or a.shape != ():
-        raise InputError(f"{what}: expected a pickled dict, got an array of shape {a.shape} and dtype {a.dtype}")
-    return a.item()
 
 
 def _read_coco_npz(path: Path, data: dict, video, image_size, fps, tracker) -> KeypointTracks:
     keys = list(data)
     try:
-        if "positions_2d" in keys:
-            pos = _item(data["positions_2d"], f"{path}: 'positions_2d'")
-            meta = _item(data["metadata"], f"{path}: 'metadata'") if "metadata" in keys else {}
-            if not isinstance(pos, dict) or not isinstance(meta, dict):
-                raise FileFormatError(f"{path}: 'positions_2d' and 'metadata' must be dicts", path)
-            names = sorted(pos)
-            if video is None:
-                if len(names) != 1:
-                    raise InputError(f"{path} holds {len(names)} videos {names}; choose one with video=...")
-                video = names[0]
-            if video not in pos:
-                raise InputError(f"{path}: no video {video!r}; videos: {names}")
-            entry = pos[video]
-            arr = entry.get("custom", next(iter(entry.values()))) if isinstance(entry, dict) else entry
-            arr = np.asarray(arr[0] if isinstance(arr, (list, tuple)) or np.asarray(arr).ndim == 4 else arr)
-            if arr.ndim != 3 or arr.shape[1:] != (17, 2) or arr.dtype.kind not in "biuf":
-                raise FileFormatError(f"{path}: video {video!r} keypoints have shape {arr.shape} ({arr.dtype}); "
-                                      "expected (frames, 17, 2) numbers", path)
-            vm = (meta.get("video_metadata") or {}).get(video, {})
-            size = image_size or ((int(vm["w"]), int(vm["h"])) if "w" in vm and "h" in vm else None)
-            n = len(arr)
-            conf = np.isfinite(arr).all(-1).astype(np.float32)
-            dets = [Detections(arr[i][None], conf[i][None], ids=np.zeros(1, np.int64)) for i in range(n)]
-            tracks = tracks_from_ids(dets, tracker or TrackerSettings(min_length=1))
-            return KeypointTracks(tracks, "coco17", size, fps, n, f"{path}:{video}", "videopose3d-custom")
+        if "positions_2d" in keys:  # a VideoPose3D dataset (custom: one video per subject key)
+            return read_positions_2d(path, data, subject=video, image_size=image_size, fps=fps, tracker=tracker,
+                                     default_layout="coco17")
         if "keypoints" in keys:
             kps = data["keypoints"]
             meta = data["metadata"].item() if "metadata" in keys and data["metadata"].dtype == object \
@@ -120,7 +87,7 @@ def _read_coco_npz(path: Path, data: dict, video, image_size, fps, tracker) -> K
                 kp, conf = _coco_people(entry, f"{path}: frame {i}")
                 dets.append(Detections(kp, conf))
             tracks = track_people(dets, "coco17", tracker or TrackerSettings())
-            return KeypointTracks(tracks, "coco17", size, fps, len(frames), str(path), "detectron2")
+            return KeypointTracks(tracks, "coco17", size, float(fps or 0.0), len(frames), str(path), "detectron2")
     except (KeyError, AttributeError, TypeError, IndexError, ValueError) as e:
         if isinstance(e, InputError):
             raise

@@ -55,7 +55,7 @@ def _pose_array(values, what: str) -> np.ndarray:
 def read_deepstream_json(
     path: str | os.PathLike,
     image_size: tuple[int, int] | None = None,
-    fps: float = 30.0,
+    fps: float | None = None,
     tracker: TrackerSettings | None = None,
 ) -> KeypointTracks:
     """Read the pose file of NVIDIA's ``deepstream-bodypose-3d`` app.
@@ -71,7 +71,7 @@ def read_deepstream_json(
 
     Args:
         image_size: ``(width, height)`` of the video (the file does not store it).
-        fps: the video's frame rate (not stored either).
+        fps: the video's frame rate (not stored either; default unknown, 0).
         tracker: gap and length settings (``min_length`` defaults to 1 here).
 
     Returns:
@@ -120,5 +120,5 @@ def _read_deepstream_json(path: Path, image_size, fps, tracker) -> KeypointTrack
     settings = tracker or TrackerSettings(min_length=1)
     tracks = tracks_from_ids(dets, settings, frames_idx)
     n = frames_idx[-1] + 1 if frames_idx else 0
-    return KeypointTracks(tracks, "bodypose3dnet34", image_size, fps, n, str(path), "deepstream-bodypose-3d",
+    return KeypointTracks(tracks, "bodypose3dnet34", image_size, float(fps or 0.0), n, str(path), "deepstream-bodypose-3d",
                           {"pose3d_units": "mm"})

@@ -15,7 +15,7 @@ from poselift.detectors.tracking import Detections, TrackerSettings, track_peopl
 def read_mmpose_json(
     path: str | os.PathLike,
     image_size: tuple[int, int] | None = None,
-    fps: float = 30.0,
+    fps: float | None = None,
     tracker: TrackerSettings | None = None,
 ) -> KeypointTracks:
     """COCO keypoints from MMPose prediction JSON.
@@ -27,7 +27,8 @@ def read_mmpose_json(
     frames or of instances. An instance has ``keypoints`` ``[[x, y], ...]`` and
     ``keypoint_scores``; 133 COCO-WholeBody keypoints are cut to their first
     17 (the COCO body). ``track_id`` on instances is used when every instance
-    has one; otherwise people are associated with the tracker.
+    has one; otherwise people are associated with the tracker. The frame rate is not
+    stored: ``fps`` (default unknown, 0).
     """
     path = Path(path)
     if not path.exists():
@@ -82,4 +83,4 @@ def _read_mmpose_json(path: Path, image_size, fps, tracker) -> KeypointTracks:
         tracks = tracks_from_ids(dets, tracker or TrackerSettings(min_length=1))
     else:
         tracks = track_people(dets, "coco17", tracker or TrackerSettings(min_length=1))
-    return KeypointTracks(tracks, "coco17", image_size, fps, len(frames), str(path), "mmpose")
+    return KeypointTracks(tracks, "coco17", image_size, float(fps or 0.0), len(frames), str(path), "mmpose")

@@ -20,7 +20,8 @@ class KeypointTracks:
         tracks: :class:`~poselift.detectors.tracking.Track` list.
         layout: joint layout name of all tracks.
         image_size: ``(width, height)`` or ``None`` when the source does not say.
-        fps: frames per second.
+        fps: frames per second; 0 when the source does not say (DeepStream, MMPose and npz files do not
+            store it: ``read_2d`` takes it from ``fps=`` or the video).
         num_frames: frames in the video (tracks index into ``range(num_frames)``).
         source: where the keypoints came from (video path, file).
         detector: which detector or tool produced them.

@@ -11,6 +11,7 @@ module                 commands
 :mod:`.results`        ``table``, ``compare``, ``figures``
 :mod:`.video`          ``detect``, ``lift``
 :mod:`.export`         ``export``
+:mod:`.weights`        ``import`` (published VideoPose3D weights into a run folder)
 :mod:`.bench`          ``bench``
 =====================  =====================================================
 
@@ -32,12 +33,12 @@ import sys
 from typing import Sequence
 
 from poselift._version import __version__
-from poselift.commands import bench, data, demo, export, results, train, video
+from poselift.commands import bench, data, demo, export, results, train, video, weights
 from poselift.core.errors import PoseliftError
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
-COMMAND_MODULES = (demo, data, train, results, video, export, bench)
+COMMAND_MODULES = (demo, data, train, results, video, export, weights, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

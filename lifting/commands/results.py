@@ -13,6 +13,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from poselift.commands.inputs import INPUT_OPTIONS, add_2d_input_options, image_size
+
 __all__ = ["register", "DEFAULT_FRAMES"]
 
 FIGURES_DESCRIPTION = """Write per_action.png (Protocol 1 per action, one bar per run), error_over_time.png
@@ -62,21 +64,27 @@ def _compare(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(args.out)
     if args.input:
-        from poselift.detectors.formats import read_2d
+        from poselift.commands.inputs import read_2d_input
 
-        size = tuple(int(v) for v in args.image_size.lower().split("x")) if args.image_size else None
-        seqs = read_2d(args.input, image_size=size, fps=args.fps).to_sequences(min_length=args.min_length)
+        data = read_2d_input(args.input, args)
+        seqs = data.to_sequences(min_length=args.min_length)
         if not seqs:
             raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
         root_relative = True
     else:
         from poselift.experiments.data import shared_test_split
 
+        _no_input_options(args, "compare")
         test = shared_test_split(args.run_dirs, args.data, allow_mixed=args.allow_mixed)
         seqs, root_relative = test.test, test.protocol.root == "subtract"
     lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
     if args.single_frame:
         lifters.insert(0, load_lifter(args.single_frame, device=args.device))
+    if args.input:
+        from poselift.experiments.runs import check_input_layout
+
+        for lf in lifters:
+            check_input_layout(data.layout, lf, str(args.input))
     flips = {lf.flip_test for lf in lifters}
     if len(flips) > 1 and not args.allow_mixed:
         raise ValueError("the runs differ in flip test-time augmentation ("
@@ -123,21 +131,47 @@ def cmd_figures(args: argparse.Namespace) -> int:
         raise ValueError(f"--frames must be >= 0 (0: all frames), got {args.frames}")
     out = check_output_folder(args.out)
     # everything is loaded and checked before the first file is written
-    test = shared_test_split(run_dirs, args.data, allow_mixed=args.allow_mixed)
-    index, seq = select_sequence(test.test, args.sequence)
     names = []
     for d in run_dirs:
         m = read_json(d / "metrics.json") if (d / "metrics.json").exists() else {}
         names.append(str(m.get("name") or d.name))
+    measured = None  # the dataset and protocol every figure names (test split mode)
+    if args.input:
+        from poselift.commands.inputs import read_2d_input
+        from poselift.experiments.runs import check_input_layout
+
+        data = read_2d_input(args.input, args)
+        seqs = data.to_sequences(min_length=args.min_length)
+        if not seqs:
+            raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
+        if args.sequence is not None:
+            raise ValueError("--sequence picks a test sequence; with --input choose the person with --track")
+        index, seq = 0, max(seqs, key=len)  # the longest track (or the one --track kept)
+    else:
+        _no_input_options(args, "figures", allow=("fps",))  # --fps: the animation's frame rate
+        test = shared_test_split(run_dirs, args.data, allow_mixed=args.allow_mixed)
+        index, seq = select_sequence(test.test, args.sequence)
+        measured = f"{test.dataset}, protocol {test.protocol.name}"
     lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
     for _, lf in lifters:
-        lf.root_relative = test.protocol.root == "subtract"
+        if args.input:
+            check_input_layout(data.layout, lf, str(args.input))
+        else:
+            lf.root_relative = test.protocol.root == "subtract"
+    if not (args.fps or seq.fps > 0):
+        raise ValueError(f"{args.input or seq.label}: the frame rate is unknown; give --fps or --video")
     out.mkdir(parents=True, exist_ok=True)
-    # the per-action bars only need metrics.json
-    measured = f"{test.dataset}, protocol {test.protocol.name}"  # every figure says what it measured
-    per_action_figure({n: d for n, d in _unique(names, run_dirs)}, metric="mpjpe", out_path=out / "per_action.png",
-                      title=f"Protocol 1 per action ({measured})")
-    print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(run_dirs)} run(s) ({measured})")
+    suffix = f" ({measured})" if measured else ""
+
+    # the per-action bars only need metrics.json (an imported run has none until it is evaluated)
+    evaluated = {n: d for n, d in _unique(names, run_dirs) if (d / "metrics.json").exists()}
+    if evaluated:
+        per_action_figure(evaluated, metric="mpjpe", out_path=out / "per_action.png",
+                          title=f"Protocol 1 per action{suffix}")
+        print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(evaluated)} run(s){suffix}"
+              + (f" (without {len(run_dirs) - len(evaluated)} not evaluated)" if len(evaluated) < len(run_dirs) else ""))
+    else:
+        print("per_action.png: skipped (no run has a metrics.json)")
 
     lifters.sort(key=lambda item: (item[1].receptive_field != 1, item[1].receptive_field))
     preds = {}
@@ -146,18 +180,32 @@ def cmd_figures(args: argparse.Namespace) -> int:
         rf = lf.receptive_field
         preds[name if f"rf {rf}" in name else f"{name} ({kind}, rf {rf})"] = lf.lift(seq)
     label = sequence_label(seq)
-    error_over_time_figure(seq, preds, out_path=out / "error_over_time.png",
-                           title=f"Protocol 1 per frame, {label} ({measured})")
-    print(f"{out / 'error_over_time.png'}: per-frame Protocol 1 on test sequence {index} ({label}, {len(seq)} frames)")
+    if seq.poses3d is not None:
+        error_over_time_figure(seq, preds, out_path=out / "error_over_time.png",
+                               title=f"Protocol 1 per frame, {label}{suffix}")
+        print(f"{out / 'error_over_time.png'}: per-frame Protocol 1 on test sequence {index} ({label}, "
+              f"{len(seq)} frames)")
+    else:
+        print(f"error_over_time.png: skipped ({args.input} has no ground truth)")
 
     frames = DEFAULT_FRAMES if args.frames is None else (args.frames or None)
     anim = out / f"animation.{args.format}"
     comparison_animation(anim, seq, preds, fps=args.fps, frames=frames, progress=not args.no_progress,
-                         title=f"{label} ({test.protocol.name})")
+                         video=args.video if args.input else None, size=args.size, dpi=args.dpi,
+                         title=None if args.input else f"{label} ({test.protocol.name})")
     shown = len(seq) if frames is None else min(frames, len(seq))
     print(f"{anim}: {shown} frame(s) of {label}: input 2D, "
           + ", ".join(preds) + (", ground truth" if seq.poses3d is not None else ""))
     return 0
+
+
+def _no_input_options(args: argparse.Namespace, command: str, allow: tuple[str, ...] = ()) -> None:
+    """2D input options without --input would be silently ignored: refuse them."""
+    given = [f"--{name.replace('_', '-')}" for name, default in INPUT_OPTIONS.items()
+             if name not in allow and getattr(args, name, default) != default]
+    if given:
+        raise ValueError(f"{command}: {', '.join(given)} describe the --input file; without --input the runs' "
+                         "test split is used")
 
 
 def _unique(names: list[str], dirs: list[Path]) -> list[tuple[str, Path]]:
@@ -193,9 +241,7 @@ def register(sub) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--input", help="2D keypoint file of a video (no ground truth); default: the first run's test split")
     p.add_argument("--single-frame", metavar="RUN_DIR", help="a receptive-field-1 run used as the single-frame reference")
-    p.add_argument("--image-size", help="WxH for 2D files that do not store it")
-    p.add_argument("--fps", type=float)
-    p.add_argument("--min-length", type=int, default=10, help="shortest track to compare (frames)")
+    add_2d_input_options(p, min_length=10)
     p.add_argument("--data", help="Human3.6M data path (ground-truth mode)")
     p.add_argument("--allow-mixed", action="store_true",
                    help="compare runs tested under different protocols or with different flip test-time "
@@ -216,7 +262,13 @@ def register(sub) -> None:
     p.add_argument("--frames", type=int, default=None,
                    help=f"animate the first N frames (default {DEFAULT_FRAMES}; 0: all)")
     p.add_argument("--format", choices=("gif", "mp4"), default="gif", help="animation file type (default gif)")
-    p.add_argument("--fps", type=float, default=None, help="animation frame rate (default: the sequence's)")
+    p.add_argument("--size", type=image_size, default=None, metavar="WxH",
+                   help="animation size in pixels (default: 300 px square per panel)")
+    p.add_argument("--dpi", type=float, default=None, help="animation dots per inch: text and line size")
+    p.add_argument("--input", help="a 2D keypoint file of a video instead of the runs' test split (no ground truth: "
+                   "no error_over_time.png); the animation shows its longest track (or --track)")
+    add_2d_input_options(p, video_help="with --input: the video the keypoints came from (frame rate, size, and the "
+                         "background of the 2D panel); --fps also sets the animation frame rate")
     p.add_argument("--data", help="Human3.6M archive folder or cache (overrides the configs' data.path)")
     p.add_argument("--allow-mixed", action="store_true",
                    help="draw runs tested under different protocols (on the first run's test split)")

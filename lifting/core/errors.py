@@ -38,6 +38,7 @@ __all__ = [
     "FileFormatError",
     "FolderBusyError",
     "InputError",
+    "InputWarning",
     "LayoutError",
     "PoseliftError",
     "SignatureError",
@@ -94,6 +95,11 @@ class FolderBusyError(PoseliftError):
 
 class UnsafePickleWarning(UserWarning):
     """Loading a file that stores pickled Python objects (which can run code), after an explicit opt-in."""
+
+
+class InputWarning(UserWarning):
+    """Input that is usable but doubtful, said out loud: a 2D file and its video that disagree on the frame
+    rate or size, a detector that finds nobody in frames whose maps are all weak (check the preprocessing)."""
 
 
 # --------------------------------------------------------------------------- checks

@@ -42,6 +42,8 @@ __all__ = [
     "register_mapping",
     "get_mapping",
     "convert",
+    "reachable",
+    "reachable_from",
     "H36M17",
     "MPII16",
     "COCO17",
@@ -586,3 +588,24 @@ register_mapping(
         },
     )
 )
+
+
+# --- detector layouts into coco17 ----------------------------------------------
+# Every COCO joint is measured by both detectors (same names): a selection, nothing computed. They let
+# a model trained on COCO-17 input (e.g. VideoPose3D's Detectron model) take BodyPoseNet/BodyPose3DNet 2D.
+
+for _src in ("bodyposenet18", "bodypose3dnet34"):
+    register_mapping(mapping_from_rules(_src, "coco17", {}))
+
+
+def reachable(src: str | Layout, dst: str | Layout) -> bool:
+    """Whether 2D in layout ``src`` can feed a model taking ``dst``: the same layout, or a registered
+    conversion that produces every joint."""
+    s, d = get_layout(src).name, get_layout(dst).name
+    return s == d or ((s, d) in _MAPPINGS and not _MAPPINGS[(s, d)].missing)
+
+
+def reachable_from(src: str | Layout) -> list[str]:
+    """The layouts that 2D in ``src`` can be converted to completely (itself first)."""
+    s = get_layout(src).name
+    return [s] + sorted(d for (a, d), m in _MAPPINGS.items() if a == s and not m.missing)

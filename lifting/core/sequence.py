@@ -19,6 +19,7 @@ import numpy as np
 from poselift.core.camera import Camera, normalize_screen
 from poselift.core.errors import InputError, check_finite, check_float_range, numeric_array
 from poselift.core.layouts import Layout, get_layout, get_mapping
+from poselift.core.normalization import normalize_inputs
 
 __all__ = ["PoseSequence", "TrackInfo", "DetectorPose3D"]
 
@@ -212,9 +213,16 @@ class PoseSequence:
         """``(T, J, 2)`` screen-normalised 2D (u in [-1, 1], v in [-h/w, h/w])."""
         return normalize_screen(self.keypoints, *self.image_size)
 
-    def inputs(self, features: int = 2) -> np.ndarray:
-        """Lifter input ``(T, J, features)``: normalised x, y (and confidence when 3)."""
-        kp = self.normalized_keypoints()
+    def inputs(self, features: int = 2, normalization: str = "image") -> np.ndarray:
+        """Lifter input ``(T, J, features)``: normalised x, y (and confidence when 3).
+
+        ``normalization``: ``"image"`` (screen normalisation by the image width, the default) or
+        ``"torso"``/``"bbox"`` (by the person's size; :mod:`poselift.core.normalization`).
+        """
+        if normalization == "image":
+            kp = self.normalized_keypoints()
+        else:
+            kp = normalize_inputs(self.keypoints, self.image_size, self.layout, normalization, self.confidence)
         if features == 2:
             return kp
         if features == 3:

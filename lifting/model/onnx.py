@@ -65,6 +65,7 @@ from poselift._version import __version__
 from poselift.core.errors import FileFormatError, InputError
 from poselift.core.io import atomic_folder, atomic_write_json, check_output_folder, read_json
 from poselift.core.locks import lock_output
+from poselift.core.normalization import BBOX_UNIT, TORSO_UNIT
 from poselift.core.windows import target_offset
 from poselift.model.folded import FoldedNetwork
 from poselift.model.streaming import _blocks, as_folded
@@ -290,6 +291,7 @@ def _resolve(model: Any) -> tuple[Any, dict]:
         info["layout_in"], info["layout_out"] = src.layout_in.name, src.layout_out.name
         info["joints_in"], info["joints_out"] = list(src.layout_in.joints), list(src.layout_out.joints)
         info["flip_test"] = bool(src.flip_test)
+        info["normalization"] = getattr(src, "normalization", "image")
         if getattr(src, "traj_model", None) is not None:
             info["note"] = "the run's trajectory model is not exported (pose model only)"
         if src.run_dir is not None and "run_dir" not in info:
@@ -299,6 +301,18 @@ def _resolve(model: Any) -> tuple[Any, dict]:
         raise TypeError(f"expected a TemporalLifter, FoldedNetwork or Lifter, got {type(src).__name__} "
                         "(a run folder: poselift.experiments.runs.export_run)")
     return src, info
+
+
+_NORMALISATION_TEXT = {
+    "image": "2D keypoints in screen-normalised coordinates (poselift.core.camera.normalize_screen: "
+             "x in [-1, 1], y scaled by the same factor), plus confidence when in_features is 3",
+    "torso": "2D keypoints centred on the hip midpoint in every frame and scaled so that the sequence's median "
+             f"torso (hip midpoint to shoulder midpoint) is {TORSO_UNIT} (poselift.core.normalization, 'torso'), plus "
+             "confidence when in_features is 3",
+    "bbox": "2D keypoints centred on the hip midpoint in every frame and scaled so that the larger side of the "
+            f"sequence's median keypoint box is {BBOX_UNIT} (poselift.core.normalization, 'bbox'), plus confidence when "
+            "in_features is 3",
+}
 
 
 def _write_onnx(model, path: Path) -> None:
@@ -389,8 +403,7 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step
         "model": {"in_joints": j, "out_joints": jo, "in_features": f, "widths": list(folded.widths),
                   "channels": folded.channels},
         **info,
-        "inputs_normalisation": "2D keypoints in screen-normalised coordinates (poselift.core.camera.normalize_screen: "
-                                "x in [-1, 1], y scaled by the same factor), plus confidence when in_features is 3",
+        "inputs_normalisation": _NORMALISATION_TEXT[info.get("normalization", "image")],
         "sequence": {
             "file": SEQUENCE_FILE,
             "inputs": [{"name": "keypoints", "dtype": "float32", "shape": ["batch", "frames", j, f]}],

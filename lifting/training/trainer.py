@@ -34,8 +34,8 @@ from __future__ import annotations
 import csv
 import io
 import math
-import warnings
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable

@@ -185,7 +185,10 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
 
     with atomic_path(path, suffix=suffix) as tmp:
         with av.open(str(tmp), mode="w", format=VIDEO_SUFFIXES[suffix]) as container:
-            stream = container.add_stream(codec or _video_codec(), rate=Fraction(fps).limit_denominator(1001))
+            name = codec or _video_codec()
+            # x264's "veryfast" preset: 2-3x faster than its default at about the same quality (crf 23)
+            options = {"preset": "veryfast"} if name == "libx264" else {}
+            stream = container.add_stream(name, rate=Fraction(fps).limit_denominator(1001), options=options)
             h, w = _even(first).shape[:2]
             stream.width, stream.height = w, h
             stream.pix_fmt = "yuv420p"

@@ -167,3 +167,27 @@ def test_bodyposenet_people_give_bodypose3dnet_its_boxes(clip):
     for b in seen[0]:
         inside = [((p >= b[:2]) & (p <= b[2:])).all() for p in PEOPLE]
         assert sum(inside) == 1
+
+
+def test_detect_preprocessing_flags_settings_file_and_the_weak_maps_warning(tmp_path, capsys):
+    from poselift.core.errors import InputWarning
+    from poselift.detectors.standins import bodyposenet_blob_standin
+
+    video = tmp_path / "dark.mp4"
+    write_video(video, [np.zeros((240, 320, 3), np.uint8)] * 4, fps=10)  # nothing bright: weak maps
+    model = tmp_path / "blob.onnx"
+    model.write_bytes(bodyposenet_blob_standin())
+    settings = tmp_path / "net.yaml"
+    settings.write_text("channel_order: BGR\nmean: [128, 128, 128]\nscale: 0.0078125\npaf_preset: openpose-coco18\n")
+    out = tmp_path / "kp.h5"
+    with pytest.warns(InputWarning, match="check the preprocessing"):
+        assert _run(["detect", str(video), "--model", str(model), "--out", str(out), "--providers", "cpu",
+                     "--settings", str(settings), "--scale", "0.00390625", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    # the file's values, the flag overriding the file's scale, and what was found: said out loud
+    assert "BGR, (x - [128.0, 128.0, 128.0]) * 0.00390625" in err and "limbs openpose-coco18" in err
+    assert "4 frame(s) with nobody found and every heatmap below the threshold" in err
+    assert read_keypoints_h5(out).attrs["weak_frames"] == 4
+    with pytest.raises(ValueError, match="apply to --detector bodyposenet only"):
+        _run(["detect", str(video), "--model", str(model), "--out", str(out), "--detector", "bodypose3dnet",
+              "--boxes", "full", "--channel-order", "BGR"])

@@ -96,7 +96,13 @@ def test_inference_and_streaming_on_the_device_equal_the_cpu(device):
 
 
 def test_a_run_trained_on_the_device_evaluates_the_same_on_the_cpu(tmp_path, device):
-    from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
+    from poselift.experiments.config import (
+        DataConfig,
+        EvalConfig,
+        ExperimentConfig,
+        ModelConfig,
+        SyntheticConfig,
+    )
     from poselift.experiments.runner import evaluate_run, train_run
 
     cfg = ExperimentConfig(

@@ -27,7 +27,8 @@ NAMES = ["01_quickstart.ipynb", "02_human36m.ipynb", "03_video_to_3d.ipynb"]
 H36M = h36m_path()
 KERNEL = "poselift-tests"
 USER_SETTINGS = ("POSELIFT_H36M", "POSELIFT_VIDEO", "POSELIFT_DETECTOR_MODEL", "POSELIFT_DETECTOR",
-                 "POSELIFT_BOX_MODEL", "POSELIFT_BOXES", "POSELIFT_RUNS")
+                 "POSELIFT_BOX_MODEL", "POSELIFT_BOXES", "POSELIFT_RUNS", "POSELIFT_KEYPOINTS", "POSELIFT_READ_OPTIONS",
+                 "POSELIFT_RUN_A", "POSELIFT_RUN_B")
 
 
 @pytest.fixture(scope="session")
@@ -157,3 +158,40 @@ def test_video_to_3d(kernel_name, tmp_path, monkeypatch):
     assert tracks.layout == "bodypose3dnet34" and len(tracks.tracks) == 2
     with Image.open(out / "video_to_3d.gif") as im:
         assert im.n_frames == 6
+
+
+@pytest.mark.slow
+def test_video_to_3d_from_existing_2d_and_any_two_runs(kernel_name, tmp_path, monkeypatch):
+    """Notebook 03 without a detector: an MMPose JSON (COCO-17) and two run folders of different input layouts."""
+    import numpy as np
+    import torch
+    from helpers import randomised
+    from PIL import Image
+
+    from poselift.checkpoint import lifter_payload, save_checkpoint
+    from poselift.model.tcn import TemporalLifter
+
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 150, (17, 2))
+    frames = [{"frame_id": i, "instances": [{"keypoints": (base + [200 + 2 * i, 100]).tolist(),
+                                             "keypoint_scores": [0.9] * 17}]} for i in range(30)]
+    keypoints = tmp_path / "mmpose.json"
+    keypoints.write_text(json.dumps({"instance_info": frames}))
+    runs = {}
+    for name, layout, widths in (("vp3d_coco", "coco17", (3, 3)), ("gt_single", "h36m17", (1,))):
+        torch.manual_seed(0)
+        model = randomised(TemporalLifter(17, 17, widths, channels=16))
+        d = tmp_path / "runs" / name
+        d.mkdir(parents=True)
+        save_checkpoint(lifter_payload(model, layout, "h36m17", extra={"flip_test": True}), d / "checkpoint.pt")
+        (d / "run.json").write_text(json.dumps({"declared": {"layout_in": layout}}))
+        runs[name] = d
+    nb = _run("03_video_to_3d.ipynb", kernel_name, tmp_path, monkeypatch, POSELIFT_KEYPOINTS=str(keypoints),
+              POSELIFT_READ_OPTIONS=json.dumps({"image_size": [640, 480], "fps": 25}),
+              POSELIFT_RUN_A=str(runs["vp3d_coco"]), POSELIFT_RUN_B=str(runs["gt_single"]))
+    text = _outputs(nb)
+    assert "1 track(s), layout coco17" in text and "stand-in" not in text.split("mode:")[1].split("\n")[0]
+    assert "| vp3d_coco: temporal lifter (rf 9) |" in text and "gt_single: single-frame lifter (rf 1)" in text
+    assert "coco17 input" in text and "h36m17 input" in text
+    with Image.open(tmp_path / "out" / "video_to_3d.gif") as im:
+        assert im.n_frames == 6 and im.size == (480, 270)

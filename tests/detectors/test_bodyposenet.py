@@ -4,6 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from poselift.core.errors import InputWarning
+
 pytest.importorskip("onnx")
 
 from poselift.detectors.bodyposenet import (  # noqa: E402
@@ -86,7 +88,8 @@ def test_crossing_limbs_are_not_swapped():
 def test_empty_frame_gives_zero_people():
     hm, paf = synthesize_maps([], image_size=IMAGE)
     net = BodyPoseNet(bodyposenet_standin(hm, paf), providers="cpu")
-    people = net(_frame())
+    with pytest.warns(InputWarning, match="check the preprocessing"):  # all maps below the threshold: said once
+        people = net(_frame())
     assert len(people) == 0
     assert people.keypoints.shape == (0, 18, 2)
 
@@ -123,7 +126,7 @@ def test_wrong_output_channels_are_named():
     with pytest.raises(ValueError) as e:
         BodyPoseNet(model, providers="cpu")
     msg = str(e.value)
-    assert "'hm17' [1, 36, 48, 17]" in msg and "'paf34' [1, 144, 192, 34]" in msg and "19 channels" in msg
+    assert "'hm17' [1, 36, 48, 17]" in msg and "'paf34' [1, 144, 192, 34]" in msg and "19 or 18 channels" in msg
 
 
 def test_bad_image_is_refused():
@@ -159,9 +162,10 @@ def test_min_parts_filter_and_topology_setting():
     cell = (8 / 0.6, 8 / 0.6)
     assert len(decode_people(hm, paf, DecodeSettings(), cell, 640)) == 1
     # with only the two leg limbs of one side as topology, people have 3 joints: below min_parts=4
-    legs = DecodeSettings(limbs=((8, 9), (9, 10)), paf_channels=((2, 3), (4, 5)))
+    legs = DecodeSettings(limbs=((8, 9), (9, 10)), paf_channels=((2, 3), (4, 5)), paf_count=38)
     assert len(decode_people(hm, paf, legs, cell, 640)) == 0
-    assert len(decode_people(hm, paf, DecodeSettings(limbs=legs.limbs, paf_channels=legs.paf_channels, min_parts=3),
+    assert len(decode_people(hm, paf, DecodeSettings(limbs=legs.limbs, paf_channels=legs.paf_channels, paf_count=38,
+                                                     min_parts=3),
                              cell, 640)) == 1
 
 
@@ -185,3 +189,157 @@ def test_decode_settings_validation():
         DecodeSettings(limbs=((0, 0),))
     with pytest.raises(ValueError, match="PAF channel pairs"):
         DecodeSettings(paf_channels=((0, 1),))
+
+
+# --------------------------------------------------------------------------- an interface that cannot fail silently
+def test_channel_first_maps_are_refused_or_read_with_an_explicit_layout():
+    from poselift.core.errors import InputError
+
+    people = scene_three()
+    # OpenVINO's geometry: a 456x256 input gives 57-wide maps, so a (19, 32, 57) channel-first array has a last
+    # axis of 57 >= 18: the old check let it through and it decoded to nobody
+    hm, paf = synthesize_maps(people, input_size=(456, 256), image_size=IMAGE)
+    cell = (IMAGE[0] / (456 * min(456 / 640, 256 / 480)) * 8,) * 2
+    want = decode_people(hm, paf, DecodeSettings(), cell, 640)
+    assert len(want) == 3
+    chw_hm, chw_paf = hm.transpose(2, 0, 1), paf.transpose(2, 0, 1)
+    assert chw_hm.shape == (19, 32, 57)
+    with pytest.raises(InputError, match=r"heatmaps of shape \(19, 32, 57\) have their 19 or 18 channels first.*"
+                                         r"pass layout='CHW', or transpose"):
+        decode_people(chw_hm, chw_paf, DecodeSettings(), cell, 640)
+    got = decode_people(chw_hm, chw_paf, DecodeSettings(), cell, 640, layout="CHW")
+    np.testing.assert_allclose(got.keypoints, want.keypoints)
+    # exact channel counts: a 20-channel heatmap or a 40-channel PAF is not BodyPoseNet's
+    with pytest.raises(InputError, match=r"heatmaps must have exactly 19 or 18 channels"):
+        decode_people(np.concatenate([hm, hm[..., :1]], -1), paf, DecodeSettings(), cell, 640)
+    with pytest.raises(InputError, match=r"pafs must have exactly 38 channels"):
+        decode_people(hm, np.concatenate([paf, paf[..., :2]], -1), DecodeSettings(), cell, 640)
+
+
+def test_openpose_paf_order_preset_and_a_wrong_paf_order_warns():
+    import warnings
+
+    from poselift.core.errors import InputWarning
+    from poselift.detectors.bodyposenet import (
+        OPENPOSE_COCO18_LIMBS,
+        OPENPOSE_COCO18_PAF_CHANNELS,
+        PAF_PRESETS,
+    )
+
+    people = scene_three()
+    hm, paf_by_limb = synthesize_maps(people, image_size=IMAGE, limbs=OPENPOSE_COCO18_LIMBS)
+    paf = np.zeros_like(paf_by_limb)  # the PAF channels where an OpenPose COCO-18 network puts them
+    for k, (cx, cy) in enumerate(OPENPOSE_COCO18_PAF_CHANNELS):
+        paf[..., cx], paf[..., cy] = paf_by_limb[..., 2 * k], paf_by_limb[..., 2 * k + 1]
+    cell = (8 / 0.6, 8 / 0.6)
+    found = decode_people(hm, paf, DecodeSettings.from_preset("openpose-coco18"), cell, 640)
+    assert max(_match(found, people)) < 1.0
+    # TAO's table is OpenPose's channel layout in channel order: every limb has the same channels in both
+    tao = {tuple(sorted(limb)): (2 * k, 2 * k + 1) for k, limb in enumerate(BODYPOSENET_LIMBS)}
+    assert all(tao[tuple(sorted(limb))] == ch for limb, ch in zip(OPENPOSE_COCO18_LIMBS, OPENPOSE_COCO18_PAF_CHANNELS))
+    tao_found = decode_people(hm, paf, DecodeSettings(), cell, 640)
+
+    def by_neck(p):
+        return p.keypoints[np.argsort(p.keypoints[:, 1, 0])]
+
+    np.testing.assert_allclose(by_neck(tao_found), by_neck(found), atol=1e-4)
+    assert set(PAF_PRESETS) == {"tao", "openpose-coco18"}
+    from poselift.commands.video import PAF_ORDERS
+
+    assert set(PAF_ORDERS) == set(PAF_PRESETS)  # the command line offers exactly the presets
+    # PAFs in another order than the settings say (every limb reads its neighbour's field): nobody is
+    # assembled, and the detector says why
+    shifted = np.roll(paf, 2, axis=-1)
+    net = BodyPoseNet(bodyposenet_standin(hm, shifted), providers="cpu")
+    with pytest.warns(InputWarning, match="no limb links them into a person: check the PAF channel order"):
+        assert len(net(_frame())) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        net(_frame())  # once
+    assert net.unlinked_frames == 2 and net.weak_frames == 0
+
+
+def test_weak_maps_warn_once_check_the_preprocessing():
+    import warnings
+
+    from poselift.core.errors import InputWarning
+    from poselift.detectors.standins import bodyposenet_blob_standin
+
+    frame = np.zeros((360, 640, 3), np.uint8)
+    frame[100:160, 300:360] = 255  # one bright blob: the stand-in's heatmaps peak there
+    # fed as TAO expects (x / 255): clear peaks, so no preprocessing warning (the stand-in has no PAFs, so
+    # nobody is assembled: that is the other warning)
+    net = BodyPoseNet(bodyposenet_blob_standin(), providers="cpu")
+    with pytest.warns(InputWarning, match="no limb links them"):
+        net(frame)
+    assert net.weak_frames == 0 and net.unlinked_frames == 1
+    # fed with another network's preprocessing (mean 255 subtracted): every map is <= 0 -> warned, once
+    net = BodyPoseNet(bodyposenet_blob_standin(), BodyPoseNetSettings(mean=(255.0, 255.0, 255.0)), providers="cpu")
+    with pytest.warns(InputWarning, match="check the preprocessing .*mean \\(255.0, 255.0, 255.0\\)"):
+        net(frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        net(frame)  # not again
+    assert net.weak_frames == 2
+
+
+def test_multi_scale_magnifies_both_axes_with_tiles_on_a_16_9_frame():
+    from poselift.core.errors import InputError
+    from poselift.detectors.standins import bodyposenet_blob_standin
+
+    frame = np.zeros((720, 1280, 3), np.uint8)  # 16:9
+    blobs = [(100, 100), (640, 360), (1180, 620), (1215, 70), (430, 300)]  # corners included
+    for x, y in blobs:
+        frame[y - 30 : y + 30, x - 30 : x + 30] = 255
+    fixed = BodyPoseNet(bodyposenet_blob_standin((384, 288)), providers="cpu")
+    dynamic = BodyPoseNet(bodyposenet_blob_standin(None), providers="cpu")
+    assert fixed.fixed_size and not dynamic.fixed_size
+    # the old preprocessing clipped one axis: 1280x720 at 1.5 gave factors 0.300/0.400; now one pass is refused
+    with pytest.raises(InputError, match="does not fit the fixed 384x288 network input in one pass"):
+        fixed.preprocess(frame, 1.5)
+    _, (rx, ry) = dynamic.preprocess(frame, 1.5)
+    assert rx == pytest.approx(ry) == pytest.approx(0.45)
+    for scale in (1.0, 1.5):
+        maps = {}
+        for name, net in (("fixed", fixed), ("dynamic", dynamic)):
+            hm, paf, (sx, sy) = net.predict_maps(frame, scale)
+            assert sx == pytest.approx(sy) == pytest.approx(8 / (0.3 * scale))  # both axes magnified alike
+            assert hm.shape[0] * 8 >= 720 * 0.3 * scale and hm.shape[1] * 8 >= 1280 * 0.3 * scale  # whole frame
+            peaks = find_peaks(hm[..., :1].transpose(2, 0, 1), 0.1)[0]
+            found = (peaks[:, :2] + 0.5) * (sx, sy)
+            assert len(found) == len(blobs), (name, scale, found)
+            for b in blobs:  # every blob, also in the corner a squeezed axis would lose, within a quarter cell
+                assert np.min(np.hypot(*(found - b).T)) < 0.25 * sx, (name, scale, b)
+            maps[name] = hm
+        if scale > 1:  # tiles of the fixed network give the maps of one pass over the magnified frame
+            assert np.abs(maps["fixed"] - maps["dynamic"]).max() < 0.03
+    # multi-scale (1, 1.5) through the detector: averaged on the first scale's grid, peaks still in place
+    net = BodyPoseNet(bodyposenet_blob_standin((384, 288)), BodyPoseNetSettings(scales=(1.0, 1.5)), providers="cpu")
+    from poselift.detectors.bodyposenet.net import _multi_scale
+
+    hm0, paf0, cell = net.predict_maps(frame, 1.0)
+    hm, _, _ = _multi_scale(net, frame, hm0, paf0, cell)
+    found = (find_peaks(hm[..., :1].transpose(2, 0, 1), 0.1)[0][:, :2] + 0.5) * cell
+    assert all(np.min(np.hypot(*(found - b).T)) < 0.3 * cell[0] for b in blobs)
+
+
+def test_settings_file_and_its_errors(tmp_path):
+    from poselift.core.errors import InputError
+    from poselift.detectors.bodyposenet import OPENPOSE_COCO18_LIMBS, load_settings
+
+    path = tmp_path / "lightweight_openpose.yaml"
+    path.write_text("channel_order: BGR\nmean: [128, 128, 128]\nscale: 0.00390625\ninput_size: [456, 256]\n"
+                    "paf_preset: openpose-coco18\ndecode: {heatmap_threshold: 0.15}\n")
+    s = load_settings(path)
+    assert s.channel_order == "BGR" and s.mean == (128.0, 128.0, 128.0) and s.scale == 0.00390625
+    assert s.input_size == (456, 256) and s.decode.limbs == OPENPOSE_COCO18_LIMBS
+    assert s.decode.heatmap_threshold == 0.15
+    path.write_text("channel-order: BGR\n")
+    with pytest.raises(InputError, match=r"unknown setting\(s\) \['channel-order'\]"):
+        load_settings(path)
+    path.write_text("decode: {treshold: 1}\n")
+    with pytest.raises(InputError, match=r"unknown decode setting\(s\) \['treshold'\]"):
+        load_settings(path)
+    path.write_text("paf_preset: openpose\n")
+    with pytest.raises(InputError, match="unknown PAF preset 'openpose'"):
+        load_settings(path)

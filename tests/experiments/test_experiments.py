@@ -232,3 +232,25 @@ def test_compare_and_table_refuse_what_was_not_measured_the_same_way(tmp_path, c
     assert main(["table", str(tmp_path / "flip"), str(tmp_path / "noflip")]) == 0
     out = capsys.readouterr().out
     assert "tiny [flip]" in out and "tiny [noflip]" in out  # one config trained twice: told apart by folder
+
+
+def test_training_with_person_size_normalisation_records_it_for_lifting(tmp_path):
+    import dataclasses
+
+    from poselift.checkpoint import load_checkpoint
+    from poselift.experiments.runner import evaluate_run, load_splits, train_run
+    from poselift.inference import load_lifter
+
+    cfg = _tiny_config(0)
+    cfg.data = dataclasses.replace(cfg.data, normalization="torso")
+    cfg.train.epochs, cfg.eval.eval_every = 1, 0
+    metrics = train_run(cfg, tmp_path / "torso", progress=False)
+    assert load_checkpoint(tmp_path / "torso" / "checkpoint.pt")["extra"]["normalization"] == "torso"
+    assert "normalization: torso" in (tmp_path / "torso" / "config.yaml").read_text()
+    lifter = load_lifter(tmp_path / "torso", device="cpu")
+    assert lifter.normalization == "torso"
+    # evaluating the checkpoint again gives the training run's numbers (the same normalisation is used)
+    assert evaluate_run(tmp_path / "torso", progress=False)["mpjpe"] == pytest.approx(metrics["mpjpe"], abs=1e-6)
+    # and the input really is the torso-normalised one: it differs from the image-normalised input
+    seq = load_splits(cfg, progress=False).test[0]
+    assert np.abs(lifter.inputs(seq) - seq.inputs(2)).max() > 0.1

@@ -87,3 +87,94 @@ def test_write_video_odd_size_and_count(tmp_path):
     assert sum(1 for _ in read_frames(tmp_path / "v.mp4")) == 7
     with pytest.raises(ValueError, match="frame 1 has shape"):
         write_video(tmp_path / "w.mp4", [frames[0], frames[1][:10]], 10)
+
+
+def _gif_frame(path, i=0):
+    with Image.open(path) as im:
+        im.seek(i)
+        return np.asarray(im.convert("RGB")).astype(int)
+
+
+def _near(img, color, tol=60):
+    rgb = np.array([int(color[k:k + 2], 16) for k in (1, 3, 5)])
+    return np.abs(img - rgb).sum(-1) < tol
+
+
+def test_3d_skeleton_sits_where_matplotlibs_own_3d_lines_are(tmp_path):
+    """The blitted, self-projected skeleton against a reference drawn by matplotlib's Line3D (full draw)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from poselift.viz.animation import panel_rects
+    from poselift.viz.plots import RIGHT_COLOR, _to_plot, set_3d_limits
+
+    pose = _poses3d(1)
+    out = tmp_path / "one.gif"
+    render_animation(out, [Panel3D(pose, elev=20, azim=-60)], size=(320, 300), dpi=80, legend=False,
+                     progress=False)
+    got = _gif_frame(out)
+    # the reference: the same axes rectangle, limits and view; bones as matplotlib 3D lines
+    fig = Figure(figsize=(4, 3.75), dpi=80)
+    canvas = FigureCanvasAgg(fig)
+    (x0, y0, x1, y1), = panel_rects(1, (320, 300), 80, False, False, False)[0]
+    ax = fig.add_axes([x0 / 320, y0 / 300, (x1 - x0) / 320, (y1 - y0) / 300], projection="3d")
+    ax.view_init(elev=20, azim=-60)
+    set_3d_limits(ax, pose)
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_ticklabels([])
+        axis.labelpad = -12
+    from poselift.core.layouts import get_layout
+
+    lay = get_layout("h36m17")
+    p = _to_plot(pose[0])
+    for a, b in lay.edges:
+        if lay.is_right(a) or lay.is_right(b):
+            ax.plot(p[[a, b], 0], p[[a, b], 1], p[[a, b], 2], color=RIGHT_COLOR, lw=2)
+    canvas.draw()
+    ref = np.asarray(canvas.buffer_rgba())[..., :3].astype(int)
+    a, b = _near(got, RIGHT_COLOR), _near(ref, RIGHT_COLOR)
+    assert b.sum() > 50
+    iou = (a & b).sum() / (a | b).sum()
+    assert iou > 0.6, iou  # the same pixels (antialiasing and GIF palette aside)
+
+
+def test_size_legend_and_crop_to_the_person(tmp_path):
+    from poselift.viz.animation import crop_box
+    from poselift.viz.plots import LEFT_COLOR, RIGHT_COLOR
+
+    t = 3
+    small = _kp2d(t) * 0.3 + [1500, 700]  # a small person in the corner of a 1920x1080 frame
+    frames = np.zeros((t, 1080, 1920, 3), np.uint8)
+    frames[:, :, :960] = (0, 200, 0)  # left half green, right half dark: the person stands on the dark side
+    full, cropped = tmp_path / "full.mp4", tmp_path / "crop.mp4"
+    for path, crop in ((full, False), (cropped, True)):
+        render_animation(path, [Panel2D(small, frames=frames, title="2D", crop=crop), Panel3D(_poses3d(t))],
+                         size=(960, 540), dpi=100, fps=10, progress=False)
+        info = probe_video(path)
+        assert (info.width, info.height) == (960, 540)
+    f_full = next(read_frames(full))[1][:, :480].astype(int)
+    f_crop = next(read_frames(cropped))[1][:, :480].astype(int)
+    # cropped: the person fills much more of the 2D panel, and no green (the far half of the frame) shows
+    area = [(_near(f, LEFT_COLOR, 120) | _near(f, RIGHT_COLOR, 120)).sum() for f in (f_full, f_crop)]
+    assert area[1] > 4 * area[0] > 0
+    green = [((f[..., 1] > 150) & (f[..., 0] < 80)).mean() for f in (f_full, f_crop)]
+    assert green[0] > 0.2 and green[1] < 0.01
+    # the legend under the panels: left and right colour samples in the bottom band
+    band = f_full[-26:]
+    assert _near(band, LEFT_COLOR, 120).sum() > 5 and _near(band, RIGHT_COLOR, 120).sum() > 5
+    # crop boxes: the panel's shape, holding every keypoint
+    box = crop_box(small, (1920, 1080), aspect=0.75)
+    assert (box[2] - box[0]) / (box[3] - box[1]) == pytest.approx(0.75)
+    assert box[0] < np.nanmin(small[..., 0]) and box[2] > np.nanmax(small[..., 0])
+    assert crop_box(small, (1920, 1080), aspect=16 / 9, crop=False) == pytest.approx((0, 0, 1920, 1080))
+
+
+def test_blank_canvas_frames_change_and_title_counts(tmp_path):
+    out = tmp_path / "t.gif"
+    render_animation(out, [Panel2D(_kp2d(), image_size=(320, 240), crop=True)], size=(200, 180), dpi=60,
+                     title="clip", fps=5, progress=False)
+    with Image.open(out) as im:
+        assert im.size == (200, 180) and im.n_frames == 6
+    # the skeleton moved between frames, and the frame number in the title changed
+    a, b = _gif_frame(out, 0), _gif_frame(out, 5)
+    assert np.abs(a - b)[:20].sum() > 0 and np.abs(a - b)[20:].sum() > 0
