@@ -45,15 +45,11 @@ import numpy as np
 
 from poselift.core.camera import Camera, rotation_from_quaternion
 from poselift.core.errors import FileFormatError, InputError, LayoutError, check_finite, reading
-from poselift.core.layouts import LAYOUTS, get_layout
 from poselift.core.sequence import PoseSequence
 from poselift.datasets.h36m.npz import _load_npz_objects
+from poselift.detectors.formats.vp3d_npz import vp3d_layout
 
 __all__ = ["CameraSpec", "MocapArchive", "read_archive", "read_cameras_file", "layout_from_metadata"]
-
-_LAYOUT_ALIASES = {"h36m": "h36m17", "humaneva15": "humaneva15", "humaneva": "humaneva15", "coco": "coco17",
-                   "mpii": "mpii16", "sh": "mpii16"}
-
 
 @dataclass
 class CameraSpec:
@@ -152,32 +148,15 @@ def read_cameras_file(path: str | os.PathLike) -> dict[str, list[CameraSpec]]:
 
 
 def layout_from_metadata(metadata: Any, num_joints: int, given: str | None, where: str) -> str:
-    """The joint layout of an archive: ``given`` (the config), else the metadata's ``layout_name``, checked
-    against the joint count and, when the metadata has one, its left/right symmetry."""
-    name = given
-    meta = metadata if isinstance(metadata, Mapping) else {}
-    if name is None:
-        raw = str(meta.get("layout_name", "")).lower()
-        name = _LAYOUT_ALIASES.get(raw, raw if raw in LAYOUTS else None)
-        if name is None:
-            raise InputError(f"{where}: the archive does not say its joint layout (metadata layout_name "
-                             f"{meta.get('layout_name')!r}); set data.layout to one of {sorted(LAYOUTS)}")
+    """The joint layout of an archive: its metadata's ``layout_name`` (VideoPose3D's names or poselift's), checked
+    against the joint count and the left/right lists, or ``given`` (the config's ``data.layout``) when the file
+    does not say; both given and different is an error
+    (:func:`poselift.detectors.formats.vp3d_npz.vp3d_layout`, the one reader of that metadata)."""
+    meta = dict(metadata) if isinstance(metadata, Mapping) else {}
     try:
-        lay = get_layout(name)
+        return vp3d_layout(meta, num_joints, Path(where), layout=given)
     except LayoutError as e:
         raise InputError(f"{where}: {e}") from None
-    if lay.num_joints != num_joints:
-        raise InputError(f"{where}: layout {lay.name!r} has {lay.num_joints} joints, the archive {num_joints}")
-    sym = meta.get("keypoints_symmetry")
-    if sym is not None:
-        try:
-            left, right = (sorted(int(j) for j in side) for side in sym)
-        except (TypeError, ValueError):
-            raise InputError(f"{where}: metadata keypoints_symmetry must be [[left joints], [right joints]]") from None
-        if (left, right) != (sorted(lay.left), sorted(lay.right)):
-            raise InputError(f"{where}: the archive's left/right joints {left}/{right} are not layout {lay.name!r}'s "
-                             f"{sorted(lay.left)}/{sorted(lay.right)}: its joints are in another order")
-    return lay.name
 
 
 @dataclass

@@ -28,7 +28,7 @@ only on its own ``rf`` input frames).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -263,8 +263,8 @@ class Lifter:
     flip_test: bool = True
     traj_model: TemporalLifter | None = None
     run_dir: Path | None = None
-    root_relative: bool = True
-    normalization: str = "image"
+    root_relative: bool = field(default=True, kw_only=True)  # keyword-only: two flags must never swap places
+    normalization: str = field(default="image", kw_only=True)
 
     def __post_init__(self) -> None:
         check_normalization(self.normalization, "Lifter normalization")
@@ -356,4 +356,5 @@ def load_lifter(run_dir: str | os.PathLike, device: str = "auto", flip_test: boo
     model, traj = p["model"].to(dev).eval(), p["traj_model"]
     if traj is not None:
         traj.to(dev).eval()
-    return Lifter(model, p["layout_in"], p["layout_out"], flip_test, traj, run_dir, p["normalization"])
+    return Lifter(model, p["layout_in"], p["layout_out"], flip_test, traj_model=traj, run_dir=run_dir,
+                  normalization=p["normalization"])

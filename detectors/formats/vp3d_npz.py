@@ -25,7 +25,7 @@ import numpy as np
 
 from poselift.core.errors import FileFormatError, InputError, reading
 from poselift.core.io import load_npz
-from poselift.core.layouts import get_layout
+from poselift.core.layouts import LAYOUTS, get_layout
 from poselift.detectors.formats.tracks import KeypointTracks
 from poselift.detectors.tracking import Detections, TrackerSettings, tracks_from_ids
 
@@ -55,10 +55,10 @@ def vp3d_layout(metadata: dict, num_joints: int, path: Path, layout: str | None 
     sym = metadata.get("keypoints_symmetry")
     if name is not None:
         name = str(name).lower()
-        if name not in VP3D_LAYOUT_NAMES:
+        if name not in VP3D_LAYOUT_NAMES and name not in LAYOUTS:
             raise FileFormatError(f"{path}: VideoPose3D layout {name!r} is not one poselift knows "
-                                  f"({sorted(VP3D_LAYOUT_NAMES)})", path)
-        found = VP3D_LAYOUT_NAMES[name]
+                                  f"({sorted(VP3D_LAYOUT_NAMES)}, or a poselift layout: {sorted(LAYOUTS)})", path)
+        found = VP3D_LAYOUT_NAMES.get(name, name)
         if get_layout(found).num_joints != num_joints:
             raise FileFormatError(f"{path}: layout {name!r} has {get_layout(found).num_joints} joints, the keypoints "
                                   f"{num_joints}", path)
@@ -77,7 +77,8 @@ def vp3d_layout(metadata: dict, num_joints: int, path: Path, layout: str | None 
             found = get_layout(default).name
         else:
             raise InputError(f"{path}: the file does not name its joint layout ({num_joints} joints; "
-                             f"left/right lists {sym}); give it with layout= (--layout), e.g. coco17 or h36m17")
+                             f"left/right lists {sym}); give it with layout= (--layout; data.layout in a config), "
+                             "e.g. coco17 or h36m17")
     if sym is not None:
         lay = get_layout(found)
         left, right = _sides(sym, path)

@@ -144,13 +144,13 @@ def normalize_inputs(keypoints, image_size: tuple[int, int], layout: str | Layou
 
 
 def _trunk_and_legs(layout: Layout) -> tuple[list[int], list[tuple[int, int, int]]]:
-    trunk = [layout.joints.index(n) for n in ("head", "thorax", "spine", "pelvis") if n in layout.joints]
+    trunk = [layout.joints.index(n) for n in ("head_top", "thorax", "spine", "pelvis") if n in layout.joints]
     legs = []
     for side in ("left", "right"):
         names = (f"{side}_hip", f"{side}_knee", f"{side}_ankle")
         if all(n in layout.joints for n in names):
             legs.append(tuple(layout.joints.index(n) for n in names))
-    if "head" not in layout.joints or "pelvis" not in layout.joints:
+    if "head_top" not in layout.joints or "pelvis" not in layout.joints:
         raise InputError(f"layout {layout.name!r} has no head top and pelvis to measure a body height")
     if not legs:
         raise InputError(f"layout {layout.name!r} has no hip-knee-ankle chain to measure a body height")

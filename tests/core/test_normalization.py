@@ -94,7 +94,7 @@ def _standing_3d():
     """h36m17 pose with known bone lengths: trunk head-thorax 0.25, thorax-spine 0.25, spine-pelvis 0.23,
     thigh 0.45, shin 0.44 (straight down), hips 0.13 to the sides."""
     p = np.zeros((17, 3))
-    y = {"pelvis": 0.0, "spine": -0.23, "thorax": -0.48, "neck_nose": -0.58, "head": -0.73}
+    y = {"pelvis": 0.0, "spine": -0.23, "thorax": -0.48, "neck_nose": -0.58, "head_top": -0.73}
     for n, v in y.items():
         p[H.index(n), 1] = v
     for side, x in (("left", 0.13), ("right", -0.13)):
