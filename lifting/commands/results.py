@@ -13,7 +13,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from poselift.commands.inputs import INPUT_OPTIONS, add_2d_input_options, image_size
+from poselift.commands.inputs import (
+    INPUT_OPTIONS,
+    add_2d_input_options,
+    add_data_option,
+    image_size,
+)
 
 __all__ = ["register", "DEFAULT_FRAMES"]
 
@@ -242,7 +247,7 @@ def register(sub) -> None:
     p.add_argument("--input", help="2D keypoint file of a video (no ground truth); default: the first run's test split")
     p.add_argument("--single-frame", metavar="RUN_DIR", help="a receptive-field-1 run used as the single-frame reference")
     add_2d_input_options(p, min_length=10)
-    p.add_argument("--data", help="Human3.6M data path (ground-truth mode)")
+    add_data_option(p)
     p.add_argument("--allow-mixed", action="store_true",
                    help="compare runs tested under different protocols or with different flip test-time "
                         "augmentation (the first run's test split is used; each row says its flip setting)")
@@ -269,7 +274,7 @@ def register(sub) -> None:
                    "no error_over_time.png); the animation shows its longest track (or --track)")
     add_2d_input_options(p, video_help="with --input: the video the keypoints came from (frame rate, size, and the "
                          "background of the 2D panel); --fps also sets the animation frame rate")
-    p.add_argument("--data", help="Human3.6M archive folder or cache (overrides the configs' data.path)")
+    add_data_option(p)
     p.add_argument("--allow-mixed", action="store_true",
                    help="draw runs tested under different protocols (on the first run's test split)")
     p.add_argument("--device", default="auto", help="torch device for the lifters")

@@ -5,6 +5,8 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
+from poselift.commands.inputs import add_data_option
+
 __all__ = ["register"]
 
 
@@ -76,7 +78,7 @@ def register(sub) -> None:
                    help="continue an interrupted run from its last checkpoint (same config; RNG states, optimiser, "
                    "learning rate, BN momentum and data order are restored, so the result equals an uninterrupted run)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.epochs=3")
-    p.add_argument("--data", help="Human3.6M archive folder or cache (overrides data.path)")
+    add_data_option(p)
     p.add_argument("--device", help="auto, cpu, cuda")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
     p.add_argument("--no-progress", action="store_true")
@@ -84,7 +86,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("evaluate", help="re-evaluate a run folder's checkpoint on its test split")
     p.add_argument("run_dir")
-    p.add_argument("--data", help="Human3.6M archive folder or cache (overrides the config)")
+    add_data_option(p)
     p.add_argument("--flip-test", choices=["on", "off"], help="override flip test-time augmentation")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_evaluate)
