@@ -14,66 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from scipy.spatial.transform import Rotation
 
 from poselift.commands import main
+from poselift.experiments.scripts.synthetic_humaneva import project, world_to_camera, write_archive
 
 CONFIGS = Path(__file__).resolve().parents[2] / "experiments" / "configs"
-# h36m17 joints in HumanEva-I's 15-joint order (pelvis, thorax, l shoulder/elbow/wrist, r ..., l hip/knee/ankle,
-# r ..., head): this test's own correspondence, used only to make plausible bodies.
-H36M_TO_HUMANEVA = [0, 8, 11, 12, 13, 14, 15, 16, 4, 5, 6, 1, 2, 3, 10]
-MOTION = {"Walking": "walk", "Jog": "run", "Box": "box", "ThrowCatch": "wave"}
-F, C = 765.0, np.array([320.0, 240.0])  # the test's own intrinsics for the archive's 2D (the config has none)
 TINY = ["model.channels=32", "train.epochs=2", "train.batch_size=64", "eval.eval_every=1", "eval.monitor_frames=50",
         "device=cpu"]
-
-
-def world_to_camera(cam: dict) -> tuple[np.ndarray, np.ndarray]:
-    """(R_w2c, centre in metres) of a camera of the shipped file, computed with scipy (scalar-last quaternions)."""
-    w, x, y, z = cam["orientation"]
-    return Rotation.from_quat([x, y, z, w]).as_matrix().T, np.asarray(cam["translation"]) / 1000.0
-
-
-def project(world: np.ndarray, cam: dict) -> np.ndarray:
-    R, t = world_to_camera(cam)
-    X = (world - t) @ R.T
-    return F * X[..., :2] / X[..., 2:] + C
-
-
-def takes_of(subject: str) -> dict[str, int]:
-    """Chunk lengths per take: unequal, two shorter than 27 frames; ThrowCatch is not in the protocol's actions."""
-    k = int(subject[-1])
-    if subject.startswith("Train"):
-        return {"Walking 1 chunk0": 150 + 10 * k, "Walking 1 chunk1": 14, "Jog 1 chunk0": 120 + 7 * k,
-                "Box 1 chunk0": 110 + 5 * k, "ThrowCatch 1 chunk0": 90}
-    return {"Walking 1 chunk0": 70 + 5 * k, "Jog 1 chunk0": 60 + 3 * k, "Jog 1 chunk1": 20, "Box 1 chunk0": 55 + k}
-
-
-def write_archive(folder: Path) -> dict:
-    """``data_3d_humaneva15.npz`` and ``data_2d_humaneva15_gt.npz`` in ``folder``; returns the 3D."""
-    from poselift.datasets.synthetic import animate, make_subject
-
-    cams = yaml.safe_load((CONFIGS / "humaneva_cameras.yaml").read_text())["cameras"]
-    rng = np.random.default_rng(7)
-    bodies = {s: make_subject(s, rng) for s in ("S1", "S2", "S3")}
-    pos3d, pos2d = {}, {}
-    for part in ("Train", "Validate"):
-        for s in ("S1", "S2", "S3"):
-            subject = f"{part}/{s}"
-            pos3d[subject], pos2d[subject] = {}, {}
-            for take, n in takes_of(subject).items():
-                world = animate(bodies[s], MOTION[take.split()[0]], n, 60.0, rng)[:, H36M_TO_HUMANEVA]
-                pos3d[subject][take] = world.astype(np.float32)
-                # one camera's 2D video is two frames longer than the mocap (VideoPose3D trims it)
-                views = [project(world, c).astype(np.float32) for c in cams[s]]
-                views[1] = np.concatenate([views[1], views[1][-2:]])
-                pos2d[subject][take] = views
-    meta = {"layout_name": "humaneva15", "num_joints": 15,
-            "keypoints_symmetry": [[2, 3, 4, 8, 9, 10], [5, 6, 7, 11, 12, 13]]}
-    folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / "data_3d_humaneva15.npz", positions_3d=pos3d)
-    np.savez(folder / "data_2d_humaneva15_gt.npz", positions_2d=pos2d, metadata=meta)
-    return pos3d
 
 
 @pytest.fixture(scope="module")
