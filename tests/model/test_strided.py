@@ -67,3 +67,35 @@ def test_fast_dropout_masks_have_the_right_rate_and_follow_the_seed():
     m = TemporalLifter(4, 2, (3,), channels=8, dropout=0.3)
     with pytest.raises(ValueError, match="dropout rng"):
         strided_forward(m, torch.zeros(2, 3, 4, 2), "mersenne")
+
+
+def test_forty_training_steps_follow_the_same_loss_curve_in_float64():
+    """The old step (convolutions, per-tensor Adam) and today's (matrix products, foreach Adam) trained side by
+    side from the same weights with the same dropout draws: the same losses and weights after 40 steps, to
+    float64 rounding. (In float32 both curves drift from float64, and from each other, by rounding amplified by
+    training: that is what changing the thread count does too.)"""
+    torch.manual_seed(0)
+    a = TemporalLifter(6, 4, (3, 3, 3), channels=32, dropout=0.25).double().train()
+    b = TemporalLifter(6, 4, (3, 3, 3), channels=32, dropout=0.25).double().train()
+    b.load_state_dict(a.state_dict())
+    opt_a = torch.optim.Adam(a.parameters(), lr=1e-3, amsgrad=True, foreach=True)
+    opt_b = torch.optim.Adam(b.parameters(), lr=1e-3, amsgrad=True, foreach=False)
+    gen = torch.Generator().manual_seed(1)
+    losses = []
+    for step in range(40):
+        x = torch.randn(32, 27, 6, 2, dtype=torch.float64, generator=gen)
+        y = torch.randn(32, 1, 4, 3, dtype=torch.float64, generator=gen) * 0.2
+        pair = []
+        for model, opt, fwd in ((a, opt_a, lambda m, v: strided_forward(m, v, "compat")), (b, opt_b, _conv_reference)):
+            torch.manual_seed(100 + step)
+            loss = torch.linalg.vector_norm(fwd(model, x) - y, dim=-1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            pair.append(loss.item())
+        losses.append(pair)
+    for la, lb in losses:
+        assert la == pytest.approx(lb, rel=1e-9)
+    assert losses[-1][0] < 0.8 * losses[0][0]  # it learned something
+    for (n, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        torch.testing.assert_close(pa.double(), pb.double(), rtol=1e-8, atol=1e-10, msg=n)
