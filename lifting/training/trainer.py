@@ -551,11 +551,6 @@ class Trainer:
                 return self.history
         elif self.epoch == 0:
             torch.manual_seed(s.seed + self.rank)  # dropout: a different stream per process
-        self.model.validate_inputs = False  # the bank validated everything once
-        self.model.dropout_rng = s.dropout_rng
-        if self.traj_model is not None:
-            self.traj_model.validate_inputs = False
-            self.traj_model.dropout_rng = s.dropout_rng
         try:
             if self.distributed:
                 self._setup_distributed()
@@ -570,9 +565,6 @@ class Trainer:
                 self.history.append(row)
                 self.save()
         finally:
-            self.model.validate_inputs = True
-            if self.traj_model is not None:
-                self.traj_model.validate_inputs = True
             if self.distributed and s.sync_batchnorm:  # hand back plain BatchNorm1d layers
                 D.use_sync_batchnorm(self.model, False)
                 if self.traj_model is not None:
@@ -595,6 +587,16 @@ class Trainer:
         bs = self.settings.batch_size
         for s in range(0, len(order), bs):
             yield order[s : s + bs]
+
+    def _step_mode(self, on: bool) -> None:
+        """Training steps (``on``): no per-batch input check (the bank validated every window once; on a GPU the
+        check would synchronise every step) and the dropout draws :attr:`TrainSettings.dropout_rng` says; off:
+        the models check their inputs again."""
+        for m in (self.model, self.traj_model):
+            if m is not None:
+                m.validate_inputs = not on
+                if on:
+                    m.dropout_rng = self.settings.dropout_rng
 
     def _train_epoch(self) -> dict:
         s = self.settings
@@ -632,6 +634,7 @@ class Trainer:
             return g
 
         try:
+            self._step_mode(True)
             for idx in self._epoch_order(space, total):
                 if len(idx) < min_batch:
                     continue  # BatchNorm needs two samples
@@ -658,6 +661,7 @@ class Trainer:
                                          for k, v in g.items()})
             sums = check_finite()
         finally:
+            self._step_mode(False)
             bar.close()
         dt = time.perf_counter() - t0
         row = {"epoch": self.epoch + 1, "lr": self.lr, "bn_momentum": self.model.expand_bn.momentum}

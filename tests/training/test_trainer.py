@@ -210,3 +210,22 @@ def test_windows_per_epoch_beyond_the_samples_is_an_error_not_a_cap(seqs):
         _trainer(seqs, epochs=1, windows_per_epoch=2 * n + 1, flip_mode="duplicate").fit()
     with pytest.raises(ValueError, match=rf"at most the {n:,} windows; use a number"):
         _trainer(seqs, epochs=1, windows_per_epoch=n + 1, flip_mode="random_half").fit()
+
+
+def test_every_epoch_steps_with_the_settings_dropout_draws_and_no_per_batch_check(seqs, monkeypatch):
+    """_train_epoch itself (as poselift bench calls it, without fit) uses train.dropout_rng and skips the
+    per-batch finiteness check (a host sync per step on a GPU); afterwards the model checks its input again."""
+    import poselift.model.tcn as tcn
+
+    seen = []
+    real = tcn.strided_forward
+
+    def spy(model, x, rng="compat"):
+        seen.append((rng, model.validate_inputs))
+        return real(model, x, rng)
+
+    monkeypatch.setattr(tcn, "strided_forward", spy)
+    tr = _trainer(seqs, epochs=1, dropout_rng="fast", windows_per_epoch=128)
+    tr._train_epoch()
+    assert seen and set(seen) == {("fast", False)}
+    assert tr.model.validate_inputs is True
