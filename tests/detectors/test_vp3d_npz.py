@@ -71,7 +71,7 @@ def test_layout_from_the_file_its_left_right_lists_or_the_caller(tmp_path):
             read_vp3d_npz(bad, "S9", "Walking", 0, allow_pickle=True)
         anon = tmp_path / "anon.npz"
         h36m_file(anon, {})
-        with pytest.raises(InputError, match=r"does not name its joint layout .*\(--layout\)"):
+        with pytest.raises(InputError, match=r"does not name its joint layout .*\(--layout[;)]"):
             read_vp3d_npz(anon, "S9", "Walking", 0, allow_pickle=True)
         assert read_vp3d_npz(anon, "S9", "Walking", 0, allow_pickle=True, layout="coco17").layout == "coco17"
         named = tmp_path / "named.npz"
