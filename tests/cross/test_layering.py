@@ -188,3 +188,24 @@ def test_the_checks_catch_an_upward_import_a_hidden_cycle_and_the_facade(tmp_pat
         "core/errors.py": "", "inference.py": "from poselift.core import errors\n",
     })
     assert layering_violations(ok) == [] and find_cycle(ok) is None
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = set(), [start]
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(graph.get(m, ()))
+    return seen
+
+
+def test_lifting_a_sequence_does_not_import_the_training_loop(graph):
+    """What a user loads (Lifter, load_lifter) needs the core, the model and the checkpoint format only:
+    no training loop, DDP, losses, window bank, datasets or experiments (read from every import in the files,
+    including those inside functions)."""
+    reach = _reachable(graph, "poselift.inference")
+    assert "poselift.checkpoint" in reach and "poselift.model.tcn" in reach
+    heavy = sorted(m for m in reach if m.startswith(("poselift.training", "poselift.datasets",
+                                                      "poselift.experiments", "poselift.viz")))
+    assert heavy == []
