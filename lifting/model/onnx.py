@@ -1,4 +1,4 @@
-"""Exporting a trained lifter to ONNX, and running the export with ONNX Runtime.
+"""Exporting a trained lifter to ONNX: the graphs, the export folder and its hashes (running it: :mod:`poselift.model.onnx_runtime`).
 
 :func:`export_onnx` writes, from a model (or a run folder's :class:`~poselift.inference.Lifter`), into ``out_dir``:
 
