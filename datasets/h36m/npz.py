@@ -10,6 +10,7 @@ import numpy as np
 from poselift.core.errors import FileFormatError, InputError, reading
 from poselift.core.io import load_npz
 from poselift.core.layouts import get_layout
+from poselift.detectors.formats.vp3d_npz import vp3d_layout
 from poselift.datasets.h36m.archive import (
     _check_finite,
     _missing_camera_notes,
@@ -36,22 +37,20 @@ def _load_npz_objects(path: Path, keys: Sequence[str], allow_pickle: bool, optio
     return {k: a.item() if a.dtype == object and a.shape == () else a for k, a in out.items()}
 
 
-def _infer_layout2d(num_joints: int, metadata: dict, path: Path) -> tuple[str, np.ndarray | None]:
-    """Layout name and optional joint index (to reduce 32 to 17) of npz 2D detections."""
-    name = str(metadata.get("layout_name", "")).lower()
+def _infer_layout2d(num_joints: int, metadata: dict, path: Path,
+                    given: str | None = None) -> tuple[str, np.ndarray | None]:
+    """Layout name and optional joint index (to reduce 32 to 17) of npz 2D detections.
+
+    32 joints are Human3.6M's full skeleton (reduced to its 17). Every other file is read by the one
+    reader of VideoPose3D's layout metadata, :func:`poselift.detectors.formats.vp3d_npz.vp3d_layout`:
+    a file that names nothing and whose left/right lists fit no layout is ambiguous and refused unless
+    ``given`` (``layout2d=``) says; ``given`` contradicting the file is refused too.
+    """
     if num_joints == NUM_MOCAP_JOINTS:
+        if given is not None and get_layout(given).name != "h36m17":
+            raise InputError(f"{path}: 32 joints are Human3.6M's skeleton (read as h36m17); layout2d={given!r}")
         return "h36m17", np.asarray(JOINTS_17)
-    if num_joints == 17 and name in ("h36m", ""):
-        return "h36m17", None
-    if num_joints == 17 and name == "coco":
-        return "coco17", None
-    if num_joints == 16 and name in ("", "mpii", "sh", "mpii16"):
-        return "mpii16", None  # VideoPose3D keeps the Stacked Hourglass joint order
-    raise FileFormatError(
-        f"{path}: cannot tell the joint layout of {num_joints} joints with metadata layout_name "
-        f"{metadata.get('layout_name')!r}; pass layout2d= explicitly",
-        path,
-    )
+    return vp3d_layout(metadata, num_joints, path, layout=given), None
 
 
 def read_npz(
@@ -171,7 +170,7 @@ def _npz_2d(keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progres
     m = re.fullmatch(r"data_2d_h36m_(.+)\.npz", keypoints_npz.name)
     name = keypoints_name or (m.group(1) if m else keypoints_npz.stem)
     index = None
-    layout = None if layout2d is None else get_layout(layout2d).name
+    layout = None
     trimmed = 0
     for s in tqdm([s for s in subs if s in raw2d], desc="reading 2D", unit="subject", disable=not progress):
         for action, per_cam in raw2d[s].items():
@@ -193,7 +192,8 @@ def _npz_2d(keypoints_npz, allow_pickle, subs, layout2d, keypoints_name, progres
                     raise InputError(f"{what} camera {cam}: expected (frames, joints, 2), got shape {kp.shape}")
                 kp = kp[..., :2]
                 if layout is None:
-                    layout, index = _infer_layout2d(kp.shape[1], meta if isinstance(meta, dict) else {}, keypoints_npz)
+                    layout, index = _infer_layout2d(kp.shape[1], meta if isinstance(meta, dict) else {}, keypoints_npz,
+                                                    layout2d)
                 if index is not None:
                     kp = _reduce_to_17(kp, f"{what} camera {cam}")
                 get_layout(layout).check(kp, f"{what} camera {cam}")
