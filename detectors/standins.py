@@ -385,6 +385,7 @@ def realistic_maps(
     limbs: Sequence[tuple[int, int]] = BODYPOSENET_LIMBS,
     num_joints: int = 18,
     peak_height: tuple[float, float] = (0.55, 0.95),
+    position_noise: float = 0.25,
     sigma: float = 1.1,
     spurious_per_joint: float = 2.0,
     spurious_height: tuple[float, float] = (0.1, 0.35),
@@ -401,7 +402,9 @@ def realistic_maps(
     are available offline):
 
     * true peaks of varied height (``peak_height``, uniform) and width (``sigma`` cells; the training
-      target of OpenPose-style networks is a Gaussian of 7 input pixels, 0.9 cells at stride 8);
+      target of OpenPose-style networks is a Gaussian of 7 input pixels, 0.9 cells at stride 8), off the
+      joint by a localisation error (``position_noise`` cells, standard deviation per axis; the PAFs
+      follow the true limbs);
     * many low false peaks per frame: ``spurious_per_joint`` (Poisson mean) per joint type anywhere,
       and, with ``mirror_peak_chance``, a weak peak of the left joint at the right joint and vice versa
       (``spurious_height``); all above the default heatmap threshold 0.1;
@@ -445,7 +448,7 @@ def realistic_maps(
         for j in range(num_joints):
             if not np.isfinite(net[j]).all():
                 continue
-            cx, cy = net[j] / stride - 0.5
+            cx, cy = net[j] / stride - 0.5 + rng.normal(0.0, position_noise, 2)
             blob(j, cx, cy, rng.uniform(*peak_height))
             if j in mirror and rng.random() < mirror_peak_chance:
                 blob(mirror[j], cx, cy, rng.uniform(*spurious_height))
