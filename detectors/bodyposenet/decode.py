@@ -31,7 +31,7 @@ those into people:
    joint types of which most end up in nobody mean the PAFs do not fit the
    heatmaps; :func:`decode_people` says so (:attr:`People.problem`, an
    :class:`~poselift.core.errors.InputWarning`), naming flipped PAF signs when
-   the negated PAFs link the peaks (:data:`PROBLEMS`). Swapped left/right
+   decoding with the negated PAFs puts most of them in people (:data:`PROBLEMS`). Swapped left/right
    heatmap channels are not detectable this way (nor in general).
 
 All settings are in :class:`DecodeSettings`, defaulting to the values TAO
@@ -507,7 +507,7 @@ PROBLEMS: dict[str, str] = {
                 "channel order (--paf-order / DecodeSettings.from_preset) and the PAF thresholds (most strong "
                 "peaks are in nobody)",
     "flipped": "the PAFs point the other way along the limbs: with their sign flipped they link the strong "
-               "heatmap peaks into people, as given they do not; the network's limbs run from the second "
+               "heatmap peaks into people, as given they leave most in nobody; the network's limbs run from the second "
                "joint to the first: negate the PAFs (pafs = -pafs)",
 }
 """Mistakes in the maps that the decoder can see, by :attr:`People.problem` key. Not among them: heatmap
@@ -516,30 +516,31 @@ that are as consistent as the right ones: a person seen from behind looks like t
 apart from the maps in general."""
 
 
-def _diagnose(peaks: Sequence[np.ndarray], groups, paf: np.ndarray, conns, limb_args, settings: DecodeSettings
+def _diagnose(peaks: Sequence[np.ndarray], groups, paf: np.ndarray, limb_args, settings: DecodeSettings
               ) -> str | None:
     """``None`` or a :data:`PROBLEMS` key: strong peaks (``settings.strong_peak``) in ``min_parts`` or more
-    joint types of the topology, of which more than half are in nobody; ``"flipped"`` when the negated PAFs link at least
-    twice as many candidate pairs (and at least ``min_parts``) as the PAFs as given."""
+    joint types of the topology, of which more than half are in nobody; ``"flipped"`` when decoding with the
+    negated PAFs puts at least half of them in people."""
     linkable = {j for limb in settings.limbs for j in limb}  # joint types the topology can put in a person
     strong = [np.flatnonzero(p[:, 2] >= settings.strong_peak) if j in linkable else np.zeros(0, np.intp)
               for j, p in enumerate(peaks)]
-    types = sum(len(s) > 0 for s in strong)
-    if types < max(settings.min_parts, 2):
+    if sum(len(s) > 0 for s in strong) < max(settings.min_parts, 2):
         return None
-    used = [set() for _ in peaks]
-    for parts, _, _ in groups:
-        for j, c in enumerate(parts):
-            if c >= 0:
-                used[j].add(c)
     total = sum(len(s) for s in strong)
-    in_people = sum(sum(int(c) in used[j] for c in s) for j, s in enumerate(strong))
-    if in_people * 2 >= total:
+
+    def in_people(found) -> int:
+        used = [set() for _ in peaks]
+        for parts, _, _ in found:
+            for j, c in enumerate(parts):
+                if c >= 0:
+                    used[j].add(c)
+        return sum(sum(int(c) in used[j] for c in s) for j, s in enumerate(strong))
+
+    if in_people(groups) * 2 >= total:
         return None
-    linked = sum(len(c) for c in conns)
-    flipped = sum(len(score_limbs(peaks[a], peaks[b], -paf, ch, *limb_args, settings))
-                  for (a, b), ch in zip(settings.limbs, settings.channels))
-    return "flipped" if flipped >= max(2 * linked, settings.min_parts, 1) else "unlinked"
+    negated = [score_limbs(peaks[a], peaks[b], -paf, ch, *limb_args, settings)
+               for (a, b), ch in zip(settings.limbs, settings.channels)]
+    return "flipped" if in_people(assemble_people(peaks, negated, settings)) * 2 >= total else "unlinked"
 
 
 def decode_people(
@@ -589,7 +590,7 @@ def decode_people(
         for (a, b), ch in zip(settings.limbs, settings.channels)
     ]
     groups = assemble_people(peaks, conns, settings)
-    problem = _diagnose(peaks, groups, paf, conns, (cell_size, ratio, image_width), settings)
+    problem = _diagnose(peaks, groups, paf, (cell_size, ratio, image_width), settings)
     if problem is not None and warn:
         warnings.warn(f"decode_people: {PROBLEMS[problem]}", InputWarning, stacklevel=2)
     if not groups:

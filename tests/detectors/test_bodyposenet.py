@@ -452,3 +452,9 @@ def test_an_empty_realistic_frame_is_not_a_mistake():
             found = decode_people(hm, paf, DecodeSettings.from_preset("openpose-coco18"), (8 / 0.6, 8 / 0.6),
                                   640, layout="CHW")
         assert len(found) == 0 and found.problem is None
+    # the detector's rule before (nobody found, 4+ joint types with a peak above 0.1) fired on such a frame
+    net = BodyPoseNet(bodyposenet_standin(np.moveaxis(hm, 0, -1), np.moveaxis(paf, 0, -1)), providers="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        assert len(net(_frame())) == 0
+    assert net.unlinked_frames == 0 and net.weak_frames == 0
