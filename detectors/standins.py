@@ -39,6 +39,7 @@ from poselift.detectors.bodyposenet import (
 __all__ = [
     "person_template",
     "synthesize_maps",
+    "realistic_maps",
     "bodyposenet_standin",
     "bodypose3dnet_standin",
     "marker_level",
@@ -372,3 +373,112 @@ def bodyposenet_blob_standin(input_size: tuple[int, int] | None = (384, 288), nu
              nh.from_array(np.zeros((), np.float32), "zero")]
     graph = helper.make_graph(nodes, "bodyposenet_blob_standin", [x], [hm_out, paf_out], initializer=inits)
     return _finish(helper, onnx, graph)
+
+
+def realistic_maps(
+    people: Sequence[np.ndarray],
+    input_size: tuple[int, int] = (384, 256),
+    image_size: tuple[int, int] | None = None,
+    stride: int = 8,
+    paf_stride: int = 8,
+    seed: int = 0,
+    limbs: Sequence[tuple[int, int]] = BODYPOSENET_LIMBS,
+    num_joints: int = 18,
+    peak_height: tuple[float, float] = (0.55, 0.95),
+    position_noise: float = 0.25,
+    sigma: float = 1.1,
+    spurious_per_joint: float = 2.0,
+    spurious_height: tuple[float, float] = (0.1, 0.35),
+    mirror_peak_chance: float = 0.5,
+    paf_magnitude: tuple[float, float] = (0.5, 0.9),
+    paf_width: float = 0.8,
+    paf_angle_noise: float = 8.0,
+    noise: float = 0.02,
+) -> tuple[np.ndarray, np.ndarray]:
+    """BodyPoseNet/OpenPose-shaped outputs with a trained network's imperfections, for people whose joints are known.
+
+    Unlike :func:`synthesize_maps` (ideal training targets: every peak 1, unit PAFs, nothing else), a
+    trained bottom-up network's maps have (values chosen here, not measured on a network: no such weights
+    are available offline):
+
+    * true peaks of varied height (``peak_height``, uniform) and width (``sigma`` cells; the training
+      target of OpenPose-style networks is a Gaussian of 7 input pixels, 0.9 cells at stride 8), off the
+      joint by a localisation error (``position_noise`` cells, standard deviation per axis; the PAFs
+      follow the true limbs);
+    * many low false peaks per frame: ``spurious_per_joint`` (Poisson mean) per joint type anywhere,
+      and, with ``mirror_peak_chance``, a weak peak of the left joint at the right joint and vice versa
+      (``spurious_height``); all above the default heatmap threshold 0.1;
+    * PAFs shorter than unit length (``paf_magnitude`` per limb), fading across the limb (Gaussian of
+      ``paf_width`` cells), with a direction error (``paf_angle_noise`` degrees per limb and per cell)
+      and noise everywhere (``noise``, standard deviation, also on the heatmaps' background as
+      ``noise / 2`` in absolute value).
+
+    Both maps are at ``stride`` / ``paf_stride`` (8 and 8: Lightweight OpenPose; TAO's PAFs are at 2).
+
+    Returns:
+        ``heatmaps (H/stride, W/stride, J + 1)`` and ``pafs (H/paf_stride, W/paf_stride, 2 * limbs)``,
+        float32, channels last, PAF channels in the order of ``limbs`` (limb ``k`` on ``2k, 2k + 1``).
+    """
+    rng = np.random.default_rng(seed)
+    nw, nh = input_size
+    iw, ih = image_size or input_size
+    r = min(nw / iw, nh / ih)
+    rx, ry = int(round(iw * r)) / iw, int(round(ih * r)) / ih
+    hh, hw = nh // stride, nw // stride
+    ph, pw = nh // paf_stride, nw // paf_stride
+    gy, gx = np.mgrid[0:hh, 0:hw].astype(np.float64)
+    hm = np.abs(rng.normal(0.0, noise / 2, (hh, hw, num_joints + 1)))
+    hm[..., num_joints] = 0.0
+
+    def blob(j, cx, cy, height):
+        g = height * np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / (2 * sigma**2))
+        hm[..., j] = np.maximum(hm[..., j], g)
+
+    from poselift.core.layouts import BODYPOSENET18
+
+    names = BODYPOSENET18.joints if num_joints == BODYPOSENET18.num_joints else None
+    mirror = {}
+    if names is not None:
+        for j, n in enumerate(names):
+            for a, b in (("left_", "right_"), ("right_", "left_")):
+                if n.startswith(a):
+                    mirror[j] = names.index(b + n[len(a):])
+    nets = [np.asarray(kp, np.float64) * np.array([rx, ry]) for kp in people]  # frame -> network pixels
+    for net in nets:
+        for j in range(num_joints):
+            if not np.isfinite(net[j]).all():
+                continue
+            cx, cy = net[j] / stride - 0.5 + rng.normal(0.0, position_noise, 2)
+            blob(j, cx, cy, rng.uniform(*peak_height))
+            if j in mirror and rng.random() < mirror_peak_chance:
+                blob(mirror[j], cx, cy, rng.uniform(*spurious_height))
+    for j in range(num_joints):
+        for _ in range(rng.poisson(spurious_per_joint)):
+            blob(j, rng.uniform(0, hw - 1), rng.uniform(0, hh - 1), rng.uniform(*spurious_height))
+    hm[..., num_joints] = np.clip(1 - hm[..., :num_joints].max(-1), 0, 1)
+    py, px = np.mgrid[0:ph, 0:pw].astype(np.float64)
+    field = np.zeros((ph, pw, 2 * len(limbs)))
+    weight = np.zeros((ph, pw, len(limbs)))
+    for net in nets:
+        for k, (a, b) in enumerate(limbs):
+            if not (np.isfinite(net[a]).all() and np.isfinite(net[b]).all()):
+                continue
+            pa, pb = net[a] / paf_stride - 0.5, net[b] / paf_stride - 0.5
+            d = pb - pa
+            length = float(np.hypot(*d))
+            if length < 1e-9:
+                continue
+            u = d / length
+            qx, qy = px - pa[0], py - pa[1]
+            along = qx * u[0] + qy * u[1]
+            across = np.abs(qx * u[1] - qy * u[0])
+            on = (along >= -0.5) & (along <= length + 0.5) & (across <= 2.5 * paf_width)
+            strength = rng.uniform(*paf_magnitude) * np.exp(-(across[on] ** 2) / (2 * paf_width**2))
+            angle = np.arctan2(u[1], u[0]) + np.deg2rad(rng.normal(0, paf_angle_noise)
+                                                        + rng.normal(0, paf_angle_noise, on.sum()))
+            field[on, 2 * k] += strength * np.cos(angle)
+            field[on, 2 * k + 1] += strength * np.sin(angle)
+            weight[on, k] += 1
+    field /= np.repeat(np.maximum(weight, 1), 2, axis=-1)
+    field += rng.normal(0.0, noise, field.shape)
+    return hm.astype(np.float32), field.astype(np.float32)

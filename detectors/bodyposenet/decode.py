@@ -27,6 +27,12 @@ those into people:
    connection that would give a person a second joint of the same kind is
    dropped, so two people are never joined. People with fewer than
    ``min_parts`` joints or a mean score below ``min_mean_score`` are dropped.
+4. **diagnosis**: strong peaks (``strong_peak``, 0.5) in ``min_parts`` or more
+   joint types of which most end up in nobody mean the PAFs do not fit the
+   heatmaps; :func:`decode_people` says so (:attr:`People.problem`, an
+   :class:`~poselift.core.errors.InputWarning`), naming flipped PAF signs when
+   decoding with the negated PAFs puts most of them in people (:data:`PROBLEMS`). Swapped left/right
+   heatmap channels are not detectable this way (nor in general).
 
 All settings are in :class:`DecodeSettings`, defaulting to the values TAO
 uses (*reported*, from the TAO BodyPoseNet inference configuration:
@@ -42,12 +48,13 @@ centred at network-input pixel ``(g + 0.5) * stride``.
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from poselift.core.errors import InputError, numeric_array
+from poselift.core.errors import InputError, InputWarning, numeric_array
 
 BODYPOSENET_LIMBS: tuple[tuple[int, int], ...] = (
     (1, 8), (8, 9), (9, 10), (1, 11), (11, 12), (12, 13), (1, 2), (2, 3), (3, 4), (2, 16),
@@ -103,6 +110,9 @@ class DecodeSettings:
         length_prior: limbs longer than ``length_prior * image_width`` are penalised.
         min_parts: people with fewer joints are dropped.
         min_mean_score: people whose score per joint is lower are dropped.
+        strong_peak: heatmap peaks at least this high are taken as joints some person should have: when
+            ``min_parts`` or more joint types have such peaks and most of these peaks end up in nobody,
+            the PAFs do not fit the heatmaps (:data:`PROBLEMS`).
     """
 
     limbs: tuple[tuple[int, int], ...] = BODYPOSENET_LIMBS
@@ -119,6 +129,7 @@ class DecodeSettings:
     length_prior: float = 0.5
     min_parts: int = 4
     min_mean_score: float = 0.4
+    strong_peak: float = 0.5
 
     def __post_init__(self) -> None:
         for a, b in self.limbs:
@@ -164,18 +175,22 @@ class People:
         keypoints: ``(P, J, 2)`` image pixels; NaN where a joint was not found.
         confidence: ``(P, J)`` heatmap peak heights (sub-cell fitted); 0 where not found.
         scores: ``(P,)`` score per found joint (joint peaks + limb scores over joint count).
+        problem: ``None``, or a key of :data:`PROBLEMS` when the maps show a detectable mistake (strong
+            heatmap peaks that the PAFs do not link into people).
     """
 
     keypoints: np.ndarray
     confidence: np.ndarray
     scores: np.ndarray
+    problem: str | None = None
 
     def __len__(self) -> int:
         return len(self.keypoints)
 
     @classmethod
-    def empty(cls, num_joints: int = 18) -> "People":
-        return cls(np.zeros((0, num_joints, 2), np.float32), np.zeros((0, num_joints), np.float32), np.zeros(0, np.float32))
+    def empty(cls, num_joints: int = 18, problem: str | None = None) -> "People":
+        return cls(np.zeros((0, num_joints, 2), np.float32), np.zeros((0, num_joints), np.float32),
+                   np.zeros(0, np.float32), problem)
 
     def boxes(self, margin: float = 0.1) -> np.ndarray:
         """``(P, 4)`` boxes ``x0, y0, x1, y1`` around each person's found joints, enlarged by ``margin`` per side."""
@@ -487,6 +502,47 @@ def _channels_last(maps: np.ndarray, counts: tuple[int, ...], layout: str, what:
                      f"layout {layout!r}); got shape {maps.shape}")
 
 
+PROBLEMS: dict[str, str] = {
+    "unlinked": "joint types have strong heatmap peaks but no limb links them into a person: check the PAF "
+                "channel order (--paf-order / DecodeSettings.from_preset) and the PAF thresholds (most strong "
+                "peaks are in nobody)",
+    "flipped": "the PAFs point the other way along the limbs: with their sign flipped they link the strong "
+               "heatmap peaks into people, as given they leave most in nobody; the network's limbs run from the second "
+               "joint to the first: negate the PAFs (pafs = -pafs)",
+}
+"""Mistakes in the maps that the decoder can see, by :attr:`People.problem` key. Not among them: heatmap
+channels of left and right joints swapped (a network that labels the left wrist as the right one gives maps
+that are as consistent as the right ones: a person seen from behind looks like that), which cannot be told
+apart from the maps in general."""
+
+
+def _diagnose(peaks: Sequence[np.ndarray], groups, paf: np.ndarray, limb_args, settings: DecodeSettings
+              ) -> str | None:
+    """``None`` or a :data:`PROBLEMS` key: strong peaks (``settings.strong_peak``) in ``min_parts`` or more
+    joint types of the topology, of which more than half are in nobody; ``"flipped"`` when decoding with the
+    negated PAFs puts at least half of them in people."""
+    linkable = {j for limb in settings.limbs for j in limb}  # joint types the topology can put in a person
+    strong = [np.flatnonzero(p[:, 2] >= settings.strong_peak) if j in linkable else np.zeros(0, np.intp)
+              for j, p in enumerate(peaks)]
+    if sum(len(s) > 0 for s in strong) < max(settings.min_parts, 2):
+        return None
+    total = sum(len(s) for s in strong)
+
+    def in_people(found) -> int:
+        used = [set() for _ in peaks]
+        for parts, _, _ in found:
+            for j, c in enumerate(parts):
+                if c >= 0:
+                    used[j].add(c)
+        return sum(sum(int(c) in used[j] for c in s) for j, s in enumerate(strong))
+
+    if in_people(groups) * 2 >= total:
+        return None
+    negated = [score_limbs(peaks[a], peaks[b], -paf, ch, *limb_args, settings)
+               for (a, b), ch in zip(settings.limbs, settings.channels)]
+    return "flipped" if in_people(assemble_people(peaks, negated, settings)) * 2 >= total else "unlinked"
+
+
 def decode_people(
     heatmaps: np.ndarray,
     pafs: np.ndarray,
@@ -494,6 +550,7 @@ def decode_people(
     cell_size: tuple[float, float] = (1.0, 1.0),
     image_width: float | None = None,
     layout: str = "HWC",
+    warn: bool = True,
 ) -> People:
     """Heatmaps + PAFs of one image to people.
 
@@ -509,6 +566,9 @@ def decode_people(
         layout: ``"HWC"`` (channels last, TAO's) or ``"CHW"`` (channels first, PyTorch/OpenVINO's). Maps
             whose channel counts sit on the other axis are refused with a message saying to pass the
             other layout or transpose, never decoded into nobody.
+        warn: give an :class:`~poselift.core.errors.InputWarning` when the maps show a detectable mistake
+            (:data:`PROBLEMS`: strong peaks in several joint types that the PAFs leave mostly unlinked,
+            and whether negating the PAFs links them); :attr:`People.problem` says it either way.
 
     Returns:
         :class:`People` (zero people is a valid answer).
@@ -530,8 +590,11 @@ def decode_people(
         for (a, b), ch in zip(settings.limbs, settings.channels)
     ]
     groups = assemble_people(peaks, conns, settings)
+    problem = _diagnose(peaks, groups, paf, (cell_size, ratio, image_width), settings)
+    if problem is not None and warn:
+        warnings.warn(f"decode_people: {PROBLEMS[problem]}", InputWarning, stacklevel=2)
     if not groups:
-        return People.empty(nj)
+        return People.empty(nj, problem)
     kp = np.full((len(groups), nj, 2), np.nan, np.float32)
     conf = np.zeros((len(groups), nj), np.float32)
     scores = np.zeros(len(groups), np.float32)
@@ -542,4 +605,4 @@ def decode_people(
                 kp[p, j] = (peaks[j][c, :2] + 0.5) * cs
                 conf[p, j] = peaks[j][c, 2]
         scores[p] = score / count
-    return People(kp, conf, scores)
+    return People(kp, conf, scores, problem)

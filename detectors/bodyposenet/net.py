@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 
 from poselift.core.errors import InputError, InputWarning, SignatureError
-from poselift.detectors.bodyposenet.decode import DecodeSettings, People, decode_people
+from poselift.detectors.bodyposenet.decode import PROBLEMS, DecodeSettings, People, decode_people
 from poselift.detectors.images import check_image, resize_image, tile_starts, to_network_input
 from poselift.detectors.runtime import OnnxModel, check_input_size, format_shape
 
@@ -169,7 +169,7 @@ class BodyPoseNet:
         self._check_outputs_static()
         self.last_timing: dict[str, float] = {}
         self.weak_frames = 0  # frames with nobody found and every heatmap below the threshold
-        self.unlinked_frames = 0  # frames with joint peaks but nobody assembled
+        self.unlinked_frames = 0  # frames with strong joint peaks that the PAFs leave unlinked
         self._warned: set[str] = set()
 
     @property
@@ -411,8 +411,10 @@ class BodyPoseNet:
         A frame where nobody is found while every heatmap value is below the heatmap threshold counts
         in :attr:`weak_frames` and, the first time, gives an :class:`~poselift.core.errors.InputWarning`
         ("check the preprocessing"): a network fed with another channel order, mean or scale than it was
-        trained with answers that way. A frame with peaks for several joint types but nobody assembled
-        counts in :attr:`unlinked_frames` and warns once too ("check the PAF channel order").
+        trained with answers that way. A frame with strong peaks for several joint types that the PAFs
+        leave mostly unlinked counts in :attr:`unlinked_frames` and warns once too ("check the PAF channel
+        order", or "negate the PAFs" when the negated PAFs link them: the decoder's
+        :attr:`~poselift.detectors.bodyposenet.decode.People.problem`).
         """
         import time
 
@@ -425,25 +427,22 @@ class BodyPoseNet:
             for k, v in extra.items():
                 timing[k] = timing.get(k, 0.0) + v
         t0 = time.perf_counter()
-        people = decode_people(hm, paf, s.decode, cell, image_width=float(img.shape[1]))
+        people = decode_people(hm, paf, s.decode, cell, image_width=float(img.shape[1]), warn=False)
         timing["decode"] = timing.get("decode", 0.0) + time.perf_counter() - t0
         self.last_timing = timing
-        if len(people) == 0 and hm.size:
+        if people.problem is not None:  # the decoder's diagnosis (PROBLEMS), counted here and said once
+            self.unlinked_frames += 1
+            self._warn_once(people.problem, f"{PROBLEMS[people.problem]} (BodyPoseNet.unlinked_frames counts "
+                            "such frames)")
+        elif len(people) == 0 and hm.size:
             d = s.decode
-            per_joint = hm[..., : d.num_joints].reshape(-1, d.num_joints).max(0)
-            peak = float(per_joint.max())
+            peak = float(hm[..., : d.num_joints].max())
             if peak < d.heatmap_threshold:
                 self.weak_frames += 1
                 self._warn_once("weak", f"nobody found and the strongest heatmap value is {peak:.3g}, below the "
                                 f"threshold {d.heatmap_threshold}: check the preprocessing (channel order "
                                 f"{s.channel_order}, mean {tuple(s.mean)}, scale {s.scale:.4g}) and that the maps "
                                 "are the network's heatmaps (BodyPoseNet.weak_frames counts such frames)")
-            elif int((per_joint >= d.heatmap_threshold).sum()) >= max(d.min_parts, 2):
-                self.unlinked_frames += 1
-                self._warn_once("unlinked", f"{int((per_joint >= d.heatmap_threshold).sum())} joint types have "
-                                "heatmap peaks but no limb links them into a person: check the PAF channel order "
-                                "(--paf-order / DecodeSettings.from_preset) and the PAF thresholds "
-                                "(BodyPoseNet.unlinked_frames counts such frames)")
         return people
 
     def _warn_once(self, kind: str, message: str) -> None:

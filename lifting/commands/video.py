@@ -203,6 +203,10 @@ def cmd_detect(args: argparse.Namespace) -> int:
         result.attrs["weak_frames"] = int(net.weak_frames)
         print(f"warning: {net.weak_frames} frame(s) with nobody found and every heatmap below the threshold: check "
               "the preprocessing (--channel-order, --mean, --scale) and --paf-order", file=sys.stderr)
+    if getattr(net, "unlinked_frames", 0):
+        result.attrs["unlinked_frames"] = int(net.unlinked_frames)
+        print(f"warning: {net.unlinked_frames} frame(s) with strong heatmap peaks that the PAFs leave mostly "
+              "unlinked: check --paf-order (or the PAFs' sign)", file=sys.stderr)
     write_keypoints_h5(args.out, result)
     n = max(timing["frames"], 1)
     print(

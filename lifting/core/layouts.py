@@ -41,6 +41,7 @@ __all__ = [
     "register_layout",
     "register_mapping",
     "get_mapping",
+    "conversions",
     "convert",
     "reachable",
     "reachable_from",
@@ -369,13 +370,18 @@ class LayoutMapping:
     def apply(self, points: np.ndarray, confidence: np.ndarray | None = None):
         """Convert ``points`` ``(..., J_src, F)`` to ``(..., J_dst, F)``.
 
+        A missing input joint (any coordinate NaN or infinite, as detectors report a joint they did not
+        find) stays local: only the output joints computed from it are NaN (confidence 0); every other
+        output joint is exactly the conversion of the complete pose.
+
         Args:
             points: joint coordinates (any number of coordinates ``F``).
             confidence: optional ``(..., J_src)`` scores.
 
         Returns:
             ``points_dst`` or ``(points_dst, confidence_dst)`` when a confidence
-            was given. Missing joints are NaN with confidence 0.
+            was given. Missing joints (the mapping cannot give them, or an input they use is missing)
+            are NaN with confidence 0.
         """
         src = get_layout(self.src)
         points = np.asarray(points)
@@ -383,10 +389,12 @@ class LayoutMapping:
             raise InputError(f"points ({self.src} -> {self.dst}): expected numbers, got dtype {points.dtype}")
         src.check(points, f"points ({self.src} -> {self.dst})")
         w = self.weights.astype(points.dtype if points.dtype.kind == "f" else np.float64)
+        absent = self._absent(points)  # (..., J_dst): an input joint it uses is missing, or it has none
+        if points.dtype.kind == "f":  # a 0 weight times a NaN would spread one missing joint to every output
+            found = np.isfinite(points).all(-1, keepdims=True)
+            points = np.where(found, points, 0)
         out = np.einsum("dj,...jf->...df", w, points)
-        miss = list(self.missing)
-        if miss:
-            out[..., miss, :] = np.nan
+        out[absent] = np.nan
         if confidence is None:
             return out
         confidence = np.asarray(confidence)
@@ -397,8 +405,17 @@ class LayoutMapping:
                              f"points {points.shape} (expected {points.shape[:-1]})")
         used = self.weights != 0  # (J_dst, J_src)
         c = np.where(used, confidence[..., None, :], np.inf).min(-1)
-        c[..., miss] = 0.0
+        c[absent] = 0.0
         return out, c.astype(confidence.dtype if confidence.dtype.kind == "f" else np.float32)
+
+    def _absent(self, points: np.ndarray) -> np.ndarray:
+        """``(..., J_dst)`` bool: output joints this mapping cannot give for ``points`` ``(..., J_src, F)``:
+        those it never gives (:attr:`missing`) and those computed from a missing (non-finite) input joint."""
+        lost = ~np.isfinite(points).all(-1) if points.dtype.kind == "f" else np.zeros(points.shape[:-1], bool)
+        used = (self.weights != 0).astype(np.float32)  # (J_dst, J_src)
+        absent = (lost.astype(np.float32) @ used.T) > 0
+        absent[..., list(self.missing)] = True
+        return absent
 
 
 def mapping_from_rules(src: str | Layout, dst: str | Layout, rules: Mapping[str, object]) -> LayoutMapping:
@@ -453,12 +470,18 @@ def get_mapping(src: str | Layout, dst: str | Layout) -> LayoutMapping:
         raise LayoutError(f"no conversion from {s!r} to {d!r}; known: {known}") from None
 
 
+def conversions() -> list[tuple[str, str]]:
+    """The registered ``(src, dst)`` conversions (identities not included), sorted."""
+    return sorted(_MAPPINGS)
+
+
 def convert(points, src: str | Layout, dst: str | Layout, confidence=None):
     """Convert ``points`` ``(..., J_src, F)`` from layout ``src`` to ``dst``.
 
     Shorthand for ``get_mapping(src, dst).apply(points, confidence)``: returns
     ``points_dst`` or ``(points_dst, confidence_dst)``; joints ``dst`` has and
-    ``src`` cannot give are NaN with confidence 0.
+    ``src`` cannot give are NaN with confidence 0. A missing (NaN) input joint makes only the output
+    joints computed from it NaN (confidence 0): one lost wrist costs a wrist, not the person.
 
     Raises:
         LayoutError: an unknown layout or no registered conversion.

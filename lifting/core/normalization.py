@@ -24,7 +24,9 @@ semi-supervised back-projection need ``"image"``) and the scale: the 3D comes ou
 training bodies; :func:`scale_to_body_height` rescales it when the person's height is known. The scale
 is one number per sequence (a median), so a person walking towards the camera still grows within the
 clip; frames where the joints used have confidence 0 (filled, not detected) are left out of the
-median when any frame has them detected.
+median when any frame has them detected. Missing (NaN) joints stay local: they stay NaN, a frame missing
+a joint the size needs is left out of the median, and a frame missing a hip takes its centre
+interpolated from the neighbouring frames, with a warning; no frame to measure from is an error.
 
 ``TORSO_UNIT`` and ``BBOX_UNIT`` put a Human3.6M person at about the size the ``"image"``
 normalisation gives (torso ~0.5 m at ~5.5 m with f ~ 1145 px in a 1000 px wide image: ~0.2;
@@ -39,10 +41,12 @@ Human3.6M's subjects).
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from poselift.core.camera import normalize_screen
-from poselift.core.errors import InputError
+from poselift.core.errors import InputError, InputWarning
 from poselift.core.layouts import Layout, get_layout
 
 __all__ = [
@@ -88,18 +92,41 @@ def _median_over(values: np.ndarray, usable: np.ndarray) -> float:
     return float(np.median(values[ok])) if ok.any() else float("nan")
 
 
+def _hip_centres(kp: np.ndarray, hips: list[int]) -> np.ndarray:
+    """``(T, 2)`` hip midpoints; a frame missing a hip takes the centre interpolated in time from the frames
+    that have both (held at the ends), with an :class:`~poselift.core.errors.InputWarning` saying how many."""
+    centre = kp[:, hips].mean(1)
+    found = np.isfinite(centre).all(-1)
+    if found.all():
+        return centre
+    if not found.any():
+        raise InputError(f"cannot centre the person: a hip (left_hip/right_hip) is missing (NaN) in all "
+                         f"{len(kp)} frames; use the 'image' normalisation for this sequence")
+    t = np.arange(len(kp))
+    for k in range(centre.shape[1]):
+        centre[~found, k] = np.interp(t[~found], t[found], centre[found, k])
+    warnings.warn(f"{int((~found).sum())} of {len(kp)} frames miss a hip (NaN): their centre is interpolated "
+                  "from the neighbouring frames' hip midpoints", InputWarning, stacklevel=3)
+    return centre
+
+
 def person_size(keypoints, layout: str | Layout, mode: str, confidence=None) -> tuple[float, np.ndarray]:
     """The person's size ``s`` (one number, pixels) and centre ``c_t`` ``(T, 2)`` for ``"torso"``/``"bbox"``.
 
+    Missing joints (NaN) stay local: a frame missing a hip or shoulder is left out of the torso median, a
+    missing joint out of its frame's box; a frame missing a hip takes its centre from the neighbouring
+    frames (interpolated in time, with an :class:`~poselift.core.errors.InputWarning`).
+
     Args:
-        keypoints: ``(T, J, 2)`` pixels.
+        keypoints: ``(T, J, 2)`` pixels; NaN where a joint is missing.
         layout: their joint layout (needs ``left_hip``, ``right_hip``, ``left_shoulder``, ``right_shoulder``).
         mode: ``"torso"`` or ``"bbox"``.
         confidence: ``(T, J)``; frames whose needed joints all have confidence > 0 make the median
             (all frames when none has).
 
     Raises:
-        InputError: the size cannot be measured (every frame degenerate).
+        InputError: the size cannot be measured (every frame degenerate or missing the joints it needs),
+            or no frame has both hips.
         LayoutError: the layout lacks hips or shoulders.
     """
     lay = get_layout(layout)
@@ -107,24 +134,30 @@ def person_size(keypoints, layout: str | Layout, mode: str, confidence=None) -> 
     lay.check(kp, "keypoints")
     conf = np.ones(kp.shape[:2]) if confidence is None else np.asarray(confidence, np.float64)
     hips, shoulders = _indices(lay, _HIPS), _indices(lay, _SHOULDERS)
-    centre = kp[:, hips].mean(1)
+    found = np.isfinite(kp).all(-1)  # (T, J)
     if mode == "torso":
-        per_frame = np.linalg.norm(kp[:, shoulders].mean(1) - centre, axis=-1)
+        per_frame = np.linalg.norm(kp[:, shoulders].mean(1) - kp[:, hips].mean(1), axis=-1)  # NaN: left out
         usable = (conf[:, hips + shoulders] > 0).all(1)
     elif mode == "bbox":
-        seen = conf > 0
-        seen[~seen.any(1)] = True  # a frame without any detected joint: its box from all joints
+        seen = (conf > 0) & found
+        none = ~seen.any(1)
+        seen[none] = found[none]  # a frame without any detected joint: its box from all the joints it has
         lo = np.where(seen[..., None], kp, np.inf).min(1)
         hi = np.where(seen[..., None], kp, -np.inf).max(1)
-        per_frame = (hi - lo).max(-1)
+        with np.errstate(invalid="ignore"):
+            per_frame = (hi - lo).max(-1)  # inf - inf: a frame without any joint, left out
         usable = seen.sum(1) >= 2
     else:
         raise InputError(f"person_size: mode must be 'torso' or 'bbox', got {mode!r}")
+    if not np.isfinite(per_frame).any():
+        need = "hips and shoulders" if mode == "torso" else "two found joints"
+        raise InputError(f"cannot measure the person's {mode} size: no frame of {len(kp)} has its {need} "
+                         "(they are missing, NaN); use the 'image' normalisation for this sequence")
     s = _median_over(per_frame, usable)
     if not np.isfinite(s) or s <= 1e-6:
         raise InputError(f"cannot measure the person's {mode} size (median {s} px over {len(kp)} frames): "
                          "the hips/shoulders coincide; use the 'image' normalisation for this sequence")
-    return s, centre
+    return s, _hip_centres(kp, hips)
 
 
 def normalize_inputs(keypoints, image_size: tuple[int, int], layout: str | Layout = "h36m17",
@@ -133,6 +166,7 @@ def normalize_inputs(keypoints, image_size: tuple[int, int], layout: str | Layou
 
     ``mode="image"`` is exactly :func:`~poselift.core.camera.normalize_screen` (bit for bit);
     ``"torso"`` and ``"bbox"`` are described in the module docstring (``image_size`` is then unused).
+    A missing (NaN) joint stays NaN and changes no other joint (see :func:`person_size`).
     """
     check_normalization(mode)
     if mode == "image":
@@ -160,8 +194,10 @@ def _trunk_and_legs(layout: Layout) -> tuple[list[int], list[tuple[int, int, int
 def body_height(poses, layout: str | Layout = "h36m17") -> float:
     """Median over frames of the ankle-to-head-top chain length of ``poses`` ``(T, J, 3)`` (their units).
 
-    See the module docstring for the chain. Raises :class:`InputError` for a layout without a head top,
-    a trunk or legs, or poses with no finite frame.
+    See the module docstring for the chain. Missing joints (NaN) stay local: a frame missing a leg joint
+    takes the other leg's length; a frame missing a trunk joint or both legs is left out of the median.
+    Raises :class:`InputError` for a layout without a head top, a trunk or legs, or poses with no frame
+    that has the joints (naming the missing ones).
     """
     lay = get_layout(layout)
     p = np.asarray(poses, np.float64)
@@ -172,12 +208,17 @@ def body_height(poses, layout: str | Layout = "h36m17") -> float:
     length = np.zeros(len(p))
     for a, b in zip(trunk[:-1], trunk[1:]):
         length += np.linalg.norm(p[:, a] - p[:, b], axis=-1)
-    leg = np.mean([np.linalg.norm(p[:, h] - p[:, k], axis=-1) + np.linalg.norm(p[:, k] - p[:, a], axis=-1)
-                   for h, k, a in legs], axis=0)
-    length += leg
+    each = np.stack([np.linalg.norm(p[:, h] - p[:, k], axis=-1) + np.linalg.norm(p[:, k] - p[:, a], axis=-1)
+                     for h, k, a in legs], axis=0)  # (legs, T); NaN where a joint of that leg is missing
+    legs_found = np.isfinite(each)
+    leg = np.where(legs_found, each, 0.0).sum(0) / np.maximum(legs_found.sum(0), 1)
+    length = np.where(legs_found.any(0), length + leg, np.nan)
     ok = np.isfinite(length)
     if not ok.any():
-        raise InputError("poses have no finite frame to measure a body height")
+        used = sorted({*trunk, *(j for chain in legs for j in chain)})
+        gone = [lay.joints[j] for j in used if not np.isfinite(p[:, j]).all()]
+        raise InputError(f"poses have no frame with the joints a body height needs (missing, NaN, in some or "
+                         f"all frames: {gone})")
     return float(np.median(length[ok]))
 
 

@@ -191,3 +191,21 @@ def test_detect_preprocessing_flags_settings_file_and_the_weak_maps_warning(tmp_
     with pytest.raises(ValueError, match="apply to --detector bodyposenet only"):
         _run(["detect", str(video), "--model", str(model), "--out", str(out), "--detector", "bodypose3dnet",
               "--boxes", "full", "--channel-order", "BGR"])
+
+
+def test_detect_counts_and_stores_frames_whose_peaks_no_limb_links(tmp_path, capsys):
+    from poselift.core.errors import InputWarning
+    from poselift.detectors.standins import bodyposenet_blob_standin
+
+    frame = np.zeros((240, 320, 3), np.uint8)
+    frame[80:130, 140:190] = 255  # a bright blob: strong peaks for every joint; the stand-in has no PAFs
+    video = tmp_path / "blob.mp4"
+    write_video(video, [frame] * 4, fps=10)
+    model = tmp_path / "blob.onnx"
+    model.write_bytes(bodyposenet_blob_standin())
+    out = tmp_path / "kp.h5"
+    with pytest.warns(InputWarning, match="no limb links them into a person: check the PAF channel order"):
+        assert _run(["detect", str(video), "--model", str(model), "--out", str(out), "--providers", "cpu",
+                     "--quiet"]) == 0
+    assert "4 frame(s) with strong heatmap peaks that the PAFs leave mostly unlinked" in capsys.readouterr().err
+    assert read_keypoints_h5(out).attrs["unlinked_frames"] == 4

@@ -343,3 +343,118 @@ def test_settings_file_and_its_errors(tmp_path):
     path.write_text("paf_preset: openpose\n")
     with pytest.raises(InputError, match="unknown PAF preset 'openpose'"):
         load_settings(path)
+
+
+# --- realistic maps: the decoder's own diagnosis (issue 27) ---------------------------------------------
+
+def _openpose_maps(people, seed, image=IMAGE, input_size=(384, 288)):
+    """Lightweight-OpenPose-shaped maps: realistic_maps at stride 8 for both, PAFs in OpenPose's channel
+    order, channels first (as the issue's experiment fed them)."""
+    from poselift.detectors.bodyposenet import OPENPOSE_COCO18_LIMBS, OPENPOSE_COCO18_PAF_CHANNELS
+    from poselift.detectors.standins import realistic_maps
+
+    hm, by_limb = realistic_maps(people, input_size, image, seed=seed, limbs=OPENPOSE_COCO18_LIMBS)
+    paf = np.zeros_like(by_limb)
+    for k, (cx, cy) in enumerate(OPENPOSE_COCO18_PAF_CHANNELS):
+        paf[..., cx], paf[..., cy] = by_limb[..., 2 * k], by_limb[..., 2 * k + 1]
+    return np.moveaxis(hm, -1, 0), np.moveaxis(paf, -1, 0)
+
+
+def _crowd():
+    """Eight people of different sizes side by side across a 640x480 frame (144 true joints)."""
+    return [person_template(45 + 78 * i, top, h) for i, (top, h) in
+            enumerate(((40, 210), (90, 230), (50, 180), (200, 240), (60, 200), (150, 190), (30, 230), (120, 170)))]
+
+
+def test_realistic_maps_have_a_trained_networks_statistics():
+    from poselift.detectors.standins import realistic_maps
+
+    people = _crowd()
+    hm, paf = realistic_maps(people, (384, 288), IMAGE, seed=0)
+    peaks = find_peaks(np.moveaxis(hm[..., :18], -1, 0), 0.1)
+    values = np.concatenate([p[:, 2] for p in peaks])
+    assert len(values) > 1.25 * 18 * len(people)  # many more peaks above the threshold than true joints
+    assert ((values > 0.1) & (values < 0.4)).sum() > 0.2 * len(values)  # a crowd of weak false peaks
+    true = values[values >= 0.5]
+    assert 0.5 <= true.min() and true.max() < 0.96 and true.std() > 0.05  # true peaks of varied height
+    norm = np.linalg.norm(paf.reshape(*paf.shape[:2], -1, 2), axis=-1)
+    on = norm > 0.3
+    assert norm.max() < 0.95 and 0.4 < np.median(norm[on]) < 0.9  # PAFs shorter than unit length
+    assert 0.01 < np.median(norm[~on]) < 0.05  # and noisy everywhere
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_realistic_crowd_is_decoded_without_a_warning(seed):
+    import warnings
+
+    from poselift.detectors.bodyposenet import OPENPOSE_COCO18_LIMBS  # noqa: F401
+
+    people = _crowd()
+    hm, paf = _openpose_maps(people, seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        found = decode_people(hm, paf, DecodeSettings.from_preset("openpose-coco18"), (8 / 0.6, 8 / 0.6), 640,
+                              layout="CHW")
+    assert found.problem is None
+    # every person found (a stray fragment of a few joints may come on top, as from a real network), each
+    # with most of their joints near their place (the maps' localisation error is 0.25 cells, 3 px here)
+    assert len(people) <= len(found) <= len(people) + 1
+    for t in people:
+        near = (np.linalg.norm(found.keypoints - t[None], axis=-1) < 15.0).sum(1)  # (found,)
+        assert near.max() >= 12
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_flipped_paf_signs_warn_in_decode_people_and_in_the_detector(seed):
+    import warnings
+
+    people = _crowd()
+    hm, paf = _openpose_maps(people, seed)
+    settings = DecodeSettings.from_preset("openpose-coco18")
+    cell = (8 / 0.6, 8 / 0.6)
+    # the issue's experiment: decode_people on channel-first maps with every PAF sign flipped. Before, the
+    # only check lived in BodyPoseNet.__call__ (the ONNX path), so this call found nobody in silence.
+    with pytest.warns(InputWarning, match=r"PAFs point the other way .* negate the PAFs"):
+        flipped = decode_people(hm, -paf, settings, cell, 640, layout="CHW")
+    assert len(flipped) == 0 and flipped.problem == "flipped"
+    # PAFs in another channel order (each limb reads its neighbour's field): the other diagnosis
+    with pytest.warns(InputWarning, match="no limb links them into a person: check the PAF channel order"):
+        rolled = decode_people(hm, np.roll(paf, 2, axis=0), settings, cell, 640, layout="CHW")
+    assert rolled.problem == "unlinked"
+    # through the ONNX detector (TAO's channel table, channels last): counted, and said once
+    hm_tao, paf_tao = np.moveaxis(hm, 0, -1), np.moveaxis(paf, 0, -1)
+    from poselift.detectors.bodyposenet import BODYPOSENET_LIMBS, OPENPOSE_COCO18_LIMBS, OPENPOSE_COCO18_PAF_CHANNELS
+
+    tao = np.zeros_like(paf_tao)  # OpenPose's channels are TAO's, so this is a re-ordering check only
+    for limb, (cx, cy) in zip(OPENPOSE_COCO18_LIMBS, OPENPOSE_COCO18_PAF_CHANNELS):
+        k = BODYPOSENET_LIMBS.index(limb)
+        tao[..., 2 * k], tao[..., 2 * k + 1] = paf_tao[..., cx], paf_tao[..., cy]
+    net = BodyPoseNet(bodyposenet_standin(hm_tao, -tao), providers="cpu")
+    with pytest.warns(InputWarning, match="negate the PAFs"):
+        assert len(net(_frame())) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        net(_frame())  # once
+    assert net.unlinked_frames == 2 and net.weak_frames == 0
+    good = BodyPoseNet(bodyposenet_standin(hm_tao, tao), providers="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        assert len(people) <= len(good(_frame())) <= len(people) + 1 and good.unlinked_frames == 0
+
+
+def test_an_empty_realistic_frame_is_not_a_mistake():
+    import warnings
+
+    for seed in range(5):  # only weak false peaks: nobody, and no false alarm about the PAF order
+        hm, paf = _openpose_maps([], seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", InputWarning)
+            found = decode_people(hm, paf, DecodeSettings.from_preset("openpose-coco18"), (8 / 0.6, 8 / 0.6),
+                                  640, layout="CHW")
+        assert len(found) == 0 and found.problem is None
+    # the detector's rule before (nobody found, 4+ joint types with a peak above 0.1) fired on such a frame
+    net = BodyPoseNet(bodyposenet_standin(np.moveaxis(hm, 0, -1), np.moveaxis(paf, 0, -1)), providers="cpu")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InputWarning)
+        assert len(net(_frame())) == 0
+    assert net.unlinked_frames == 0 and net.weak_frames == 0
