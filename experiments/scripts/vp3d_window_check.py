@@ -76,6 +76,14 @@ def mirror(x: np.ndarray, left, right) -> np.ndarray:
     return out
 
 
+def vp3d_normalise(keypoints: np.ndarray, w: int, h: int) -> np.ndarray:
+    """VideoPose3D's screen normalisation of pixel keypoints ``(..., 2)`` (x in [-1, 1], y scaled alike), in its
+    number types: float32 pixels (its npz files) divided by ``w`` and doubled in float32, the offset
+    ``(1, h / w)`` subtracted in float64, the result stored back into the float32 array."""
+    kp = np.asarray(keypoints[..., :2], np.float32)
+    return (kp / w * 2 - np.array([1, h / w])).astype(np.float32)
+
+
 def vp3d_orders(n_pairs: int, epochs: int, seed: int = 1234) -> list[np.ndarray]:
     """The pair-list permutation of each epoch (one RandomState, continued across epochs)."""
     rng = np.random.RandomState(seed)
@@ -249,11 +257,13 @@ def poselift_side(cfg, epochs: int = 2):
     table, read, orders = poselift_samples(bank, trainer, get_layout(splits.layout_in).flip_permutation,
                                            get_layout(splits.layout_out).flip_permutation, epochs)
     inputs = [s.inputs(cfg.data.features, cfg.data.normalization) for s in cut]
+    # VideoPose3D's input normalisation, from the pixels
+    norm = max(float(np.abs(x - vp3d_normalise(s.keypoints, *s.image_size)).max()) for x, s in zip(inputs, cut))
     targets = [s.root_relative_3d() for s in cut]
     full = [len(s) for s in splits.train]
     return dict(inputs=inputs, targets=targets, bank=bank, samples=(table, read), orders=orders, full=full,
                 cut=cut, splits=splits, layouts=(get_layout(splits.layout_in), get_layout(splits.layout_out)),
-                model=model, batch=settings.batch_size, trainer=trainer)
+                model=model, batch=settings.batch_size, trainer=trainer, normalisation_max_abs=norm)
 
 
 def _sides(layout):
@@ -302,6 +312,7 @@ def main(argv=None) -> int:
                   chunks=(side["full"], cut, args.fraction), check_every=args.check_every)
     out = {k: v for k, v in rep.__dict__.items()}
     out["same_windows"] = rep.same_windows
+    out["input_normalisation_max_abs"] = side["normalisation_max_abs"]  # poselift's inputs vs VideoPose3D's rule
     text = json.dumps(out, indent=1, default=str)
     print(text)
     if args.json:
