@@ -139,3 +139,20 @@ def test_window_order_names_a_protocol_variant():
     cfg.train.window_order = "vp3d"
     p = resolve_protocol(cfg)
     assert p.name == "h36m-vp3d[window_order=vp3d]" and p.window_order == "vp3d"
+
+
+def test_a_run_with_videopose3ds_window_order_records_it(tmp_path):
+    from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
+    from poselift.experiments.runner import train_run
+
+    cfg = ExperimentConfig(
+        name="tiny", seed=0, device="cpu",
+        data=DataConfig(dataset="synthetic", path=None, train_subjects=[], test_subjects=[],
+                        synthetic=SyntheticConfig(subjects=1, test_subjects=1, num_frames=40, test_num_frames=40,
+                                                  motions=["walk"])),
+        model=ModelConfig(widths=[3], channels=8),
+        train=TrainSettings(epochs=1, batch_size=32, progress=False, window_order="vp3d"),
+        eval=EvalConfig(eval_every=0))
+    metrics = train_run(cfg, tmp_path / "run", progress=False)
+    assert metrics["protocol"]["window_order"] == "vp3d"
+    assert "window_order: vp3d" in (tmp_path / "run" / "config.yaml").read_text()
