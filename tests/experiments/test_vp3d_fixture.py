@@ -56,6 +56,27 @@ def test_parse_printout_reads_every_block():
     assert actions == {"Walking": {"mpjpe": 1.5, "p_mpjpe": 1.25, "n_mpjpe": 1.0, "mpjve": 0.5}} and frames == 12
 
 
+def test_the_real_file_has_the_keys_the_tests_reference_writes():
+    """The hand-written key list the importer's tests build their VideoPose3D checkpoints with is the real one."""
+    if not CKPT.is_file():
+        pytest.skip(f"VideoPose3D fixture not found in {FIXTURES}")
+    import importlib.util
+
+    from poselift.experiments.vp3d_import import read_vp3d_checkpoint
+
+    spec = importlib.util.spec_from_file_location("vp3d_import_tests", Path(__file__).with_name("test_vp3d_import.py"))
+    tests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tests)
+    vp3d_keys = tests.vp3d_keys
+
+    state = read_vp3d_checkpoint(CKPT)
+    assert sorted(state) == ["epoch", "lr", "model_pos", "model_traj", "optimizer", "random_state",
+                             "random_state_semi"]
+    assert sorted(state["model_pos"]) == vp3d_keys(2)  # -arc 3,3,3: two residual blocks
+    assert state["model_traj"] is None and state["random_state_semi"] is None  # not semi-supervised
+    assert tuple(state["model_pos"]["shrink.weight"].shape) == (51, 256, 1)
+
+
 @pytest.fixture(scope="module")
 def evaluated(tmp_path_factory):
     """(VideoPose3D's printout parsed, the imported run's metrics.json, what import printed)."""

@@ -84,6 +84,7 @@ def vp3d_checkpoint(path, widths=(3, 3, 3), j_in=17, j_out=17, channels=32, caus
     pos = randomised(VP3DTemporalModel(j_in, 2, j_out, widths, channels, causal), seed=seed)
     tr = randomised(VP3DTemporalModel(j_in, 2, 1, widths, channels, causal), seed=seed + 1) if traj else None
     assert sorted(pos.state_dict()) == vp3d_keys(len(widths) - 1)  # the reference really has VideoPose3D's keys
+    assert tr is None or sorted(tr.state_dict()) == vp3d_keys(len(widths) - 1)
     opt = torch.optim.Adam(pos.parameters(), lr=1e-3, amsgrad=True)
     pos(torch.randn(2, pos.receptive_field + 2, j_in, 2)).sum().backward()
     opt.step()  # a real optimizer state: tensors per parameter
