@@ -237,6 +237,10 @@ class Trainer:
         self.model = model.to(self.device)
         self.traj_model = traj_model.to(self.device) if traj_model is not None else None
         self.labelled, self.unlabelled = labelled, unlabelled
+        if settings.window_order == "vp3d" and unlabelled is not None:
+            warnings.warn("train.window_order vp3d orders the labelled windows as VideoPose3D does; the unlabelled "
+                          "windows are still drawn at random from the run's seed (VideoPose3D: a second shuffle, "
+                          "seeded 4321, running on over the epochs)", UserWarning, stacklevel=2)
         self.layout_in, self.layout_out = get_layout(layout_in), get_layout(layout_out)
         self.evaluate = evaluate
         self.eval_every = max(1, int(eval_every))

@@ -156,3 +156,15 @@ def test_a_run_with_videopose3ds_window_order_records_it(tmp_path):
     metrics = train_run(cfg, tmp_path / "run", progress=False)
     assert metrics["protocol"]["window_order"] == "vp3d"
     assert "window_order: vp3d" in (tmp_path / "run" / "config.yaml").read_text()
+
+
+def test_window_order_vp3d_with_unlabelled_windows_says_what_it_does_not_follow():
+    rng = np.random.default_rng(0)
+    x = [rng.normal(0, 0.3, (t, 17, 2)).astype(np.float32) for t in (12, 9)]
+    labelled = WindowBank(x, 3, targets=[rng.normal(0, 0.2, (len(a), 17, 3)) for a in x],
+                          trajectories=[rng.normal(0, 1, (len(a), 3)) for a in x])
+    unlabelled = WindowBank(x, 3, intrinsics=[np.ones(9, np.float32) for _ in x])
+    with pytest.warns(UserWarning, match="unlabelled windows are still drawn at random"):
+        Trainer(TemporalLifter(17, 17, (3,), 8), labelled, TrainSettings(batch_size=8, window_order="vp3d",
+                progress=False), "h36m17", "h36m17", device="cpu", unlabelled=unlabelled,
+                traj_model=TemporalLifter(17, 1, (3,), 8))
