@@ -15,7 +15,9 @@ name                   what it is
                        action, then the mean over actions; Protocol 1 on the raw network output
                        against the root-zeroed ground truth; an epoch holds every training window
                        twice (plain and mirrored); the labelled subset is one chunk per take, the
-                       same for every camera, cut out with its 2D.
+                       same for every camera, cut out with its 2D. One named difference: the epoch's
+                       order is drawn from the run's seed (``window_order=vp3d``: VideoPose3D's
+                       fixed-seed order; the windows themselves are the same, window by window).
 ``h36m-poselift-v1``   what poselift measured before it followed VideoPose3D (kept to compare old
                        numbers): S11 ``Directions`` evaluated; the predicted root subtracted before
                        Protocol 1; a random half of each batch mirrored; a separate labelled chunk per
@@ -43,6 +45,7 @@ from poselift.core.errors import ConfigError
 
 __all__ = [
     "FLIP_MODES",
+    "WINDOW_ORDERS",
     "ROOT_MODES",
     "SUBSET_RULES",
     "AVERAGING",
@@ -56,6 +59,12 @@ __all__ = [
 FLIP_MODES = ("duplicate", "random_half", "off")
 """``duplicate``: an epoch holds every training window twice, plain and mirrored, shuffled together (VideoPose3D);
 ``random_half``: every window once, a random half of each batch mirrored; ``off``: no flip augmentation."""
+
+WINDOW_ORDERS = ("seeded", "vp3d")
+"""How each training epoch's window order is drawn: ``seeded``: from the run's seed (poselift); ``vp3d``: VideoPose3D's
+``ChunkedGenerator`` order, a ``numpy.random.RandomState(1234)`` permutation of its pair list, the same in every run.
+Both are uniform shuffles of the same samples (experiments/scripts/vp3d_window_check.py compares them window by
+window)."""
 
 ROOT_MODES = ("raw", "subtract")
 """``raw``: Protocol 1 compares the network's output as it is with the root-zeroed ground truth (VideoPose3D; the
@@ -88,6 +97,9 @@ class Protocol:
         root: one of :data:`ROOT_MODES`.
         flip_mode: one of :data:`FLIP_MODES`.
         subset_rule: one of :data:`SUBSET_RULES`.
+        window_order: one of :data:`WINDOW_ORDERS` (``seeded`` for every registered protocol: the one way
+            ``h36m-vp3d`` and ``humaneva-vp3d`` differ from VideoPose3D's training, named; ``window_order=vp3d``
+            is the variant that follows it).
         flip_test: the published numbers this protocol is compared with used flip test-time augmentation.
         reference_train_windows, reference_test_frames: the counts the reference implementation has on the
             complete data (``None``: unknown); a run reports what its copy of the data lacks against them.
@@ -107,6 +119,7 @@ class Protocol:
     root: str = "raw"
     flip_mode: str = "duplicate"
     subset_rule: str = "vp3d"
+    window_order: str = "seeded"
     flip_test: bool = True
     reference_train_windows: int | None = None
     reference_test_frames: int | None = None
@@ -116,6 +129,7 @@ class Protocol:
     def __post_init__(self) -> None:
         for value, allowed, what in ((self.flip_mode, FLIP_MODES, "flip_mode"), (self.root, ROOT_MODES, "root"),
                                      (self.subset_rule, SUBSET_RULES, "subset_rule"),
+                                     (self.window_order, WINDOW_ORDERS, "window_order"),
                                      (self.averaging, AVERAGING, "averaging")):
             if value not in allowed:
                 raise ConfigError(f"protocol {self.name!r}: {what} must be one of {list(allowed)}, got {value!r}")

@@ -48,7 +48,7 @@ __all__ = [
 # --------------------------------------------------------------------------- protocol and paths
 def resolve_protocol(cfg: ExperimentConfig) -> Protocol:
     """The protocol a config follows: ``data.protocol`` (default by dataset) and the fields the config
-    changes (subjects, actions, action rule, left-out takes, flip mode), as a named variant."""
+    changes (subjects, actions, action rule, left-out takes, flip mode, window order), as a named variant."""
     d = cfg.data
     base = get_protocol(d.protocol or ("h36m-vp3d" if d.dataset == "h36m" else "custom"))
     flip = "off" if not cfg.train.flip_augment else cfg.train.flip_mode
@@ -59,6 +59,7 @@ def resolve_protocol(cfg: ExperimentConfig) -> Protocol:
         "action_pattern": d.action_pattern,
         "exclude": None if d.exclude is None else tuple(d.exclude),
         "flip_mode": flip,
+        "window_order": cfg.train.window_order,
     }
     if base.name == "custom":  # a user's own protocol: its fields are the config's, no variant name
         return dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})

@@ -180,7 +180,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
 
     # the epoch definition is the protocol's (a config that changes it runs a named variant of it)
     settings = dataclasses.replace(cfg.train, seed=cfg.seed, progress=progress and cfg.train.progress,
-                                   flip_mode=protocol.flip_mode)
+                                   flip_mode=protocol.flip_mode, window_order=protocol.window_order)
     monitor = None
     if cfg.eval.eval_every > 0:
         def monitor(m, _t):
@@ -239,6 +239,7 @@ def protocol_record(protocol: Protocol, splits: Splits, cfg: ExperimentConfig) -
             "description": protocol.description, "dataset": splits.dataset, "keypoints": cfg.data.keypoints,
             "flip_test": cfg.eval.flip_test, "root": protocol.root, "averaging": protocol.averaging,
             "flip_mode": protocol.flip_mode, "subset_rule": protocol.subset_rule,
+            "window_order": protocol.window_order,
             "test_subjects": list(protocol.test_subjects), "excluded_takes": list(protocol.exclude),
             "data_report": splits.report}
 

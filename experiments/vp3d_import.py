@@ -18,8 +18,8 @@ REFERENCE.md section 2)::
     layers_conv.{2i}.weight (C, C, wi)   block_convs.{2i}.weight    (dilated, dilation w0 ... w(i-1))
     layers_conv.{2i+1}.weight (C, C, 1)  block_convs.{2i+1}.weight
     layers_bn.{n}.*                      block_bns.{n}.*
-    shrink_conv.weight (3 J_out, C, 1)   shrink.weight
-    shrink_conv.bias                     shrink.bias
+    shrink.weight (3 J_out, C, 1)        shrink.weight
+    shrink.bias                          shrink.bias
 
 Input channel ``2 j + c`` is joint ``j``, coordinate ``c`` and output channel ``3 j + c`` likewise in
 both, and the residual of each block is the centre crop of its input (the last frames when causal)
@@ -31,8 +31,18 @@ shapes. What the weights do **not** say, and the user declares:
   ``mpii16`` for Stacked Hourglass, ``humaneva15``): 17 COCO and 17 Human3.6M joints have the same
   count, so it cannot be inferred;
 * ``causal``: default ``False`` (all of VideoPose3D's published checkpoints are centred; models trained
-  with ``--causal`` must be imported with ``causal=True``). The dense variant (``--dense``) cannot be
-  told from the weights either and is not supported.
+  with ``--causal`` must be imported with ``causal=True``).
+
+VideoPose3D's dense variant (``--dense``: block ``i`` has one undilated kernel of ``2 pad_i + 1`` frames
+instead of ``w_i`` frames dilated by ``w_0 ... w_(i-1)``) has the same keys and is not supported. Its kernel
+widths (3, 7, 19 for ``-arc 3,3,3``) are odd too, so a file cannot always be told from a dilated model with
+those widths: when every block's kernel fits the dense rule the import warns and names both readings.
+Other facts of VideoPose3D's code the mapping relies on: BatchNorm ``eps`` 1e-5 (its momentum, 0.1 decaying
+to 0.001 while training, is not in the state dict and plays no part in evaluation); ``num_batches_tracked``
+(written by PyTorch >= 0.4.1, absent from older files) is kept or set to 0; the checkpoint of a run holds the
+weights of its training model (``TemporalModelOptimized1f``: strided instead of dilated, the same keys and
+shapes); ``model_traj`` is the same class with one output joint, ``None`` when the run was not
+semi-supervised.
 
 The input normalisation is VideoPose3D's, the image width (``"image"``); test-time flip
 augmentation is on (VideoPose3D's default). The output layout follows from the output joint count
@@ -50,6 +60,7 @@ import dataclasses
 import hashlib
 import os
 import re
+import warnings
 from collections import OrderedDict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -64,7 +75,8 @@ from poselift.core.io import atomic_write_json, atomic_write_text
 from poselift.core.layouts import get_layout
 from poselift.model.tcn import TemporalLifter
 
-__all__ = ["NUMPY_NAMES", "NumpyStandIn", "read_vp3d_checkpoint", "vp3d_to_poselift", "import_vp3d", "VP3DModel"]
+__all__ = ["NUMPY_NAMES", "NumpyStandIn", "read_vp3d_checkpoint", "vp3d_to_poselift", "import_vp3d", "VP3DModel",
+           "dense_reading"]
 
 NUMPY_NAMES = (
     # arrays and scalars (numpy 1.x and 2.x module paths)
@@ -106,7 +118,7 @@ def _stand_ins() -> dict[str, type]:
 
 _BN = r"(weight|bias|running_mean|running_var|num_batches_tracked)"
 _KEY = re.compile(rf"^(expand_conv\.weight|expand_bn\.{_BN}|layers_conv\.\d+\.weight|layers_bn\.\d+\.{_BN}|"
-                  r"shrink_conv\.(weight|bias))$")
+                  r"shrink\.(weight|bias))$")
 _BN_KEYS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
 
@@ -128,10 +140,7 @@ class VP3DModel:
 
     @property
     def receptive_field(self) -> int:
-        n = 1
-        for w in self.widths:
-            n *= w
-        return n
+        return _prod(self.widths)
 
 
 def read_vp3d_checkpoint(path: str | os.PathLike) -> dict:
@@ -173,19 +182,19 @@ def vp3d_to_poselift(sd: Any, path: str | os.PathLike, what: str = "model_pos") 
     bad = sorted(str(k) for k in sd if not (isinstance(k, str) and _KEY.match(k)))
     if bad:
         raise FileFormatError(f"{path}: {what} has keys outside VideoPose3D's layout (expand_conv, expand_bn, "
-                              f"layers_conv.N, layers_bn.N, shrink_conv): {bad[:6]}", path)
+                              f"layers_conv.N, layers_bn.N, shrink): {bad[:6]}", path)
     for k, v in sd.items():
         if not isinstance(v, torch.Tensor):
             raise FileFormatError(f"{path}: {what}[{k!r}] is a {type(v).__name__}, not a tensor", path)
     expand = _tensor(sd, "expand_conv.weight", path, what)
-    shrink = _tensor(sd, "shrink_conv.weight", path, what)
-    _tensor(sd, "shrink_conv.bias", path, what)
+    shrink = _tensor(sd, "shrink.weight", path, what)
+    _tensor(sd, "shrink.bias", path, what)
     if expand.ndim != 3 or shrink.ndim != 3 or shrink.shape[2] != 1:
-        raise FileFormatError(f"{path}: {what}: expand_conv.weight {tuple(expand.shape)} / shrink_conv.weight "
+        raise FileFormatError(f"{path}: {what}: expand_conv.weight {tuple(expand.shape)} / shrink.weight "
                               f"{tuple(shrink.shape)} are not Conv1d weights (out, in, kernel) of the model", path)
     channels, in_channels, w0 = (int(v) for v in expand.shape)
     if shrink.shape[1] != channels or shrink.shape[0] % 3:
-        raise FileFormatError(f"{path}: {what}: shrink_conv.weight {tuple(shrink.shape)} does not fit "
+        raise FileFormatError(f"{path}: {what}: shrink.weight {tuple(shrink.shape)} does not fit "
                               f"{channels} channels and 3 coordinates per output joint", path)
     convs = sorted(int(k.split(".")[1]) for k in sd if k.startswith("layers_conv."))
     if convs != list(range(len(convs))) or len(convs) % 2:
@@ -220,11 +229,48 @@ def vp3d_to_poselift(sd: Any, path: str | os.PathLike, what: str = "model_pos") 
     if extra_bn:
         raise FileFormatError(f"{path}: {what}: {extra_bn} have no matching layers_conv", path)
     out["shrink.weight"] = shrink
-    out["shrink.bias"] = sd["shrink_conv.bias"]
+    out["shrink.bias"] = sd["shrink.bias"]
     if any(w < 1 or w % 2 == 0 for w in widths):
         raise FileFormatError(f"{path}: {what}: kernel widths {widths} are not all odd", path)
+    dense = dense_reading(widths)
+    if dense is not None:
+        warnings.warn(f"{path}: {what}: kernel widths {widths} are also those of VideoPose3D's --dense model "
+                      f"with -arc {','.join(map(str, dense))} (undilated kernels of 2*pad+1 frames); they are "
+                      f"imported as a dilated model with widths {widths} (receptive field {_prod(widths)}): if "
+                      "it was trained with --dense, its outputs are wrong (dense models are not supported)",
+                      stacklevel=2)
     out = OrderedDict((k, v.float() if v.is_floating_point() else v) for k, v in out.items())
     return VP3DModel(out, in_channels, int(shrink.shape[0]) // 3, tuple(widths), channels)
+
+
+def _prod(widths) -> int:
+    n = 1
+    for w in widths:
+        n *= int(w)
+    return n
+
+
+def dense_reading(kernels: tuple[int, ...] | list[int]) -> tuple[int, ...] | None:
+    """The ``-arc`` of a VideoPose3D ``--dense`` model whose kernel widths are ``kernels``, or ``None`` when they
+    cannot be one.
+
+    A dense model's block ``i`` has an undilated kernel of ``2 pad_i + 1 = (w_i - 1) D_i + 1`` frames, where
+    ``D_i = w_0 ... w_(i-1)``; so ``kernels`` fit the dense rule when every ``k_i - 1`` (``i >= 1``) is a
+    multiple of ``D_i`` giving an odd ``w_i > 1``. The dilated models VideoPose3D publishes (all widths 3) never
+    fit it.
+    """
+    if len(kernels) < 2 or kernels[0] < 2:
+        return None
+    arc, d = [int(kernels[0])], int(kernels[0])
+    for k in kernels[1:]:
+        if k <= 1 or (k - 1) % d:
+            return None
+        w = (int(k) - 1) // d + 1
+        if w % 2 == 0:
+            return None
+        arc.append(w)
+        d *= w
+    return tuple(arc)
 
 
 def _build(m: VP3DModel, layout_in, causal: bool, dropout: float, path: Path, what: str) -> TemporalLifter:

@@ -5,7 +5,7 @@
 No weights may be downloaded here, so the "published" checkpoint is a stand-in: the weights of a poselift run
 folder (trained on any data) written exactly as VideoPose3D's ``run.py`` saves its checkpoints
 (``epoch``, ``lr``, ``random_state`` (a numpy RandomState), ``optimizer`` (an Adam state dict), ``model_pos``
-with VideoPose3D's key names). Next to it: a 1920x1080, 25 frames/s clip of a held-out synthetic person (a
+with VideoPose3D's key names, ``model_traj`` and ``random_state_semi`` None as in a supervised run). Next to it: a 1920x1080, 25 frames/s clip of a held-out synthetic person (a
 stick figure on a grey background) and its noisy 2D keypoints as ``poselift detect`` would write them (our
 HDF5, Human3.6M's 17 joints). Then run the printed commands.
 """
@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-RENAME = (("block_convs.", "layers_conv."), ("block_bns.", "layers_bn."), ("shrink.", "shrink_conv."))
+# poselift -> VideoPose3D key names (its common/model.py: expand_conv, expand_bn, layers_conv.N, layers_bn.N, shrink)
+RENAME = (("block_convs.", "layers_conv."), ("block_bns.", "layers_bn."))
 
 
 def write_vp3d_checkpoint(model, path: Path, epoch: int = 80) -> None:
@@ -31,7 +32,7 @@ def write_vp3d_checkpoint(model, path: Path, epoch: int = 80) -> None:
         sd[k] = v.clone()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
     torch.save({"epoch": epoch, "lr": 1e-3 * 0.95 ** epoch, "random_state": np.random.RandomState(1234),
-                "optimizer": opt.state_dict(), "model_pos": sd}, path)
+                "optimizer": opt.state_dict(), "model_pos": sd, "model_traj": None, "random_state_semi": None}, path)
 
 
 def main(argv=None) -> None:

@@ -15,7 +15,7 @@ import argparse
 __all__ = ["register"]
 
 DESCRIPTION = """Turn a VideoPose3D checkpoint (.bin: model_pos / model_traj state dicts with keys expand_conv,
-expand_bn, layers_conv.N, layers_bn.N, shrink_conv) into a poselift run folder (checkpoint.pt, config.yaml,
+expand_bn, layers_conv.N, layers_bn.N, shrink) into a poselift run folder (checkpoint.pt, config.yaml,
 run.json). Kernel widths, channels and joint counts come from the weights' shapes. The weights do not say which
 2D layout the model was trained on (17 COCO and 17 Human3.6M joints have the same count) nor whether it is
 causal: --layout is required, --causal is off unless given (all published VideoPose3D models are centred).

@@ -62,9 +62,15 @@ from poselift.training.losses import (
 )
 from poselift.training.windows import WindowBank
 
-__all__ = ["TrainSettings", "Trainer", "bn_momentum_at", "FLIP_MODES"]
+__all__ = ["TrainSettings", "Trainer", "bn_momentum_at", "FLIP_MODES", "WINDOW_ORDERS", "VP3D_SHUFFLE_SEED"]
 
 FLIP_MODES = ("duplicate", "random_half", "off")
+WINDOW_ORDERS = ("seeded", "vp3d")
+"""``seeded``: each epoch's order is a ``torch.randperm`` drawn from the run's seed (poselift); ``vp3d``: VideoPose3D's
+order, a ``numpy.random.RandomState(1234).permutation`` of its pair list per epoch (one generator continued over the
+epochs; the seed is fixed, the same for every run)."""
+VP3D_SHUFFLE_SEED = 1234
+"""The seed of VideoPose3D's ``ChunkedGenerator`` for the labelled windows (not a command-line option there)."""
 
 LOG = "log.csv"
 _RESUME_KEYS = ("model", "optimizer", "epoch", "history", "rng")
@@ -96,6 +102,10 @@ class TrainSettings:
         windows_per_epoch: samples per epoch (a random subset each epoch, drawn without replacement from
             the windows, or from the plain and mirrored windows with ``duplicate``); ``None``: all of them.
             More than there are is an error, not a silent cap.
+        window_order: how each epoch's order is drawn (:data:`WINDOW_ORDERS`): ``"seeded"`` (``None``): from
+            ``seed``; ``"vp3d"``: VideoPose3D's fixed-seed numpy shuffle of its pair list, the same order in every
+            run (``flip_mode`` duplicate or off, all windows each epoch; the unlabelled windows of semi-supervised
+            training are still drawn from ``seed``). The two draw the same distribution of orders.
         seed: seeds the window order, augmentation and dropout.
         warmup_epochs: epochs before the unlabelled terms start.
         bone_weight: weight of the bone-length term (0 switches it off).
@@ -120,6 +130,7 @@ class TrainSettings:
     flip_mode: str | None = None
     dropout_rng: str = "compat"
     windows_per_epoch: int | None = None
+    window_order: str | None = None
     seed: int = 0
     warmup_epochs: int = 1
     bone_weight: float = 1.0
@@ -156,6 +167,13 @@ class TrainSettings:
             raise ConfigError(f"dropout_rng must be one of {list(DROPOUT_RNGS)}, got {self.dropout_rng!r}")
         if self.flip_mode is not None and self.flip_mode not in FLIP_MODES:
             raise ConfigError(f"flip_mode must be one of {list(FLIP_MODES)}, got {self.flip_mode!r}")
+        if self.window_order is not None and self.window_order not in WINDOW_ORDERS:
+            raise ConfigError(f"window_order must be one of {list(WINDOW_ORDERS)}, got {self.window_order!r}")
+        if self.window_order == "vp3d" and (self.windows_per_epoch is not None
+                                            or self.effective_flip_mode == "random_half"):
+            raise ConfigError("window_order vp3d is VideoPose3D's epoch: every window (plain and mirrored, or plain "
+                              "without flip augmentation) each epoch; it cannot be combined with windows_per_epoch "
+                              "or flip_mode random_half")
 
     @property
     def effective_flip_mode(self) -> str:
@@ -219,6 +237,10 @@ class Trainer:
         self.model = model.to(self.device)
         self.traj_model = traj_model.to(self.device) if traj_model is not None else None
         self.labelled, self.unlabelled = labelled, unlabelled
+        if settings.window_order == "vp3d" and unlabelled is not None:
+            warnings.warn("train.window_order vp3d orders the labelled windows as VideoPose3D does; the unlabelled "
+                          "windows are still drawn at random from the run's seed (VideoPose3D: a second shuffle, "
+                          "seeded 4321, running on over the epochs)", UserWarning, stacklevel=2)
         self.layout_in, self.layout_out = get_layout(layout_in), get_layout(layout_out)
         self.evaluate = evaluate
         self.eval_every = max(1, int(eval_every))
@@ -582,11 +604,30 @@ class Trainer:
 
     def _epoch_order(self, space: int, total: int):
         """This epoch's batches: index tensors into the sample space, a random ``total`` of its ``space``
-        samples without replacement (all of them when ``total == space``)."""
-        order = torch.randperm(space, generator=self.generator).to(self.device)[:total]
+        samples without replacement (all of them when ``total == space``), drawn as ``window_order`` says."""
+        if self.settings.window_order == "vp3d":
+            order = torch.from_numpy(self._vp3d_order(space)).to(self.device)[:total]
+        else:
+            order = torch.randperm(space, generator=self.generator).to(self.device)[:total]
         bs = self.settings.batch_size
         for s in range(0, len(order), bs):
             yield order[s : s + bs]
+
+    def _vp3d_order(self, space: int) -> np.ndarray:
+        """VideoPose3D's order of epoch :attr:`epoch`: the ``epoch + 1``-th permutation one
+        ``RandomState(1234)`` draws (replayed from the start after a resume), applied to its pair list."""
+        pairs = self.labelled.vp3d_sample_list(mirrored=self.settings.effective_flip_mode == "duplicate")
+        if len(pairs) != space:
+            raise ValueError(f"window_order vp3d: {len(pairs):,} pairs for a sample space of {space:,}")
+        state = getattr(self, "_vp3d_rng", None)
+        if state is None or state[1] != self.epoch:
+            rng = np.random.RandomState(VP3D_SHUFFLE_SEED)
+            for _ in range(self.epoch):
+                rng.permutation(space)
+            state = (rng, self.epoch)
+        perm = state[0].permutation(space)
+        self._vp3d_rng = (state[0], self.epoch + 1)
+        return pairs[perm]
 
     def _step_mode(self, on: bool) -> None:
         """Training steps (``on``): no per-batch input check (the bank validated every window once; on a GPU the

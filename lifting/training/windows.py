@@ -173,6 +173,23 @@ class WindowBank:
         for s in range(0, len(order), batch_size):
             yield order[s : s + batch_size]
 
+    def vp3d_sample_list(self, mirrored: bool) -> np.ndarray:
+        """The samples in VideoPose3D's list order (``ChunkedGenerator`` with chunk length 1): sequence after
+        sequence, each sequence's windows in frame order, then (``mirrored``) the same windows again mirrored.
+
+        Returns:
+            ``(N,)`` or ``(2 N,)`` int64 sample indices as :class:`~poselift.training.trainer.Trainer` reads them
+            (``k < N``: window ``k``; ``k >= N``: window ``k - N`` mirrored), so that a permutation of this list
+            indexes the epoch VideoPose3D would feed.
+        """
+        n = self.num_windows
+        seq = self.seq.cpu().numpy()
+        bounds = np.flatnonzero(np.diff(seq)) + 1
+        parts = np.split(np.arange(n, dtype=np.int64), bounds)
+        if not mirrored:
+            return np.concatenate(parts)
+        return np.concatenate([np.concatenate([p, p + n]) for p in parts])
+
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``batch_size`` random window indices (with replacement)."""
         return torch.randint(self.num_windows, (batch_size,), generator=generator).to(self.device)
