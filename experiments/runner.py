@@ -28,7 +28,7 @@ from poselift.core.sequence import PoseSequence
 from poselift.datasets.protocols import Protocol
 from poselift.datasets.splits import Splits
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
-from poselift.experiments.data import labelled_subset, load_splits, recorded_data_paths
+from poselift.experiments.data import labelled_subset, load_splits, override_data_paths, recorded_data_paths
 from poselift.experiments.evaluation import markdown_table, sequence_errors, summarize
 from poselift.experiments.runs import git_commit, writing_run_folder
 from poselift.inference import Lifter, load_lifter
@@ -287,8 +287,12 @@ def _save_predictions(path: Path, preds, seqs) -> None:
 
 
 def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progress: bool = True,
-                 flip_test: bool | None = None) -> dict:
+                 flip_test: bool | None = None, keypoints_path: str | None = None,
+                 device: str | None = None) -> dict:
     """Re-evaluate the checkpoint of ``run_dir`` on its config's test split (under its protocol).
+
+    ``data_path``, ``keypoints_path`` and ``device`` override the config's ``data.path``,
+    ``data.keypoints_path`` (the 2D file of a VideoPose3D-format dataset) and ``device``.
 
     The new numbers go to ``metrics.json``; the previous ``metrics.json`` is kept beside it as
     ``metrics.<time it was written>.json`` (nothing measured is destroyed).
@@ -298,8 +302,9 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
     if not cfg_path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.yaml)")
     cfg = load_config(cfg_path)
-    if data_path is not None:
-        cfg.data.path = data_path
+    override_data_paths(cfg, data_path, keypoints_path)
+    if device is not None:
+        cfg.device = device
     if flip_test is not None:
         cfg.eval.flip_test = flip_test
     with writing_run_folder(run_dir, "poselift evaluate"):
@@ -349,8 +354,9 @@ def compare_metrics(a: dict, b: dict, tol: float = 0.0) -> list[str]:
 
 
 def reproduce_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, progress: bool = True,
-                  tol: float = 0.0) -> tuple[Path, list[str]]:
-    """Re-run ``run_dir``'s config (same seed) into ``out_dir`` and compare the metrics.
+                  tol: float = 0.0, device: str | None = None) -> tuple[Path, list[str]]:
+    """Re-run ``run_dir``'s config (same seed; ``device`` overrides its device) into ``out_dir`` and compare the
+    metrics.
 
     Returns:
         ``(out_dir, differences)``: differences is empty when the new
@@ -361,6 +367,8 @@ def reproduce_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None 
         if not (run_dir / f).exists():
             raise FileNotFoundError(f"{run_dir} is not a finished run folder (no {f})")
     cfg = load_config(run_dir / "config.yaml")
+    if device is not None:
+        cfg.device = device
     old = read_json(run_dir / "metrics.json")
     out = Path(out_dir) if out_dir is not None else run_dir.with_name(
         f"{run_dir.name}-reproduce-{datetime.now():%Y%m%d-%H%M%S}")

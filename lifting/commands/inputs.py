@@ -23,12 +23,16 @@ __all__ = ["add_2d_input_options", "add_data_option", "read_2d_input", "image_si
 
 DATA_HELP = ("the dataset, overriding the config's data.path: a Human3.6M archive folder or cache (also "
              "$POSELIFT_H36M), or the positions_3d npz of a VideoPose3D-format dataset")
+KEYPOINTS_HELP = ("the 2D file of a VideoPose3D-format dataset (positions_2d npz), overriding the config's "
+                  "data.keypoints_path")
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:
-    """``--data PATH``: the same option, spelled and explained the same way, on every command that reads a
-    run's dataset (``train``, ``evaluate``, ``compare``, ``figures``)."""
+    """``--data PATH`` (the 3D file or archive) and ``--keypoints PATH`` (the 2D file): the same options, spelled
+    and explained the same way, on every command that reads a run's dataset (``train``, ``evaluate``,
+    ``compare``, ``figures``)."""
     parser.add_argument("--data", metavar="PATH", help=DATA_HELP)
+    parser.add_argument("--keypoints", metavar="PATH", dest="keypoints_path", help=KEYPOINTS_HELP)
 
 INPUT_OPTIONS = {"allow_pickle": False, "fps": None, "image_size": None, "video": None, "layout": None,
                  "subject": None, "action": None, "camera": None, "track": None}
