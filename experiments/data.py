@@ -60,6 +60,7 @@ def resolve_protocol(cfg: ExperimentConfig) -> Protocol:
         "action_pattern": d.action_pattern,
         "exclude": None if d.exclude is None else tuple(d.exclude),
         "flip_mode": flip,
+        "labelled_fraction": None if d.labelled_fraction >= 1 else float(d.labelled_fraction),
     }
     if base.name == "custom":  # a user's own protocol: its fields are the config's, no variant name
         return dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
@@ -180,11 +181,15 @@ def _report_notes(report: dict) -> list[str]:
             continue
         takes = ", ".join(f"{m['take']} ({m['frames']:,} frames x {m['cameras']} cameras)" for m in r["missing_takes"])
         ref = r.get("reference")
-        frac = f" ({r['missing'] / ref:.1%} of the protocol's {ref:,})" if ref else ""
-        text = (f"This copy of the data lacks {takes}: {r['missing']:,} {r['unit']}{frac}; "
-                f"the {name} set has {r['present']:,} {r['unit']}.")
-        if r.get("unexplained"):
-            text += f" {r['unexplained']:,} more {r['unit']} differ from the reference count unexplained."
+        if takes:
+            frac = f" ({r['missing'] / ref:.1%} of the protocol's {ref:,})" if ref else ""
+            text = (f"This copy of the data lacks {takes}: {r['missing']:,} {r['unit']}{frac}; "
+                    f"the {name} set has {r['present']:,} {r['unit']}.")
+            if r.get("unexplained"):
+                text += f" {r['unexplained']:,} more {r['unit']} differ from the reference count unexplained."
+        else:
+            text = (f"The {name} set has {r['present']:,} {r['unit']}, the protocol's reference count {ref:,}: "
+                    f"{r['unexplained']:,} {r['unit']} differ unexplained.")
         notes.append(text)
     return notes
 

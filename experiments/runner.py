@@ -44,6 +44,7 @@ __all__ = [
     "evaluate_run",
     "reproduce_run",
     "compare_metrics",
+    "trained_on_notes",
 ]
 
 
@@ -176,6 +177,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     model, traj = build_models(cfg, splits.layout_in, splits.layout_out)
     train_seqs, ranges = labelled_subset(splits.train, cfg.data.labelled_fraction, protocol, cfg.seed)
     labelled = _bank(train_seqs, cfg, model, device, labelled=True, ranges=ranges, trajectories=traj is not None)
+    splits.notes.extend(trained_on_notes(splits, protocol, cfg, labelled.num_windows))
     unlabelled = _bank(splits.unlabelled, cfg, model, device, labelled=False) if splits.unlabelled else None
 
     # the epoch definition is the protocol's (a config that changes it runs a named variant of it)
@@ -225,6 +227,29 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     )
     atomic_write_json(run_dir / "run.json", info)
     return metrics
+
+
+def trained_on_notes(splits: Splits, protocol: Protocol, cfg: ExperimentConfig, windows: int) -> list[str]:
+    """What a run trained on, where the data's report does not say it: the labelled subset and the action
+    filter (the windows of the training set counted after both).
+
+    ``windows``: the training windows of the labelled bank (target frames; an epoch of the ``duplicate`` flip
+    mode holds each twice). Also records them in ``splits.report["train"]`` (``trained_windows``).
+    """
+    notes = []
+    frames = sum(len(s) for s in splits.train)
+    if protocol.actions:
+        notes.append(f"Training actions: {', '.join(protocol.actions)} only.")
+    if protocol.labelled_fraction < 1:
+        rule = {"vp3d": "one chunk per take, the same for every camera", "per_camera": "one chunk per camera"}
+        notes.append(f"Labelled subset: labelled_fraction {protocol.labelled_fraction:g} of each training take "
+                     f"({rule.get(protocol.subset_rule, protocol.subset_rule)}): {windows:,} training windows of "
+                     f"the {frames:,} frames of the training sequences.")
+    elif cfg.data.frame_stride > 1:
+        notes.append(f"Frame stride {cfg.data.frame_stride}: {windows:,} training windows of {frames:,} frames.")
+    if "train" in splits.report:
+        splits.report["train"]["trained_windows"] = int(windows)
+    return notes
 
 
 def _lifter(model, splits: Splits, cfg: ExperimentConfig, protocol: Protocol) -> Lifter:

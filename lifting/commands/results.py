@@ -73,9 +73,11 @@ def _compare(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(args.out)
     if args.input:
-        from poselift.commands.inputs import read_2d_input
+        from poselift.commands.inputs import dataset_defaults, read_2d_input
 
         _no_dataset_options(args, "compare")
+        for line in dataset_defaults(args.input, args.run_dirs[0], args):
+            print(f"{args.input}: {line}", file=sys.stderr)
         data = read_2d_input(args.input, args)
         seqs = data.to_sequences(min_length=args.min_length)
         if not seqs:
@@ -152,10 +154,12 @@ def cmd_figures(args: argparse.Namespace) -> int:
         names.append(str(m.get("name") or d.name))
     measured = None  # the dataset and protocol every figure names (test split mode)
     if args.input:
-        from poselift.commands.inputs import read_2d_input
+        from poselift.commands.inputs import dataset_defaults, read_2d_input
         from poselift.experiments.runs import check_input_layout
 
         _no_dataset_options(args, "figures")
+        for line in dataset_defaults(args.input, run_dirs[0], args):
+            print(f"{args.input}: {line}", file=sys.stderr)
         data = read_2d_input(args.input, args)
         seqs = data.to_sequences(min_length=args.min_length)
         if not seqs:
@@ -174,6 +178,13 @@ def cmd_figures(args: argparse.Namespace) -> int:
             check_input_layout(data.layout, lf, str(args.input))
         else:
             lf.root_relative = test.protocol.root == "subtract"
+    if args.input:  # a clip has no 3D: its 3D panels are in the lifters' output layout
+        outs = sorted({lf.layout_out.name for _, lf in lifters})
+        if len(outs) > 1:
+            raise ValueError(f"the runs give 3D in different joint layouts ({', '.join(outs)}): draw them separately")
+        import dataclasses
+
+        seq = dataclasses.replace(seq, layout3d=outs[0])
     if not (args.fps or seq.fps > 0):
         raise ValueError(f"{args.input or seq.label}: the frame rate is unknown; give --fps or --video")
     out.mkdir(parents=True, exist_ok=True)
