@@ -9,6 +9,7 @@ this copy of the data lacks) and whether flip test-time augmentation was used.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import time
@@ -177,6 +178,8 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     model, traj = build_models(cfg, splits.layout_in, splits.layout_out)
     train_seqs, ranges = labelled_subset(splits.train, cfg.data.labelled_fraction, protocol, cfg.seed)
     labelled = _bank(train_seqs, cfg, model, device, labelled=True, ranges=ranges, trajectories=traj is not None)
+    # what this run trained on joins the notes (a copy: a caller's Splits may serve several runs)
+    splits = dataclasses.replace(splits, notes=list(splits.notes), report=copy.deepcopy(splits.report))
     splits.notes.extend(trained_on_notes(splits, protocol, cfg, labelled.num_windows))
     unlabelled = _bank(splits.unlabelled, cfg, model, device, labelled=False) if splits.unlabelled else None
 

@@ -230,7 +230,8 @@ def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False,
 
     Columns: Protocol 1, Protocol 2, velocity error (MPJVE), N-MPJPE; then ``metric`` (``"p1"``, ``"p2"``,
     ``"n-mpjpe"``, ``"mpjve"``) per action (``by="action"``, or ``per_action=True``) or per action and subject
-    (``by="subject,action"``, the HumanEva convention; VideoPose3D's HumanEva table is Protocol 2). Reference rows are marked "(published)" and, in Markdown/LaTeX, set in italics.
+    (``by="subject,action"``, the HumanEva convention; VideoPose3D's HumanEva table is Protocol 2). Reference
+    rows are marked "(published)" and, in Markdown/LaTeX, set in italics.
     Notes (deduplicated across rows) follow the table; a note that only some rows carry names them.
     """
     if fmt not in ("md", "latex", "csv"):

@@ -48,7 +48,8 @@ def _table(args: argparse.Namespace) -> int:
         rows += anchors
     by = args.by or ("action" if args.per_action else None)
     if args.metric != "p1" and by is None:
-        raise ValueError("--metric chooses the per-action or per-subject-and-action columns: give --by (or --per-action)")
+        raise ValueError("--metric chooses the per-action or per-subject-and-action columns: give --by "
+                         "(or --per-action)")
     text = render_table(rows, args.format, caption=args.caption, by=by, metric=args.metric)
     if args.out:
         from poselift.core.io import atomic_write_text

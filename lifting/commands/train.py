@@ -11,14 +11,19 @@ from poselift.commands.inputs import add_data_option
 __all__ = ["register", "run_name", "folder_name"]
 
 
+NOT_IN_NAME = ("device", "train.progress")
+"""``--set`` keys that change where or how visibly a run trains, not what it is: left out of its name."""
+
+
 def run_name(config_name: str, overrides: list[str] | None, name: str | None = None) -> str:
     """What a run is called (titles, tables, ``metrics.json``): ``name`` (``--name``) when given, else the config's
-    name followed by what ``--set`` changed, e.g. ``h36m_gt_27_reduced[model.widths=[1,1,1]]``."""
+    name followed by what ``--set`` changed (but :data:`NOT_IN_NAME`), e.g.
+    ``h36m_gt_27_reduced[model.widths=[1,1,1]]``."""
     if name is not None:
         if not name.strip():
             raise ValueError("--name must not be empty")
         return name.strip()
-    items = [" ".join(o.split()) for o in overrides or []]
+    items = [" ".join(o.split()) for o in overrides or [] if o.split("=", 1)[0].strip() not in NOT_IN_NAME]
     return f"{config_name}[{','.join(items)}]" if items else config_name
 
 
