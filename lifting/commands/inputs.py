@@ -142,7 +142,10 @@ def dataset_defaults(path: str, run_dir: str, args: argparse.Namespace) -> list[
     cfg_path = Path(run_dir) / "config.yaml"
     if not cfg_path.is_file():
         return []
-    cfg = load_config(cfg_path)
+    try:
+        cfg = load_config(cfg_path)
+    except (ValueError, OSError):  # the command reports a broken run folder itself where it needs the config
+        return []
     d = cfg.data
     if d.dataset != "npz":
         return []
@@ -160,8 +163,13 @@ def dataset_defaults(path: str, run_dir: str, args: argparse.Namespace) -> list[
     if d.cameras:
         from poselift.datasets.vp3d_npz import read_cameras_file
 
-        cams_path = resolve_data_path(d.cameras, cfg.source, what="data.cameras", near=own[-1])
-        cams = read_cameras_file(cams_path)
+        try:
+            cams = read_cameras_file(resolve_data_path(d.cameras, cfg.source, what="data.cameras", near=own[-1]))
+        except FileNotFoundError:
+            if isinstance(args.camera, str):
+                raise FileNotFoundError(f"--camera {args.camera}: the cameras file of {run_dir}'s dataset "
+                                        f"(data.cameras: {d.cameras}) is not there; give the camera's index") from None
+            told.append(f"the cameras file {d.cameras} of the dataset is not there: no image size from it")
     subject_cams = None
     if cams is not None:
         if args.subject is not None:
@@ -182,8 +190,11 @@ def dataset_defaults(path: str, run_dir: str, args: argparse.Namespace) -> list[
         args.fps = float(d.fps)
         told.append(f"{args.fps:g} frames/s from {run_dir}'s config (data.fps)")
     if args.image_size is None and cams is not None:
-        if subject_cams is not None and args.camera is not None and 0 <= args.camera < len(subject_cams):
-            sizes = {(subject_cams[args.camera].width, subject_cams[args.camera].height)}
+        i = args.camera
+        if args.subject is not None and subject_cams is not None and i is not None and 0 <= i < len(subject_cams):
+            sizes = {(subject_cams[i].width, subject_cams[i].height)}
+        elif args.subject is None and i is not None:  # the camera of whichever subject: one size for all of them
+            sizes = {(v[i].width, v[i].height) for v in cams.values() if 0 <= i < len(v)}
         else:
             sizes = {(c.width, c.height) for v in cams.values() for c in v}
         if len(sizes) == 1:
