@@ -13,7 +13,7 @@ name:
 """
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 
@@ -30,6 +30,28 @@ PACKAGE_DIR = {
     "poselift.datasets": "datasets",
     "poselift.detectors": "detectors",
     "poselift.experiments": "experiments",
+}
+
+
+def _packages() -> list[str]:
+    """Every package (folder with ``__init__.py``) under each mapped folder, named in ``poselift``.
+
+    Sub-packages need no entry in ``PACKAGE_DIR``: setuptools finds ``poselift.commands`` in
+    ``lifting/commands``. Folders without ``__init__.py`` (``experiments/bench``: benchmarks run from a
+    checkout, ``experiments/configs``: data) are not packages.
+    """
+    out = []
+    for name, folder in PACKAGE_DIR.items():
+        out.append(name)
+        out += [f"{name}.{sub}" for sub in find_packages(str(HERE / folder))]
+    return sorted(set(out))
+
+
+PACKAGE_DATA = {
+    # experiment configs (``poselift train experiments/configs/...`` in a checkout; read next to the code by
+    # experiments/scripts/synthetic_humaneva.py), the shell driver of the reduced Human3.6M runs
+    "poselift.experiments": ["configs/*.yaml"],
+    "poselift.experiments.scripts": ["*.sh"],
 }
 
 # ONNX Runtime: exactly one of the two distributions may be installed (both
@@ -54,8 +76,9 @@ setup(
     license="MIT",
     python_requires=">=3.10",
     package_dir=PACKAGE_DIR,
-    packages=list(PACKAGE_DIR),
-    package_data={"poselift.experiments": ["configs/*.yaml"]},
+    packages=_packages(),
+    package_data=PACKAGE_DATA,
+    include_package_data=False,  # exactly PACKAGE_DATA (MANIFEST.in only adds to the sdist)
     install_requires=[
         "torch>=2.1",
         "numpy>=1.24",
@@ -76,6 +99,7 @@ setup(
             "nbclient>=0.7",  # the tests execute the notebooks
             "nbformat>=5.7",
             "ipykernel>=6.0",
+            "wheel>=0.37",  # tests/cross/test_install.py builds the wheel offline (setuptools < 70 needs it)
         ],
     },
     entry_points={"console_scripts": ["poselift = poselift.commands:main"]},

@@ -100,9 +100,12 @@ class Protocol:
         window_order: one of :data:`WINDOW_ORDERS` (``seeded`` for every registered protocol: the one way
             ``h36m-vp3d`` and ``humaneva-vp3d`` differ from VideoPose3D's training, named; ``window_order=vp3d``
             is the variant that follows it).
+        labelled_fraction: the fraction of each training take that is labelled (1: all; VideoPose3D's
+            ``--subset``), cut by :attr:`subset_rule`.
         flip_test: the published numbers this protocol is compared with used flip test-time augmentation.
         reference_train_windows, reference_test_frames: the counts the reference implementation has on the
-            complete data (``None``: unknown); a run reports what its copy of the data lacks against them.
+            complete data (``None``: unknown); a run reports what its copy of the data lacks against them. A
+            variant that changes which sequences or frames a set holds has no reference count for that set.
         base: the registered protocol a variant was made from (itself for a registered one).
         changes: ``field=value`` of a variant.
     """
@@ -120,6 +123,7 @@ class Protocol:
     flip_mode: str = "duplicate"
     subset_rule: str = "vp3d"
     window_order: str = "seeded"
+    labelled_fraction: float = 1.0
     flip_test: bool = True
     reference_train_windows: int | None = None
     reference_test_frames: int | None = None
@@ -138,6 +142,9 @@ class Protocol:
         except re.error as e:
             raise ConfigError(f"protocol {self.name!r}: action_pattern {self.action_pattern!r} is not a regex ({e})"
                               ) from None
+        if not 0 < self.labelled_fraction <= 1:
+            raise ConfigError(f"protocol {self.name!r}: labelled_fraction must be in (0, 1], got "
+                              f"{self.labelled_fraction}")
         if pattern.groups < 1:
             raise ConfigError(f"protocol {self.name!r}: action_pattern needs a group, the action, e.g. '^(\\S+)'")
         if not self.base:
@@ -167,6 +174,11 @@ class Protocol:
         text = tuple(f"{k}={_show(v)}" for k, v in sorted(real.items()))
         all_changes = tuple(dict.fromkeys(self.changes + text))
         name = f"{self.base}[{', '.join(all_changes)}]"
+        # the reference counts are of the registered sets: a variant with other sets has none to compare with
+        if real.keys() & TRAIN_SET_FIELDS:
+            real["reference_train_windows"] = None
+        if real.keys() & TEST_SET_FIELDS:
+            real["reference_test_frames"] = None
         return replace(self, **real, name=name, changes=all_changes)
 
     @property
@@ -183,6 +195,12 @@ class Protocol:
             if isinstance(v, tuple):
                 d[k] = list(v)
         return d
+
+
+TRAIN_SET_FIELDS = frozenset({"train_subjects", "exclude", "actions", "labelled_fraction"})
+"""Fields whose change alters which training windows there are (:attr:`Protocol.reference_train_windows`)."""
+TEST_SET_FIELDS = frozenset({"test_subjects", "exclude", "actions"})
+"""Fields whose change alters which test frames there are (:attr:`Protocol.reference_test_frames`)."""
 
 
 def _show(v: Any) -> str:

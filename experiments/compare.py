@@ -35,7 +35,8 @@ from poselift.metrics import (
     p_mpjpe_per_frame,
 )
 
-__all__ = ["Method", "single_frame_from_detector", "compare_methods", "comparison_table"]
+__all__ = ["Method", "single_frame_from_detector", "compare_methods", "comparison_table", "setting_differences",
+           "NORMALIZATION_WORDS"]
 
 
 @dataclass
@@ -159,8 +160,31 @@ def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], ref
     return out
 
 
-def comparison_table(result: dict, fmt: str = "md") -> str:
-    """Markdown or CSV table of :func:`compare_methods`' result."""
+NORMALIZATION_WORDS = {"image": "the image width", "torso": "the torso", "bbox": "the bounding box"}
+"""How a lifter normalises its 2D input (:mod:`poselift.core.normalization`), in words."""
+
+
+def setting_differences(methods: dict[str, dict[str, str]]) -> tuple[dict[str, str], list[str]]:
+    """What the compared lifters do differently beyond their weights, said on their rows and under the table.
+
+    Args:
+        methods: ``{method name: {setting: value in words}}``, e.g. ``{"run1": {"flip TTA": "on",
+            "2D normalised by": "the image width"}}``.
+
+    Returns:
+        ``({method name: ", setting value, ..." for the settings that differ}, [a note per differing setting])``;
+        empty when every lifter is set the same way.
+    """
+    differing = [k for k in dict.fromkeys(k for m in methods.values() for k in m)
+                 if len({m.get(k) for m in methods.values()}) > 1]
+    suffix = {name: "".join(f", {k} {m.get(k, '?')}" for k in differing) for name, m in methods.items()}
+    notes = [f"The lifters differ in {k}: " + "; ".join(f"{name}: {m.get(k, '?')}" for name, m in methods.items())
+             + "." for k in differing]
+    return suffix, notes
+
+
+def comparison_table(result: dict, fmt: str = "md", notes: list[str] | tuple[str, ...] = ()) -> str:
+    """Markdown or CSV table of :func:`compare_methods`' result (``notes``: more lines under a Markdown table)."""
     gt = result["ground_truth"]
     cols = (["P1 (mm)", "P2 (mm)", "MPJVE (mm)"] if gt else []) + \
            [f"P2 vs {result['reference']} (mm)", "accel. (mm/fr²)", "jitter (mm)"]
@@ -186,7 +210,7 @@ def comparison_table(result: dict, fmt: str = "md") -> str:
     lines += ["| " + " | ".join([r[0], *(f(v) for v in r[1:])]) + " |" for r in rows]
     mode = ("with ground truth; errors are averaged over all frames (`poselift table` averages per action first,"
             " so its P1/P2 differ slightly)." if gt else "no ground truth: agreement and smoothness only.")
-    notes = [f"{result['frames']} frames; {mode}"]
+    notes = [f"{result['frames']} frames; {mode}", *notes]
     if any(r.get("scale_aligned") for r in result["methods"].values()):
         notes.append("¹ units unknown: rescaled per sequence to the " + ("ground truth" if gt else "reference") +
                      " by least squares before P1 and smoothness.")

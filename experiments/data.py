@@ -41,6 +41,7 @@ __all__ = [
     "custom_unlabelled",
     "test_split_key",
     "shared_test_split",
+    "override_data_paths",
     "import_loader",
 ]
 
@@ -60,6 +61,7 @@ def resolve_protocol(cfg: ExperimentConfig) -> Protocol:
         "exclude": None if d.exclude is None else tuple(d.exclude),
         "flip_mode": flip,
         "window_order": cfg.train.window_order,
+        "labelled_fraction": None if d.labelled_fraction >= 1 else float(d.labelled_fraction),
     }
     if base.name == "custom":  # a user's own protocol: its fields are the config's, no variant name
         return dataclasses.replace(base, **{k: v for k, v in changes.items() if v is not None})
@@ -82,8 +84,10 @@ def resolve_data_path(path: str | None, config_source: str | None = None, env: s
         if c.exists():
             return c
     hint = f", set {env}" if env else ""
+    option = ("Set data.keypoints_path in the config or pass --keypoints PATH (the 2D file)"
+              if what == "data.keypoints_path" else f"Set data.path in the config, pass --data PATH{hint}")
     raise FileNotFoundError(f"{what} not found (tried: " + (", ".join(str(c) for c in candidates) or "nothing")
-                            + f"). Set data.path in the config, pass --data PATH{hint}.")
+                            + f"). {option}.")
 
 
 def recorded_data_paths(cfg: ExperimentConfig) -> ExperimentConfig:
@@ -178,11 +182,15 @@ def _report_notes(report: dict) -> list[str]:
             continue
         takes = ", ".join(f"{m['take']} ({m['frames']:,} frames x {m['cameras']} cameras)" for m in r["missing_takes"])
         ref = r.get("reference")
-        frac = f" ({r['missing'] / ref:.1%} of the protocol's {ref:,})" if ref else ""
-        text = (f"This copy of the data lacks {takes}: {r['missing']:,} {r['unit']}{frac}; "
-                f"the {name} set has {r['present']:,} {r['unit']}.")
-        if r.get("unexplained"):
-            text += f" {r['unexplained']:,} more {r['unit']} differ from the reference count unexplained."
+        if takes:
+            frac = f" ({r['missing'] / ref:.1%} of the protocol's {ref:,})" if ref else ""
+            text = (f"This copy of the data lacks {takes}: {r['missing']:,} {r['unit']}{frac}; "
+                    f"the {name} set has {r['present']:,} {r['unit']}.")
+            if r.get("unexplained"):
+                text += f" {r['unexplained']:,} more {r['unit']} differ from the reference count unexplained."
+        else:
+            text = (f"The {name} set has {r['present']:,} {r['unit']}, the protocol's reference count {ref:,}: "
+                    f"{r['unexplained']:,} {r['unit']} differ unexplained.")
         notes.append(text)
     return notes
 
@@ -372,12 +380,13 @@ def test_split_key(cfg: ExperimentConfig) -> dict:
 
 
 def shared_test_split(run_dirs: Sequence[str | os.PathLike], data_path: str | None = None,
-                      allow_mixed: bool = False) -> Splits:
+                      allow_mixed: bool = False, keypoints_path: str | None = None) -> Splits:
     """The test split several run folders share, loaded from the first run's config (test data only).
 
     Raises :class:`~poselift.core.errors.InputError` naming what differs when the runs were tested on
     different splits or under protocols that average differently; ``allow_mixed`` loads the first run's
-    split anyway. ``data_path`` overrides the configs' ``data.path``.
+    split anyway. ``data_path`` and ``keypoints_path`` override the configs' ``data.path`` and
+    ``data.keypoints_path`` (:func:`override_data_paths`).
     """
     run_dirs = [Path(d) for d in run_dirs]
     cfgs = []
@@ -392,7 +401,24 @@ def shared_test_split(run_dirs: Sequence[str | os.PathLike], data_path: str | No
             raise InputError(f"{d} and {run_dirs[0]} do not share a test split and protocol (they differ in "
                              f"{', '.join(diff)}); compare runs tested the same way, or pass --allow-mixed to use "
                              "the first run's")
-    cfg = copy.deepcopy(cfgs[0])
-    if data_path is not None:
-        cfg.data.path = data_path
+    cfg = override_data_paths(copy.deepcopy(cfgs[0]), data_path, keypoints_path)
     return load_splits(cfg, progress=False, test_only=True)
+
+
+def override_data_paths(cfg: ExperimentConfig, data_path: str | None = None,
+                        keypoints_path: str | None = None) -> ExperimentConfig:
+    """``cfg`` (changed in place) reading ``data_path`` (``--data``) and ``keypoints_path`` (``--keypoints``: the
+    2D file of a VideoPose3D-format dataset) instead of its ``data.path`` / ``data.keypoints_path``.
+
+    Raises:
+        ConfigError: ``keypoints_path`` for a dataset that takes its 2D from elsewhere (it would be ignored).
+    """
+    if data_path is not None:
+        cfg.data.path = str(data_path)
+    if keypoints_path is not None:
+        if cfg.data.dataset != "npz":
+            raise ConfigError(f"--keypoints PATH is the 2D file of a VideoPose3D-format dataset (data.dataset npz); "
+                              f"this config's dataset is {cfg.data.dataset!r}, whose 2D input is data.keypoints "
+                              f"({cfg.data.keypoints!r})")
+        cfg.data.keypoints_path = str(keypoints_path)
+    return cfg

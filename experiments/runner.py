@@ -9,6 +9,7 @@ this copy of the data lacks) and whether flip test-time augmentation was used.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import os
 import time
@@ -28,7 +29,7 @@ from poselift.core.sequence import PoseSequence
 from poselift.datasets.protocols import Protocol
 from poselift.datasets.splits import Splits
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
-from poselift.experiments.data import labelled_subset, load_splits, recorded_data_paths
+from poselift.experiments.data import labelled_subset, load_splits, override_data_paths, recorded_data_paths
 from poselift.experiments.evaluation import markdown_table, sequence_errors, summarize
 from poselift.experiments.runs import git_commit, writing_run_folder
 from poselift.inference import Lifter, load_lifter
@@ -44,6 +45,7 @@ __all__ = [
     "evaluate_run",
     "reproduce_run",
     "compare_metrics",
+    "trained_on_notes",
 ]
 
 
@@ -176,6 +178,9 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     model, traj = build_models(cfg, splits.layout_in, splits.layout_out)
     train_seqs, ranges = labelled_subset(splits.train, cfg.data.labelled_fraction, protocol, cfg.seed)
     labelled = _bank(train_seqs, cfg, model, device, labelled=True, ranges=ranges, trajectories=traj is not None)
+    # what this run trained on joins the notes (a copy: a caller's Splits may serve several runs)
+    splits = dataclasses.replace(splits, notes=list(splits.notes), report=copy.deepcopy(splits.report))
+    splits.notes.extend(trained_on_notes(splits, protocol, cfg, labelled.num_windows))
     unlabelled = _bank(splits.unlabelled, cfg, model, device, labelled=False) if splits.unlabelled else None
 
     # the epoch definition is the protocol's (a config that changes it runs a named variant of it)
@@ -225,6 +230,29 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     )
     atomic_write_json(run_dir / "run.json", info)
     return metrics
+
+
+def trained_on_notes(splits: Splits, protocol: Protocol, cfg: ExperimentConfig, windows: int) -> list[str]:
+    """What a run trained on, where the data's report does not say it: the labelled subset and the action
+    filter (the windows of the training set counted after both).
+
+    ``windows``: the training windows of the labelled bank (target frames; an epoch of the ``duplicate`` flip
+    mode holds each twice). Also records them in ``splits.report["train"]`` (``trained_windows``).
+    """
+    notes = []
+    frames = sum(len(s) for s in splits.train)
+    if protocol.actions:
+        notes.append(f"Training actions: {', '.join(protocol.actions)} only.")
+    if protocol.labelled_fraction < 1:
+        rule = {"vp3d": "one chunk per take, the same for every camera", "per_camera": "one chunk per camera"}
+        notes.append(f"Labelled subset: labelled_fraction {protocol.labelled_fraction:g} of each training take "
+                     f"({rule.get(protocol.subset_rule, protocol.subset_rule)}): {windows:,} training windows of "
+                     f"the {frames:,} frames of the training sequences.")
+    elif cfg.data.frame_stride > 1:
+        notes.append(f"Frame stride {cfg.data.frame_stride}: {windows:,} training windows of {frames:,} frames.")
+    if "train" in splits.report:
+        splits.report["train"]["trained_windows"] = int(windows)
+    return notes
 
 
 def _lifter(model, splits: Splits, cfg: ExperimentConfig, protocol: Protocol) -> Lifter:
@@ -288,8 +316,12 @@ def _save_predictions(path: Path, preds, seqs) -> None:
 
 
 def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progress: bool = True,
-                 flip_test: bool | None = None) -> dict:
+                 flip_test: bool | None = None, keypoints_path: str | None = None,
+                 device: str | None = None) -> dict:
     """Re-evaluate the checkpoint of ``run_dir`` on its config's test split (under its protocol).
+
+    ``data_path``, ``keypoints_path`` and ``device`` override the config's ``data.path``,
+    ``data.keypoints_path`` (the 2D file of a VideoPose3D-format dataset) and ``device``.
 
     The new numbers go to ``metrics.json``; the previous ``metrics.json`` is kept beside it as
     ``metrics.<time it was written>.json`` (nothing measured is destroyed).
@@ -299,8 +331,9 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
     if not cfg_path.exists():
         raise FileNotFoundError(f"{run_dir} is not a run folder (no config.yaml)")
     cfg = load_config(cfg_path)
-    if data_path is not None:
-        cfg.data.path = data_path
+    override_data_paths(cfg, data_path, keypoints_path)
+    if device is not None:
+        cfg.device = device
     if flip_test is not None:
         cfg.eval.flip_test = flip_test
     with writing_run_folder(run_dir, "poselift evaluate"):
@@ -350,8 +383,9 @@ def compare_metrics(a: dict, b: dict, tol: float = 0.0) -> list[str]:
 
 
 def reproduce_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = None, progress: bool = True,
-                  tol: float = 0.0) -> tuple[Path, list[str]]:
-    """Re-run ``run_dir``'s config (same seed) into ``out_dir`` and compare the metrics.
+                  tol: float = 0.0, device: str | None = None) -> tuple[Path, list[str]]:
+    """Re-run ``run_dir``'s config (same seed; ``device`` overrides its device) into ``out_dir`` and compare the
+    metrics.
 
     Returns:
         ``(out_dir, differences)``: differences is empty when the new
@@ -362,6 +396,8 @@ def reproduce_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None 
         if not (run_dir / f).exists():
             raise FileNotFoundError(f"{run_dir} is not a finished run folder (no {f})")
     cfg = load_config(run_dir / "config.yaml")
+    if device is not None:
+        cfg.device = device
     old = read_json(run_dir / "metrics.json")
     out = Path(out_dir) if out_dir is not None else run_dir.with_name(
         f"{run_dir.name}-reproduce-{datetime.now():%Y%m%d-%H%M%S}")

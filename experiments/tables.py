@@ -193,50 +193,65 @@ def _row_notes(rows: Sequence[Row]) -> list[str]:
 
 
 BY = ("action", "subject,action")
+METRIC_NAMES = {"p1": "mpjpe", "p2": "p_mpjpe", "n-mpjpe": "n_mpjpe", "mpjve": "mpjve"}
+"""The breakdown's metric as ``table --metric`` spells it -> the key in ``metrics.json``."""
+METRIC_LABELS = {"mpjpe": "P1", "p_mpjpe": "P2", "n_mpjpe": "N-MPJPE", "mpjve": "MPJVE"}
 
 
-def _breakdown(rows: Sequence[Row], by: str | None) -> list[tuple[str, object]]:
-    """``[(column label, getter row -> P1)]`` of the per-action or per-subject-and-action columns."""
+def _metric_key(metric: str) -> str:
+    key = METRIC_NAMES.get(metric.lower(), metric)
+    if key not in METRIC_LABELS:
+        raise ValueError(f"metric must be one of {list(METRIC_NAMES)}, got {metric!r}")
+    return key
+
+
+def _breakdown(rows: Sequence[Row], by: str | None, metric: str = "p1") -> list[tuple[str, object]]:
+    """``[(column label, getter row -> the metric in mm)]`` of the per-action or per-subject-and-action columns
+    (``metric``: a name of :data:`METRIC_NAMES` or its ``metrics.json`` key)."""
     if by is None:
         return []
+    key = _metric_key(metric)
     if by == "action":
         actions = sorted({a for r in rows for a in r.per_action})
-        return [(a, lambda r, a=a: r.per_action.get(a, {}).get("mpjpe", math.nan)) for a in actions]
+        return [(a, lambda r, a=a: r.per_action.get(a, {}).get(key, math.nan)) for a in actions]
     if by == "subject,action":  # the HumanEva table: actions, and within each the subjects
         cells = sorted({(a, s) for r in rows for s, by_a in r.per_subject_action.items() for a in by_a})
         if not cells and any(not r.reference for r in rows):
             raise ValueError("--by subject,action needs metrics.json with per_subject_action (re-evaluate the runs "
                              "with this poselift: poselift evaluate RUN_DIR)")
-        return [(f"{a} {s}", lambda r, a=a, s=s: r.per_subject_action.get(s, {}).get(a, {}).get("mpjpe", math.nan))
+        return [(f"{a} {s}", lambda r, a=a, s=s: r.per_subject_action.get(s, {}).get(a, {}).get(key, math.nan))
                 for a, s in cells]
     raise ValueError(f"by must be one of {list(BY)}, got {by!r}")
 
 
 def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False, caption: str | None = None,
-                 notes: Sequence[str] = (), by: str | None = None) -> str:
+                 notes: Sequence[str] = (), by: str | None = None, metric: str = "p1") -> str:
     """Render rows as ``"md"``, ``"latex"`` (booktabs) or ``"csv"``.
 
-    Columns: Protocol 1, Protocol 2, velocity error (MPJVE), N-MPJPE; then Protocol 1 per action
-    (``by="action"``, or ``per_action=True``) or per action and subject (``by="subject,action"``, the
-    HumanEva convention). Reference rows are marked "(published)" and, in Markdown/LaTeX, set in italics.
+    Columns: Protocol 1, Protocol 2, velocity error (MPJVE), N-MPJPE; then ``metric`` (``"p1"``, ``"p2"``,
+    ``"n-mpjpe"``, ``"mpjve"``) per action (``by="action"``, or ``per_action=True``) or per action and subject
+    (``by="subject,action"``, the HumanEva convention; VideoPose3D's HumanEva table is Protocol 2). Reference
+    rows are marked "(published)" and, in Markdown/LaTeX, set in italics.
     Notes (deduplicated across rows) follow the table; a note that only some rows carry names them.
     """
     if fmt not in ("md", "latex", "csv"):
         raise ValueError(f"format must be md, latex or csv, got {fmt!r}")
-    columns = _breakdown(rows, by or ("action" if per_action else None))
-    header = ["Method", "P1 (mm)", "P2 (mm)", "MPJVE (mm)", "N-MPJPE (mm)"] + [f"{c} P1" for c, _ in columns]
+    columns = _breakdown(rows, by or ("action" if per_action else None), metric)
+    key = _metric_key(metric)
+    label = METRIC_LABELS[key]
+    header = ["Method", "P1 (mm)", "P2 (mm)", "MPJVE (mm)", "N-MPJPE (mm)"] + [f"{c} {label}" for c, _ in columns]
     all_notes = list(dict.fromkeys([*notes, *_row_notes(rows)]))
 
     def cells(r: Row) -> list[str]:
         vals = [_fmt(r.mpjpe), _fmt(r.p_mpjpe), _fmt(r.mpjve, 2), _fmt(r.n_mpjpe)]
-        vals += [_fmt(get(r)) for _, get in columns]
+        vals += [_fmt(get(r), 2 if key == "mpjve" else 1) for _, get in columns]
         return vals
 
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["method", "reference", "mpjpe_mm", "p_mpjpe_mm", "mpjve_mm", "n_mpjpe_mm", "source", "dataset",
-                    "protocol", "flip_test"] + [f"mpjpe_mm:{c}" for c, _ in columns])
+                    "protocol", "flip_test"] + [f"{key}_mm:{c}" for c, _ in columns])
         for r in rows:
             w.writerow([r.method, int(r.reference), r.mpjpe, r.p_mpjpe, r.mpjve, r.n_mpjpe, r.source, r.dataset,
                         r.protocol, "" if r.flip_test is None else int(r.flip_test)] + [get(r) for _, get in columns])

@@ -10,25 +10,38 @@ same way, and read the file the same way (:func:`poselift.detectors.formats.read
                               file does not say (and lift --render draws over it)
     --layout LAYOUT           the file's joint layout, where the file does not state it
     --subject/--action/--camera   the entry of a VideoPose3D dataset npz (positions_2d[subject][action][camera];
-                              a custom dataset's video name is its subject)
+                              a custom dataset's video name is its subject); --camera takes the index or, for a
+                              file of the run's dataset, the camera's name (C1, 54138969: as compare/figures
+                              print it)
     --track ID [ID ...]       only these tracked people
     --min-length N            skip tracks shorter than N frames
+
+When the file is one of the files of the run's dataset (its config's ``data.keypoints_path`` or ``data.path``,
+a VideoPose3D-format dataset), what the dataset states fills in what the file does not: the frame rate
+(``data.fps``) and the image size (the camera's ``width``/``height`` in ``data.cameras``); a line on stderr
+says so (:func:`dataset_defaults`).
 """
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
-__all__ = ["add_2d_input_options", "add_data_option", "read_2d_input", "image_size", "INPUT_OPTIONS"]
+__all__ = ["add_2d_input_options", "add_data_option", "read_2d_input", "image_size", "INPUT_OPTIONS",
+           "dataset_defaults"]
 
 DATA_HELP = ("the dataset, overriding the config's data.path: a Human3.6M archive folder or cache (also "
              "$POSELIFT_H36M), or the positions_3d npz of a VideoPose3D-format dataset")
+KEYPOINTS_HELP = ("the 2D file of a VideoPose3D-format dataset (positions_2d npz), overriding the config's "
+                  "data.keypoints_path")
 
 
 def add_data_option(parser: argparse.ArgumentParser) -> None:
-    """``--data PATH``: the same option, spelled and explained the same way, on every command that reads a
-    run's dataset (``train``, ``evaluate``, ``compare``, ``figures``)."""
+    """``--data PATH`` (the 3D file or archive) and ``--keypoints PATH`` (the 2D file): the same options, spelled
+    and explained the same way, on every command that reads a run's dataset (``train``, ``evaluate``,
+    ``compare``, ``figures``)."""
     parser.add_argument("--data", metavar="PATH", help=DATA_HELP)
+    parser.add_argument("--keypoints", metavar="PATH", dest="keypoints_path", help=KEYPOINTS_HELP)
 
 INPUT_OPTIONS = {"allow_pickle": False, "fps": None, "image_size": None, "video": None, "layout": None,
                  "subject": None, "action": None, "camera": None, "track": None}
@@ -57,6 +70,14 @@ def _positive(text: str) -> float:
     return v
 
 
+def _camera(text: str) -> int | str:
+    """``argparse`` type of ``--camera``: an index (``0``) or a camera name (``C1``, ``54138969``)."""
+    text = text.strip()
+    if not text:
+        raise argparse.ArgumentTypeError("expected a camera index or name")
+    return int(text) if text.isdigit() and len(text) < 4 else text  # 54138969 is a Human3.6M camera's name
+
+
 def add_2d_input_options(parser: argparse.ArgumentParser, min_length: int = 1,
                          video_help: str | None = None) -> argparse._ArgumentGroup:
     """Add the 2D input options (module docstring) to ``parser`` as one group."""
@@ -72,7 +93,8 @@ def add_2d_input_options(parser: argparse.ArgumentParser, min_length: int = 1,
                    "VideoPose3D file without layout_name; COCO-17 is assumed for Detectron2 and MMPose files)")
     g.add_argument("--subject", help="VideoPose3D dataset npz: the subject (or the video name of a custom dataset)")
     g.add_argument("--action", help="VideoPose3D dataset npz: the action")
-    g.add_argument("--camera", type=int, help="VideoPose3D dataset npz: the camera index")
+    g.add_argument("--camera", type=_camera, help="VideoPose3D dataset npz: the camera index, or its name (C1) for a "
+                   "file of the run's dataset")
     g.add_argument("--track", type=int, nargs="+", metavar="ID", help="only these tracked people")
     g.add_argument("--min-length", type=int, default=min_length,
                    help=f"skip tracks shorter than this many frames (default {min_length})")
@@ -85,6 +107,98 @@ def read_2d_input(path: str, args: argparse.Namespace) -> Any:
 
     if args.min_length < 1:
         raise ValueError(f"--min-length must be >= 1, got {args.min_length}")
+    if isinstance(args.camera, str):
+        raise ValueError(f"--camera {args.camera}: a camera name is known only for a file of the run's dataset "
+                         f"(its config's data.keypoints_path, with data.cameras); {path} is not one: give the "
+                         "camera's index (0, 1, ...)")
     return read_2d(path, image_size=args.image_size, fps=args.fps, allow_pickle=args.allow_pickle, layout=args.layout,
                    subject=args.subject, action=args.action, camera=args.camera, tracks=args.track,
                    video=args.video)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file, or a copy of it (same name and size)."""
+    try:
+        return a.samefile(b) or (a.name == b.name and a.stat().st_size == b.stat().st_size)
+    except OSError:
+        return False
+
+
+def dataset_defaults(path: str, run_dir: str, args: argparse.Namespace) -> list[str]:
+    """Fill in, on ``args``, what the run's dataset states about ``path`` when it is one of its files.
+
+    For a run whose config reads a VideoPose3D-format dataset (``data.dataset: npz``) and a 2D file that is its
+    ``data.keypoints_path`` or ``data.path`` (the same file or a copy: same name and size): ``--camera NAME``
+    becomes the camera's index in the subject's camera list (``data.cameras``); ``--fps`` defaults to
+    ``data.fps``; ``--image-size`` to the camera's width and height (the chosen subject and camera, or the one
+    size all the dataset's cameras share). Options given stay as they are.
+
+    Returns:
+        One line per value filled in (the caller prints them), empty when the file is not the dataset's.
+    """
+    from poselift.experiments.config import load_config
+    from poselift.experiments.data import resolve_data_path
+
+    cfg_path = Path(run_dir) / "config.yaml"
+    if not cfg_path.is_file():
+        return []
+    try:
+        cfg = load_config(cfg_path)
+    except (ValueError, OSError):  # the command reports a broken run folder itself where it needs the config
+        return []
+    d = cfg.data
+    if d.dataset != "npz":
+        return []
+    own = []
+    for value, what in ((d.keypoints_path, "data.keypoints_path"), (d.path, "data.path")):
+        if value:
+            try:
+                own.append(resolve_data_path(value, cfg.source, what=what))
+            except FileNotFoundError:
+                own.append(Path(value))
+    if not any(_same_file(Path(path), f) for f in own):
+        return []
+    told = []
+    cams = None
+    if d.cameras:
+        from poselift.datasets.vp3d_npz import read_cameras_file
+
+        try:
+            cams = read_cameras_file(resolve_data_path(d.cameras, cfg.source, what="data.cameras", near=own[-1]))
+        except FileNotFoundError:
+            if isinstance(args.camera, str):
+                raise FileNotFoundError(f"--camera {args.camera}: the cameras file of {run_dir}'s dataset "
+                                        f"(data.cameras: {d.cameras}) is not there; give the camera's index") from None
+            told.append(f"the cameras file {d.cameras} of the dataset is not there: no image size from it")
+    subject_cams = None
+    if cams is not None:
+        if args.subject is not None:
+            subject_cams = cams.get(args.subject) or cams.get(args.subject.rsplit("/", 1)[-1])
+        elif len({tuple(c.name for c in v) for v in cams.values()}) == 1:  # every subject's cameras are named alike
+            subject_cams = next(iter(cams.values()))
+    if isinstance(args.camera, str):
+        if subject_cams is None:
+            raise ValueError(f"--camera {args.camera}: {run_dir}'s dataset names no cameras for "
+                             + (f"subject {args.subject!r}" if args.subject else "every subject alike (give --subject)")
+                             + "; give the camera's index")
+        names = [c.name for c in subject_cams]
+        if args.camera not in names:
+            raise ValueError(f"--camera {args.camera}: no such camera; the dataset's cameras: {', '.join(names)}")
+        told.append(f"camera {args.camera} is index {names.index(args.camera)} (data.cameras of {run_dir})")
+        args.camera = names.index(args.camera)
+    if args.fps is None and d.fps:
+        args.fps = float(d.fps)
+        told.append(f"{args.fps:g} frames/s from {run_dir}'s config (data.fps)")
+    if args.image_size is None and cams is not None:
+        i = args.camera
+        if args.subject is not None and subject_cams is not None and i is not None and 0 <= i < len(subject_cams):
+            sizes = {(subject_cams[i].width, subject_cams[i].height)}
+        elif args.subject is None and i is not None:  # the camera of whichever subject: one size for all of them
+            sizes = {(v[i].width, v[i].height) for v in cams.values() if 0 <= i < len(v)}
+        else:
+            sizes = {(c.width, c.height) for v in cams.values() for c in v}
+        if len(sizes) == 1:
+            args.image_size = sizes.pop()
+            told.append(f"image size {args.image_size[0]}x{args.image_size[1]} from the dataset's cameras "
+                        f"({Path(d.cameras).name})")
+    return told

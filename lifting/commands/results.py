@@ -47,7 +47,10 @@ def _table(args: argparse.Namespace) -> int:
         check_anchor_datasets(rows, anchors)
         rows += anchors
     by = args.by or ("action" if args.per_action else None)
-    text = render_table(rows, args.format, caption=args.caption, by=by)
+    if args.metric != "p1" and by is None:
+        raise ValueError("--metric chooses the per-action or per-subject-and-action columns: give --by "
+                         "(or --per-action)")
+    text = render_table(rows, args.format, caption=args.caption, by=by, metric=args.metric)
     if args.out:
         from poselift.core.io import atomic_write_text
 
@@ -59,9 +62,11 @@ def _table(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     from poselift.core.io import check_output_file
     from poselift.experiments.compare import (
+        NORMALIZATION_WORDS,
         Method,
         compare_methods,
         comparison_table,
+        setting_differences,
         single_frame_from_detector,
     )
     from poselift.inference import load_lifter
@@ -69,8 +74,11 @@ def _compare(args: argparse.Namespace) -> int:
     if args.out:
         check_output_file(args.out)
     if args.input:
-        from poselift.commands.inputs import read_2d_input
+        from poselift.commands.inputs import dataset_defaults, read_2d_input
 
+        _no_dataset_options(args, "compare")
+        for line in dataset_defaults(args.input, args.run_dirs[0], args):
+            print(f"{args.input}: {line}", file=sys.stderr)
         data = read_2d_input(args.input, args)
         seqs = data.to_sequences(min_length=args.min_length)
         if not seqs:
@@ -80,7 +88,8 @@ def _compare(args: argparse.Namespace) -> int:
         from poselift.experiments.data import shared_test_split
 
         _no_input_options(args, "compare")
-        test = shared_test_split(args.run_dirs, args.data, allow_mixed=args.allow_mixed)
+        test = shared_test_split(args.run_dirs, args.data, allow_mixed=args.allow_mixed,
+                                 keypoints_path=args.keypoints_path)
         seqs, root_relative = test.test, test.protocol.root == "subtract"
     lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
     if args.single_frame:
@@ -97,17 +106,21 @@ def _compare(args: argparse.Namespace) -> int:
                          + "); compare like with like, or pass --allow-mixed (the table then says which is which)")
     for lf in lifters:
         lf.root_relative = root_relative  # the protocol's root rule (VideoPose3D: the raw output)
+    # settings that change the numbers beyond the weights: said on each row and under the table
+    settings = {lf.run_dir.name: {"flip TTA": "on" if lf.flip_test else "off",
+                                  "2D normalised by": NORMALIZATION_WORDS.get(lf.normalization, lf.normalization)}
+                for lf in lifters}
+    suffix, notes = setting_differences(settings)
     methods = []
     det = single_frame_from_detector(seqs)
     if det is not None:
         methods.append(det)
     for lf in lifters:
-        name = lf.run_dir.name + f" (rf {lf.receptive_field}" + (
-            f", flip TTA {'on' if lf.flip_test else 'off'})" if len(flips) > 1 else ")")
+        name = lf.run_dir.name + f" (rf {lf.receptive_field}{suffix[lf.run_dir.name]})"
         kind = "single-frame" if lf.receptive_field == 1 else "temporal"
         methods.append(Method(name, [lf.lift(s) for s in seqs], kind=kind))
     result = compare_methods(seqs, methods)
-    text = comparison_table(result, args.format)
+    text = comparison_table(result, args.format, notes=notes)
     if args.out:
         from poselift.core.io import atomic_write_json
 
@@ -142,9 +155,12 @@ def cmd_figures(args: argparse.Namespace) -> int:
         names.append(str(m.get("name") or d.name))
     measured = None  # the dataset and protocol every figure names (test split mode)
     if args.input:
-        from poselift.commands.inputs import read_2d_input
+        from poselift.commands.inputs import dataset_defaults, read_2d_input
         from poselift.experiments.runs import check_input_layout
 
+        _no_dataset_options(args, "figures")
+        for line in dataset_defaults(args.input, run_dirs[0], args):
+            print(f"{args.input}: {line}", file=sys.stderr)
         data = read_2d_input(args.input, args)
         seqs = data.to_sequences(min_length=args.min_length)
         if not seqs:
@@ -154,7 +170,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
         index, seq = 0, max(seqs, key=len)  # the longest track (or the one --track kept)
     else:
         _no_input_options(args, "figures", allow=("fps",))  # --fps: the animation's frame rate
-        test = shared_test_split(run_dirs, args.data, allow_mixed=args.allow_mixed)
+        test = shared_test_split(run_dirs, args.data, allow_mixed=args.allow_mixed, keypoints_path=args.keypoints_path)
         index, seq = select_sequence(test.test, args.sequence)
         measured = f"{test.dataset}, protocol {test.protocol.name}"
     lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
@@ -163,14 +179,25 @@ def cmd_figures(args: argparse.Namespace) -> int:
             check_input_layout(data.layout, lf, str(args.input))
         else:
             lf.root_relative = test.protocol.root == "subtract"
+    if args.input:  # a clip has no 3D: its 3D panels are in the lifters' output layout
+        outs = sorted({lf.layout_out.name for _, lf in lifters})
+        if len(outs) > 1:
+            raise ValueError(f"the runs give 3D in different joint layouts ({', '.join(outs)}): draw them separately")
+        import dataclasses
+
+        seq = dataclasses.replace(seq, layout3d=outs[0])
     if not (args.fps or seq.fps > 0):
         raise ValueError(f"{args.input or seq.label}: the frame rate is unknown; give --fps or --video")
     out.mkdir(parents=True, exist_ok=True)
     suffix = f" ({measured})" if measured else ""
 
-    # the per-action bars only need metrics.json (an imported run has none until it is evaluated)
+    # the per-action bars only need metrics.json (an imported run has none until it is evaluated); they are the
+    # runs' test-split numbers, nothing about an --input clip, so a clip's folder does not get them
     evaluated = {n: d for n, d in _unique(names, run_dirs) if (d / "metrics.json").exists()}
-    if evaluated:
+    if args.input:
+        print(f"per_action.png: skipped (--input: the runs' per-action errors are measured on their test split, "
+              f"not on {Path(args.input).name})")
+    elif evaluated:
         per_action_figure(evaluated, metric="mpjpe", out_path=out / "per_action.png",
                           title=f"Protocol 1 per action{suffix}")
         print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(evaluated)} run(s){suffix}"
@@ -213,6 +240,14 @@ def _no_input_options(args: argparse.Namespace, command: str, allow: tuple[str, 
                          "test split is used")
 
 
+def _no_dataset_options(args: argparse.Namespace, command: str) -> None:
+    """--data/--keypoints choose the runs' test split: with --input they would be silently ignored."""
+    given = [flag for flag, dest in (("--data", "data"), ("--keypoints", "keypoints_path")) if getattr(args, dest)]
+    if given:
+        raise ValueError(f"{command}: {' and '.join(given)} choose the runs' test split; with --input the 2D file is "
+                         "the input")
+
+
 def _unique(names: list[str], dirs: list[Path]) -> list[tuple[str, Path]]:
     """Pair names with folders, making repeated names unique with the folder name."""
     out, seen = [], set()
@@ -232,7 +267,9 @@ def register(sub) -> None:
     p.add_argument("--format", choices=["md", "latex", "csv"], default="md")
     p.add_argument("--per-action", action="store_true", help="add Protocol 1 per action (the same as --by action)")
     p.add_argument("--by", choices=["action", "subject,action"],
-                   help="add Protocol 1 per action, or per subject and action (the HumanEva table)")
+                   help="add --metric per action, or per subject and action (the HumanEva table)")
+    p.add_argument("--metric", choices=["p1", "p2", "n-mpjpe", "mpjve"], default="p1",
+                   help="the metric of the --by columns (default p1; VideoPose3D's HumanEva table is p2)")
     p.add_argument("--anchors", nargs="?", const="all", default=None,
                    help="add published numbers as reference rows (optionally only one 2D input, e.g. 'GT')")
     p.add_argument("--caption")

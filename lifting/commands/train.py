@@ -2,16 +2,39 @@
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import datetime
 from pathlib import Path
 
 from poselift.commands.inputs import add_data_option
 
-__all__ = ["register"]
+__all__ = ["register", "run_name", "folder_name"]
+
+
+NOT_IN_NAME = ("device", "train.progress")
+"""``--set`` keys that change where or how visibly a run trains, not what it is: left out of its name."""
+
+
+def run_name(config_name: str, overrides: list[str] | None, name: str | None = None) -> str:
+    """What a run is called (titles, tables, ``metrics.json``): ``name`` (``--name``) when given, else the config's
+    name followed by what ``--set`` changed (but :data:`NOT_IN_NAME`), e.g.
+    ``h36m_gt_27_reduced[model.widths=[1,1,1]]``."""
+    if name is not None:
+        if not name.strip():
+            raise ValueError("--name must not be empty")
+        return name.strip()
+    items = [" ".join(o.split()) for o in overrides or [] if o.split("=", 1)[0].strip() not in NOT_IN_NAME]
+    return f"{config_name}[{','.join(items)}]" if items else config_name
+
+
+def folder_name(name: str) -> str:
+    """``name`` as a folder name without shell-hostile characters (brackets, commas, spaces)."""
+    return re.sub(r"[^\w.=+-]+", "_", name).strip("_") or "run"
 
 
 def _train(args: argparse.Namespace) -> int:
     from poselift.experiments.config import apply_overrides, load_config
+    from poselift.experiments.data import override_data_paths
     from poselift.experiments.runner import train_run
     from poselift.training.distributed import is_main, launched_by_torchrun
 
@@ -19,10 +42,10 @@ def _train(args: argparse.Namespace) -> int:
     overrides = list(args.set or [])
     if args.device:
         overrides.append(f"device={args.device}")
-    if args.data:
-        overrides.append(f"data.path={args.data}")
     if overrides:
         cfg = apply_overrides(cfg, overrides)
+    override_data_paths(cfg, args.data, args.keypoints_path)
+    cfg.name = run_name(cfg.name, args.set, args.name)
     if args.resume:
         if args.out and Path(args.out) != Path(args.resume):
             raise ValueError("--resume RUN_DIR is the run folder; do not also pass a different --out")
@@ -36,7 +59,7 @@ def _train(args: argparse.Namespace) -> int:
     else:
         if not args.out and launched_by_torchrun():
             raise ValueError("under torchrun pass --out RUN_DIR (each process would name its own folder by its clock)")
-        out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-{datetime.now():%Y%m%d-%H%M%S}"
+        out = Path(args.out) if args.out else Path("runs") / f"{folder_name(cfg.name)}-{datetime.now():%Y%m%d-%H%M%S}"
     if is_main():
         print(f"run folder: {out}" + (" (resuming)" if args.resume else ""))
     metrics = train_run(cfg, out, progress=not args.no_progress, resume=not args.restart)
@@ -51,7 +74,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from poselift.experiments.runner import evaluate_run
 
     flip = None if args.flip_test is None else args.flip_test == "on"
-    metrics = evaluate_run(args.run_dir, data_path=args.data, progress=not args.no_progress, flip_test=flip)
+    metrics = evaluate_run(args.run_dir, data_path=args.data, progress=not args.no_progress, flip_test=flip,
+                           keypoints_path=args.keypoints_path, device=args.device)
     print((Path(args.run_dir) / "table.md").read_text())
     print(f"Protocol 1 {metrics['mpjpe']:.1f} mm, Protocol 2 {metrics['p_mpjpe']:.1f} mm")
     return 0
@@ -60,7 +84,8 @@ def _evaluate(args: argparse.Namespace) -> int:
 def _reproduce(args: argparse.Namespace) -> int:
     from poselift.experiments.runner import reproduce_run
 
-    out, diffs = reproduce_run(args.run_dir, args.out, progress=not args.no_progress, tol=args.tolerance)
+    out, diffs = reproduce_run(args.run_dir, args.out, progress=not args.no_progress, tol=args.tolerance,
+                               device=args.device)
     if diffs:
         print(f"NOT reproduced ({out}):")
         for d in diffs:
@@ -77,7 +102,10 @@ def register(sub) -> None:
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue an interrupted run from its last checkpoint (same config; RNG states, optimiser, "
                    "learning rate, BN momentum and data order are restored, so the result equals an uninterrupted run)")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.epochs=3")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. train.epochs=3 (the run is named after the config and these)")
+    p.add_argument("--name", help="the run's name in titles and tables (default: the config's name, with the --set "
+                   "items in brackets)")
     add_data_option(p)
     p.add_argument("--device", help="auto, cpu, cuda")
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint in --out")
@@ -88,6 +116,7 @@ def register(sub) -> None:
     p.add_argument("run_dir")
     add_data_option(p)
     p.add_argument("--flip-test", choices=["on", "off"], help="override flip test-time augmentation")
+    p.add_argument("--device", help="auto, cpu, cuda (default: the run's config)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_evaluate)
 
@@ -95,5 +124,6 @@ def register(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("--out", help="folder for the re-run")
     p.add_argument("--tolerance", type=float, default=0.0, help="allowed difference in mm (default 0: identical)")
+    p.add_argument("--device", help="auto, cpu, cuda (default: the run's config)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_reproduce)

@@ -221,7 +221,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 def cmd_lift(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from poselift.commands.inputs import read_2d_input
+    from poselift.commands.inputs import dataset_defaults, read_2d_input
     from poselift.core.io import check_output_file
     from poselift.detectors.formats import write_poses3d_h5
     from poselift.experiments.runs import check_input_layout
@@ -230,6 +230,8 @@ def cmd_lift(args: argparse.Namespace) -> int:
     check_output_file(args.out)  # before the work, not after it
     if args.render:
         check_output_file(args.render, "--render")
+    for line in dataset_defaults(args.keypoints, args.run, args):
+        print(f"{args.keypoints}: {line}", file=sys.stderr)
     data = read_2d_input(args.keypoints, args)
     lifter = load_lifter(args.run, device=args.device)
     check_input_layout(data.layout, lifter, str(args.keypoints))

@@ -42,11 +42,12 @@ from poselift.viz.plots import (
     RIGHT_COLOR,
     _bone_color,
     _to_plot,
+    add_scale_bar,
     set_3d_limits,
 )
 from poselift.viz.video import write_video
 
-__all__ = ["Panel2D", "Panel3D", "render_animation", "crop_box", "panel_rects"]
+__all__ = ["Panel2D", "Panel3D", "render_animation", "crop_box", "panel_rects", "fit_title"]
 
 _PERSON_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 _EXTRA_COLORS = ("#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#7f7f7f")
@@ -90,6 +91,7 @@ class Panel3D:
         title: panel title.
         radius: half-width of the view (default: from all frames).
         elev, azim: view angles in degrees.
+        scale_bar: draw a metric scale (:func:`~poselift.viz.plots.add_scale_bar`; the poses in metres).
     """
 
     poses: Mapping[str, np.ndarray] | np.ndarray
@@ -98,6 +100,7 @@ class Panel3D:
     radius: float | None = None
     elev: float = 15.0
     azim: float = -70.0
+    scale_bar: bool = True
 
 
 # --------------------------------------------------------------------------- frames
@@ -201,9 +204,64 @@ def _frame_region(frame: np.ndarray, box, size: tuple[int, int]) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- render
-def panel_rects(n: int, size: tuple[int, int], dpi: float, title: bool, panel_titles: bool,
+TITLE_FONT = 9.0
+"""Font size (points) of panel titles; a title too wide for its panel is wrapped, then set smaller."""
+MIN_TITLE_FONT = 6.0
+
+
+def fit_title(text: str, width_px: float, dpi: float, measure=None) -> tuple[str, float]:
+    """``text`` on one line, or split at the space that makes the longer of two lines shortest, at the largest
+    font size from :data:`TITLE_FONT` down to :data:`MIN_TITLE_FONT` at which every line is narrower than
+    ``width_px``; at the smallest size a line still too wide is shortened in its middle ("..."), so that its end
+    (e.g. "rf 27") stays visible.
+
+    ``measure(line, fontsize) -> width in pixels`` (default: matplotlib's Agg text metrics at ``dpi``).
+
+    Returns:
+        ``(text with "\\n" between lines, font size in points)``.
+    """
+    if measure is None:
+        from matplotlib.backends.backend_agg import RendererAgg
+        from matplotlib.font_manager import FontProperties
+
+        renderer = RendererAgg(10, 10, dpi)
+
+        def measure(line: str, size: float) -> float:
+            return renderer.get_text_width_height_descent(line, FontProperties(size=size), ismath=False)[0]
+
+    words = text.split()
+    if not words:
+        return "", TITLE_FONT
+    size = TITLE_FONT
+    while True:
+        lines = [" ".join(words)]
+        if measure(lines[0], size) > width_px and len(words) > 1:  # two lines, split where the longer is shortest
+            splits = [[" ".join(words[:k]), " ".join(words[k:])] for k in range(1, len(words))]
+            lines = min(splits, key=lambda two: max(measure(x, size) for x in two))
+        if all(measure(line, size) <= width_px for line in lines):
+            return "\n".join(lines), size
+        if size <= MIN_TITLE_FONT:
+            break
+        size = max(MIN_TITLE_FONT, size - 1)
+    return "\n".join(_shorten(line, width_px, size, measure) for line in lines), size
+
+
+def _shorten(line: str, width_px: float, size: float, measure) -> str:
+    if measure(line, size) <= width_px:
+        return line
+    for cut in range(1, len(line)):
+        head, tail = line[: (len(line) - cut) // 2], line[len(line) - (len(line) - cut + 1) // 2:]
+        candidate = f"{head}...{tail}"
+        if measure(candidate, size) <= width_px:
+            return candidate
+    return "..."
+
+
+def panel_rects(n: int, size: tuple[int, int], dpi: float, title: bool, panel_titles: bool | int,
                 legend: bool) -> tuple[list[tuple[int, int, int, int]], tuple[int, int, int]]:
     """Where :func:`render_animation` puts ``n`` panels in a ``size`` = (width, height) frame.
+
+    ``panel_titles``: whether panels have titles, or the number of lines of the longest (1 or 2).
 
     Returns:
         per panel ``(x0, y0, x1, y1)`` in whole pixels with y measured from the bottom (matplotlib's
@@ -211,7 +269,8 @@ def panel_rects(n: int, size: tuple[int, int], dpi: float, title: bool, panel_ti
     """
     W, H = size
     top = round(0.3 * dpi) if title else 0
-    ptitle = round(0.22 * dpi) if panel_titles else round(0.04 * dpi)
+    lines = int(panel_titles)
+    ptitle = round((0.08 + 0.14 * lines) * dpi) if lines else round(0.04 * dpi)
     bottom = round(0.26 * dpi) if legend else round(0.04 * dpi)
     pad = max(2, round(0.04 * dpi))
     rects = [(round(i * W / n) + pad, bottom, round((i + 1) * W / n) - pad, H - top - ptitle) for i in range(n)]
@@ -322,8 +381,10 @@ def render_animation(
     fig = Figure(figsize=(width_in, height_in), dpi=dpi)
     canvas = FigureCanvasAgg(fig)
     W, H = canvas.get_width_height()
-    rects, (top, ptitle, bottom) = panel_rects(n, (W, H), dpi, title is not None, any(p.title for p in panels),
-                                               legend)
+    pad = max(2, round(0.04 * dpi))
+    fitted = [fit_title(p.title, W / n - 2 * pad - 4, dpi) if p.title else ("", TITLE_FONT) for p in panels]
+    rects, (top, ptitle, bottom) = panel_rects(n, (W, H), dpi, title is not None,
+                                               max((t.count("\n") + 1 for t, _ in fitted if t), default=0), legend)
     suptitle = fig.text(0.5, 1 - top / 2 / H, title or "", ha="center", va="center", fontsize=9,
                         animated=True) if title is not None else None
     artists: list = []  # drawn every frame, in order
@@ -337,7 +398,8 @@ def render_animation(
             ax = fig.add_axes(rect)
             ax.set_axis_off()
             if p.title:
-                fig.text((x0p + x1p) / 2 / W, (y1p + ptitle / 2) / H, p.title, ha="center", va="center", fontsize=9)
+                fig.text((x0p + x1p) / 2 / W, (y1p + ptitle / 2) / H, fitted[i][0], ha="center", va="center",
+                         fontsize=fitted[i][1], linespacing=1.1)
             kp = spec["kp"]
             source = _FrameSource(p.frames)
             first = source.get(steps[0])
@@ -398,8 +460,11 @@ def render_animation(
                 pts = np.zeros((1, 3), np.float32)
             set_3d_limits(ax, pts, radius=p.radius)
             if p.title:
-                fig.text((x0p + x1p) / 2 / W, (y1p + ptitle / 2) / H, p.title, ha="center", va="center", fontsize=9)
-            # small side-by-side panels: tick numbers only crowd them (the grid keeps the scale visible)
+                fig.text((x0p + x1p) / 2 / W, (y1p + ptitle / 2) / H, fitted[i][0], ha="center", va="center",
+                         fontsize=fitted[i][1], linespacing=1.1)
+            # small side-by-side panels: tick numbers only crowd them; a scale bar and a metric grid say the size
+            if p.scale_bar:
+                add_scale_bar(ax, fontsize=max(5.0, 7.0 * min(1.0, (x1p - x0p) / (2.5 * dpi))))
             for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
                 axis.set_ticklabels([])
                 axis.labelpad = -12

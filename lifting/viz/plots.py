@@ -20,6 +20,7 @@ __all__ = [
     "draw_skeleton_2d",
     "draw_skeleton_3d",
     "set_3d_limits",
+    "add_scale_bar",
     "plot_error_over_time",
     "plot_per_action",
 ]
@@ -104,6 +105,32 @@ def set_3d_limits(ax, poses, radius: float | None = None) -> None:
     ax.set_xlabel("x")
     ax.set_ylabel("depth")
     ax.set_zlabel("up")
+
+
+SCALE_LENGTHS = (2.0, 1.0, 0.5, 0.2, 0.1, 0.05)
+"""Candidate lengths (metres) of the scale bar of a 3D view: the longest that fits in 60 % of the view."""
+
+
+def add_scale_bar(ax, unit: str = "m", fontsize: float = 7.0) -> float:
+    """Draw a metric scale on a 3D ``ax`` whose limits are set (:func:`set_3d_limits`): a bar along the x axis at
+    the front bottom edge, labelled with its length (1 m for a person seen whole), and grid lines every half
+    bar length. The tick numbers stay hidden; the bar and the grid give the scale.
+
+    Returns:
+        The bar's length in ``unit``.
+    """
+    from matplotlib.ticker import MultipleLocator
+
+    (x0, x1), (y0, _), (z0, _) = ax.get_xlim(), ax.get_ylim(), ax.get_zlim()
+    span = x1 - x0
+    length = next((v for v in SCALE_LENGTHS if v <= 0.6 * span), SCALE_LENGTHS[-1])
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_major_locator(MultipleLocator(length / 2))
+    start = x0 + 0.08 * span
+    ax.plot([start, start + length], [y0, y0], [z0, z0], color="black", lw=2.5, solid_capstyle="butt", zorder=10)
+    text = f"{length:g} {unit}" + f" (grid {length / 2:g} {unit})"
+    ax.text(start + length / 2, y0, z0 + 0.05 * span, text, ha="center", va="bottom", fontsize=fontsize, zorder=10)
+    return length
 
 
 def plot_error_over_time(errors: Mapping[str, np.ndarray], fps: float = 50.0, ax=None, unit: str = "mm",
