@@ -211,7 +211,7 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
                        dropout_rng="fast" if variant == "+ fast dropout" else "compat")
     tr = Trainer(model, bank, st, "h36m17", "h36m17", device=device)
     if variant == "0.1 step (baseline)":
-        model.forward_windows = lambda x: conv_windows_forward(model, x)  # type: ignore[method-assign]
+        model.forward_windows = lambda x, **_: conv_windows_forward(model, x)  # type: ignore[method-assign]
         tr.optimizer = torch.optim.Adam(model.parameters(), lr=st.lr, amsgrad=st.amsgrad, foreach=False)
     tr._train_epoch()  # warm-up
     tr.settings.windows_per_epoch = windows

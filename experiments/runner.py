@@ -190,9 +190,8 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
 
     trainer = Trainer(model, labelled, settings, splits.layout_in, splits.layout_out, evaluate=monitor,
                       run_dir=run_dir, traj_model=traj, unlabelled=unlabelled, device=device,
-                      eval_every=max(cfg.eval.eval_every, 1) if cfg.eval.eval_every > 0 else 10**9)
-    trainer.extra = {"flip_test": cfg.eval.flip_test, "features": cfg.data.features,
-                     "normalization": cfg.data.normalization}
+                      eval_every=max(cfg.eval.eval_every, 1) if cfg.eval.eval_every > 0 else 10**9,
+                      normalization=cfg.data.normalization, flip_test=cfg.eval.flip_test)
 
     def write_info() -> dict:
         info = _run_info(cfg, device)
