@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 from poselift.core.errors import ConfigError
+from poselift.training.flip_modes import FLIP_MODES
 
 __all__ = [
     "FLIP_MODES",
@@ -53,9 +54,6 @@ __all__ = [
     "subset_range",
 ]
 
-FLIP_MODES = ("duplicate", "random_half", "off")
-"""``duplicate``: an epoch holds every training window twice, plain and mirrored, shuffled together (VideoPose3D);
-``random_half``: every window once, a random half of each batch mirrored; ``off``: no flip augmentation."""
 
 ROOT_MODES = ("raw", "subtract")
 """``raw``: Protocol 1 compares the network's output as it is with the root-zeroed ground truth (VideoPose3D; the

@@ -36,7 +36,7 @@ from poselift.core.windows import Windowed
 from poselift.model.plan import Block, ConvSpec, network_plan
 from poselift.model.strided import DROPOUT_RNGS, strided_forward
 
-__all__ = ["TemporalLifter"]
+__all__ = ["TemporalLifter", "randomised"]
 
 
 class TemporalLifter(Windowed, nn.Module):
@@ -199,3 +199,17 @@ class TemporalLifter(Windowed, nn.Module):
         """
         self._check(x, windows=True, finite=validate)
         return strided_forward(self, x, self.dropout_rng if dropout_rng is None else dropout_rng)
+
+
+def randomised(model: TemporalLifter, seed: int = 0) -> TemporalLifter:
+    """``model`` with non-trivial BatchNorm statistics and affine parameters (from ``seed``), in eval mode, so
+    that eval-mode outputs and folding are not degenerate (fresh BatchNorm layers are the identity); for tests
+    and benchmarks of untrained models. Modifies ``model`` in place and returns it."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g, dtype=m.running_mean.dtype) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g, dtype=m.running_var.dtype) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g, dtype=m.weight.dtype) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g, dtype=m.bias.dtype) * 0.1)
+    return model.eval()

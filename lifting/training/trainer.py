@@ -54,6 +54,7 @@ from poselift.core.normalization import NORMALIZATIONS
 from poselift.model.strided import DROPOUT_RNGS
 from poselift.model.tcn import TemporalLifter
 from poselift.training import distributed as D
+from poselift.training.flip_modes import FLIP_MODES
 from poselift.training.losses import (
     bone_length_loss,
     bone_lengths,
@@ -65,8 +66,6 @@ from poselift.training.losses import (
 from poselift.training.windows import WindowBank
 
 __all__ = ["TrainSettings", "Trainer", "bn_momentum_at", "FLIP_MODES"]
-
-FLIP_MODES = ("duplicate", "random_half", "off")
 
 LOG = "log.csv"
 _RESUME_KEYS = ("model", "optimizer", "epoch", "history", "rng")
