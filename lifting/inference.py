@@ -142,7 +142,7 @@ def _prepare(model, chunk: int, device) -> tuple[FoldedNetwork, torch.device]:
     fmodel = folded(model)
     dev = torch.device(device) if device is not None else _device_of(model)
     if _device_of(fmodel) != dev:
-        fmodel = fmodel.to(dev)
+        fmodel = fmodel.converted(device=dev)  # a copy: the folded form cached on the model is shared
     return fmodel, dev
 
 
