@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Iterable, Sequence
 
 from poselift.core.errors import ConfigError
+from poselift.training.epoch_rules import FLIP_MODES, WINDOW_ORDERS
 
 __all__ = [
     "FLIP_MODES",
@@ -56,15 +57,7 @@ __all__ = [
     "subset_range",
 ]
 
-FLIP_MODES = ("duplicate", "random_half", "off")
-"""``duplicate``: an epoch holds every training window twice, plain and mirrored, shuffled together (VideoPose3D);
-``random_half``: every window once, a random half of each batch mirrored; ``off``: no flip augmentation."""
 
-WINDOW_ORDERS = ("seeded", "vp3d")
-"""How each training epoch's window order is drawn: ``seeded``: from the run's seed (poselift); ``vp3d``: VideoPose3D's
-``ChunkedGenerator`` order, a ``numpy.random.RandomState(1234)`` permutation of its pair list, the same in every run.
-Both are uniform shuffles of the same samples (experiments/scripts/vp3d_window_check.py compares them window by
-window)."""
 
 ROOT_MODES = ("raw", "subtract")
 """``raw``: Protocol 1 compares the network's output as it is with the root-zeroed ground truth (VideoPose3D; the

@@ -100,11 +100,6 @@ class SyntheticSubject:
     name: str
     offsets: np.ndarray
 
-    @property
-    def leg_length(self) -> float:
-        i = H36M17.index
-        return float(-self.offsets[i("right_knee"), 2] - self.offsets[i("right_ankle"), 2])
-
 
 def make_subject(name: str, rng: np.random.Generator) -> SyntheticSubject:
     """A random body: overall scale 0.9-1.1 and +-6 % per bone (symmetric left/right)."""

@@ -16,28 +16,34 @@ Modules:
 Frames are read with :mod:`poselift.viz.video`. The joint conversions ``bodyposenet18 -> h36m17`` and
 ``bodypose3dnet34 -> h36m17`` are registered in :mod:`poselift.core.layouts`.
 """
-from poselift.detectors.bodypose3dnet import BodyPose3DNet, Poses3D, crop_for_box
-from poselift.detectors.bodyposenet import (
-    BodyPoseNet,
-    BodyPoseNetSettings,
-    DecodeSettings,
-    People,
-    decode_people,
-)
-from poselift.detectors.formats import (
-    KeypointTracks,
-    read_2d,
-    read_keypoints_h5,
-    read_sequences,
-    write_keypoints_h5,
-)
-from poselift.detectors.runtime import OnnxModel, TensorSpec
-from poselift.detectors.tracking import Detections, Track, TrackerSettings, track_people
+from __future__ import annotations
 
-__all__ = [
-    "BodyPose3DNet", "Poses3D", "crop_for_box",
-    "BodyPoseNet", "BodyPoseNetSettings", "DecodeSettings", "People", "decode_people",
-    "KeypointTracks", "read_2d", "read_keypoints_h5", "read_sequences", "write_keypoints_h5",
-    "OnnxModel", "TensorSpec",
-    "Detections", "Track", "TrackerSettings", "track_people",
-]
+import importlib
+from typing import Any
+
+# name -> module: imported on first use (PEP 562), so that reading a 2D file (detectors.formats) does not load
+# the ONNX detectors and ONNX Runtime
+_LAZY = {
+    **dict.fromkeys(("BodyPose3DNet", "Poses3D", "crop_for_box"), "poselift.detectors.bodypose3dnet"),
+    **dict.fromkeys(("BodyPoseNet", "BodyPoseNetSettings", "DecodeSettings", "People", "decode_people"),
+                    "poselift.detectors.bodyposenet"),
+    **dict.fromkeys(("KeypointTracks", "read_2d", "read_keypoints_h5", "read_sequences", "write_keypoints_h5"),
+                    "poselift.detectors.formats"),
+    **dict.fromkeys(("OnnxModel", "TensorSpec"), "poselift.detectors.runtime"),
+    **dict.fromkeys(("Detections", "Track", "TrackerSettings", "track_people"), "poselift.detectors.tracking"),
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -43,14 +43,15 @@ import torch
 
 from poselift.core.windows import widths_for
 
-__all__ = ["matmul_ceiling", "memory_bandwidth", "window_flops", "run_bench"]
+__all__ = ["matmul_ceiling", "memory_bandwidth", "window_flops", "run_bench", "synchronize"]
 
 H36M_TRAIN_WINDOWS = 1_464_400  # S1, S5-S8, 4 cameras, every frame (this copy of Human3.6M)
 H36M_EPOCH_SAMPLES = 2 * H36M_TRAIN_WINDOWS  # a VideoPose3D epoch: every window plain and mirrored (h36m-vp3d)
 PUBLISHED_EPOCHS = {27: 60, 81: 60, 243: 80}
 
 
-def _sync(device: torch.device) -> None:
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA) before reading a clock; nothing to wait for on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize()
 
@@ -58,12 +59,12 @@ def _sync(device: torch.device) -> None:
 def _time(fn, device, reps: int, warmup: int = 2) -> list[float]:
     for _ in range(warmup):
         fn()
-    _sync(device)
+    synchronize(device)
     out = []
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
-        _sync(device)
+        synchronize(device)
         out.append(time.perf_counter() - t0)
     return out
 
@@ -106,22 +107,13 @@ def window_flops(model) -> int:
     return 2 * total
 
 
-def _randomised(model):
-    g = torch.Generator().manual_seed(0)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm1d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-    return model
-
-
 def bench_inference(rf: int, channels: int, device: torch.device, frames: int, sequences: int) -> dict:
     from poselift.core.windows import pad_edges
     from poselift.inference import lift_sequences
     from poselift.model.folded import fold_batchnorm
-    from poselift.model.tcn import TemporalLifter
+    from poselift.model.tcn import TemporalLifter, randomised
 
-    model = _randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels)).to(device).eval()
+    model = randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels)).to(device).eval()
     flops = fold_batchnorm(model).flops_per_frame()
     seqs = [torch.randn(frames, 17, 2, device=device) for _ in range(sequences)]
     total = frames * sequences
@@ -140,9 +132,9 @@ def bench_inference(rf: int, channels: int, device: torch.device, frames: int, s
 
 def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -> dict:
     from poselift.model.streaming import StreamingLifter, WindowRecompute
-    from poselift.model.tcn import TemporalLifter
+    from poselift.model.tcn import TemporalLifter, randomised
 
-    model = _randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels, causal=True)).to(device).eval()
+    model = randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels, causal=True)).to(device).eval()
     weight_bytes = sum(p.numel() * 4 for n, p in model.named_parameters() if "bn" not in n)
     from poselift.model.folded import fold_batchnorm
 
@@ -158,7 +150,7 @@ def bench_streaming(rf: int, channels: int, device: torch.device, frames: int) -
         for i in range(10, 10 + n):
             t0 = time.perf_counter()
             lifter.push(x[i])
-            _sync(device)
+            synchronize(device)
             ts.append(time.perf_counter() - t0)
         ts.sort()
         res[f"{name}_median_ms"] = statistics.median(ts) * 1e3
@@ -211,11 +203,11 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
                        dropout_rng="fast" if variant == "+ fast dropout" else "compat")
     tr = Trainer(model, bank, st, "h36m17", "h36m17", device=device)
     if variant == "0.1 step (baseline)":
-        model.forward_windows = lambda x: conv_windows_forward(model, x)  # type: ignore[method-assign]
+        model.forward_windows = lambda x, **_: conv_windows_forward(model, x)  # type: ignore[method-assign]
         tr.optimizer = torch.optim.Adam(model.parameters(), lr=st.lr, amsgrad=st.amsgrad, foreach=False)
     tr._train_epoch()  # warm-up
     tr.settings.windows_per_epoch = windows
-    _sync(device)
+    synchronize(device)
     wps = tr._train_epoch()["windows_per_second"]
     step_flops = 3 * window_flops(model)
     epoch_s = H36M_EPOCH_SAMPLES / wps
@@ -230,9 +222,9 @@ def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
     from poselift.inference import lift_sequence
     from poselift.model.onnx import export_onnx
     from poselift.model.streaming import StreamingLifter
-    from poselift.model.tcn import TemporalLifter
+    from poselift.model.tcn import TemporalLifter, randomised
 
-    model = _randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels, causal=True)).eval()
+    model = randomised(TemporalLifter(17, 17, widths_for(rf), channels=channels, causal=True)).eval()
     x = torch.randn(frames, 17, 2)
     res = {"rf": rf, "channels": channels}
     with tempfile.TemporaryDirectory() as d:

@@ -195,9 +195,8 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
 
     trainer = Trainer(model, labelled, settings, splits.layout_in, splits.layout_out, evaluate=monitor,
                       run_dir=run_dir, traj_model=traj, unlabelled=unlabelled, device=device,
-                      eval_every=max(cfg.eval.eval_every, 1) if cfg.eval.eval_every > 0 else 10**9)
-    trainer.extra = {"flip_test": cfg.eval.flip_test, "features": cfg.data.features,
-                     "normalization": cfg.data.normalization}
+                      eval_every=max(cfg.eval.eval_every, 1) if cfg.eval.eval_every > 0 else 10**9,
+                      normalization=cfg.data.normalization, flip_test=cfg.eval.flip_test)
 
     def write_info() -> dict:
         info = _run_info(cfg, device)
@@ -216,7 +215,8 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     t0 = time.perf_counter()
     history = trainer.fit(resume=resume)
     train_seconds = time.perf_counter() - t0
-    metrics, eval_seconds, frames = D.on_main(lambda: _final_evaluation(trainer.model, cfg, splits, run_dir, progress))
+    metrics, eval_seconds, frames = D.on_main(
+        lambda: _final_evaluation(_lifter(trainer.model, splits, cfg, protocol), cfg, splits, run_dir, progress))
     if not D.is_main():
         return metrics
     info.update(
@@ -272,17 +272,18 @@ def protocol_record(protocol: Protocol, splits: Splits, cfg: ExperimentConfig) -
             "data_report": splits.report}
 
 
-def _final_evaluation(model, cfg: ExperimentConfig, splits: Splits, run_dir: Path, progress: bool):
+def _final_evaluation(lifter: Lifter, cfg: ExperimentConfig, splits: Splits, run_dir: Path, progress: bool):
+    """Lift the test split with ``lifter`` (as the protocol evaluates it) and write ``metrics.json``/``table.md``."""
     t0 = time.perf_counter()
     protocol = splits.protocol
-    preds = _lifter(model, splits, cfg, protocol).lift_all(splits.test, progress=progress)
+    preds = lifter.lift_all(splits.test, progress=progress)
     eval_seconds = time.perf_counter() - t0
     metrics = evaluate_sequences(preds, splits.test, splits.notes, protocol=protocol)
     metrics = {"name": cfg.name, "dataset": splits.dataset, "protocol": protocol_record(protocol, splits, cfg),
                "flip_test": cfg.eval.flip_test, **metrics}
     _keep_previous(run_dir / "metrics.json")
     atomic_write_json(run_dir / "metrics.json", metrics)
-    title = (f"{cfg.name}: receptive field {model.receptive_field}, {splits.dataset} {cfg.data.keypoints} 2D, "
+    title = (f"{cfg.name}: receptive field {lifter.receptive_field}, {splits.dataset} {cfg.data.keypoints} 2D, "
              f"protocol {protocol.name}")
     atomic_write_text(run_dir / "table.md", markdown_table(metrics, title))
     if cfg.eval.save_predictions:
@@ -337,10 +338,12 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
     if flip_test is not None:
         cfg.eval.flip_test = flip_test
     with writing_run_folder(run_dir, "poselift evaluate"):
-        lifter = load_lifter(run_dir, device=cfg.device)
+        lifter = load_lifter(run_dir, device=cfg.device, flip_test=cfg.eval.flip_test)
         splits = load_splits(cfg, progress, test_only=True)
         check_run_fits_data(lifter, splits.layout_in, cfg.data.normalization, run_dir)
-        metrics, eval_seconds, frames = _final_evaluation(lifter.model, cfg, splits, run_dir, progress)
+        # the loaded lifter itself, its output as the protocol evaluates it (raw, or its root subtracted)
+        lifter = dataclasses.replace(lifter, root_relative=splits.protocol.root == "subtract")
+        metrics, eval_seconds, frames = _final_evaluation(lifter, cfg, splits, run_dir, progress)
         info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
         info.update(last_evaluated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     eval_seconds=round(eval_seconds, 2), eval_frames=frames, eval_fps=frames / eval_seconds)

@@ -51,7 +51,7 @@ from poselift.core.mirror import flip_keypoints, flip_pair, flip_poses
 from poselift.core.normalization import check_normalization, scale_to_body_height
 from poselift.core.sequence import PoseSequence
 from poselift.core.windows import pad_edges
-from poselift.model.folded import FoldedNetwork, folded
+from poselift.model.folded import NUMPY_DTYPES, FoldedNetwork, folded
 from poselift.model.tcn import TemporalLifter
 
 __all__ = ["lift_sequence", "lift_sequences", "Lifter", "load_lifter"]
@@ -142,19 +142,16 @@ def _prepare(model, chunk: int, device) -> tuple[FoldedNetwork, torch.device]:
     fmodel = folded(model)
     dev = torch.device(device) if device is not None else _device_of(model)
     if _device_of(fmodel) != dev:
-        fmodel = fmodel.to(dev)
+        fmodel = fmodel.converted(device=dev)  # a copy: the folded form cached on the model is shared
     return fmodel, dev
 
 
 def _as_tensor(x, fmodel: FoldedNetwork, dev, where: str = "") -> torch.Tensor:
     x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
     dtype = fmodel.layers[0].weight.dtype  # the model's dtype (float32 unless it was converted)
-    if dtype in _NUMPY_DTYPES:  # a float64 value beyond float32's range would become inf: say so
-        check_float_range(x, _NUMPY_DTYPES[dtype], f"{where}keypoints")
+    if dtype in NUMPY_DTYPES:  # a float64 value beyond float32's range would become inf: say so
+        check_float_range(x, NUMPY_DTYPES[dtype], f"{where}keypoints")
     return x.to(dev, dtype)
-
-
-_NUMPY_DTYPES = {torch.float16: "float16", torch.float32: "float32", torch.float64: "float64"}
 
 
 def _check_outputs(ys: list[np.ndarray]) -> list[np.ndarray]:

@@ -5,7 +5,8 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
+
+from poselift.model.tcn import randomised  # noqa: F401  (one copy, shared with the benchmarks)
 
 REPO = Path(__file__).resolve().parents[1]
 """The repository root."""
@@ -24,15 +25,3 @@ def h36m_or_skip() -> Path:
         pytest.skip(f"Human3.6M not found at {root} (set POSELIFT_H36M)")
     return root
 
-
-def randomised(model, seed: int = 0):
-    """Non-trivial BatchNorm statistics and affine parameters, eval mode, so that eval-mode outputs (and
-    folding) are not degenerate."""
-    g = torch.Generator().manual_seed(seed)
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm1d):
-            m.running_mean.copy_(torch.randn(m.num_features, generator=g, dtype=m.running_mean.dtype) * 0.1)
-            m.running_var.copy_(torch.rand(m.num_features, generator=g, dtype=m.running_var.dtype) + 0.5)
-            m.weight.data.copy_(torch.rand(m.num_features, generator=g, dtype=m.weight.dtype) + 0.5)
-            m.bias.data.copy_(torch.randn(m.num_features, generator=g, dtype=m.bias.dtype) * 0.1)
-    return model.eval()

@@ -24,16 +24,10 @@ import torch
 from poselift.core.device import machine_description
 from poselift.core.layouts import H36M17
 from poselift.core.windows import widths_for
-from poselift.experiments.benchmark import bench_training
+from poselift.experiments.benchmark import H36M_TRAIN_WINDOWS, bench_training, synchronize
 from poselift.inference import lift_sequence
 from poselift.model.tcn import TemporalLifter
 
-H36M_TRAIN_WINDOWS = 1_464_400
-
-
-def _sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def train_throughput(rf: int, channels: int, device: torch.device, windows: int, amp: bool = False) -> float:
@@ -46,12 +40,12 @@ def eval_fps(rf: int, channels: int, device: torch.device, frames: int, flip: bo
     x = torch.randn(frames, 17, 2, device=device)
     perms = (H36M17.flip_permutation, H36M17.flip_permutation) if flip else None
     lift_sequence(model, x[:300], flip_perms=perms)
-    _sync(device)
+    synchronize(device)
     reps = 3
     t0 = time.perf_counter()
     for _ in range(reps):
         lift_sequence(model, x, flip_perms=perms)
-    _sync(device)
+    synchronize(device)
     return reps * frames / (time.perf_counter() - t0)
 
 

@@ -23,6 +23,7 @@ import torch
 
 from poselift.core.device import machine_description
 from poselift.core.windows import window_geometry
+from poselift.experiments.benchmark import synchronize
 from poselift.training.windows import WindowBank
 
 
@@ -46,8 +47,7 @@ def median_seconds(fn, batches, dev) -> float:
     for idx in batches:
         t0 = time.perf_counter()
         x = fn(idx)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
+        synchronize(dev)
         times.append(time.perf_counter() - t0)
         del x
     return float(np.median(times))

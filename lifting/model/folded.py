@@ -11,25 +11,30 @@ holding plain tensors (no autograd, no BatchNorm, no dropout). Its layers,
 :attr:`FoldedNetwork.layers`, are the one description that the whole-sequence
 engine, the streaming lifter and the ONNX exporter all read.
 
-Layer list, in order (``kind``, ``weight (C_out, C_in, k)``, ``bias (C_out,)``,
-``dilation``), with ReLU after every layer except ``shrink``::
+One folded layer per convolution of the network's plan
+(:class:`~poselift.model.plan.NetworkPlan`: names, widths, dilations, where each residual starts), in
+the plan's order, each a ``weight (C_out, C_in, k)`` and a ``bias (C_out,)``;
+:meth:`FoldedNetwork.split` hands them out as ``(expand, [(conv, conv1x1) per block], shrink)``.
 
-    expand            k = widths[0], dilation 1
-    block{i}.conv     k = widths[i+1], dilation prod(widths[:i+1])
-    block{i}.conv1x1  k = 1          (its output is added to the cropped block input)
-    shrink            k = 1, no ReLU
+:func:`folded` is the one way to get a model's folded form: cached on the model until its weights
+change, in another dtype on request.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from poselift.core.windows import Windowed, target_offset
+from poselift.core.windows import Windowed
+from poselift.model.plan import ConvSpec, NetworkPlan
 from poselift.model.tcn import TemporalLifter
 
-__all__ = ["FoldedLayer", "FoldedNetwork", "fold_batchnorm", "folded"]
+__all__ = ["FoldedLayer", "FoldedNetwork", "fold_batchnorm", "folded", "NUMPY_DTYPES"]
+
+NUMPY_DTYPES = {torch.float16: "float16", torch.float32: "float32", torch.float64: "float64"}
+"""The numpy name of each dtype a folded network can run in (for range checks of the input before conversion)."""
 
 
 @dataclass
@@ -37,27 +42,36 @@ class FoldedLayer:
     """One convolution with BatchNorm folded in.
 
     Attributes:
-        name: ``expand``, ``block{i}.conv``, ``block{i}.conv1x1`` or ``shrink``.
+        spec: the layer in the network's plan (name, width, dilation, ReLU).
         weight: ``(C_out, C_in, k)``.
         bias: ``(C_out,)``.
-        dilation: temporal dilation of the kernel.
-        relu: ReLU after the layer.
     """
 
-    name: str
+    spec: ConvSpec
     weight: torch.Tensor
     bias: torch.Tensor
-    dilation: int = 1
-    relu: bool = True
+
+    @property
+    def name(self) -> str:
+        """``expand``, ``block{i}.conv``, ``block{i}.conv1x1`` or ``shrink``."""
+        return self.spec.name
+
+    @property
+    def dilation(self) -> int:
+        return self.spec.dilation
+
+    @property
+    def relu(self) -> bool:
+        return self.spec.relu
 
     @property
     def width(self) -> int:
-        return int(self.weight.shape[2])
+        return self.spec.width
 
     @property
     def span(self) -> int:
         """Input frames one output frame of this layer sees, minus one."""
-        return (self.width - 1) * self.dilation
+        return self.spec.span
 
 
 def _fold(conv: nn.Conv1d, bn: nn.BatchNorm1d | None, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -74,20 +88,24 @@ def _fold(conv: nn.Conv1d, bn: nn.BatchNorm1d | None, dtype: torch.dtype) -> tup
 class FoldedNetwork(Windowed, nn.Module):
     """A :class:`~poselift.model.tcn.TemporalLifter` in eval mode with BatchNorm folded in.
 
-    Same maths as ``model.eval()(x)``; build it with :func:`fold_batchnorm`.
+    Same maths as ``model.eval()(x)``; build it with :func:`folded` (or :func:`fold_batchnorm`).
+
+    Args:
+        plan: the network's wiring.
+        layers: one :class:`FoldedLayer` per layer of ``plan.layers``, in that order (checked).
 
     Shapes:
         ``forward``: ``(B, T, J_in, F)`` -> ``(B, T - rf + 1, J_out, 3)``.
     """
 
-    def __init__(self, layers: list[FoldedLayer], widths: tuple[int, ...], causal: bool, in_joints: int,
-                 out_joints: int, in_features: int) -> None:
+    def __init__(self, plan: NetworkPlan, layers: list[FoldedLayer]) -> None:
         super().__init__()
-        self.layers = layers
-        self.widths, self.causal = tuple(widths), causal
-        self.in_joints, self.out_joints, self.in_features = in_joints, out_joints, in_features
+        plan.split(layers)  # checks the names against the plan
+        self.plan, self.layers = plan, list(layers)
+        self.widths, self.causal = plan.widths, plan.causal
+        self.in_joints, self.out_joints, self.in_features = plan.in_joints, plan.out_joints, plan.in_features
         # register the tensors so .to(device) / state_dict see them
-        for i, layer in enumerate(layers):
+        for i, layer in enumerate(self.layers):
             self.register_buffer(f"w{i}", layer.weight, persistent=False)
             self.register_buffer(f"b{i}", layer.bias, persistent=False)
 
@@ -97,9 +115,31 @@ class FoldedNetwork(Windowed, nn.Module):
             layer.weight, layer.bias = getattr(self, f"w{i}"), getattr(self, f"b{i}")
         return out
 
+    def split(self) -> tuple[FoldedLayer, list[tuple[FoldedLayer, FoldedLayer]], FoldedLayer]:
+        """``(expand, [(block conv, block conv1x1), ...], shrink)``."""
+        return self.plan.split(self.layers)
+
     @property
     def channels(self) -> int:
-        return int(self.layers[0].weight.shape[0])
+        return self.plan.channels
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.layers[0].weight.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.layers[0].weight.device
+
+    def converted(self, dtype: torch.dtype | None = None, device: str | torch.device | None = None) -> FoldedNetwork:
+        """This network with its tensors in ``dtype`` and on ``device``: a new network (``self`` when nothing
+        changes; this one is never modified, unlike ``.to()``)."""
+        dtype = dtype or self.dtype
+        device = torch.device(device) if device is not None else self.device
+        if dtype == self.dtype and device == self.device:
+            return self
+        return FoldedNetwork(self.plan, [FoldedLayer(l.spec, l.weight.to(device, dtype), l.bias.to(device, dtype))
+                                         for l in self.layers])
 
     def flops_per_frame(self) -> int:
         """Floating-point operations (2 per multiply-add) per output frame of a long sequence."""
@@ -113,25 +153,22 @@ class FoldedNetwork(Windowed, nn.Module):
             raise ValueError(f"expected (B, T, {self.in_joints}, {self.in_features}), got {tuple(x.shape)}")
         if t < self.receptive_field:
             raise ValueError(f"sequence too short: {t} frames for a receptive field of {self.receptive_field}")
+        expand, blocks, shrink = self.split()
         h = x.reshape(b, t, j * f).transpose(1, 2)
-        layers = self.layers
-        e = layers[0]
-        h = nn.functional.conv1d(h, e.weight, e.bias).relu_()
-        for i in range((len(layers) - 2) // 2):
-            conv, conv1 = layers[1 + 2 * i], layers[2 + 2 * i]
-            span = conv.span
-            start = target_offset(span + 1, self.causal)
+        h = nn.functional.conv1d(h, expand.weight, expand.bias).relu_()
+        for block, (conv, conv1) in zip(self.plan.blocks, blocks):
+            span, start = block.span, block.residual
             res = h[:, :, start : h.shape[2] - span + start]
             y = nn.functional.conv1d(h, conv.weight, conv.bias, dilation=conv.dilation).relu_()
             y = nn.functional.conv1d(y, conv1.weight, conv1.bias).relu_()
             h = y.add_(res)
-        s = layers[-1]
-        out = nn.functional.conv1d(h, s.weight, s.bias)
+        out = nn.functional.conv1d(h, shrink.weight, shrink.bias)
         return out.transpose(1, 2).reshape(b, -1, self.out_joints, 3)
 
 
 def fold_batchnorm(model: TemporalLifter, dtype: torch.dtype | None = None) -> FoldedNetwork:
-    """Fold a trained lifter's BatchNorm layers into its convolutions (eval-mode maths).
+    """Fold a trained lifter's BatchNorm layers into its convolutions (eval-mode maths), uncached
+    (:func:`folded` caches).
 
     Args:
         model: the lifter (its running statistics are used; it is not modified).
@@ -142,14 +179,8 @@ def fold_batchnorm(model: TemporalLifter, dtype: torch.dtype | None = None) -> F
         a :class:`FoldedNetwork` on the model's device.
     """
     dtype = dtype or model.expand_conv.weight.dtype
-    layers = [FoldedLayer("expand", *_fold(model.expand_conv, model.expand_bn, dtype))]
-    for i in range(len(model.widths) - 1):
-        w, b = _fold(model.block_convs[2 * i], model.block_bns[2 * i], dtype)
-        layers.append(FoldedLayer(f"block{i}.conv", w, b, dilation=model._dilations[i]))
-        w, b = _fold(model.block_convs[2 * i + 1], model.block_bns[2 * i + 1], dtype)
-        layers.append(FoldedLayer(f"block{i}.conv1x1", w, b))
-    layers.append(FoldedLayer("shrink", *_fold(model.shrink, None, dtype), relu=False))
-    return FoldedNetwork(layers, model.widths, model.causal, model.in_joints, model.out_joints, model.in_features)
+    layers = [FoldedLayer(spec, *_fold(conv, bn, dtype)) for spec, conv, bn in model.layer_modules()]
+    return FoldedNetwork(model.plan, layers)
 
 
 def _weights_key(model: TemporalLifter) -> tuple:
@@ -158,10 +189,27 @@ def _weights_key(model: TemporalLifter) -> tuple:
                  list(model.parameters()) + list(model.buffers()))
 
 
-def folded(model: TemporalLifter | FoldedNetwork) -> FoldedNetwork:
-    """The model's BatchNorm-folded inference copy, cached until its weights change."""
+def folded(model: Any, dtype: torch.dtype | None = None) -> FoldedNetwork:
+    """The model's BatchNorm-folded inference form.
+
+    Args:
+        model: a :class:`~poselift.model.tcn.TemporalLifter` (folded once and cached on it until its weights
+            change), a :class:`FoldedNetwork` (used as is), or anything with a ``.model`` attribute holding
+            one of those (e.g. :class:`~poselift.inference.Lifter`).
+        dtype: the folded tensors' dtype (default: the model's). A lifter is then folded in float64 straight
+            to ``dtype`` (not cached); a folded network is converted (a new one).
+
+    Shared: do not modify the result in place (``.to()``); :meth:`FoldedNetwork.converted` makes a copy.
+    """
+    if not isinstance(model, (TemporalLifter, FoldedNetwork)) and isinstance(
+            getattr(model, "model", None), (TemporalLifter, FoldedNetwork)):
+        model = model.model
     if isinstance(model, FoldedNetwork):
-        return model
+        return model.converted(dtype)
+    if not isinstance(model, TemporalLifter):
+        raise TypeError(f"expected a TemporalLifter or FoldedNetwork, got {type(model).__name__}")
+    if dtype is not None and dtype != model.expand_conv.weight.dtype:
+        return fold_batchnorm(model, dtype)
     key = _weights_key(model)
     cache = model.__dict__.get("_folded_cache")
     if cache is None or cache[0] != key:

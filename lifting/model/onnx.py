@@ -43,7 +43,7 @@ time: ``.<out_dir name>.lock`` beside the folder is held while writing
 (:func:`poselift.core.locks.lock_output`), and taking it removes what a killed
 export left behind.
 
-The graphs are built directly from :attr:`~poselift.model.folded.FoldedNetwork.layers`
+The graphs are built directly from the plan and the folded layers (:meth:`~poselift.model.folded.FoldedNetwork.split`)
 with ``onnx.helper`` (Conv with dilations, Gemm, Relu, Add, Slice, Concat,
 Where, Reshape, Transpose), checked with ``onnx.checker`` (with strict shape
 inference). Command line::
@@ -66,9 +66,7 @@ from poselift.core.errors import FileFormatError, InputError
 from poselift.core.io import atomic_folder, atomic_write_json, check_output_folder, read_json
 from poselift.core.locks import lock_output
 from poselift.core.normalization import BBOX_UNIT, TORSO_UNIT
-from poselift.core.windows import target_offset
-from poselift.model.folded import FoldedNetwork
-from poselift.model.streaming import _blocks, as_folded
+from poselift.model.folded import FoldedNetwork, folded
 from poselift.model.tcn import TemporalLifter
 
 __all__ = [
@@ -146,11 +144,11 @@ class _Graph:
         return model
 
 
-def _props(folded: FoldedNetwork) -> dict:
-    rf = folded.receptive_field
-    return {"receptive_field": rf, "causal": int(folded.causal),
-            "latency_frames": folded.geometry.latency, "widths": ",".join(map(str, folded.widths)),
-            "in_joints": folded.in_joints, "out_joints": folded.out_joints, "in_features": folded.in_features}
+def _props(net: FoldedNetwork) -> dict:
+    rf = net.receptive_field
+    return {"receptive_field": rf, "causal": int(net.causal),
+            "latency_frames": net.geometry.latency, "widths": ",".join(map(str, net.widths)),
+            "in_joints": net.in_joints, "out_joints": net.out_joints, "in_features": net.in_features}
 
 
 def sequence_graph(model: Any, opset: int = 17):
@@ -162,12 +160,12 @@ def sequence_graph(model: Any, opset: int = 17):
         opset: ONNX opset (13 or newer).
     """
     opset = _check_opset(opset)
-    folded = as_folded(model)
-    expand, blocks, shrink = _blocks(folded)
+    net = folded(model)
+    expand, blocks, shrink = net.split()
     g = _Graph()
     TP, helper = g.TP, g.helper
-    j, f, jo = folded.in_joints, folded.in_features, folded.out_joints
-    rf = folded.receptive_field
+    j, f, jo = net.in_joints, net.in_features, net.out_joints
+    rf = net.receptive_field
     x = helper.make_tensor_value_info("keypoints", TP.FLOAT, ["batch", "frames", j, f],
                                       doc_string="normalised 2D keypoints (+ confidence), float32")
     y = helper.make_tensor_value_info("poses_3d", TP.FLOAT, ["batch", "frames_out", jo, 3],
@@ -182,30 +180,30 @@ def sequence_graph(model: Any, opset: int = 17):
     h = g.node("Reshape", ["keypoints", g.ints([0, 0, j * f])])
     h = g.node("Transpose", [h], perm=[0, 2, 1])  # (B, J*F, T)
     h = conv(h, expand, "expand")
-    for i, (c, c1) in enumerate(blocks):
-        z = conv(conv(h, c, f"block{i}.conv"), c1, f"block{i}.conv1x1")
-        span = c.span
+    for block, (c, c1) in zip(net.plan.blocks, blocks):
+        z = conv(conv(h, c, c.name), c1, c1.name)
+        span = block.span
         if span:
-            start = target_offset(span + 1, folded.causal)
+            start = block.residual
             end = _INT64_MAX if start == span else start - span
             h = g.node("Slice", [h, g.ints([start]), g.ints([end]), g.ints([2])])
         h = g.node("Add", [h, z])
     h = conv(h, shrink, "shrink")  # (B, J_out*3, T')
     h = g.node("Transpose", [h], perm=[0, 2, 1])
     g.node("Reshape", [h, g.ints([0, 0, jo, 3])], "poses_3d")
-    doc = (f"poselift temporal lifter (rf {rf}, {'causal' if folded.causal else 'centred'}), BatchNorm folded: "
+    doc = (f"poselift temporal lifter (rf {rf}, {'causal' if net.causal else 'centred'}), BatchNorm folded: "
            f"keypoints (batch, frames, {j}, {f}) -> poses_3d (batch, frames - {rf - 1}, {jo}, 3)")
-    return g.model("poselift_lifter", [x], [y], opset, doc, _props(folded))
+    return g.model("poselift_lifter", [x], [y], opset, doc, _props(net))
 
 
-def _cache_specs(folded: FoldedNetwork) -> list[dict]:
+def _cache_specs(net: FoldedNetwork) -> list[dict]:
     """Step-graph caches: ``name``, ``next`` (output name), ``frames``, ``channels``, layer ``width``, ``dilation``."""
-    expand, blocks, _ = _blocks(folded)
+    plan = net.plan
     specs = []
-    for name, layer in [("expand", expand)] + [(f"block{i}", c) for i, (c, _) in enumerate(blocks)]:
+    for name, layer in [("expand", plan.expand)] + [(f"block{b.index}", b.conv) for b in plan.blocks]:
         if layer.span:
             specs.append({"name": f"cache_{name}", "next": f"next_cache_{name}", "frames": layer.span,
-                          "channels": int(layer.weight.shape[1]), "width": layer.width, "dilation": layer.dilation})
+                          "channels": layer.c_in, "width": layer.width, "dilation": layer.dilation})
     return specs
 
 
@@ -216,12 +214,12 @@ def step_graph(model: Any, opset: int = 17):
     delay of ``(rf - 1) / 2`` frames (their ``latency_frames`` metadata).
     """
     opset = _check_opset(opset)
-    folded = as_folded(model)
-    expand, blocks, shrink = _blocks(folded)
+    net = folded(model)
+    expand, blocks, shrink = net.split()
     g = _Graph()
     TP, helper = g.TP, g.helper
-    j, f, jo = folded.in_joints, folded.in_features, folded.out_joints
-    caches = {c["name"]: c for c in _cache_specs(folded)}
+    j, f, jo = net.in_joints, net.in_features, net.out_joints
+    caches = {c["name"]: c for c in _cache_specs(net)}
     inputs = [
         helper.make_tensor_value_info("keypoints", TP.FLOAT, ["streams", j, f],
                                       doc_string="this frame's normalised 2D keypoints, one row per stream"),
@@ -263,11 +261,11 @@ def step_graph(model: Any, opset: int = 17):
     col3 = g.node("Reshape", ["keypoints", column])  # (S, 1, J*F)
     taps, _ = window(col3, expand, "expand")
     h = gemm(taps, expand, "expand")  # (S, C)
-    for i, (c, c1) in enumerate(blocks):
+    for block, (c, c1) in zip(net.plan.blocks, blocks):
         col3 = g.node("Reshape", [h, column])
-        taps, full = window(col3, c, f"block{i}")
-        z = gemm(gemm(taps, c, f"block{i}.conv"), c1, f"block{i}.conv1x1")
-        mid = target_offset(c.span + 1, folded.causal)  # the residual: the block input at the window's target
+        taps, full = window(col3, c, f"block{block.index}")
+        z = gemm(gemm(taps, c, c.name), c1, c1.name)
+        mid = block.residual  # the residual: the block input at the window's target
         if full is None or mid == c.span:
             res = h  # the newest frame
         else:
@@ -275,11 +273,11 @@ def step_graph(model: Any, opset: int = 17):
         h = g.node("Add", [res, z])
     out = gemm(h, shrink, "shrink")
     g.node("Reshape", [out, g.ints([0, jo, 3])], "pose_3d")
-    rf = folded.receptive_field
-    lat = folded.geometry.latency
+    rf = net.receptive_field
+    lat = net.geometry.latency
     doc = (f"poselift temporal lifter, one streaming step (rf {rf}, latency {lat} frames): keypoints (streams, {j}, "
            f"{f}) + reset + caches -> pose_3d (streams, {jo}, 3) + next caches")
-    return g.model("poselift_lifter_step", inputs, outputs, opset, doc, _props(folded))
+    return g.model("poselift_lifter_step", inputs, outputs, opset, doc, _props(net))
 
 
 # --------------------------------------------------------------------------- export
@@ -387,35 +385,34 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step
     model, info = _resolve(model)
     out = Path(out_dir)
     _check_export_folder(out)
-    folded = as_folded(model, dtype=torch.float32)
-    folded = folded.to("cpu")
-    rf = folded.receptive_field
-    lat = folded.geometry.latency
-    j, f, jo = folded.in_joints, folded.in_features, folded.out_joints
+    net = folded(model, dtype=torch.float32).converted(device="cpu")  # a copy when it moves: the model's own stays
+    rf = net.receptive_field
+    lat = net.geometry.latency
+    j, f, jo = net.in_joints, net.in_features, net.out_joints
     meta: dict = {
         "format": "onnx",
         "opset": opset,
         "poselift_version": __version__,
         "receptive_field": rf,
-        "causal": bool(folded.causal),
+        "causal": bool(net.causal),
         "latency_frames": lat,
-        "pad": list(folded.pad),
-        "model": {"in_joints": j, "out_joints": jo, "in_features": f, "widths": list(folded.widths),
-                  "channels": folded.channels},
+        "pad": list(net.pad),
+        "model": {"in_joints": j, "out_joints": jo, "in_features": f, "widths": list(net.widths),
+                  "channels": net.channels},
         **info,
         "inputs_normalisation": _NORMALISATION_TEXT[info.get("normalization", "image")],
         "sequence": {
             "file": SEQUENCE_FILE,
             "inputs": [{"name": "keypoints", "dtype": "float32", "shape": ["batch", "frames", j, f]}],
             "outputs": [{"name": "poses_3d", "dtype": "float32", "shape": ["batch", f"frames - {rf - 1}", jo, 3]}],
-            "notes": f"valid convolutions: pad each sequence by repeating edge frames ({folded.pad[0]} before, "
-                     f"{folded.pad[1]} after) for one pose per input frame",
+            "notes": f"valid convolutions: pad each sequence by repeating edge frames ({net.pad[0]} before, "
+                     f"{net.pad[1]} after) for one pose per input frame",
         },
     }
-    graphs = {SEQUENCE_FILE: sequence_graph(folded, opset)}
+    graphs = {SEQUENCE_FILE: sequence_graph(net, opset)}
     if step:
-        specs = _cache_specs(folded)
-        graphs[STEP_FILE] = step_graph(folded, opset)
+        specs = _cache_specs(net)
+        graphs[STEP_FILE] = step_graph(net, opset)
         meta["step"] = {
             "file": STEP_FILE,
             "inputs": [{"name": "keypoints", "dtype": "float32", "shape": ["streams", j, f]},
@@ -429,7 +426,7 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step
                        for c in specs],
             "notes": "feed next_cache_* back as cache_* with the next frame; reset = true on a stream's first frame "
                      "(caches ignored then, zeros will do) and false afterwards"
-                     + ("" if folded.causal else f"; each step returns the pose of the frame {lat} steps earlier: "
+                     + ("" if net.causal else f"; each step returns the pose of the frame {lat} steps earlier: "
                         f"end a sequence by feeding its last frame {lat} more times"),
         }
     meta["files"] = list(graphs)

@@ -47,49 +47,9 @@ from torch import nn
 
 from poselift.core.camera import MAX_NORMALISED
 from poselift.core.errors import InputError, check_float_range, check_magnitude
-from poselift.core.windows import target_offset
-from poselift.model.folded import FoldedNetwork, fold_batchnorm
-from poselift.model.tcn import TemporalLifter
+from poselift.model.folded import NUMPY_DTYPES, folded
 
-__all__ = ["StreamingLifter", "WindowRecompute", "as_folded"]
-
-_NUMPY_DTYPES = {torch.float16: "float16", torch.float32: "float32", torch.float64: "float64"}
-
-
-def as_folded(model: Any, dtype: torch.dtype | None = None) -> FoldedNetwork:
-    """A :class:`~poselift.model.folded.FoldedNetwork` for ``model``.
-
-    Args:
-        model: a :class:`~poselift.model.tcn.TemporalLifter` (folded here, in eval-mode
-            maths), a :class:`~poselift.model.folded.FoldedNetwork` (used as is unless ``dtype``
-            differs) or anything with a ``.model`` attribute holding one of those
-            (e.g. :class:`~poselift.experiments.runs.Lifter`).
-        dtype: convert the folded weights to this dtype.
-    """
-    if not isinstance(model, (TemporalLifter, FoldedNetwork)) and isinstance(
-            getattr(model, "model", None), (TemporalLifter, FoldedNetwork)):
-        model = model.model
-    if isinstance(model, TemporalLifter):
-        return fold_batchnorm(model, dtype=dtype)
-    if isinstance(model, FoldedNetwork):
-        if dtype is not None and model.layers[0].weight.dtype != dtype:
-            model = FoldedNetwork([type(l)(l.name, l.weight.to(dtype), l.bias.to(dtype), l.dilation, l.relu)
-                                  for l in model.layers], model.widths, model.causal, model.in_joints,
-                                 model.out_joints, model.in_features)
-        return model
-    raise TypeError(f"expected a TemporalLifter or FoldedNetwork, got {type(model).__name__}")
-
-
-def _blocks(folded: FoldedNetwork) -> tuple[Any, list[tuple[Any, Any]], Any]:
-    """``(expand, [(block conv, block 1x1), ...], shrink)`` from the layer list, checked."""
-    layers = folded.layers
-    n = len(folded.widths) - 1
-    names = [l.name for l in layers]
-    want = ["expand"] + [f"block{i}.{k}" for i in range(n) for k in ("conv", "conv1x1")] + ["shrink"]
-    if names != want:
-        raise ValueError(f"unexpected layer list {names} (expected {want})")
-    return layers[0], [(layers[1 + 2 * i], layers[2 + 2 * i]) for i in range(n)], layers[-1]
-
+__all__ = ["StreamingLifter", "WindowRecompute"]
 
 class _FrameStream:
     """Input checks, conversions and start-up bookkeeping shared by the per-frame lifters.
@@ -100,21 +60,20 @@ class _FrameStream:
     """
 
     def __init__(self, model: Any, streams: int, allow_delay: bool, validate: bool) -> None:
-        folded = as_folded(model)
-        if not folded.causal and not allow_delay:
-            rf, lat = folded.receptive_field, folded.geometry.latency
+        net = folded(model)
+        if not net.causal and not allow_delay:
+            rf, lat = net.receptive_field, net.geometry.latency
             raise InputError(
                 f"the model is not causal: it estimates the centre of its {rf}-frame window, so a frame's pose "
                 f"needs {lat} future frames; train with causal: true for real-time use, or pass "
                 f"allow_delay=True to stream with a delay of {lat} frames")
         if int(streams) < 1:
             raise InputError(f"streams must be at least 1, got {streams}")
-        self.folded = folded
+        self.folded = net
         self.streams = int(streams)
         self.validate = validate
-        w = folded.layers[0].weight
-        self.device, self.dtype = w.device, w.dtype
-        self.in_joints, self.in_features, self.out_joints = folded.in_joints, folded.in_features, folded.out_joints
+        self.device, self.dtype = net.device, net.dtype
+        self.in_joints, self.in_features, self.out_joints = net.in_joints, net.in_features, net.out_joints
         self._x = torch.zeros(self.streams, self.in_joints * self.in_features, dtype=self.dtype, device=self.device)
         self._out = torch.zeros(self.streams, self.out_joints * 3, dtype=self.dtype, device=self.device)
         self._fresh = torch.ones(self.streams, dtype=torch.bool, device=self.device)
@@ -189,8 +148,8 @@ class _FrameStream:
                 at = (f"stream {where[0]}, joint {where[1]}" if batched else f"joint {where[0]}")
                 raise InputError(f"keypoints contain NaN or infinite values (first at {at}); give missing joints "
                                  "finite values (and zero confidence) before lifting")
-            if self.dtype in _NUMPY_DTYPES:  # float64 beyond float32's range would become inf in the caches
-                check_float_range(keypoints, _NUMPY_DTYPES[self.dtype], "keypoints")
+            if self.dtype in NUMPY_DTYPES:  # float64 beyond float32's range would become inf in the caches
+                check_float_range(keypoints, NUMPY_DTYPES[self.dtype], "keypoints")
             check_magnitude(keypoints, MAX_NORMALISED, "keypoints (screen-normalised)",
                             hint="on screen they lie in about -1..1: the 2D is corrupt or not normalised")
         src = torch.from_numpy(np.ascontiguousarray(keypoints)) if is_np else keypoints
@@ -313,11 +272,10 @@ class StreamingLifter(_FrameStream):
 
     def __init__(self, model: Any, streams: int = 1, *, allow_delay: bool = False, validate: bool = True) -> None:
         super().__init__(model, streams, allow_delay, validate)
-        expand, blocks, shrink = _blocks(self.folded)
+        expand, blocks, shrink = self.folded.split()
         S, dev, dt = self.streams, self.device, self.dtype
-        causal = self.folded.causal
 
-        def ring_stage(layer, c_in):
+        def ring_stage(layer, c_in, residual=0):
             k, d = layer.width, layer.dilation
             length = (k - 1) * d + 1
             # weights (C_out, k, C_in) flattened to match the gathered taps (S, k, C_in); transposed view for addmm
@@ -328,7 +286,7 @@ class StreamingLifter(_FrameStream):
             taps = [torch.tensor([(p + 1 + i * d) % length for i in range(k)], device=dev) for p in range(length)]
             slots = [ring[:, p, :] for p in range(length)]
             # the residual: the block input at the window's target frame, `back` frames before the newest
-            back = layer.span - target_offset(layer.span + 1, causal)
+            back = layer.span - residual
             res = [slots[(p - back) % length] for p in range(length)]
             return {"ring": ring, "len": length, "taps": taps, "slots": slots, "res": res, "wt": wt,
                     "b": layer.bias, "gather": gather, "gather2d": gather.view(S, k * c_in),
@@ -336,8 +294,8 @@ class StreamingLifter(_FrameStream):
 
         self._expand = ring_stage(expand, self.in_joints * self.in_features)
         self._blocks = []
-        for conv, conv1 in blocks:
-            st = ring_stage(conv, conv.weight.shape[1])
+        for block, (conv, conv1) in zip(self.folded.plan.blocks, blocks):
+            st = ring_stage(conv, conv.weight.shape[1], block.residual)
             st.update(w1t=conv1.weight[:, :, 0].t(), b1=conv1.bias,
                       y=torch.empty(S, conv.weight.shape[0], dtype=dt, device=dev))
             self._blocks.append(st)
@@ -409,7 +367,7 @@ class WindowRecompute(_FrameStream):
 
     def __init__(self, model: Any, streams: int = 1, *, allow_delay: bool = False, validate: bool = True) -> None:
         super().__init__(model, streams, allow_delay, validate)
-        self._expand, self._blocks, self._shrink = _blocks(self.folded)
+        self._expand, self._blocks, self._shrink = self.folded.split()
         rf = self.folded.receptive_field
         # each frame is written twice (at p and p + rf) so the window is always one slice
         self._buf = torch.zeros(self.streams, self.in_joints * self.in_features, 2 * rf, dtype=self.dtype,
@@ -428,10 +386,9 @@ class WindowRecompute(_FrameStream):
         h = buf[:, :, p + 1 : p + 1 + rf]  # (S, J*F, rf), oldest first
         e = self._expand
         h = nn.functional.conv1d(h, e.weight, e.bias, stride=e.width).relu_()
-        causal = self.folded.causal
-        for conv, conv1 in self._blocks:
+        for block, (conv, conv1) in zip(self.folded.plan.blocks, self._blocks):
             w = conv.width
-            res = h[:, :, target_offset(w, causal)::w]
+            res = h[:, :, block.tap::w]
             y = nn.functional.conv1d(h, conv.weight, conv.bias, stride=w).relu_()
             h = nn.functional.conv1d(y, conv1.weight, conv1.bias).relu_().add_(res)
         s = self._shrink

@@ -33,8 +33,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from poselift.core.windows import target_offset
-
 __all__ = ["strided_forward", "dropout_keep_mask", "DROPOUT_RNGS"]
 
 DROPOUT_RNGS = ("compat", "fast")
@@ -154,23 +152,24 @@ def strided_forward(model, x: torch.Tensor, rng: str = "compat") -> torch.Tensor
 
     Args:
         model: a :class:`~poselift.model.tcn.TemporalLifter` (train or eval mode; its BatchNorm
-            layers' running statistics are updated in training mode).
+            layers' running statistics are updated in training mode); its wiring is ``model.plan``.
         x: windows of exactly ``rf`` frames (not checked here).
         rng: dropout masks in training: ``"compat"`` (``nn.Dropout``'s draws) or ``"fast"``.
     """
     if rng not in DROPOUT_RNGS:
         raise ValueError(f"dropout rng must be one of {list(DROPOUT_RNGS)}, got {rng!r}")
     b, t, j, f = x.shape
-    widths = model.widths
+    plan = model.plan
     p = model.drop.p if model.drop.training else 0.0
     cpu = x.device.type == "cpu" and not torch.is_autocast_enabled(x.device.type)
-    per_window = t // widths[0]  # rows per window after the expand layer
-    h = F.linear(x.reshape(b * per_window, widths[0] * j * f), _wmat(model.expand_conv.weight))
+    per_window = t // plan.expand.width  # rows per window after the expand layer
+    h = F.linear(x.reshape(b * per_window, plan.expand.width * j * f), _wmat(model.expand_conv.weight))
     h = _bn_relu_drop(h, model.expand_bn, p, rng, per_window, cpu)
-    for i, w in enumerate(widths[1:]):
-        conv, bn = model.block_convs[2 * i], model.block_bns[2 * i]
-        conv1, bn1 = model.block_convs[2 * i + 1], model.block_bns[2 * i + 1]
-        shift = target_offset(w, model.causal)  # the frame of each group the output stands for
+    for block in plan.blocks:
+        i = 2 * block.index
+        conv, bn = model.block_convs[i], model.block_bns[i]
+        conv1, bn1 = model.block_convs[i + 1], model.block_bns[i + 1]
+        w, shift = block.width, block.tap  # the frame of each group the output stands for
         per_window //= w
         if cpu:
             y, res = _GroupedLinear.apply(h, _wmat(conv.weight), w, shift)

@@ -32,10 +32,11 @@ import torch
 from torch import nn
 
 from poselift.core.errors import InputError, check_finite
-from poselift.core.windows import Windowed, target_offset
-from poselift.model.strided import strided_forward
+from poselift.core.windows import Windowed
+from poselift.model.plan import Block, ConvSpec, network_plan
+from poselift.model.strided import DROPOUT_RNGS, strided_forward
 
-__all__ = ["TemporalLifter"]
+__all__ = ["TemporalLifter", "randomised"]
 
 
 class TemporalLifter(Windowed, nn.Module):
@@ -54,6 +55,12 @@ class TemporalLifter(Windowed, nn.Module):
         dropout: dropout probability.
         causal: estimate the last frame of each window instead of the centre.
         in_features: values per input joint ``F`` (2 for x, y; 3 with confidence).
+        validate_inputs: check every input for NaN/inf (``forward``; ``forward_windows`` unless told otherwise
+            per call, as the trainer does: its window bank checked every window once).
+        dropout_rng: how the strided form draws dropout masks by default
+            (:data:`~poselift.model.strided.DROPOUT_RNGS`; ``forward_windows`` may override it per call).
+
+    The wiring is :attr:`plan` (:class:`~poselift.model.plan.NetworkPlan`), which every form reads.
 
     Shapes:
         ``forward``: ``(B, T, J_in, F)`` -> ``(B, T - rf + 1, J_out, 3)``.
@@ -72,39 +79,42 @@ class TemporalLifter(Windowed, nn.Module):
         dropout: float = 0.25,
         causal: bool = False,
         in_features: int = 2,
+        *,
+        validate_inputs: bool = True,
+        dropout_rng: str = "compat",
     ) -> None:
         super().__init__()
-        widths = tuple(int(w) for w in widths)
-        if not widths:
-            raise InputError("widths must hold at least one kernel width")
-        for w in widths:
-            if w < 1 or w % 2 == 0:
-                raise InputError(f"kernel widths must be odd and positive, got {widths}")
-        if in_joints < 1 or out_joints < 1 or channels < 1 or in_features < 1:
-            raise InputError("in_joints, out_joints, channels and in_features must be positive")
+        plan = network_plan(in_joints, out_joints, widths, channels, causal, in_features)
         if not 0.0 <= dropout < 1.0:
             raise InputError(f"dropout must be in [0, 1), got {dropout}")
+        self.plan = plan
         self.in_joints, self.out_joints, self.in_features = in_joints, out_joints, in_features
-        self.widths, self.channels, self.causal = widths, channels, causal
-        self.validate_inputs = True
-        self.dropout_rng = "compat"  # strided form: nn.Dropout's own draws ("fast": cheaper masks, other draws)
+        self.widths, self.channels, self.causal = plan.widths, channels, causal
+        self.validate_inputs = bool(validate_inputs)
+        if dropout_rng not in DROPOUT_RNGS:
+            raise InputError(f"dropout_rng must be one of {list(DROPOUT_RNGS)}, got {dropout_rng!r}")
+        self.dropout_rng = dropout_rng  # strided form: nn.Dropout's own draws ("fast": cheaper masks, other draws)
 
-        self.expand_conv = nn.Conv1d(in_joints * in_features, channels, widths[0], bias=False)
+        def conv(spec):
+            return nn.Conv1d(spec.c_in, spec.c_out, spec.width, dilation=spec.dilation, bias=not spec.batchnorm)
+
+        self.expand_conv = conv(plan.expand)
         self.expand_bn = nn.BatchNorm1d(channels, momentum=0.1)
         self.block_convs = nn.ModuleList()
         self.block_bns = nn.ModuleList()
-        dilation = widths[0]
-        self._dilations = []
-        for w in widths[1:]:
-            self.block_convs.append(nn.Conv1d(channels, channels, w, dilation=dilation, bias=False))
-            self.block_bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-            self.block_convs.append(nn.Conv1d(channels, channels, 1, bias=False))
-            self.block_bns.append(nn.BatchNorm1d(channels, momentum=0.1))
-            self._dilations.append(dilation)
-            dilation *= w
-        self.shrink = nn.Conv1d(channels, out_joints * 3, 1)
+        for block in plan.blocks:
+            for spec in (block.conv, block.conv1x1):
+                self.block_convs.append(conv(spec))
+                self.block_bns.append(nn.BatchNorm1d(channels, momentum=0.1))
+        self.shrink = conv(plan.shrink)
         self.drop = nn.Dropout(dropout)
         self.relu = nn.ReLU(inplace=True)
+
+    def layer_modules(self) -> list[tuple[ConvSpec, nn.Conv1d, nn.BatchNorm1d | None]]:
+        """``(spec, Conv1d, BatchNorm1d or None)`` for every layer of :attr:`plan`, in its order."""
+        bns = [self.expand_bn, *self.block_bns, None]
+        convs = [self.expand_conv, *self.block_convs, self.shrink]
+        return [(spec, c, bn) for spec, c, bn in zip(self.plan.layers, convs, bns)]
 
     # -- properties ------------------------------------------------------------
     def set_bn_momentum(self, momentum: float) -> None:
@@ -128,7 +138,7 @@ class TemporalLifter(Windowed, nn.Module):
         }
 
     # -- input checks --------------------------------------------------------------
-    def _check(self, x: torch.Tensor, windows: bool) -> None:
+    def _check(self, x: torch.Tensor, windows: bool, finite: bool | None = None) -> None:
         """Input checks; every failure is an :class:`~poselift.core.errors.InputError` naming the problem
         (NaN/inf: the first bad sequence, frame and joint)."""
         if not isinstance(x, torch.Tensor):
@@ -154,17 +164,13 @@ class TemporalLifter(Windowed, nn.Module):
             )
         if x.shape[0] == 0:
             raise InputError(f"empty batch: input of shape {tuple(x.shape)}")
-        if self.validate_inputs:
+        if self.validate_inputs if finite is None else finite:
             check_finite(x, "input")
 
     # -- forward passes --------------------------------------------------------
-    def _block(self, x, i):
-        conv, bn = self.block_convs[2 * i], self.block_bns[2 * i]
-        conv1, bn1 = self.block_convs[2 * i + 1], self.block_bns[2 * i + 1]
-        w, d = self.widths[i + 1], self._dilations[i]
-        span = (w - 1) * d
-        start = target_offset(span + 1, self.causal)  # the residual: the block input at the target frame
-        res = x[:, :, start : x.shape[2] - span + start]
+    def _block(self, x, block: Block, conv, bn, conv1, bn1):
+        span, start = block.span, block.residual
+        res = x[:, :, start : x.shape[2] - span + start]  # the residual: the block input at the target frame
         y = self.drop(self.relu(bn(conv(x))))
         y = self.drop(self.relu(bn1(conv1(y))))
         return res + y
@@ -174,13 +180,36 @@ class TemporalLifter(Windowed, nn.Module):
         self._check(x, windows=False)
         b, t, j, f = x.shape
         h = self.drop(self.relu(self.expand_bn(self.expand_conv(x.reshape(b, t, j * f).transpose(1, 2)))))
-        for i in range(len(self.widths) - 1):
-            h = self._block(h, i)
+        for block in self.plan.blocks:
+            i = 2 * block.index
+            h = self._block(h, block, self.block_convs[i], self.block_bns[i], self.block_convs[i + 1],
+                            self.block_bns[i + 1])
         out = self.shrink(h)  # (B, J_out*3, T')
         return out.transpose(1, 2).reshape(b, -1, self.out_joints, 3)
 
-    def forward_windows(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_windows(self, x: torch.Tensor, *, validate: bool | None = None,
+                        dropout_rng: str | None = None) -> torch.Tensor:
         """Strided (training) form: ``(B, rf, J_in, F)`` -> ``(B, 1, J_out, 3)``, as matrix products
-        (:mod:`poselift.model.strided`); dropout masks drawn as :attr:`dropout_rng` says."""
-        self._check(x, windows=True)
-        return strided_forward(self, x, self.dropout_rng)
+        (:mod:`poselift.model.strided`).
+
+        Args:
+            x: windows of exactly ``rf`` frames.
+            validate: check ``x`` for NaN/inf (default: :attr:`validate_inputs`); shapes are always checked.
+            dropout_rng: how dropout masks are drawn (default: :attr:`dropout_rng`).
+        """
+        self._check(x, windows=True, finite=validate)
+        return strided_forward(self, x, self.dropout_rng if dropout_rng is None else dropout_rng)
+
+
+def randomised(model: TemporalLifter, seed: int = 0) -> TemporalLifter:
+    """``model`` with non-trivial BatchNorm statistics and affine parameters (from ``seed``), in eval mode, so
+    that eval-mode outputs and folding are not degenerate (fresh BatchNorm layers are the identity); for tests
+    and benchmarks of untrained models. Modifies ``model`` in place and returns it."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm1d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g, dtype=m.running_mean.dtype) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g, dtype=m.running_var.dtype) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g, dtype=m.weight.dtype) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g, dtype=m.bias.dtype) * 0.1)
+    return model.eval()

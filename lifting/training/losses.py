@@ -18,6 +18,7 @@ __all__ = [
     "reprojection_loss",
     "bone_lengths",
     "bone_length_loss",
+    "mean_length_gap",
 ]
 
 
@@ -102,6 +103,10 @@ def bone_length_loss(labelled: torch.Tensor, unlabelled: torch.Tensor, parents: 
     unsupervised branch from shrinking or stretching the skeleton to fit
     the 2D reprojection.
     """
-    a = bone_lengths(labelled, parents).mean(0)
-    b = bone_lengths(unlabelled, parents).mean(0)
+    return mean_length_gap(bone_lengths(labelled, parents).mean(0), bone_lengths(unlabelled, parents).mean(0))
+
+
+def mean_length_gap(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of two sets of mean bone lengths, ``(J - 1,)`` x2 -> scalar (the bone-length
+    term once the batch means are known: a batch's own, or the global batch's when training is distributed)."""
     return (a - b).abs().mean()

@@ -38,7 +38,7 @@ import time
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -50,12 +50,15 @@ from poselift.core.errors import ConfigError, FileFormatError
 from poselift.core.io import atomic_write_text
 from poselift.core.layouts import Layout, correspondence, get_layout
 from poselift.core.mirror import flip_intrinsics, flip_rows_, flip_trajectory
+from poselift.core.normalization import NORMALIZATIONS
 from poselift.model.strided import DROPOUT_RNGS
 from poselift.model.tcn import TemporalLifter
 from poselift.training import distributed as D
+from poselift.training.epoch_rules import FLIP_MODES, WINDOW_ORDERS
 from poselift.training.losses import (
     bone_length_loss,
     bone_lengths,
+    mean_length_gap,
     pose_loss,
     reprojection_loss,
     trajectory_loss,
@@ -64,11 +67,6 @@ from poselift.training.windows import WindowBank
 
 __all__ = ["TrainSettings", "Trainer", "bn_momentum_at", "FLIP_MODES", "WINDOW_ORDERS", "VP3D_SHUFFLE_SEED"]
 
-FLIP_MODES = ("duplicate", "random_half", "off")
-WINDOW_ORDERS = ("seeded", "vp3d")
-"""``seeded``: each epoch's order is a ``torch.randperm`` drawn from the run's seed (poselift); ``vp3d``: VideoPose3D's
-order, a ``numpy.random.RandomState(1234).permutation`` of its pair list per epoch (one generator continued over the
-epochs; the seed is fixed, the same for every run)."""
 VP3D_SHUFFLE_SEED = 1234
 """The seed of VideoPose3D's ``ChunkedGenerator`` for the labelled windows (not a command-line option there)."""
 
@@ -186,6 +184,15 @@ class TrainSettings:
 EvalFn = Callable[[TemporalLifter, "TemporalLifter | None"], dict]
 
 
+class _Draw(NamedTuple):
+    """This process's part of a global batch drawn from a window bank."""
+
+    idx: torch.Tensor  # (n,) window indices
+    mirrored: torch.Tensor | None  # (n,) bool: window mirrored (None: none is)
+    n_all: int  # windows in the global batch
+    weight: float | None  # distributed: n / (n_all / processes), the weight of this share's mean terms
+
+
 class Trainer:
     """Train a :class:`TemporalLifter` (plus optional trajectory model).
 
@@ -203,6 +210,10 @@ class Trainer:
         unlabelled: optional windows with ``intrinsics`` for back-projection.
         device: ``"auto"``, ``"cpu"``, ``"cuda"``...
         eval_every: evaluate every this many epochs (and after the last).
+        normalization: how the 2D inputs of the window banks were normalised
+            (:data:`poselift.core.normalization.NORMALIZATIONS`); saved in the checkpoint, so that
+            :func:`~poselift.inference.load_lifter` normalises new input the same way.
+        flip_test: the flip test-time augmentation the loaded model uses by default (saved in the checkpoint).
 
     In a process group of several processes (``torchrun``; see
     :mod:`poselift.training.distributed`) every process must construct the Trainer with
@@ -224,7 +235,12 @@ class Trainer:
         unlabelled: WindowBank | None = None,
         device: str | torch.device = "auto",
         eval_every: int = 1,
+        *,
+        normalization: str = "image",
+        flip_test: bool = True,
     ) -> None:
+        if normalization not in NORMALIZATIONS:
+            raise ConfigError(f"normalization must be one of {list(NORMALIZATIONS)}, got {normalization!r}")
         self.settings = settings
         self.world_size, self.rank = D.get_world_size(), D.get_rank()
         self.distributed = self.world_size > 1
@@ -257,7 +273,8 @@ class Trainer:
         self.generator = torch.Generator().manual_seed(settings.seed)
         self.epoch = 0
         self.history: list[dict] = []
-        self.extra: dict = {}  # saved with checkpoints (e.g. flip_test for loading)
+        # what using the model needs, saved with every checkpoint (poselift.checkpoint): read back by load_lifter
+        self._extra = {"flip_test": bool(flip_test), "features": model.in_features, "normalization": normalization}
         self._ddp: torch.nn.Module | None = None  # the DistributedDataParallel wrapper (built by fit)
 
     # -- set-up checks -------------------------------------------------------------
@@ -304,12 +321,18 @@ class Trainer:
 
     # -- state -------------------------------------------------------------------
     @property
+    def extra(self) -> dict:
+        """What the checkpoint says about using the model (``flip_test``, ``features``, ``normalization``);
+        set by the constructor's arguments."""
+        return dict(self._extra)
+
+    @property
     def lr(self) -> float:
         return self.optimizer.param_groups[0]["lr"]
 
     def state_dict(self, rank_rng: list[dict] | None = None) -> dict:
         """Everything a resume needs (``rank_rng``: every process's RNG states, when distributed)."""
-        state = lifter_payload(self.model, self.layout_in, self.layout_out, self.traj_model, self.extra)
+        state = lifter_payload(self.model, self.layout_in, self.layout_out, self.traj_model, self._extra)
         state.update({
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
@@ -456,79 +479,89 @@ class Trainer:
         """This process's contiguous part of a global batch of ``n`` (sizes differ by at most one)."""
         return slice(n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size)
 
-    def compute_losses(self, idx_l: torch.Tensor, idx_u: torch.Tensor | None) -> dict[str, torch.Tensor]:
-        """Forward one labelled (+ unlabelled) batch and return the loss terms.
+    def _draw(self, idx: torch.Tensor, bank: WindowBank) -> _Draw:
+        """The global batch ``idx`` (the same on every process) -> this process's windows and their mirroring.
 
-        Distributed, ``idx_l``/``idx_u`` are the global batch (the same on every
-        process); each process forwards its share, and each per-window mean
-        term is weighted by ``share / (global batch / processes)``, so that the
-        mean of the terms over the processes (what DDP's gradient averaging
-        and the log see) is the global-batch mean. The bone-length term is a
-        comparison of batch means and is computed over the global batch.
+        ``duplicate``: each sample says which window and whether it is mirrored; ``random_half``: a random mask
+        drawn for the whole global batch (the same generator draws on every process); then this process's share.
         """
-        bank, s = self.labelled, self.settings
-        n_l_all = len(idx_l)
-        if s.effective_flip_mode == "duplicate":  # the sample says which window and whether it is mirrored
-            idx_l, m_l = self._split_duplicates(idx_l, bank)
+        n_all = len(idx)
+        if self.settings.effective_flip_mode == "duplicate":
+            idx, mirrored = self._split_duplicates(idx, bank)
         else:
-            m_l = self._flip_mask(n_l_all)  # drawn for the global batch: the same generator draws on every process
+            mirrored = self._flip_mask(n_all)
+        weight = None
         if self.distributed:
-            share = self._share(n_l_all)
-            idx_l, m_l = idx_l[share], None if m_l is None else m_l[share]
-        x_l = bank.windows(idx_l)
-        y_l = bank.targets[idx_l]
-        rows_l = None if m_l is None else m_l.nonzero().squeeze(1)  # only the mirrored windows are touched
-        if rows_l is not None:
-            flip_rows_(x_l, rows_l, self.perm_in)
-            flip_rows_(y_l, rows_l, self.perm_out)
-        xs = [x_l]
-        if idx_u is not None:
-            n_u_all = len(idx_u)
-            if s.effective_flip_mode == "duplicate":
-                idx_u, m_u = self._split_duplicates(idx_u, self.unlabelled)
-            else:
-                m_u = self._flip_mask(n_u_all)
-            if self.distributed:
-                share = self._share(n_u_all)
-                idx_u, m_u = idx_u[share], None if m_u is None else m_u[share]
-            x_u = self.unlabelled.windows(idx_u)
-            k_u = self.unlabelled.intrinsics[self.unlabelled.seq[idx_u]]
-            if m_u is not None:
-                flip_rows_(x_u, m_u.nonzero().squeeze(1), self.perm_in)
-            k_u = self._where(m_u, flip_intrinsics(k_u), k_u)
-            xs.append(x_u)
-        x = torch.cat(xs) if len(xs) > 1 else x_l
-        n_l = len(idx_l)
+            share = self._share(n_all)
+            idx, mirrored = idx[share], None if mirrored is None else mirrored[share]
+            weight = len(idx) * self.world_size / n_all
+        return _Draw(idx, mirrored, n_all, weight)
+
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(B, rf, J_in, F)`` windows -> pose ``(B, J_out, 3)`` and trajectory ``(B, 3)`` (or None), float32."""
+        s = self.settings
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=s.amp and self.device.type == "cuda"):
             if self._ddp is not None:
                 out = self._ddp(x)
                 pose_w, traj_w = out if self.traj_model is not None else (out, None)
-                pose = pose_w[:, 0].float()
-                traj = None if traj_w is None else traj_w[:, 0, 0].float()
             else:
-                pose = self.model.forward_windows(x)[:, 0].float()
-                traj = None if self.traj_model is None else self.traj_model.forward_windows(x)[:, 0, 0].float()
-        w_l = n_l * self.world_size / n_l_all if self.distributed else None
+                pose_w = _training_forward(self.model, x, s.dropout_rng)
+                traj_w = None if self.traj_model is None else _training_forward(self.traj_model, x, s.dropout_rng)
+            pose = pose_w[:, 0].float()
+            traj = None if traj_w is None else traj_w[:, 0, 0].float()
+        return pose, traj
+
+    def _bone_term(self, pose_l: torch.Tensor, pose_u: torch.Tensor, lab: _Draw, unl: _Draw) -> torch.Tensor:
+        """The bone-length term, a comparison of batch means: over the global batch when distributed."""
+        parents = self.layout_out.parents
+        if not self.distributed:
+            return bone_length_loss(pose_l, pose_u, parents)
+        a = D.all_reduce_sum_autograd(bone_lengths(pose_l, parents).sum(0)) / lab.n_all
+        b = D.all_reduce_sum_autograd(bone_lengths(pose_u, parents).sum(0)) / unl.n_all
+        return mean_length_gap(a, b)
+
+    def compute_losses(self, idx_l: torch.Tensor, idx_u: torch.Tensor | None) -> dict[str, torch.Tensor]:
+        """Forward one labelled (+ unlabelled) batch and return the weighted loss terms.
+
+        The terms are functions of tensors (:mod:`poselift.training.losses`); here the windows are drawn,
+        mirrored and shared out, and the terms weighted. Distributed, ``idx_l``/``idx_u`` are the global
+        batch (the same on every process); each process forwards its share, and each per-window mean
+        term is weighted by ``share / (global batch / processes)``, so that the mean of the terms over the
+        processes (what DDP's gradient averaging and the log see) is the global-batch mean. The bone-length
+        term is a comparison of batch means and is computed over the global batch.
+        """
+        bank, s = self.labelled, self.settings
+        lab = self._draw(idx_l, bank)
+        x_l, y_l = bank.windows(lab.idx), bank.targets[lab.idx]
+        if lab.mirrored is not None:
+            rows = lab.mirrored.nonzero().squeeze(1)  # only the mirrored windows are touched
+            flip_rows_(x_l, rows, self.perm_in)
+            flip_rows_(y_l, rows, self.perm_out)
+        x = x_l
+        if idx_u is not None:
+            unl = self._draw(idx_u, self.unlabelled)
+            x_u = self.unlabelled.windows(unl.idx)
+            k_u = self.unlabelled.intrinsics[self.unlabelled.seq[unl.idx]]
+            if unl.mirrored is not None:
+                flip_rows_(x_u, unl.mirrored.nonzero().squeeze(1), self.perm_in)
+            k_u = self._where(unl.mirrored, flip_intrinsics(k_u), k_u)
+            x = torch.cat([x_l, x_u])
+        pose, traj = self._forward(x)
+        n_l = len(lab.idx)
         losses = {"pose": pose_loss(pose[:n_l], y_l)}
         if traj is not None:
-            t_l = bank.trajectories[idx_l]
-            t_l = self._where(m_l, flip_trajectory(t_l), t_l)
+            t_l = bank.trajectories[lab.idx]
+            t_l = self._where(lab.mirrored, flip_trajectory(t_l), t_l)
             losses["traj"] = s.traj_weight * trajectory_loss(traj[:n_l], t_l)
-        if w_l is not None:
-            losses = {k: v * w_l for k, v in losses.items()}
+        if lab.weight is not None:
+            losses = {k: v * lab.weight for k, v in losses.items()}
         if idx_u is not None:
             target2d = x_u[:, self.unlabelled.geometry.before, :, :2]  # the 2D of each window's target frame
             losses["proj"] = s.proj_weight * reprojection_loss(pose[n_l:], traj[n_l:], k_u, target2d, self.corr)
-            if self.distributed:
-                losses["proj"] = losses["proj"] * (len(idx_u) * self.world_size / n_u_all)
+            if unl.weight is not None:
+                losses["proj"] = losses["proj"] * unl.weight
             if s.bone_weight > 0:
-                if self.distributed:
-                    parents = self.layout_out.parents
-                    a = D.all_reduce_sum_autograd(bone_lengths(pose[:n_l], parents).sum(0)) / n_l_all
-                    b = D.all_reduce_sum_autograd(bone_lengths(pose[n_l:], parents).sum(0)) / n_u_all
-                    losses["bone"] = s.bone_weight * (a - b).abs().mean()
-                else:
-                    losses["bone"] = s.bone_weight * bone_length_loss(pose[:n_l], pose[n_l:], self.layout_out.parents)
+                losses["bone"] = s.bone_weight * self._bone_term(pose[:n_l], pose[n_l:], lab, unl)
         return losses
 
     # -- the loop ------------------------------------------------------------------
@@ -550,7 +583,7 @@ class Trainer:
         kw = {"forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
               else "broadcast_buffers": sync_buffers}
         self._ddp = DistributedDataParallel(
-            _PoseAndTrajectory(self.model, self.traj_model),
+            _PoseAndTrajectory(self.model, self.traj_model, self.settings.dropout_rng),
             device_ids=[self.device.index] if self.device.type == "cuda" else None,
             **kw,
         )
@@ -629,16 +662,6 @@ class Trainer:
         self._vp3d_rng = (state[0], self.epoch + 1)
         return pairs[perm]
 
-    def _step_mode(self, on: bool) -> None:
-        """Training steps (``on``): no per-batch input check (the bank validated every window once; on a GPU the
-        check would synchronise every step) and the dropout draws :attr:`TrainSettings.dropout_rng` says; off:
-        the models check their inputs again."""
-        for m in (self.model, self.traj_model):
-            if m is not None:
-                m.validate_inputs = not on
-                if on:
-                    m.dropout_rng = self.settings.dropout_rng
-
     def _train_epoch(self) -> dict:
         s = self.settings
         if self._ddp is not None:
@@ -675,7 +698,6 @@ class Trainer:
             return g
 
         try:
-            self._step_mode(True)
             for idx in self._epoch_order(space, total):
                 if len(idx) < min_batch:
                     continue  # BatchNorm needs two samples
@@ -702,7 +724,6 @@ class Trainer:
                                          for k, v in g.items()})
             sums = check_finite()
         finally:
-            self._step_mode(False)
             bar.close()
         dt = time.perf_counter() - t0
         row = {"epoch": self.epoch + 1, "lr": self.lr, "bn_momentum": self.model.expand_bn.momentum}
@@ -715,15 +736,23 @@ class Trainer:
 
 class _PoseAndTrajectory(torch.nn.Module):
     """The pose model and the optional trajectory model as one module: one DDP wraps both,
-    and its forward is the strided (training) form."""
+    and its forward is the training step's (:func:`_training_forward`)."""
 
-    def __init__(self, model: TemporalLifter, traj_model: TemporalLifter | None) -> None:
+    def __init__(self, model: TemporalLifter, traj_model: TemporalLifter | None, dropout_rng: str) -> None:
         super().__init__()
         self.model = model
         self.traj_model = traj_model
+        self.dropout_rng = dropout_rng
 
     def forward(self, x: torch.Tensor):
-        pose = self.model.forward_windows(x)
+        pose = _training_forward(self.model, x, self.dropout_rng)
         if self.traj_model is None:
             return pose
-        return pose, self.traj_model.forward_windows(x)
+        return pose, _training_forward(self.traj_model, x, self.dropout_rng)
+
+
+def _training_forward(model: TemporalLifter, x: torch.Tensor, dropout_rng: str) -> torch.Tensor:
+    """The strided form as a training step runs it: ``(B, rf, J_in, F)`` -> ``(B, 1, J_out, 3)``, dropout masks
+    drawn as :attr:`TrainSettings.dropout_rng` says, and no per-batch NaN check (the window bank checked every
+    window once; on a GPU the check would synchronise every step)."""
+    return model.forward_windows(x, validate=False, dropout_rng=dropout_rng)

@@ -157,22 +157,6 @@ class WindowBank:
         """``(B,)`` -> ``(B, J_in, F)``: the input at each window's target frame."""
         return self.inputs[self.start[idx] + self.geometry.before]
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None, shuffle: bool = True,
-                limit: int | None = None):
-        """Yield index tensors covering the bank once (in random order when ``shuffle``).
-
-        ``limit`` caps the number of windows used (a random subset when shuffling).
-        """
-        n = self.num_windows
-        if shuffle:
-            order = torch.randperm(n, generator=generator).to(self.device)
-        else:
-            order = torch.arange(n, device=self.device)
-        if limit is not None:
-            order = order[: int(limit)]
-        for s in range(0, len(order), batch_size):
-            yield order[s : s + batch_size]
-
     def vp3d_sample_list(self, mirrored: bool) -> np.ndarray:
         """The samples in VideoPose3D's list order (``ChunkedGenerator`` with chunk length 1): sequence after
         sequence, each sequence's windows in frame order, then (``mirrored``) the same windows again mirrored.

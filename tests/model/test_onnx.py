@@ -12,6 +12,7 @@ ort = pytest.importorskip("onnxruntime")
 
 from helpers import randomised
 
+from poselift.checkpoint import CHECKPOINT
 from poselift.commands import main
 from poselift.experiments.runs import export_run
 from poselift.inference import lift_sequence
@@ -106,7 +107,7 @@ def _run_folder(path, causal=True):
     m = _model((3, 3), causal=causal, joints=17)
     path.mkdir()
     torch.save({"model": m.state_dict(), "model_config": m.config(), "layout_in": "h36m17",
-                "layout_out": "h36m17", "extra": {"flip_test": False}}, path / "checkpoint.pt")
+                "layout_out": "h36m17", "extra": {"flip_test": False}}, path / CHECKPOINT)
     return m
 
 

@@ -22,7 +22,8 @@ def _conv_reference(model, x):
     return model.shrink(h).transpose(1, 2).reshape(b, -1, model.out_joints, 3)
 
 
-@pytest.mark.parametrize("widths,causal", [((3, 3, 3), False), ((3, 3), True), ((1, 1, 1), False), ((5, 3), False)])
+@pytest.mark.parametrize("widths,causal", [((3, 3, 3), False), ((3, 3), True), ((1, 1, 1), False), ((5, 3), False),
+                                          ((3, 5, 3), True)])
 @pytest.mark.parametrize("mode", ["train", "train_dropout", "eval"])
 def test_equals_the_convolution_form_in_float64(widths, causal, mode):
     torch.manual_seed(0)

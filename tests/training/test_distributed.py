@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from poselift.checkpoint import CHECKPOINT
 from poselift.datasets.synthetic import make_dataset
 from poselift.model.tcn import TemporalLifter
 from poselift.training.distributed import SyncBatchNorm1d, on_main, use_sync_batchnorm
@@ -217,12 +218,12 @@ def test_interrupted_distributed_run_resumes_to_the_uninterrupted_result(ranks):
         full, resumed = r["resume"]["full"], r["resume"]["resumed"]
         assert _max_diff(full["pose"]["params"], resumed["pose"]["params"]) == 0
         assert [h["loss_pose"] for h in full["history"]] == [h["loss_pose"] for h in resumed["history"]]
-    state = torch.load(out / "part" / "checkpoint.pt", weights_only=True)
+    state = torch.load(out / "part" / CHECKPOINT, weights_only=True)
     assert state["epoch"] == 2 and len(state["rng"]["ranks"]) == 2
     assert not any(k.startswith("module.") for k in state["model"])  # the plain model's state dict
     rows = list(csv.DictReader(open(out / "part" / "log.csv")))
     assert [r["epoch"] for r in rows] == ["1", "2"]
-    assert sorted(p.name for p in (out / "part").iterdir()) == ["checkpoint.pt", "log.csv"]
+    assert sorted(p.name for p in (out / "part").iterdir()) == [CHECKPOINT, "log.csv"]
 
 
 def test_errors_reach_every_process(ranks):
@@ -280,7 +281,7 @@ def test_train_command_under_torchrun_writes_one_run_folder(tmp_path):
     run = tmp_path / "run"
     r, _ = _torchrun(["-m", "poselift", "train", str(tmp_path / "cfg.yaml"), "--out", str(run), "--no-progress"],
                      cwd=tmp_path)
-    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "config.yaml", "log.csv", "metrics.json",
+    assert sorted(p.name for p in run.iterdir()) == [CHECKPOINT, "config.yaml", "log.csv", "metrics.json",
                                                      "run.json", "table.md"]
     info = json.loads((run / "run.json").read_text())
     assert info["processes"] == 2 and info["backend"] == "gloo" and "train_seconds" in info

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from poselift.core.errors import FileFormatError
+from poselift.checkpoint import CHECKPOINT
+from poselift.core.errors import ConfigError, FileFormatError
 from poselift.core.layouts import H36M17
 from poselift.core.mirror import flip_keypoints
 from poselift.datasets.synthetic import make_dataset
+from poselift.inference import load_lifter
 from poselift.model.tcn import TemporalLifter
 from poselift.training.trainer import Trainer, TrainSettings, bn_momentum_at
 from poselift.training.windows import WindowBank
@@ -92,6 +94,26 @@ def test_checkpoint_resume_reproduces_an_uninterrupted_run(seqs, tmp_path, monke
     assert not list((tmp_path / "part").glob(".*tmp"))  # atomic writes leave nothing behind
 
 
+def test_a_trainer_used_directly_writes_checkpoints_that_load_back_as_trained(seqs, tmp_path):
+    """How the 2D was normalised and the flip test are constructor arguments, written into every checkpoint:
+    a Trainer used without the experiment runner (as the benchmark does) no longer writes a checkpoint that
+    load_lifter reads back as image-normalised with flip test on."""
+    torch.manual_seed(0)
+    model = TemporalLifter(17, 17, (3, 3), channels=8, in_features=2)
+    bank = WindowBank([s.inputs() for s in seqs], 9, targets=[s.root_relative_3d() for s in seqs])
+    tr = Trainer(model, bank, TrainSettings(epochs=1, batch_size=64, progress=False), "h36m17", "h36m17",
+                 run_dir=tmp_path, device="cpu", normalization="torso", flip_test=False)
+    tr.fit()
+    lifter = load_lifter(tmp_path, device="cpu")
+    assert lifter.normalization == "torso" and lifter.flip_test is False
+    assert torch.load(tmp_path / CHECKPOINT, weights_only=True)["extra"] == {
+        "flip_test": False, "features": 2, "normalization": "torso"}
+    with pytest.raises(AttributeError):
+        tr.extra = {}  # state comes in through the constructor, not from outside
+    with pytest.raises(ConfigError, match="normalization must be one of"):
+        Trainer(model, bank, TrainSettings(epochs=1), "h36m17", "h36m17", normalization="pixels")
+
+
 def test_resume_refuses_a_different_model_or_a_corrupt_checkpoint(seqs, tmp_path):
     _trainer(seqs, tmp_path, epochs=1).fit()
     other = TemporalLifter(17, 17, (3, 3), channels=16)
@@ -99,7 +121,7 @@ def test_resume_refuses_a_different_model_or_a_corrupt_checkpoint(seqs, tmp_path
     tr = Trainer(other, bank, TrainSettings(epochs=2, progress=False), "h36m17", "h36m17", run_dir=tmp_path)
     with pytest.raises(ValueError, match="differs"):
         tr.fit()
-    (tmp_path / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    (tmp_path / CHECKPOINT).write_bytes(b"not a checkpoint")
     with pytest.raises(FileFormatError, match="cannot resume: .*checkpoint.pt"):
         _trainer(seqs, tmp_path, epochs=2).fit()
 
@@ -129,7 +151,7 @@ def test_non_finite_loss_stops_training_with_a_clear_error(seqs, tmp_path, monke
     monkeypatch.setattr(Trainer, "compute_losses", poisoned)
     with pytest.raises(FloatingPointError, match="non-finite in epoch 2"):
         tr.fit()
-    state = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
     assert state["epoch"] == 1  # the checkpoint of the last good epoch survives
 
 
@@ -148,7 +170,7 @@ def test_the_log_follows_the_checkpoint_after_a_kill_between_them(seqs, tmp_path
     with pytest.raises(KeyboardInterrupt):
         _trainer(seqs, tmp_path / "run", epochs=2).fit()
     monkeypatch.setattr(Trainer, "_write_log", original)
-    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 2
+    assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=True)["epoch"] == 2
     assert len(list(csv.DictReader(open(tmp_path / "run" / "log.csv")))) == 1  # one row short
     again = _trainer(seqs, tmp_path / "run", epochs=2)
     assert again.fit() == again.history and again.epoch == 2  # nothing left to train...
@@ -167,7 +189,7 @@ def test_a_diverging_run_says_what_was_kept(seqs, tmp_path, monkeypatch):
     with pytest.raises(FloatingPointError, match=r"non-finite in epoch 1 .*learning rate \(0.001\) may be too high; "
                                                  "no checkpoint was written"):
         _trainer(seqs, tmp_path, epochs=2).fit()
-    assert not (tmp_path / "checkpoint.pt").exists()
+    assert not (tmp_path / CHECKPOINT).exists()
 
 
 def test_windows_per_epoch_is_a_count_not_a_slice(seqs):
@@ -214,18 +236,27 @@ def test_windows_per_epoch_beyond_the_samples_is_an_error_not_a_cap(seqs):
 
 def test_every_epoch_steps_with_the_settings_dropout_draws_and_no_per_batch_check(seqs, monkeypatch):
     """_train_epoch itself (as poselift bench calls it, without fit) uses train.dropout_rng and skips the
-    per-batch finiteness check (a host sync per step on a GPU); afterwards the model checks its input again."""
+    per-batch finiteness check (a host sync per step on a GPU), per call: the model's own settings (constructor
+    arguments) are left as they were, so it still checks its input outside training."""
     import poselift.model.tcn as tcn
 
-    seen = []
-    real = tcn.strided_forward
+    seen, checks = [], []
+    real, real_check = tcn.strided_forward, tcn.check_finite
 
     def spy(model, x, rng="compat"):
-        seen.append((rng, model.validate_inputs))
+        seen.append(rng)
         return real(model, x, rng)
 
+    def check_spy(x, what):
+        checks.append(what)
+        return real_check(x, what)
+
     monkeypatch.setattr(tcn, "strided_forward", spy)
+    monkeypatch.setattr(tcn, "check_finite", check_spy)
     tr = _trainer(seqs, epochs=1, dropout_rng="fast", windows_per_epoch=128)
     tr._train_epoch()
-    assert seen and set(seen) == {("fast", False)}
-    assert tr.model.validate_inputs is True
+    assert seen and set(seen) == {"fast"} and not checks
+    assert tr.model.validate_inputs is True and tr.model.dropout_rng == "compat"  # not flipped by the trainer
+    with pytest.raises(ValueError, match="NaN"):
+        tr.model.forward_windows(torch.full((2, 9, 17, 2), float("nan")))
+    assert checks == ["input"]
