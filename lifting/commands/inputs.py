@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_2d_input_options", "add_data_option", "read_2d_input", "image_size", "INPUT_OPTIONS"]
+__all__ = ["ON_HELP", "add_2d_input_options", "add_data_option", "read_2d_input", "image_size", "INPUT_OPTIONS"]
 
 DATA_HELP = ("the dataset, overriding the config's data.path: a Human3.6M archive folder or cache (also "
              "$POSELIFT_H36M), or the positions_3d npz of a VideoPose3D-format dataset")
@@ -29,6 +29,10 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
     """``--data PATH``: the same option, spelled and explained the same way, on every command that reads a
     run's dataset (``train``, ``evaluate``, ``compare``, ``figures``)."""
     parser.add_argument("--data", metavar="PATH", help=DATA_HELP)
+
+ON_HELP = ("cross-dataset: evaluate on another dataset's test split, a config file or 'h36m'/'humaneva' (--data "
+           "replaces its data.path), over the joints the run's layout shares with it "
+           "(poselift.core.layouts.get_correspondence); results in RUN/cross/<name>/")
 
 INPUT_OPTIONS = {"allow_pickle": False, "fps": None, "image_size": None, "video": None, "layout": None,
                  "subject": None, "action": None, "camera": None, "track": None}
