@@ -256,7 +256,7 @@ def cross_evaluate(run_dir: str | os.PathLike, on: str, data_path: str | None = 
 
 def _fps_note(run_cfg: ExperimentConfig, splits: Splits) -> str:
     """A note when the test data's frame rate differs from the run's training data (not resampled)."""
-    trained = {"h36m": 50.0, "npz": run_cfg.data.fps}.get(run_cfg.data.dataset)
+    trained = {"h36m": 50.0, "synthetic": 50.0, "npz": run_cfg.data.fps}.get(run_cfg.data.dataset)  # loader: unknown
     rates = sorted({float(s.fps) for s in splits.test})
     if trained and rates and any(abs(r - trained) > 1e-6 for r in rates):
         return (f"Frame rate: the run was trained on {trained:g} fps, the test data is "
