@@ -805,4 +805,32 @@ no HumanEva-I counterpart and are left out. The scored pelvis and thorax are tak
 role in both skeletons (root; top of the torso and the shoulders' parent); no HumanEva-I data is here to
 measure that. The run's 2D input is made by :data:`HUMANEVA15_TO_H36M17` (its notes: what is computed)."""
 
-__all__ += ["HUMANEVA15_TO_H36M17"]
+
+# --- HumanEva-I (humaneva15) runs on Human3.6M (h36m17): the same joints the other way round --------------
+
+H36M17_TO_HUMANEVA15 = register_mapping(
+    _with_notes(
+        mapping_from_rules("h36m17", "humaneva15", {"head": "head_top"}),
+        {
+            "right_hip": "Human3.6M's hip as it is: defined otherwise (261 mm apart, HumanEva-I's ~93 mm)",
+            "left_hip": "Human3.6M's hip as it is (see right_hip)",
+            "head": "Human3.6M's head top taken as the head: defined otherwise (not scored)",
+        },
+    )
+)
+"""Human3.6M 2D -> the 2D input of a HumanEva-I run: every HumanEva-I joint is a Human3.6M joint of the same name
+except the head (Human3.6M's head top); hips and head are defined otherwise (see :data:`HUMANEVA15_ON_H36M17`)."""
+
+H36M17_ON_HUMANEVA15 = register_correspondence(
+    JointCorrespondence(
+        "humaneva15",
+        "h36m17",
+        shared=tuple((b, a) for a, b in HUMANEVA15_ON_H36M17.shared),
+        differ=tuple((b, a, why) for a, b, why in HUMANEVA15_ON_H36M17.differ),
+        notes=HUMANEVA15_ON_H36M17.notes,
+    )
+)
+"""A HumanEva-I run scored on Human3.6M: the same 12 joints, hips and head reported apart (the pairs of
+:data:`HUMANEVA15_ON_H36M17` the other way round); Human3.6M's spine and neck/nose are left out."""
+
+__all__ += ["HUMANEVA15_TO_H36M17", "H36M17_TO_HUMANEVA15", "H36M17_ON_HUMANEVA15"]

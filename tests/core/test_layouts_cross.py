@@ -67,3 +67,16 @@ def test_humaneva_2d_feeds_a_h36m_run_copied_by_name_and_computed_on_lines():
     np.testing.assert_allclose(out[:, H36M17.index("neck_nose")], (he[:, i("thorax")] + he[:, i("head")]) / 2)
     np.testing.assert_array_equal(out[:, H36M17.index("head_top")], he[:, i("head")])
     assert "computed" in m.notes[H36M17.index("spine")] and "mm" in m.notes[H36M17.index("neck_nose")]
+
+
+def test_humaneva_runs_on_human36m_use_the_same_pairs_the_other_way_round():
+    fwd, back = get_correspondence("h36m17", "humaneva15"), get_correspondence("humaneva15", "h36m17")
+    assert back.shared == tuple((b, a) for a, b in fwd.shared) and back.label == "12 shared joints"
+    assert ("head", "head_top") in {(a, b) for a, b, _ in back.differ}
+    assert back.left_out() == ([], ["spine", "neck_nose"])
+    m = get_mapping("h36m17", "humaneva15")
+    x = np.random.default_rng(1).normal(size=(4, 17, 2))
+    out = m.apply(x)
+    for name in HUMANEVA15.joints:
+        src = "head_top" if name == "head" else name
+        np.testing.assert_array_equal(out[:, HUMANEVA15.index(name)], x[:, H36M17.index(src)])
