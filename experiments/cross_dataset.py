@@ -93,7 +93,8 @@ def cross_dir(run_dir: str | os.PathLike, cfg: ExperimentConfig) -> Path:
     return Path(run_dir) / "cross" / name
 
 
-def lifter_for(run_dir: str | os.PathLike, flip_test: bool | None = None, device: str | None = None) -> tuple[Lifter, ExperimentConfig]:
+def lifter_for(run_dir: str | os.PathLike, flip_test: bool | None = None, device: str | None = None
+               ) -> tuple[Lifter, ExperimentConfig]:
     """The run's lifter as its own evaluation uses it (flip setting and device of its ``config.yaml``)."""
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
@@ -159,8 +160,8 @@ def score_shared(preds: Sequence[np.ndarray], seqs, corr: JointCorrespondence, p
             diff[f"{a}/{b}"].append(np.linalg.norm(q[:, run_l.index(a)] - target[:, data_l.index(b)], axis=-1))
         for k, (x, y) in segments.items():
             pl = np.linalg.norm(p[:, run_l.index(x)] - p[:, run_l.index(y)], axis=-1)
-            tl = np.linalg.norm(target[:, data_l.index(corr_data(corr, x))] - target[:, data_l.index(corr_data(corr, y))],
-                                axis=-1)
+            tx, ty = data_l.index(corr_data(corr, x)), data_l.index(corr_data(corr, y))
+            tl = np.linalg.norm(target[:, tx] - target[:, ty], axis=-1)
             seg_ratio[k].append(pl / np.maximum(tl, 1e-9))
     out = summarize(errs, notes, protocol)
     if per_joint:
@@ -307,7 +308,8 @@ def cross_rows(run_dirs: Sequence[str | os.PathLike], on: str, data_path: str | 
     for d in run_dirs:
         path = cross_dir(d, target) / "metrics.json"
         if not path.exists():
-            raise FileNotFoundError(f"{d}: not evaluated on {on} ({path} missing); run: poselift evaluate {d} --on {on}")
+            raise FileNotFoundError(f"{d}: not evaluated on {on} ({path} missing); run: "
+                                    f"poselift evaluate {d} --on {on}")
         m = read_json(path)
         rows.append(row_from_metrics(m.get("name") or Path(d).name, m, str(d)))
     names = [r.method for r in rows]

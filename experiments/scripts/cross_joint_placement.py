@@ -9,8 +9,8 @@ conversion of :mod:`poselift.core.layouts` makes them as points on a line betwee
 
 This script fits ``a`` and ``b`` by least squares on the 3D of the training subjects (world coordinates,
 every ``--stride``-th frame) and measures how far the point placed with the registered (rounded) weights
-lands from the real joint on the test subjects, in 3D (mm) and in the ground-truth 2D of every camera (px). Human3.6M has no HumanEva head, so its
-head top stands in for it here (HumanEva's head is defined otherwise: the conversion's docstring says how
+lands from the real joint on the test subjects, in 3D (mm) and in the ground-truth 2D of every camera (px).
+Human3.6M has no HumanEva head, so its head top stands in for it here (HumanEva's head is defined otherwise: the conversion's docstring says how
 that enters). It also prints the hip width and the pelvis-to-hip-midpoint distance the docstring cites.
 
     python experiments/scripts/cross_joint_placement.py [--data ../shared/data/h36m] [--stride 5]
@@ -98,7 +98,8 @@ def main(argv=None) -> int:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for joint, r in placement_errors(data, weights, TEST, args.stride).items():
         a, b = LINES[joint]
-        print(f"| {joint} | {a} + w ({b} - {a}) | {fitted[joint]:.3f} | {r['weight']:.3f} | {r['mean_mm']:.1f} | {r['median_mm']:.1f} | "
+        print(f"| {joint} | {a} + w ({b} - {a}) | {fitted[joint]:.3f} | {r['weight']:.3f} | {r['mean_mm']:.1f} | "
+              f"{r['median_mm']:.1f} | "
               f"{r['p95_mm']:.1f} | {r['median_px']:.1f} |")
     print()
     for k, v in body_measures(data, TEST, args.stride).items():
