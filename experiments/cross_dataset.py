@@ -55,7 +55,8 @@ __all__ = [
     "cross_table",
     "cross_rows",
     "shared_view",
-    "shared_with",
+    "common_correspondence",
+    "restricted",
     "label_comparison",
 ]
 
@@ -87,10 +88,25 @@ def target_config(on: str, data_path: str | None = None) -> ExperimentConfig:
     return cfg
 
 
-def cross_dir(run_dir: str | os.PathLike, cfg: ExperimentConfig) -> Path:
-    """Where the cross-dataset results of ``run_dir`` on ``cfg``'s test split go: ``RUN/cross/<cfg.name>``."""
+def cross_dir(run_dir: str | os.PathLike, cfg: ExperimentConfig, shared_with: str | None = None) -> Path:
+    """Where the cross-dataset results of ``run_dir`` on ``cfg``'s test split go: ``RUN/cross/<cfg.name>``
+    (``<cfg.name>.shared-<layout>`` when scored over the joints shared with another layout)."""
     name = "".join(c if c.isalnum() or c in "-_." else "_" for c in cfg.name) or "target"
+    if shared_with:
+        name += f".shared-{get_layout(shared_with).name}"
     return Path(run_dir) / "cross" / name
+
+
+def restricted(corr: JointCorrespondence, shared_with: str | None) -> JointCorrespondence:
+    """``corr`` scored only over the dataset joints that a run of layout ``shared_with`` is scored on (its
+    correspondence with the same data): e.g. a HumanEva-I run on HumanEva-I over the 12 joints a Human3.6M run
+    shares with it, so that both fit one table. ``None``: ``corr`` itself."""
+    if not shared_with:
+        return corr
+    other = get_correspondence(shared_with, corr.data)
+    keep = {b for _, b in other.shared}
+    return JointCorrespondence(corr.run, corr.data, tuple(p for p in corr.shared if p[1] in keep),
+                               tuple(d for d in corr.differ if d[1] in keep), corr.notes)
 
 
 def lifter_for(run_dir: str | os.PathLike, flip_test: bool | None = None, device: str | None = None
@@ -120,6 +136,19 @@ def _check_fits(lifter: Lifter, splits: Splits, where: str) -> JointCorresponden
 
 
 # --------------------------------------------------------------------------- scoring
+def _scored_as(path: Path, shared_with: str) -> bool:
+    """Whether the cross-dataset ``metrics.json`` at ``path`` is scored over exactly the joints a
+    ``shared_with`` run is scored on (a run of that layout, or one restricted to them)."""
+    if not path.exists():
+        return False
+    joints = read_json(path).get("joints") or {}
+    try:
+        other = get_correspondence(shared_with, joints.get("data_layout", ""))
+    except (KeyError, ValueError):
+        return False
+    return sorted(joints.get("data_joints", [])) == sorted(b for _, b in other.shared)
+
+
 def shared_view(seqs, corr: JointCorrespondence):
     """The sequences with their 3D cut to the shared joints (in :attr:`JointCorrespondence.shared` order), as
     ``(sequences, layout)``; the layout is a star around the root named ``<data>:shared<K>``."""
@@ -199,9 +228,12 @@ def metric_labels(label: str) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- the command
 def cross_evaluate(run_dir: str | os.PathLike, on: str, data_path: str | None = None, progress: bool = True,
-                   flip_test: bool | None = None, device: str | None = None, write: bool = True) -> dict:
+                   flip_test: bool | None = None, device: str | None = None, write: bool = True,
+                   shared_with: str | None = None) -> dict:
     """Evaluate ``run_dir``'s checkpoint on the test split ``on`` names (:func:`target_config`), over the
     joints the two layouts share; write ``RUN/cross/<name>/metrics.json`` and ``table.md`` (``write``).
+    ``shared_with`` (a layout): score only over the joints a run of that layout is scored on
+    (:func:`restricted`).
 
     Returns the metrics: the protocol's numbers over the shared joints (:func:`score_shared`), the target's
     ``dataset`` and ``protocol``, ``joints`` (the correspondence: label, pairs, what is left out, the input
@@ -211,12 +243,15 @@ def cross_evaluate(run_dir: str | os.PathLike, on: str, data_path: str | None = 
     lifter, run_cfg = lifter_for(run_dir, flip_test, device)
     target = target_config(on, data_path)
     splits = load_splits(target, progress=progress, test_only=True)
-    corr = _check_fits(lifter, splits, str(run_dir))
+    corr = restricted(_check_fits(lifter, splits, str(run_dir)), shared_with)
     protocol = splits.protocol
     lifter.root_relative = protocol.root == "subtract"
     preds = lifter.lift_all(splits.test, progress=progress)
     notes = list(splits.notes)
-    if not corr.is_identity:
+    if shared_with:
+        notes.append(f"Errors over the {corr.label} of {corr.data} that a {get_layout(shared_with).name} run is "
+                     "scored on.")
+    elif not corr.is_identity:
         notes.append(f"Cross-dataset: a {lifter.layout_out.name} run ({run_cfg.name}) on {splits.dataset}; errors over "
                      f"the {corr.label} only (differently defined joints reported separately).")
         if splits.layout_in != lifter.layout_in.name:
@@ -237,6 +272,9 @@ def cross_evaluate(run_dir: str | os.PathLike, on: str, data_path: str | None = 
                                     if (run_dir / "run.json").exists() else None)},
         "target": {"on": on, "config": target.source, "data_path": target.data.path},
         "joints": {"label": corr.label, "count": len(corr.shared), "correspondence": corr.name,
+                   "run_layout": corr.run, "data_layout": corr.data,
+                   "shared_with": get_layout(shared_with).name if shared_with else None,
+                   "data_joints": [b for _, b in corr.shared],
                    "scored": [list(p) for p in corr.shared],
                    "differently_defined": [list(p) for p in corr.differ],
                    "left_out": {"run": run_out, "data": data_out},
@@ -246,7 +284,7 @@ def cross_evaluate(run_dir: str | os.PathLike, on: str, data_path: str | None = 
         "evaluated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if write:
-        out = cross_dir(run_dir, target)
+        out = cross_dir(run_dir, target, shared_with)
         with writing_run_folder(run_dir, "poselift evaluate --on"):
             out.mkdir(parents=True, exist_ok=True)
             _keep_previous(out / "metrics.json")
@@ -298,7 +336,8 @@ def cross_table(metrics: dict, per: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def cross_rows(run_dirs: Sequence[str | os.PathLike], on: str, data_path: str | None = None):
+def cross_rows(run_dirs: Sequence[str | os.PathLike], on: str, data_path: str | None = None,
+               shared_with: str | None = None):
     """Table rows (:class:`~poselift.experiments.tables.Row`) of the runs' cross-dataset results on ``on``
     (``RUN/cross/<name>/metrics.json``), each carrying its scored-joints label."""
     from poselift.experiments.tables import row_from_metrics
@@ -306,10 +345,13 @@ def cross_rows(run_dirs: Sequence[str | os.PathLike], on: str, data_path: str | 
     target = target_config(on, data_path)
     rows = []
     for d in run_dirs:
-        path = cross_dir(d, target) / "metrics.json"
+        path = cross_dir(d, target, shared_with) / "metrics.json"
+        if shared_with and not path.exists() and _scored_as(cross_dir(d, target) / "metrics.json", shared_with):
+            path = cross_dir(d, target) / "metrics.json"  # its plain result is already over those joints
         if not path.exists():
-            raise FileNotFoundError(f"{d}: not evaluated on {on} ({path} missing); run: "
-                                    f"poselift evaluate {d} --on {on}")
+            extra = f" --shared-with {shared_with}" if shared_with else ""
+            raise FileNotFoundError(f"{d}: not evaluated on {on}{extra} ({path} missing); run: "
+                                    f"poselift evaluate {d} --on {on}{extra}")
         m = read_json(path)
         rows.append(row_from_metrics(m.get("name") or Path(d).name, m, str(d)))
     names = [r.method for r in rows]
@@ -317,13 +359,17 @@ def cross_rows(run_dirs: Sequence[str | os.PathLike], on: str, data_path: str | 
             for r, d in zip(rows, run_dirs)]
 
 
-def shared_with(lifters: Sequence[Lifter], splits: Splits, on: str) -> JointCorrespondence:
+def common_correspondence(lifters: Sequence[Lifter], splits: Splits, on: str, shared_with: str | None = None
+                          ) -> JointCorrespondence:
     """The one correspondence every lifter (``compare --on``) is scored through; refuses runs whose layouts
     differ (their shared joints would differ) or that cannot take the target's 2D."""
-    corrs = {_check_fits(lf, splits, str(lf.run_dir)).name: _check_fits(lf, splits, str(lf.run_dir)) for lf in lifters}
+    corrs = {}
+    for lf in lifters:
+        c = restricted(_check_fits(lf, splits, str(lf.run_dir)), shared_with)
+        corrs[(c.name, c.shared)] = c
     if len(corrs) > 1:
         raise InputError(f"compare --on {on}: the runs' layouts share different joints with the test data "
-                         f"({', '.join(sorted(corrs))}); compare runs of one layout")
+                         f"({', '.join(sorted({n for n, _ in corrs}))}); compare runs of one layout")
     return next(iter(corrs.values()))
 
 

@@ -40,6 +40,7 @@ class Row:
     flip_test: bool | None = None  # flip test-time augmentation (None: unknown)
     per_subject_action: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     joints: str = ""  # the scored joints of a cross-dataset evaluation, e.g. "12 shared joints" ("": all of them)
+    joint_set: tuple[str, ...] = ()  # their names in the test data's layout (() unknown or all)
 
 
 def _nan(v) -> float:
@@ -55,7 +56,7 @@ def row_from_metrics(method: str, m: dict, source: str = "") -> Row:
     return Row(method, _nan(m.get("mpjpe")), _nan(m.get("p_mpjpe")), _nan(m.get("mpjve")), _nan(m.get("n_mpjpe")),
                dict(m.get("per_action", {})), False, source, notes, str(m.get("dataset", proto.get("dataset", ""))),
                str(proto.get("name", "")), flip, dict(m.get("per_subject_action", {})),
-               str((m.get("joints") or {}).get("label", "")))
+               str((m.get("joints") or {}).get("label", "")), tuple((m.get("joints") or {}).get("data_joints", ())))
 
 
 def rows_from_runs(run_dirs: Sequence[str | os.PathLike]) -> list[Row]:
@@ -217,11 +218,11 @@ def _breakdown(rows: Sequence[Row], by: str | None) -> list[tuple[str, object]]:
 def _joints_label(rows: Sequence[Row]) -> str:
     """The scored joints every measured row shares (a cross-dataset evaluation's label, "" for all joints);
     rows scored over different joints cannot share columns."""
-    labels = {r.joints for r in rows if not r.reference}
+    labels = {(r.joints, tuple(sorted(r.joint_set))) for r in rows if not r.reference}
     if len(labels) > 1:
         raise ValueError("the rows are scored over different joints (" + ", ".join(
             f"{r.method}: {r.joints or 'all joints'}" for r in rows if not r.reference) + "); tabulate them apart")
-    label = labels.pop() if labels else ""
+    label = labels.pop()[0] if labels else ""
     if label and any(r.reference for r in rows):
         raise ValueError(f"published rows are scored over all joints, the measured ones over {label}: leave out "
                          "--anchors")

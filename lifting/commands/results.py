@@ -16,6 +16,7 @@ from pathlib import Path
 from poselift.commands.inputs import (
     INPUT_OPTIONS,
     ON_HELP,
+    SHARED_WITH_HELP,
     add_2d_input_options,
     add_data_option,
     image_size,
@@ -42,10 +43,12 @@ def _table(args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_file(args.out)
+    if args.shared_with and not args.on:
+        raise ValueError("table: --shared-with LAYOUT goes with --on (the cross-dataset results it names)")
     if args.on:
         from poselift.experiments.cross_dataset import cross_rows
 
-        rows = cross_rows(args.run_dirs, args.on, args.data)
+        rows = cross_rows(args.run_dirs, args.on, args.data, args.shared_with)
     else:
         rows = rows_from_runs(args.run_dirs)
     if args.anchors:
@@ -99,12 +102,14 @@ def _compare(args: argparse.Namespace) -> int:
     if args.single_frame:
         lifters.insert(0, load_lifter(args.single_frame, device=args.device))
     joints = None
+    if args.shared_with and not args.on:
+        raise ValueError("compare: --shared-with LAYOUT goes with --on")
     if args.on:  # every run scored over the joints its layout shares with the target's 3D
-        from poselift.experiments.cross_dataset import shared_view, shared_with
+        from poselift.experiments.cross_dataset import common_correspondence, shared_view
 
         if args.input:
             raise ValueError("compare: --on names the test data; --input a 2D file without ground truth: give one")
-        corr = shared_with(lifters, test, args.on)
+        corr = common_correspondence(lifters, test, args.on, args.shared_with)
         seqs_in, (seqs, _) = seqs, shared_view(seqs, corr)
         joints = corr
     if args.input:
@@ -268,6 +273,7 @@ def register(sub) -> None:
     p.add_argument("--out", help="also write the table to this file")
     p.add_argument("--on", metavar="CONFIG_OR_DATASET",
                    help="the runs' cross-dataset results on this test split (poselift evaluate RUN --on ...)")
+    p.add_argument("--shared-with", metavar="LAYOUT", help=SHARED_WITH_HELP)
     add_data_option(p)
     p.set_defaults(func=_table)
 
@@ -281,6 +287,7 @@ def register(sub) -> None:
     add_2d_input_options(p, min_length=10)
     add_data_option(p)
     p.add_argument("--on", metavar="CONFIG_OR_DATASET", help=ON_HELP)
+    p.add_argument("--shared-with", metavar="LAYOUT", help=SHARED_WITH_HELP)
     p.add_argument("--allow-mixed", action="store_true",
                    help="compare runs tested under different protocols or with different flip test-time "
                         "augmentation (the first run's test split is used; each row says its flip setting)")

@@ -123,6 +123,10 @@ def test_a_h36m_run_on_the_humaneva_shaped_archive_through_every_command(run, ar
     assert main(["table", str(run), *on, "--format", "csv"]) == 0
     assert "12 shared joints" in capsys.readouterr().out
 
+    # a table --shared-with h36m17 takes this run's plain result: it is already over those 12 joints
+    assert main(["table", str(run), *on, "--shared-with", "h36m17"]) == 0
+    assert "P1 (12 shared joints, mm)" in capsys.readouterr().out
+
     assert main(["compare", str(run), *on, "--out", str(tmp_path / "cmp.json")]) == 0
     out = capsys.readouterr().out
     assert "P1 (12 shared joints, mm)" in out
@@ -141,11 +145,40 @@ def test_a_run_on_its_own_data_through_the_identity_gives_its_ordinary_numbers_e
     assert cross["per_action"] == own["per_action"] and cross["per_subject_action"] == own["per_subject_action"]
 
 
+def test_a_run_on_its_own_data_scored_over_the_joints_another_layout_shares(run):
+    """``--shared-with humaneva15``: the synthetic h36m17 run on its own test split over the 12 joints a HumanEva-I
+    run would be scored on, against numpy (frames pooled per action, then the mean over actions)."""
+    from poselift.experiments.cross_dataset import lifter_for
+    from poselift.experiments.data import load_splits
+
+    assert main(["evaluate", str(run), "--on", str(run / "config.yaml"), "--shared-with", "humaneva15",
+                 "--no-progress"]) == 0
+    m = json.loads((run / "cross" / "syn.shared-humaneva15" / "metrics.json").read_text())
+    twelve = [b for _, b in get_correspondence("humaneva15", "h36m17").shared]
+    assert m["joints"]["label"] == "12 shared joints" and sorted(m["joints"]["data_joints"]) == sorted(twelve)
+    lifter, cfg = lifter_for(run)
+    splits = load_splits(cfg, progress=False, test_only=True)
+    lifter.root_relative = splits.protocol.root == "subtract"
+    idx = [H36M17.index(n) for n in twelve]
+    by_action = {}
+    for p, s in zip(lifter.lift_all(splits.test), splits.test):
+        if splits.protocol.root == "subtract":
+            p = p - p[:, :1]
+        d = np.linalg.norm(p[:, idx] - s.root_relative_3d()[:, idx], axis=-1).mean(-1)
+        by_action.setdefault(splits.protocol.action_of(s.action), []).append(d)
+    ref = np.mean([np.concatenate(v).mean() for v in by_action.values()]) * 1000
+    assert m["mpjpe"] == pytest.approx(ref, rel=1e-6)
+    own = json.loads((run / "metrics.json").read_text())
+    assert m["mpjpe"] != own["mpjpe"]
+
+
 def test_what_cannot_be_done_says_why(run, archive, tmp_path):
     with pytest.raises(ValueError, match="not a config file.*known"):
         main(["evaluate", str(run), "--on", "nowhere", "--debug"])
     with pytest.raises(FileNotFoundError, match="not evaluated on"):
         main(["table", str(tmp_path), "--on", "humaneva", "--debug"])
+    with pytest.raises(ValueError, match="goes with --on"):
+        main(["evaluate", str(run), "--shared-with", "h36m17", "--debug"])
     mixed = [Row("a", 1.0, 1.0, joints="12 shared joints"), Row("b", 1.0, 1.0)]
     with pytest.raises(ValueError, match="different joints"):
         render_table(mixed)
