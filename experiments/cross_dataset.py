@@ -243,20 +243,21 @@ def cross_evaluate(run_dir: str | os.PathLike, on: str, data_path: str | None = 
     lifter, run_cfg = lifter_for(run_dir, flip_test, device)
     target = target_config(on, data_path)
     splits = load_splits(target, progress=progress, test_only=True)
-    corr = restricted(_check_fits(lifter, splits, str(run_dir)), shared_with)
+    full = _check_fits(lifter, splits, str(run_dir))
+    corr = restricted(full, shared_with)
     protocol = splits.protocol
     lifter.root_relative = protocol.root == "subtract"
     preds = lifter.lift_all(splits.test, progress=progress)
     notes = list(splits.notes)
+    if not full.is_identity:
+        notes.append(f"Cross-dataset: a {lifter.layout_out.name} run ({run_cfg.name}) on {splits.dataset}; errors over "
+                     f"the {corr.label} only (differently defined joints reported separately).")
     if shared_with:
         notes.append(f"Errors over the {corr.label} of {corr.data} that a {get_layout(shared_with).name} run is "
                      "scored on.")
-    elif not corr.is_identity:
-        notes.append(f"Cross-dataset: a {lifter.layout_out.name} run ({run_cfg.name}) on {splits.dataset}; errors over "
-                     f"the {corr.label} only (differently defined joints reported separately).")
-        if splits.layout_in != lifter.layout_in.name:
-            notes.append(f"2D input converted {splits.layout_in} -> {lifter.layout_in.name} "
-                         "(poselift.core.layouts; computed joints named there).")
+    if splits.layout_in != lifter.layout_in.name:
+        notes.append(f"2D input converted {splits.layout_in} -> {lifter.layout_in.name} "
+                     "(poselift.core.layouts; computed joints named there).")
     fps_note = _fps_note(run_cfg, splits)
     if fps_note:
         notes.append(fps_note)
@@ -264,7 +265,7 @@ def cross_evaluate(run_dir: str | os.PathLike, on: str, data_path: str | None = 
     run_out, data_out = corr.left_out()
     conversion = get_mapping(splits.layout_in, lifter.layout_in)
     metrics = {
-        "name": run_cfg.name, "run": str(run_dir.resolve()), "cross_dataset": not corr.is_identity,
+        "name": run_cfg.name, "run": str(run_dir.resolve()), "cross_dataset": not full.is_identity,
         "dataset": splits.dataset, "protocol": protocol_record(protocol, splits, target),
         "flip_test": lifter.flip_test,
         "trained_on": {"config": run_cfg.name, "dataset": run_cfg.data.dataset,

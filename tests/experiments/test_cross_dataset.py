@@ -186,6 +186,7 @@ def test_what_cannot_be_done_says_why(run, archive, tmp_path):
         render_table([Row("a", 1.0, 1.0, joints="12 shared joints"), Row("p", 1.0, 1.0, reference=True)])
 
 
+@pytest.mark.slow
 def test_a_h36m_run_on_human36m_itself_through_the_identity_gives_its_ordinary_numbers_exactly(tmp_path):
     root = h36m_or_skip()
     cfg = {"name": "h36m_tiny", "device": "cpu", "seed": 0,
