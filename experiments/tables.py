@@ -39,6 +39,8 @@ class Row:
     protocol: str = ""  # the protocol's name
     flip_test: bool | None = None  # flip test-time augmentation (None: unknown)
     per_subject_action: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    joints: str = ""  # the scored joints of a cross-dataset evaluation, e.g. "12 shared joints" ("": all of them)
+    joint_set: tuple[str, ...] = ()  # their names in the test data's layout (() unknown or all)
 
 
 def _nan(v) -> float:
@@ -53,7 +55,8 @@ def row_from_metrics(method: str, m: dict, source: str = "") -> Row:
         notes.append(f"flip test-time augmentation {'on' if flip else 'off'}.")
     return Row(method, _nan(m.get("mpjpe")), _nan(m.get("p_mpjpe")), _nan(m.get("mpjve")), _nan(m.get("n_mpjpe")),
                dict(m.get("per_action", {})), False, source, notes, str(m.get("dataset", proto.get("dataset", ""))),
-               str(proto.get("name", "")), flip, dict(m.get("per_subject_action", {})))
+               str(proto.get("name", "")), flip, dict(m.get("per_subject_action", {})),
+               str((m.get("joints") or {}).get("label", "")), tuple((m.get("joints") or {}).get("data_joints", ())))
 
 
 def rows_from_runs(run_dirs: Sequence[str | os.PathLike]) -> list[Row]:
@@ -224,6 +227,20 @@ def _breakdown(rows: Sequence[Row], by: str | None, metric: str = "p1") -> list[
     raise ValueError(f"by must be one of {list(BY)}, got {by!r}")
 
 
+def _joints_label(rows: Sequence[Row]) -> str:
+    """The scored joints every measured row shares (a cross-dataset evaluation's label, "" for all joints);
+    rows scored over different joints cannot share columns."""
+    labels = {(r.joints, tuple(sorted(r.joint_set))) for r in rows if not r.reference}
+    if len(labels) > 1:
+        raise ValueError("the rows are scored over different joints (" + ", ".join(
+            f"{r.method}: {r.joints or 'all joints'}" for r in rows if not r.reference) + "); tabulate them apart")
+    label = labels.pop()[0] if labels else ""
+    if label and any(r.reference for r in rows):
+        raise ValueError(f"published rows are scored over all joints, the measured ones over {label}: leave out "
+                         "--anchors")
+    return label
+
+
 def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False, caption: str | None = None,
                  notes: Sequence[str] = (), by: str | None = None, metric: str = "p1") -> str:
     """Render rows as ``"md"``, ``"latex"`` (booktabs) or ``"csv"``.
@@ -239,7 +256,9 @@ def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False,
     columns = _breakdown(rows, by or ("action" if per_action else None), metric)
     key = _metric_key(metric)
     label = METRIC_LABELS[key]
-    header = ["Method", "P1 (mm)", "P2 (mm)", "MPJVE (mm)", "N-MPJPE (mm)"] + [f"{c} {label}" for c, _ in columns]
+    joints = _joints_label(rows)
+    unit = f" ({joints}, mm)" if joints else " (mm)"
+    header = ["Method", f"P1{unit}", f"P2{unit}", f"MPJVE{unit}", f"N-MPJPE{unit}"] + [f"{c} {label}" for c, _ in columns]
     all_notes = list(dict.fromkeys([*notes, *_row_notes(rows)]))
 
     def cells(r: Row) -> list[str]:
@@ -251,10 +270,11 @@ def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False,
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["method", "reference", "mpjpe_mm", "p_mpjpe_mm", "mpjve_mm", "n_mpjpe_mm", "source", "dataset",
-                    "protocol", "flip_test"] + [f"{key}_mm:{c}" for c, _ in columns])
+                    "protocol", "flip_test", "joints"] + [f"{key}_mm:{c}" for c, _ in columns])
         for r in rows:
             w.writerow([r.method, int(r.reference), r.mpjpe, r.p_mpjpe, r.mpjve, r.n_mpjpe, r.source, r.dataset,
-                        r.protocol, "" if r.flip_test is None else int(r.flip_test)] + [get(r) for _, get in columns])
+                        r.protocol, "" if r.flip_test is None else int(r.flip_test), r.joints or "all"]
+                       + [get(r) for _, get in columns])
         return buf.getvalue()
 
     if fmt == "md":

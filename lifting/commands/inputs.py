@@ -27,8 +27,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["add_2d_input_options", "add_data_option", "read_2d_input", "image_size", "INPUT_OPTIONS",
-           "dataset_defaults"]
+__all__ = ["ON_HELP", "SHARED_WITH_HELP", "add_2d_input_options", "add_data_option", "read_2d_input", "image_size",
+           "INPUT_OPTIONS", "dataset_defaults"]
 
 DATA_HELP = ("the dataset, overriding the config's data.path: a Human3.6M archive folder or cache (also "
              "$POSELIFT_H36M), or the positions_3d npz of a VideoPose3D-format dataset")
@@ -42,6 +42,14 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
     ``compare``, ``figures``)."""
     parser.add_argument("--data", metavar="PATH", help=DATA_HELP)
     parser.add_argument("--keypoints", metavar="PATH", dest="keypoints_path", help=KEYPOINTS_HELP)
+
+ON_HELP = ("cross-dataset: evaluate on another dataset's test split, a config file or 'h36m'/'humaneva' (--data "
+           "replaces its data.path), over the joints the run's layout shares with it "
+           "(poselift.core.layouts.get_correspondence); results in RUN/cross/<name>/")
+
+SHARED_WITH_HELP = ("with --on: score only over the test data's joints that a run of LAYOUT is scored on (e.g. a "
+                    "HumanEva-I run on HumanEva-I --shared-with h36m17: the 12 joints of a Human3.6M run), so "
+                    "both fit one table")
 
 INPUT_OPTIONS = {"allow_pickle": False, "fps": None, "image_size": None, "video": None, "layout": None,
                  "subject": None, "action": None, "camera": None, "track": None}

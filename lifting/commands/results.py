@@ -15,6 +15,8 @@ from pathlib import Path
 
 from poselift.commands.inputs import (
     INPUT_OPTIONS,
+    ON_HELP,
+    SHARED_WITH_HELP,
     add_2d_input_options,
     add_data_option,
     image_size,
@@ -41,7 +43,14 @@ def _table(args: argparse.Namespace) -> int:
 
     if args.out:
         check_output_file(args.out)
-    rows = rows_from_runs(args.run_dirs)
+    if args.shared_with and not args.on:
+        raise ValueError("table: --shared-with LAYOUT goes with --on (the cross-dataset results it names)")
+    if args.on:
+        from poselift.experiments.cross_dataset import cross_rows
+
+        rows = cross_rows(args.run_dirs, args.on, args.data, args.shared_with)
+    else:
+        rows = rows_from_runs(args.run_dirs)
     if args.anchors:
         anchors = anchor_rows(None if args.anchors == "all" else args.anchors)
         check_anchor_datasets(rows, anchors)
@@ -84,6 +93,16 @@ def _compare(args: argparse.Namespace) -> int:
         if not seqs:
             raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
         root_relative = True
+    elif args.on:
+        from poselift.experiments.cross_dataset import target_config
+        from poselift.experiments.data import load_splits
+
+        _no_input_options(args, "compare")
+        if args.keypoints_path:
+            raise ValueError("compare --on: the 2D come from the target config (its data.keypoints_path); "
+                             "--keypoints is for the runs' own dataset")
+        test = load_splits(target_config(args.on, args.data), progress=False, test_only=True)
+        seqs, root_relative = test.test, test.protocol.root == "subtract"
     else:
         from poselift.experiments.data import shared_test_split
 
@@ -94,6 +113,17 @@ def _compare(args: argparse.Namespace) -> int:
     lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
     if args.single_frame:
         lifters.insert(0, load_lifter(args.single_frame, device=args.device))
+    joints = None
+    if args.shared_with and not args.on:
+        raise ValueError("compare: --shared-with LAYOUT goes with --on")
+    if args.on:  # every run scored over the joints its layout shares with the target's 3D
+        from poselift.experiments.cross_dataset import common_correspondence, shared_view
+
+        if args.input:
+            raise ValueError("compare: --on names the test data; --input a 2D file without ground truth: give one")
+        corr = common_correspondence(lifters, test, args.on, args.shared_with)
+        seqs_in, (seqs, _) = seqs, shared_view(seqs, corr)
+        joints = corr
     if args.input:
         from poselift.experiments.runs import check_input_layout
 
@@ -112,15 +142,22 @@ def _compare(args: argparse.Namespace) -> int:
                 for lf in lifters}
     suffix, notes = setting_differences(settings)
     methods = []
-    det = single_frame_from_detector(seqs)
+    det = single_frame_from_detector(seqs) if joints is None else None  # its 3D is not in the shared joints
     if det is not None:
         methods.append(det)
     for lf in lifters:
         name = lf.run_dir.name + f" (rf {lf.receptive_field}{suffix[lf.run_dir.name]})"
         kind = "single-frame" if lf.receptive_field == 1 else "temporal"
-        methods.append(Method(name, [lf.lift(s) for s in seqs], kind=kind))
+        if joints is not None:
+            methods.append(Method(name, [lf.lift(s)[:, joints.run_index] for s in seqs_in], kind=kind))
+        else:
+            methods.append(Method(name, [lf.lift(s) for s in seqs], kind=kind))
     result = compare_methods(seqs, methods)
     text = comparison_table(result, args.format, notes=notes)
+    if joints is not None:
+        from poselift.experiments.cross_dataset import label_comparison
+
+        result, text = label_comparison(result, text, joints, test.dataset, args.format)
     if args.out:
         from poselift.core.io import atomic_write_json
 
@@ -274,6 +311,10 @@ def register(sub) -> None:
                    help="add published numbers as reference rows (optionally only one 2D input, e.g. 'GT')")
     p.add_argument("--caption")
     p.add_argument("--out", help="also write the table to this file")
+    p.add_argument("--on", metavar="CONFIG_OR_DATASET",
+                   help="the runs' cross-dataset results on this test split (poselift evaluate RUN --on ...)")
+    p.add_argument("--shared-with", metavar="LAYOUT", help=SHARED_WITH_HELP)
+    add_data_option(p)
     p.set_defaults(func=_table)
 
     p = sub.add_parser("compare", help="single-frame vs temporal 3D on the same frames (with or without ground truth)",
@@ -285,6 +326,8 @@ def register(sub) -> None:
     p.add_argument("--single-frame", metavar="RUN_DIR", help="a receptive-field-1 run used as the single-frame reference")
     add_2d_input_options(p, min_length=10)
     add_data_option(p)
+    p.add_argument("--on", metavar="CONFIG_OR_DATASET", help=ON_HELP)
+    p.add_argument("--shared-with", metavar="LAYOUT", help=SHARED_WITH_HELP)
     p.add_argument("--allow-mixed", action="store_true",
                    help="compare runs tested under different protocols or with different flip test-time "
                         "augmentation (the first run's test split is used; each row says its flip setting)")

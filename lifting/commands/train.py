@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from poselift.commands.inputs import add_data_option
+from poselift.commands.inputs import ON_HELP, SHARED_WITH_HELP, add_data_option
 
 __all__ = ["register", "run_name", "folder_name"]
 
@@ -74,6 +74,20 @@ def _evaluate(args: argparse.Namespace) -> int:
     from poselift.experiments.runner import evaluate_run
 
     flip = None if args.flip_test is None else args.flip_test == "on"
+    if args.shared_with and not args.on:
+        raise ValueError("evaluate: --shared-with LAYOUT goes with --on")
+    if args.on:
+        from poselift.experiments.cross_dataset import cross_evaluate, cross_table
+
+        if args.keypoints_path:
+            raise ValueError("evaluate --on: the 2D come from the target config (its data.keypoints_path); "
+                             "--keypoints is for evaluating a run on its own dataset")
+        metrics = cross_evaluate(args.run_dir, args.on, data_path=args.data, progress=not args.no_progress,
+                                 flip_test=flip, shared_with=args.shared_with, device=args.device)
+        labels = metrics["metric_labels"]
+        print(cross_table(metrics))
+        print(f"{labels['mpjpe']} {metrics['mpjpe']:.1f} mm, {labels['p_mpjpe']} {metrics['p_mpjpe']:.1f} mm")
+        return 0
     metrics = evaluate_run(args.run_dir, data_path=args.data, progress=not args.no_progress, flip_test=flip,
                            keypoints_path=args.keypoints_path, device=args.device)
     print((Path(args.run_dir) / "table.md").read_text())
@@ -117,6 +131,8 @@ def register(sub) -> None:
     add_data_option(p)
     p.add_argument("--flip-test", choices=["on", "off"], help="override flip test-time augmentation")
     p.add_argument("--device", help="auto, cpu, cuda (default: the run's config)")
+    p.add_argument("--on", metavar="CONFIG_OR_DATASET", help=ON_HELP)
+    p.add_argument("--shared-with", metavar="LAYOUT", help=SHARED_WITH_HELP)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_evaluate)
 

@@ -632,3 +632,228 @@ def reachable_from(src: str | Layout) -> list[str]:
     """The layouts that 2D in ``src`` can be converted to completely (itself first)."""
     s = get_layout(src).name
     return [s] + sorted(d for (a, d), m in _MAPPINGS.items() if a == s and not m.missing)
+
+
+# =====================================================================================================
+# --- cross-dataset joint correspondences ----------------------------------------------------------------
+# =====================================================================================================
+# A run trained on one dataset, tested on another (``poselift evaluate RUN --on humaneva``): which of its
+# output joints are the same anatomical point as a joint of the other dataset's 3D (scored), which share a
+# name or role but are defined otherwise (reported separately, never in the scored metrics), and how the
+# run's 2D input is made from the other dataset's 2D (a registered LayoutMapping, above or here).
+# Appended as its own block: nothing above is changed by it.
+
+__all__ += ["JointCorrespondence", "register_correspondence", "get_correspondence", "HUMANEVA15_ON_H36M17"]
+
+
+@dataclass(frozen=True)
+class JointCorrespondence:
+    """Which output joints of a run (layout ``run``) are scored against which 3D joints of a test dataset
+    (layout ``data``).
+
+    Attributes:
+        run: the run's 3D output layout (e.g. ``"h36m17"``).
+        data: the test dataset's 3D layout (e.g. ``"humaneva15"``).
+        shared: ``((run joint, data joint), ...)``: the same anatomical point in both; the metrics are
+            computed over these only. The two layouts' roots must be one of the pairs (errors are
+            root-relative, so both sides must be relative to the same point).
+        differ: ``((run joint, data joint, why), ...)``: joints with the same role but another
+            definition (e.g. HumanEva-I's hips 93 mm apart, Human3.6M's 261 mm): their distance is
+            reported separately, as a difference of definitions plus the model's error, never scored.
+        notes: ``{run joint: why it is taken as the same point}``, for the shared joints that need saying.
+
+    Every other joint of either layout is left out (named in :meth:`describe`).
+    """
+
+    run: str
+    data: str
+    shared: tuple[tuple[str, str], ...]
+    differ: tuple[tuple[str, str, str], ...] = ()
+    notes: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        r, d = get_layout(self.run), get_layout(self.data)
+        for a, b in self.shared:
+            r.index(a), d.index(b)  # unknown names raise LayoutError naming the layout
+        for a, b, _ in self.differ:
+            r.index(a), d.index(b)
+        runs = [a for a, _ in self.shared] + [a for a, _, _ in self.differ]
+        datas = [b for _, b in self.shared] + [b for _, b, _ in self.differ]
+        if len(set(runs)) != len(runs) or len(set(datas)) != len(datas):
+            raise InputError(f"correspondence {self.name}: a joint appears in two pairs")
+        if (r.joints[r.root], d.joints[d.root]) not in self.shared:
+            raise InputError(f"correspondence {self.name}: the roots {r.joints[r.root]!r} and {d.joints[d.root]!r} "
+                             "must be a shared pair (errors are measured relative to them)")
+
+    @property
+    def name(self) -> str:
+        return f"{self.run} on {self.data}"
+
+    @property
+    def run_index(self) -> np.ndarray:
+        """``(K,)`` indices into the run's output of the shared joints."""
+        r = get_layout(self.run)
+        return np.asarray([r.index(a) for a, _ in self.shared], dtype=np.int64)
+
+    @property
+    def data_index(self) -> np.ndarray:
+        """``(K,)`` indices into the dataset's 3D of the same joints."""
+        d = get_layout(self.data)
+        return np.asarray([d.index(b) for _, b in self.shared], dtype=np.int64)
+
+    @property
+    def root(self) -> int:
+        """Position of the (shared) root pair within :attr:`shared`."""
+        r, d = get_layout(self.run), get_layout(self.data)
+        return self.shared.index((r.joints[r.root], d.joints[d.root]))
+
+    @property
+    def label(self) -> str:
+        """What tables call the scored joints, e.g. ``"12 shared joints"`` (``"all 17 joints"`` for the identity)."""
+        return f"all {len(self.shared)} joints" if self.is_identity else f"{len(self.shared)} shared joints"
+
+    @property
+    def is_identity(self) -> bool:
+        return self.run == self.data and self.shared == tuple((n, n) for n in get_layout(self.run).joints)
+
+    def left_out(self) -> tuple[list[str], list[str]]:
+        """Joints of the run and of the dataset in no pair (neither scored nor reported)."""
+        used_r = {a for a, _ in self.shared} | {a for a, _, _ in self.differ}
+        used_d = {b for _, b in self.shared} | {b for _, b, _ in self.differ}
+        return ([n for n in get_layout(self.run).joints if n not in used_r],
+                [n for n in get_layout(self.data).joints if n not in used_d])
+
+    def describe(self) -> str:
+        """One line per joint: scored, reported separately (and why) or left out."""
+        notes = self.notes or {}
+        lines = [f"{a:>16s} = {b:<16s} scored" + (f"  [{notes[a]}]" if a in notes else "") for a, b in self.shared]
+        lines += [f"{a:>16s} ~ {b:<16s} reported separately: {why}" for a, b, why in self.differ]
+        run_only, data_only = self.left_out()
+        lines += [f"{a:>16s}   {'':<16s} left out: {self.data} has no such joint" for a in run_only]
+        lines += [f"{'':>16s}   {b:<16s} left out: {self.run} has no such joint" for b in data_only]
+        return "\n".join(lines)
+
+
+_CORRESPONDENCES: dict[tuple[str, str], JointCorrespondence] = {}
+
+
+def register_correspondence(c: JointCorrespondence) -> JointCorrespondence:
+    """Add ``c`` to the registry (replacing one for the same two layouts)."""
+    _CORRESPONDENCES[(get_layout(c.run).name, get_layout(c.data).name)] = c
+    return c
+
+
+def get_correspondence(run: str | Layout, data: str | Layout) -> JointCorrespondence:
+    """The registered correspondence of a run's output layout with a dataset's 3D layout (every joint, by
+    itself, when the layouts are the same).
+
+    Raises:
+        LayoutError: none is registered (listing the known ones).
+    """
+    r, d = get_layout(run).name, get_layout(data).name
+    if r == d:
+        return JointCorrespondence(r, d, tuple((n, n) for n in get_layout(r).joints))
+    try:
+        return _CORRESPONDENCES[(r, d)]
+    except KeyError:
+        known = sorted(f"{a} on {b}" for a, b in _CORRESPONDENCES)
+        raise LayoutError(f"no joint correspondence of a {r} run with {d} data; known: {known} "
+                          "(poselift.core.layouts.register_correspondence adds one)") from None
+
+
+# --- Human3.6M (h36m17) runs on HumanEva-I (humaneva15) --------------------------------------------------
+# Measured on Human3.6M (experiments/scripts/cross_joint_placement.py: weights fitted on S1, S5-S8, errors
+# on S9 and S11, every 5th frame): Human3.6M's pelvis is the midpoint of its hips (0.0 mm), its hips are
+# 260.6 mm apart, its shoulders 335.8 mm; HumanEva-I's hips are ~93 mm apart (issue 26, measured on
+# HumanEva-I; no HumanEva-I data is here to re-measure it).
+
+HUMANEVA15_TO_H36M17 = register_mapping(
+    _with_notes(
+        mapping_from_rules(
+            "humaneva15",
+            "h36m17",
+            {
+                "spine": {"pelvis": 0.52, "thorax": 0.48},
+                "neck_nose": {"thorax": 0.5, "head": 0.5},
+                "head_top": "head",
+            },
+        ),
+        {
+            "pelvis": "HumanEva-I's pelvis, the root of both skeletons",
+            "right_hip": "HumanEva-I's hip as it is: defined otherwise (HumanEva-I's hips ~93 mm apart, Human3.6M's "
+                         "261 mm); not widened, so the run sees the narrower hips of the data",
+            "left_hip": "HumanEva-I's hip as it is (see right_hip)",
+            "spine": "computed: HumanEva-I has no spine; on Human3.6M the least-squares point on the pelvis-thorax "
+                     "line is at 0.484; at 0.48 it lands 32.6 mm (median; 4.8 px in the 2D) from the spine",
+            "thorax": "HumanEva-I's thorax (top of its torso segment, the shoulders' parent, as Human3.6M's)",
+            "neck_nose": "computed: half-way from the thorax to HumanEva-I's head; on Human3.6M (its head top "
+                         "standing in for the head) 59.3 mm (median; 8.6 px) from the neck/nose marker, which "
+                         "lies in front of that line",
+            "head_top": "HumanEva-I's head taken as the head top: defined otherwise (not scored)",
+        },
+    )
+)
+"""HumanEva-I 2D -> the 2D input of a Human3.6M run. Measured joints are copied by name; the spine and the
+neck/nose, which HumanEva-I lacks, are points on the line between two joints it has (weights fitted on
+Human3.6M, errors above); the head top is HumanEva-I's head and the hips are HumanEva-I's hips, both defined
+otherwise than Human3.6M's (nothing else in HumanEva-I is nearer)."""
+
+HUMANEVA15_ON_H36M17 = register_correspondence(
+    JointCorrespondence(
+        "h36m17",
+        "humaneva15",
+        shared=(
+            ("pelvis", "pelvis"), ("thorax", "thorax"),
+            ("right_knee", "right_knee"), ("right_ankle", "right_ankle"),
+            ("left_knee", "left_knee"), ("left_ankle", "left_ankle"),
+            ("left_shoulder", "left_shoulder"), ("left_elbow", "left_elbow"), ("left_wrist", "left_wrist"),
+            ("right_shoulder", "right_shoulder"), ("right_elbow", "right_elbow"), ("right_wrist", "right_wrist"),
+        ),
+        differ=(
+            ("right_hip", "right_hip", "HumanEva-I's hips are ~93 mm apart, Human3.6M's 261 mm"),
+            ("left_hip", "left_hip", "HumanEva-I's hips are ~93 mm apart, Human3.6M's 261 mm"),
+            ("head_top", "head", "HumanEva-I's head is not Human3.6M's head top"),
+        ),
+        notes={
+            "pelvis": "the root of both; Human3.6M's is its hip midpoint (0.0 mm); HumanEva-I's taken as the same "
+                      "point (not measurable here: it would shift every root-relative error)",
+            "thorax": "the top of the torso segment and the shoulders' parent in both",
+        },
+    )
+)
+"""A Human3.6M run scored on HumanEva-I: 12 joints are the same point (pelvis, thorax, shoulders, elbows,
+wrists, knees, ankles). The hips (93 vs 261 mm apart) and HumanEva-I's head vs Human3.6M's head top are
+defined otherwise: their distances are reported separately, not scored. Human3.6M's spine and neck/nose have
+no HumanEva-I counterpart and are left out. The scored pelvis and thorax are taken as the same point by their
+role in both skeletons (root; top of the torso and the shoulders' parent); no HumanEva-I data is here to
+measure that. The run's 2D input is made by :data:`HUMANEVA15_TO_H36M17` (its notes: what is computed)."""
+
+
+# --- HumanEva-I (humaneva15) runs on Human3.6M (h36m17): the same joints the other way round --------------
+
+H36M17_TO_HUMANEVA15 = register_mapping(
+    _with_notes(
+        mapping_from_rules("h36m17", "humaneva15", {"head": "head_top"}),
+        {
+            "right_hip": "Human3.6M's hip as it is: defined otherwise (261 mm apart, HumanEva-I's ~93 mm)",
+            "left_hip": "Human3.6M's hip as it is (see right_hip)",
+            "head": "Human3.6M's head top taken as the head: defined otherwise (not scored)",
+        },
+    )
+)
+"""Human3.6M 2D -> the 2D input of a HumanEva-I run: every HumanEva-I joint is a Human3.6M joint of the same name
+except the head (Human3.6M's head top); hips and head are defined otherwise (see :data:`HUMANEVA15_ON_H36M17`)."""
+
+H36M17_ON_HUMANEVA15 = register_correspondence(
+    JointCorrespondence(
+        "humaneva15",
+        "h36m17",
+        shared=tuple((b, a) for a, b in HUMANEVA15_ON_H36M17.shared),
+        differ=tuple((b, a, why) for a, b, why in HUMANEVA15_ON_H36M17.differ),
+        notes=HUMANEVA15_ON_H36M17.notes,
+    )
+)
+"""A HumanEva-I run scored on Human3.6M: the same 12 joints, hips and head reported apart (the pairs of
+:data:`HUMANEVA15_ON_H36M17` the other way round); Human3.6M's spine and neck/nose are left out."""
+
+__all__ += ["HUMANEVA15_TO_H36M17", "H36M17_TO_HUMANEVA15", "H36M17_ON_HUMANEVA15"]
