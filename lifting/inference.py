@@ -252,6 +252,22 @@ class Lifter:
         normalization: how 2D input is normalised, as in training (``"image"``: by the image width;
             ``"torso"``/``"bbox"``: by the person's size; :mod:`poselift.core.normalization`).
             :func:`load_lifter` reads it from the checkpoint, so a run is always fed as it was trained.
+
+    Example (an untrained model of 9 frames; :func:`load_lifter` gives a run's trained one):
+
+        >>> import numpy as np, torch
+        >>> from poselift import Lifter, PoseSequence, TemporalLifter, get_layout
+        >>> _ = torch.manual_seed(0)
+        >>> model = TemporalLifter(17, 17, widths=(3, 3), channels=16).eval()
+        >>> lifter = Lifter(model, get_layout("h36m17"), get_layout("h36m17"))
+        >>> lifter.receptive_field
+        9
+        >>> pixels = np.random.default_rng(0).uniform(0, 640, (30, 17, 2))      # (T, J, 2) 2D in pixels
+        >>> poses = lifter.lift(PoseSequence(pixels, "h36m17", image_size=(640, 480)))
+        >>> poses.shape, poses.dtype                       # one 3D pose per input frame, metres
+        ((30, 17, 3), dtype('float32'))
+        >>> float(np.abs(poses[:, 0]).max())               # root-relative: the pelvis at the origin
+        0.0
     """
 
     model: TemporalLifter
@@ -339,6 +355,27 @@ def load_lifter(run_dir: str | os.PathLike, device: str = "auto", flip_test: boo
         run_dir: a folder written by ``poselift train`` / ``poselift demo``.
         device: ``"auto"`` (CUDA if it works), ``"cpu"``, ...
         flip_test: override the run's flip test-time augmentation setting.
+
+    Example (a run folder written here from an untrained model; ``poselift train`` writes real ones):
+
+        >>> import tempfile, numpy as np, torch
+        >>> from poselift.checkpoint import CHECKPOINT, lifter_payload, save_checkpoint
+        >>> from poselift.model.tcn import TemporalLifter
+        >>> _ = torch.manual_seed(0)
+        >>> model = TemporalLifter(17, 17, widths=(3, 3), channels=16).eval()
+        >>> with tempfile.TemporaryDirectory() as run:
+        ...     save_checkpoint(lifter_payload(model, "h36m17", "h36m17"), Path(run) / CHECKPOINT)
+        ...     lifter = load_lifter(run, device="cpu", flip_test=False)
+        >>> lifter.layout_in.name, lifter.layout_out.name, lifter.receptive_field, lifter.normalization
+        ('h36m17', 'h36m17', 9, 'image')
+        >>> x = np.random.default_rng(0).normal(size=(20, 17, 2)).astype(np.float32)   # (T, J_in, 2) normalised
+        >>> same = Lifter(model, lifter.layout_in, lifter.layout_out, flip_test=False).lift(x)
+        >>> bool(np.array_equal(lifter.lift(x), same))      # the weights came back bit for bit
+        True
+        >>> load_lifter(tempfile.gettempdir() + "/no_such_run")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: .../no_such_run is not a run folder: no checkpoint.pt in it
     """
     run_dir = Path(run_dir)
     path = run_dir / CHECKPOINT

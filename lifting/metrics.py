@@ -73,7 +73,15 @@ def mpjpe_per_frame(pred, target, root: int | None = None):
 
 @numpy_or_torch
 def mpjpe(pred, target, root: int | None = None):
-    """Protocol 1: mean per-joint position error over all poses and joints (scalar)."""
+    """Protocol 1: mean per-joint position error over all poses and joints (scalar).
+
+    >>> import numpy as np
+    >>> target = np.random.default_rng(0).normal(size=(4, 17, 3))     # (T, J, 3) metres
+    >>> round(float(mpjpe(target + [0.01, 0.0, 0.0], target)), 6)     # every joint 1 cm off
+    0.01
+    >>> round(float(mpjpe(target + [0.01, 0.0, 0.0], target, root=0)), 6)   # a shift of the whole body
+    0.0
+    """
     return mpjpe_per_frame(pred, target, root).mean()
 
 
@@ -116,7 +124,16 @@ def p_mpjpe_per_frame(pred, target):
 
 @numpy_or_torch
 def p_mpjpe(pred, target):
-    """Protocol 2: MPJPE after per-pose similarity alignment (scalar). No reflections."""
+    """Protocol 2: MPJPE after per-pose similarity alignment (scalar). No reflections.
+
+    >>> import numpy as np
+    >>> target = np.random.default_rng(0).normal(size=(4, 17, 3))
+    >>> turn = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])   # 90 degrees about z
+    >>> round(float(p_mpjpe(1.5 * target @ turn + 0.2, target)), 6)   # turned, scaled, moved: the same pose
+    0.0
+    >>> round(float(p_mpjpe(target * [-1, 1, 1], target)), 3)         # a mirror image is not aligned away
+    1.174
+    """
     return p_mpjpe_per_frame(pred, target).mean()
 
 
@@ -132,7 +149,13 @@ def n_mpjpe_per_frame(pred, target, root: int | None = None):
 
 @numpy_or_torch
 def n_mpjpe(pred, target, root: int | None = None):
-    """Scale-normalised MPJPE (scalar)."""
+    """Scale-normalised MPJPE (scalar).
+
+    >>> import numpy as np
+    >>> target = np.random.default_rng(0).normal(size=(4, 17, 3))
+    >>> round(float(mpjpe(0.8 * target, target)), 3), round(float(n_mpjpe(0.8 * target, target)), 6)
+    (0.314, 0.0)
+    """
     return n_mpjpe_per_frame(pred, target, root).mean()
 
 
@@ -150,7 +173,17 @@ def mpjve_per_frame(pred, target, root: int | None = None):
 
 @numpy_or_torch
 def mpjve(pred, target, root: int | None = None):
-    """Mean per-joint velocity error (scalar), in input units per frame."""
+    """Mean per-joint velocity error (scalar), in input units per frame.
+
+    >>> import numpy as np
+    >>> target = np.random.default_rng(0).normal(size=(4, 17, 3))     # (T, J, 3): frames on axis -3
+    >>> round(float(mpjve(target + 0.05, target)), 6)                  # a constant offset moves nothing
+    0.0
+    >>> walk = np.zeros((5, 17, 3))
+    >>> walk[..., 0] = 0.02 * np.arange(5)[:, None]                   # 2 cm per frame along x
+    >>> round(float(mpjve(np.zeros_like(walk), walk)), 6)              # a prediction standing still
+    0.02
+    """
     return mpjve_per_frame(pred, target, root).mean()
 
 

@@ -62,6 +62,24 @@ def read_2d(
             say; a file that says otherwise gets an :class:`~poselift.core.errors.InputWarning`.
 
     The frame rate stays 0 (unknown) when neither the file, ``fps`` nor ``video`` gives it.
+
+    Example: an MMPose prediction file (COCO-17, no frame rate stored) of one person over 3 frames:
+
+        >>> import json, tempfile, numpy as np
+        >>> kp = np.random.default_rng(0).uniform(100, 300, (17, 2))
+        >>> frames = [{"frame_id": t, "instances": [{"keypoints": (kp + t).tolist(), "keypoint_scores": [0.9] * 17}]}
+        ...           for t in range(3)]
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     path = Path(folder) / "mm.json"
+        ...     _ = path.write_text(json.dumps({"instance_info": frames}))
+        ...     tracks = read_2d(path, image_size=(640, 480), fps=25)
+        >>> tracks.layout, tracks.num_frames, tracks.fps, len(tracks.tracks)
+        ('coco17', 3, 25.0, 1)
+        >>> seq = tracks.to_sequences()[0]          # one PoseSequence per tracked person
+        >>> seq.keypoints.shape, seq.image_size
+        ((3, 17, 2), (640, 480))
+        >>> bool(np.allclose(seq.keypoints[2], kp + 2))
+        True
     """
     path = Path(path)
     if not path.exists():

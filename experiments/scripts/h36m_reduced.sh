@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train and evaluate the reduced Human3.6M settings on CPU, one after another,
-# then print the comparison tables (the numbers in the README's results section).
+# then print the comparison tables (the numbers in docs/results.md; the README shows the main table).
 #
 #   bash experiments/scripts/h36m_reduced.sh [RUNS_DIR] [CONFIG_NAME ...]
 #

@@ -295,6 +295,14 @@ def get_layout(layout: str | Layout) -> Layout:
 
     Raises:
         LayoutError: (a ``KeyError`` and ``ValueError``) an unknown name, listing the known ones.
+
+    >>> h36m = get_layout("h36m17")
+    >>> h36m.num_joints, h36m.joints[h36m.root], h36m.index("left_wrist")
+    (17, 'pelvis', 13)
+    >>> get_layout("h36m16")
+    Traceback (most recent call last):
+    ...
+    poselift.core.errors.LayoutError: unknown joint layout 'h36m16'; known: ['bodypose3dnet34', 'bodyposenet18', 'coco17', 'h36m17', 'humaneva15', 'mpii16'...]
     """
     if isinstance(layout, Layout):
         return layout
@@ -487,6 +495,18 @@ def convert(points, src: str | Layout, dst: str | Layout, confidence=None):
         LayoutError: an unknown layout or no registered conversion.
         InputError: ``points`` with the wrong joint count or not numeric, or a
             ``confidence`` whose shape does not match.
+
+    >>> import numpy as np
+    >>> coco = np.random.default_rng(0).uniform(0, 100, (17, 2))        # (J_src, 2), COCO order
+    >>> h36m = convert(coco, "coco17", "h36m17")
+    >>> h36m.shape
+    (17, 2)
+    >>> bool(np.allclose(h36m[0], coco[[11, 12]].mean(0)))   # the pelvis: midpoint of COCO's two hips
+    True
+    >>> convert(coco, "h36m17", "coco17")
+    Traceback (most recent call last):
+    ...
+    poselift.core.errors.LayoutError: no conversion from 'h36m17' to 'coco17'; known: [...]
     """
     return get_mapping(src, dst).apply(points, confidence)
 

@@ -118,6 +118,21 @@ class PoseSequence:
     :meth:`~poselift.detectors.formats.KeypointTracks.to_sequences` fills them
     before building sequences). So do an empty sequence, a joint count that
     does not fit the layout and 3D with another number of frames than the 2D.
+
+    Example:
+
+        >>> import numpy as np
+        >>> seq = PoseSequence(np.full((50, 17, 2), 320.0), "h36m17", image_size=(640, 480), fps=25)
+        >>> len(seq), seq.layout.name, seq.image_size
+        (50, 'h36m17', (640, 480))
+        >>> seq.inputs().shape                  # (T, J, 2): the lifter's input, normalised by the image width
+        (50, 17, 2)
+        >>> seq.inputs()[0, 0].round(3).tolist()   # x: 0 at the centre, +-1 at the edges; y keeps the aspect
+        [0.0, 0.25]
+        >>> PoseSequence(np.zeros((5, 16, 2)), "h36m17", image_size=(640, 480))
+        Traceback (most recent call last):
+        ...
+        poselift.core.errors.InputError: sequence: keypoints: wrong joint count: layout 'h36m17' has 17 joints but the array has 16 ...
     """
 
     keypoints: np.ndarray

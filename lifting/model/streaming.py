@@ -263,11 +263,22 @@ class StreamingLifter(_FrameStream):
     ``d``), used as ring buffers: nothing is shifted or allocated per frame
     except the returned array.
 
-    Example::
+    Example:
 
-        live = StreamingLifter(causal_model)
-        for kp in frames:            # (17, 2) each, normalised
-            pose = live.push(kp)     # (17, 3), this frame's pose
+        >>> import numpy as np, torch
+        >>> from poselift.inference import lift_sequence
+        >>> from poselift.model.tcn import TemporalLifter
+        >>> _ = torch.manual_seed(0)
+        >>> causal_model = TemporalLifter(17, 17, widths=(3, 3), channels=16, causal=True).eval()
+        >>> frames = np.random.default_rng(0).normal(size=(20, 17, 2)).astype(np.float32)   # normalised 2D
+        >>> live = StreamingLifter(causal_model)
+        >>> live.latency_frames                      # causal: each push returns the pose of that frame
+        0
+        >>> poses = np.stack([live.push(kp) for kp in frames])   # (17, 2) in, (17, 3) out, per frame
+        >>> poses.shape
+        (20, 17, 3)
+        >>> bool(np.allclose(poses, lift_sequence(causal_model, frames), atol=1e-5))   # the offline causal model's
+        True
     """
 
     def __init__(self, model: Any, streams: int = 1, *, allow_delay: bool = False, validate: bool = True) -> None:

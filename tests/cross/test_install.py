@@ -90,6 +90,8 @@ def test_sdist_holds_the_source_tree(built):
     assert want - names == set(), f"missing from the sdist: {sorted(want - names)}"
     tests = {p.relative_to(REPO).as_posix() for p in (REPO / "tests").rglob("*.py") if "__pycache__" not in p.parts}
     assert tests - names == set(), f"tests missing from the sdist: {sorted(tests - names)}"
+    docs = {p.relative_to(REPO).as_posix() for p in (REPO / "docs").glob("*.md")}  # the README links the guide
+    assert len(docs) >= 8 and docs - names == set(), f"guide pages missing from the sdist: {sorted(docs - names)}"
 
 
 def test_wheel_installed_in_a_fresh_venv_runs_outside_the_checkout(built, tmp_path):
