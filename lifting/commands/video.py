@@ -3,6 +3,7 @@
 ::
 
     poselift detect VIDEO --model M.onnx [--detector bodyposenet|bodypose3dnet] --out keypoints.h5
+    poselift detect VIDEO_OR_IMAGE --detector blazepose --model-dir DIR --out keypoints.h5 [--max-frames N]
     poselift lift keypoints.h5 --run RUN_DIR --out poses3d.h5 [--render out.mp4 [--video VIDEO]]
 
 ``detect`` writes our HDF5 2D file (:mod:`poselift.detectors.formats`);
@@ -31,8 +32,8 @@ def register(subparsers) -> None:
                     "people into tracks, fill short gaps and write our HDF5 2D keypoint file.",
     )
     p.add_argument("video", help="video file (anything PyAV/FFmpeg decodes) or a still image")
-    p.add_argument("--model", required=True, help="the detector's .onnx file")
-    p.add_argument("--detector", choices=("bodyposenet", "bodypose3dnet"), default="bodyposenet")
+    p.add_argument("--model", help="the detector's .onnx file (bodyposenet, bodypose3dnet)")
+    p.add_argument("--detector", choices=("bodyposenet", "bodypose3dnet", "blazepose"), default="bodyposenet")
     p.add_argument("--out", required=True, help="output .h5 file")
     p.add_argument("--boxes", help="bodypose3dnet: person boxes, a JSON file or 'full' (the whole frame)")
     p.add_argument("--box-model", help="bodypose3dnet: a BodyPoseNet .onnx whose people give the boxes")
@@ -42,6 +43,7 @@ def register(subparsers) -> None:
                    "crop intrinsics); default: the DeepStream app's fixed k_inv")
     p.add_argument("--start", type=int, default=0, help="first frame")
     p.add_argument("--stop", type=int, help="stop before this frame")
+    p.add_argument("--max-frames", type=int, help="read at most this many frames from --start")
     p.add_argument("--min-track-length", type=int, default=5, help="drop tracks with fewer detected frames")
     p.add_argument("--max-gap", type=int, default=10, help="longest gap (frames) filled by interpolation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -66,6 +68,7 @@ def register(subparsers) -> None:
     b.add_argument("--scales", type=float, nargs="+",
                    help="multi-scale inference (e.g. 1 1.5): a scale above 1 magnifies the frame, on tiles when "
                         "the network's input size is fixed")
+    add_blazepose_options(p)
     p.set_defaults(func=cmd_detect)
 
     q = subparsers.add_parser(
@@ -169,9 +172,15 @@ def cmd_detect(args: argparse.Namespace) -> int:
     check_output_file(args.out)  # before the work, not after it
     tracker = TrackerSettings(min_length=args.min_track_length, max_gap=args.max_gap)
     boxes = box_net = None
-    if args.detector == "bodyposenet":
+    stop = frame_stop(args)
+    if args.detector != "blazepose" and not args.model:
+        raise ValueError(f"--detector {args.detector} needs --model FILE.onnx")
+    if args.detector == "blazepose":
+        net = blazepose_from_args(args)
+    elif args.detector == "bodyposenet":
         if args.boxes or args.box_model:
             raise ValueError("--boxes and --box-model are for --detector bodypose3dnet")
+        blazepose_options_unused(args)
         net = BodyPoseNet(args.model, bodyposenet_settings(args), providers=args.providers, threads=args.threads)
         s = net.settings
         print(f"bodyposenet: {net.net_size[0]}x{net.net_size[1]} {'NHWC' if net.nhwc else 'NCHW'} input, "
@@ -180,6 +189,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     else:
         if args.settings or any(getattr(args, k) is not None for k in _NET_FLAGS):
             raise ValueError("--settings and the bodyposenet network flags apply to --detector bodyposenet only")
+        blazepose_options_unused(args)
         if not (args.box_model or args.boxes):
             raise ValueError("--detector bodypose3dnet needs person boxes: --boxes FILE.json, --boxes full, "
                              "or --box-model BODYPOSENET.onnx")
@@ -196,9 +206,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
             boxes = read_boxes_json(args.boxes)
     t0 = time.perf_counter()
     result, timing = detect_video(args.video, net, boxes=boxes, box_detector=box_net, tracker=tracker,
-                                  start=args.start, stop=args.stop, progress=not args.quiet)
+                                  start=args.start, stop=stop, progress=not args.quiet)
     wall = time.perf_counter() - t0
-    result.attrs.update(model=str(args.model), detect_seconds=round(wall, 3))
+    result.attrs.update(model=str(args.model or args.model_dir), detect_seconds=round(wall, 3))
     if getattr(net, "weak_frames", 0):
         result.attrs["weak_frames"] = int(net.weak_frames)
         print(f"warning: {net.weak_frames} frame(s) with nobody found and every heatmap below the threshold: check "
@@ -211,7 +221,79 @@ def cmd_detect(args: argparse.Namespace) -> int:
         f"(per frame: video {1e3 * timing['video'] / n:.1f} ms, preprocess {1e3 * timing['preprocess'] / n:.1f} ms, "
         f"network {1e3 * timing['network'] / n:.1f} ms, post-processing {1e3 * timing['postprocess'] / n:.1f} ms)"
     )
+    if args.detector == "blazepose":
+        print(f"blazepose per frame: detection {1e3 * timing['detection'] / n:.1f} ms, landmarks "
+              f"{1e3 * timing['landmarks'] / n:.1f} ms, region tracking {1e3 * timing['regions'] / n:.2f} ms; "
+              f"track association {1e3 * timing['tracking'] / n:.2f} ms ({net.threads or 'default'} thread(s))")
     return 0
+
+
+# --- blazepose ---------------------------------------------------------------------------------------------
+_BLAZEPOSE_FLAGS = ("model_dir", "tiles", "detect_every", "min_detection_score", "min_presence", "no_region_tracking")
+
+
+def add_blazepose_options(p: argparse.ArgumentParser) -> None:
+    """The ``--detector blazepose`` options of ``detect``."""
+    g = p.add_argument_group("blazepose", "MediaPipe BlazePose GHUM (full) through LiteRT (pip install "
+                             "'poselift[blazepose]'); the model files come from 'poselift models extract'")
+    g.add_argument("--model-dir", help="folder with pose_detection.tflite and pose_landmark_full.tflite")
+    g.add_argument("--tiles", type=float, nargs="*", default=None, metavar="F",
+                   help="besides the whole frame, detect people in square tiles of these sizes (fractions of the "
+                        "shorter frame side; default 1.0 0.5; none: the whole frame only, as MediaPipe)")
+    g.add_argument("--detect-every", type=int, default=None, metavar="N",
+                   help="run the person detector every N frames (default 1); tracked people are followed by "
+                        "their landmarks in between")
+    g.add_argument("--min-detection-score", type=float, default=None, help="detector score threshold (default 0.5)")
+    g.add_argument("--min-presence", type=float, default=None, help="pose flag needed to keep a person (default 0.5)")
+    g.add_argument("--no-region-tracking", action="store_true", default=None,
+                   help="do not place regions from the previous frame's landmarks (detect every frame)")
+
+
+def blazepose_options_unused(args: argparse.Namespace) -> None:
+    used = [f for f in _BLAZEPOSE_FLAGS if getattr(args, f, None) is not None]
+    if used:
+        raise ValueError(f"--{used[0].replace('_', '-')} is for --detector blazepose")
+
+
+def frame_stop(args: argparse.Namespace) -> int | None:
+    """``--stop`` and ``--max-frames`` as one exclusive stop frame."""
+    stop = args.stop
+    if args.max_frames is not None:
+        if args.max_frames < 1:
+            raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+        stop = args.start + args.max_frames if stop is None else min(stop, args.start + args.max_frames)
+    return stop
+
+
+def blazepose_from_args(args: argparse.Namespace):
+    """A :class:`~poselift.detectors.blazepose.BlazePose` from the ``detect`` options."""
+    from poselift.detectors.blazepose import BlazePose, BlazePoseSettings
+
+    if not args.model_dir:
+        raise ValueError("--detector blazepose needs --model-dir DIR (the two .tflite files; "
+                         "'poselift models extract' gets them out of a mediapipe wheel)")
+    if args.model or args.boxes or args.box_model or args.focal is not None:
+        raise ValueError("--model, --boxes, --box-model and --focal are not for --detector blazepose")
+    if getattr(args, "settings", None) or any(getattr(args, k, None) is not None for k in _NET_FLAGS):
+        raise ValueError("--settings and the bodyposenet network flags apply to --detector bodyposenet only")
+    if args.providers not in ("auto", "cpu"):
+        raise ValueError("--detector blazepose runs on the CPU (LiteRT); --providers cuda cannot be honoured")
+    kw = {}
+    if args.tiles is not None:
+        kw["tiles"] = tuple(args.tiles)
+    if args.detect_every is not None:
+        kw["detect_every"] = args.detect_every
+    if args.min_detection_score is not None:
+        kw["min_detection_score"] = args.min_detection_score
+    if args.min_presence is not None:
+        kw["min_presence"] = args.min_presence
+    if args.no_region_tracking:
+        kw["track"] = False
+    net = BlazePose(args.model_dir, BlazePoseSettings(**kw), threads=args.threads if args.threads else 1)
+    s = net.settings
+    print(f"blazepose: detector on the whole frame + tiles {list(s.tiles)}, every {s.detect_every} frame(s), "
+          f"region tracking {'on' if s.track else 'off'}, {net.threads} thread(s)", file=sys.stderr)
+    return net
 
 
 def cmd_lift(args: argparse.Namespace) -> int:
