@@ -5,6 +5,7 @@
     poselift detect VIDEO --model M.onnx [--detector bodyposenet|bodypose3dnet] --out keypoints.h5
     poselift detect VIDEO_OR_IMAGE --detector blazepose --model-dir DIR --out keypoints.h5 [--max-frames N]
     poselift lift keypoints.h5 --run RUN_DIR --out poses3d.h5 [--render out.mp4 [--video VIDEO]]
+    poselift video CLIP --run RUN_DIR --model-dir BLAZEPOSE_DIR --out OUT_DIR    # detect + lift + compare + render
 
 ``detect`` writes our HDF5 2D file (:mod:`poselift.detectors.formats`);
 ``lift`` reads it (or a DeepStream JSON, MMPose JSON, VideoPose3D dataset or
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from poselift.commands.inputs import add_2d_input_options, image_size
 
-__all__ = ["register", "cmd_detect", "cmd_lift"]
+__all__ = ["register", "cmd_detect", "cmd_lift", "cmd_video"]
 
 
 def register(subparsers) -> None:
@@ -97,6 +98,28 @@ def register(subparsers) -> None:
     r.add_argument("--no-crop", action="store_true", help="show the whole frame in the 2D panel (default: cropped "
                    "to the people)")
     q.set_defaults(func=cmd_lift)
+
+    v = subparsers.add_parser(
+        "video", help="from a video to 3D in one command: BlazePose 2D, lifted by a run, compared and rendered",
+        description="Run BlazePose on the clip (detect), lift every track with the run (lift), compare the lift with "
+                    "BlazePose's own single-frame 3D (compare --input) and render the 2D over the video beside the "
+                    "3D. Writes OUT_DIR/keypoints.h5, poses3d.h5, compare.json and video.mp4 (the same files the "
+                    "three commands write; each step prints what it did).",
+    )
+    v.add_argument("video_file", metavar="CLIP", help="a video (or a still image)")
+    v.add_argument("--run", required=True, help="run folder with checkpoint.pt")
+    v.add_argument("--model-dir", required=True, help="BlazePose model folder (poselift models extract)")
+    v.add_argument("--out", required=True, help="output folder (created)")
+    v.add_argument("--max-frames", type=int, help="read at most this many frames")
+    v.add_argument("--tiles", type=float, nargs="*", metavar="F", help="as detect --tiles")
+    v.add_argument("--detect-every", type=int, metavar="N", help="as detect --detect-every")
+    v.add_argument("--threads", type=int, help="CPU threads per BlazePose network (default 1)")
+    v.add_argument("--min-length", type=int, default=10, help="lift and compare tracks of at least this many frames")
+    v.add_argument("--device", default="auto", help="torch device for the lifter")
+    v.add_argument("--no-render", action="store_true", help="no video.mp4")
+    v.add_argument("--size", type=image_size, default=(960, 540), metavar="WxH", help="rendered size (960x540)")
+    v.add_argument("--quiet", action="store_true", help="no progress bars")
+    v.set_defaults(func=cmd_video)
 
 
 _NET_FLAGS = ("channel_order", "mean", "scale", "input_layout", "input_size", "paf_order", "heatmap_threshold",
@@ -225,6 +248,43 @@ def cmd_detect(args: argparse.Namespace) -> int:
         print(f"blazepose per frame: detection {1e3 * timing['detection'] / n:.1f} ms, landmarks "
               f"{1e3 * timing['landmarks'] / n:.1f} ms, region tracking {1e3 * timing['regions'] / n:.2f} ms; "
               f"track association {1e3 * timing['tracking'] / n:.2f} ms ({net.threads or 'default'} thread(s))")
+    return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    """``detect`` + ``lift`` (+ ``--render``) + ``compare --input``, each parsed as its own command line."""
+    from poselift.commands import build_parser
+    from poselift.core.io import check_output_folder
+
+    if not Path(args.video_file).exists():
+        raise FileNotFoundError(f"no such video: {args.video_file}")
+    if not Path(args.run).is_dir():
+        raise FileNotFoundError(f"no such run folder: {args.run}")
+    out = Path(check_output_folder(args.out))
+    out.mkdir(parents=True, exist_ok=True)
+    quiet = ["--quiet"] if args.quiet else []
+    det = ["detect", str(args.video_file), "--detector", "blazepose", "--model-dir", str(args.model_dir),
+           "--out", str(out / "keypoints.h5"), "--min-track-length", str(args.min_length), *quiet]
+    if args.max_frames is not None:
+        det += ["--max-frames", str(args.max_frames)]
+    if args.tiles is not None:
+        det += ["--tiles", *map(str, args.tiles)]
+    if args.detect_every is not None:
+        det += ["--detect-every", str(args.detect_every)]
+    if args.threads is not None:
+        det += ["--threads", str(args.threads)]
+    lift = ["lift", str(out / "keypoints.h5"), "--run", str(args.run), "--out", str(out / "poses3d.h5"),
+            "--video", str(args.video_file), "--min-length", str(args.min_length), "--device", args.device, *quiet]
+    if not args.no_render:
+        lift += ["--render", str(out / "video.mp4"), "--size", f"{args.size[0]}x{args.size[1]}"]
+    comp = ["compare", str(args.run), "--input", str(out / "keypoints.h5"), "--video", str(args.video_file),
+            "--min-length", str(args.min_length), "--device", args.device, "--out", str(out / "compare.json")]
+    parser = build_parser()
+    for argv in (det, lift, comp):
+        a = parser.parse_args(argv)
+        rc = int(a.func(a) or 0)
+        if rc:
+            return rc
     return 0
 
 
