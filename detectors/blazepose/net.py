@@ -9,14 +9,15 @@ Per frame (:meth:`BlazePose.__call__`):
    per-frame 2D);
 2. **detection** (every ``detect_every`` frames, and whenever nobody is tracked): the frame letterboxed
    to 224x224 (values in [-1, 1], zero border), SSD decoding, score >= 0.5, weighted NMS; each detection's
-   keypoints 0 (mid-hip) and 1 (body-circle point) give a region enlarged 1.25x. A detection region
-   overlapping a tracked one (IoU of their axis-aligned bounds > ``duplicate_iou``) is the same person
-   and is dropped;
+   keypoints 0 (mid-hip) and 1 (body-circle point) give a region enlarged 1.25x. A detection region whose
+   centre (the mid-hip) lies within ``duplicate_distance`` of the smaller side from a tracked region's
+   centre is the same person and is dropped;
 3. **landmarks**, one pass per region: the rotated region resampled to 256x256 (bilinear, values in
    [0, 1]), 39 landmarks refined with the heatmap, projected back to frame pixels; world landmarks
    rotated by the region's rotation (metres, origin between the hips); kept when the pose flag is
-   >= 0.5 (``min_presence``); two people whose next regions overlap by more than ``duplicate_iou``
-   are one (the one with the higher flag is kept).
+   >= 0.5 (``min_presence``); two passes whose next regions are that close are one person (the higher
+   flag is kept). (Overlap of the regions' bounds would merge people standing side by side: a region
+   is 2.5 body radii wide.)
 
 MediaPipe runs one person; several people here are several regions, each with its own landmark pass.
 Named differences from MediaPipe's graph: no landmark smoothing (``pose_landmark_filtering``); the
@@ -27,6 +28,7 @@ LiteRT (``ai-edge-litert``, the optional extra ``blazepose``) is imported when a
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import time
 import warnings
@@ -41,7 +43,6 @@ from poselift.detectors.blazepose.decode import (
     LANDMARK_SIZE,
     NUM_ANCHORS,
     NUM_LANDMARKS,
-    box_iou,
     decode_detections,
     decode_landmarks,
     refine_with_heatmap,
@@ -122,7 +123,8 @@ class BlazePoseSettings:
         track: place each person's next region from their landmarks (else detect every frame only).
         detect_every: run the detector every this many frames (1: every frame, so new people are found
             at once); it always runs when nobody is tracked.
-        duplicate_iou: regions overlapping by more (axis-aligned bounds) are the same person.
+        duplicate_distance: two regions whose centres (mid-hips) are closer than this fraction of the
+            smaller region's side are the same person.
         max_people: landmark passes per frame at most (tracked people first, then detections by score).
         tiles: besides the whole frame, the detector also looks at square tiles of these sizes (fractions of
             the shorter frame side, e.g. ``(1.0, 0.5)``); MediaPipe's detector, made for one prominent
@@ -138,7 +140,7 @@ class BlazePoseSettings:
     tracking_scale: float = TRACKING_SCALE
     track: bool = True
     detect_every: int = 1
-    duplicate_iou: float = 0.4
+    duplicate_distance: float = 0.2
     max_people: int = 10
     refine_with_heatmap: bool = True
     tiles: tuple[float, ...] = (1.0, 0.5)
@@ -147,7 +149,7 @@ class BlazePoseSettings:
         object.__setattr__(self, "tiles", tuple(float(f) for f in self.tiles))
         if any(not 0 < f <= 1 for f in self.tiles):
             raise InputError(f"BlazePose tiles are fractions of the shorter frame side in (0, 1], got {self.tiles}")
-        for name in ("min_detection_score", "nms_iou", "min_presence", "duplicate_iou"):
+        for name in ("min_detection_score", "nms_iou", "min_presence", "duplicate_distance"):
             v = getattr(self, name)
             if not 0 <= v <= 1:
                 raise InputError(f"BlazePose {name} must be in [0, 1], got {v}")
@@ -375,14 +377,14 @@ class BlazePose:
         if not tracked or self._frame % s.detect_every == 0:
             regions, _, _ = self.detect(img, pil, timing)
             t0 = time.perf_counter()
-            known = [r.bounds() for r in tracked]
+            known = list(tracked)
             for r in regions:
                 if len(candidates) >= s.max_people:
                     break
-                if known and box_iou(r.bounds(), np.stack(known)).max() > s.duplicate_iou:
+                if any(self._same(r, k) for k in known):
                     continue
                 candidates.append((r, False))
-                known.append(r.bounds())
+                known.append(r)
             timing["regions"] += time.perf_counter() - t0
         people = []
         for region, was_tracked in candidates:
@@ -400,14 +402,18 @@ class BlazePose:
         self.last_timing = timing
         return BlazePosePeople.stack(people)
 
+    def _same(self, a: Region, b: Region) -> bool:
+        """Whether two regions hold the same person: centres closer than ``duplicate_distance`` of the
+        smaller side."""
+        side = min(a.width, a.height, b.width, b.height)
+        return math.hypot(a.cx - b.cx, a.cy - b.cy) < self.settings.duplicate_distance * side
+
     def _dedupe(self, people: list[dict]) -> list[dict]:
-        """Drop a person whose next region overlaps a better one's (two regions converged on one person)."""
+        """Drop a person whose next region coincides with a better one's (two regions converged on one person)."""
         order = sorted(range(len(people)), key=lambda i: -people[i]["score"])
         kept: list[int] = []
         for i in order:
-            b = people[i]["next_region"].bounds()
-            if kept and box_iou(b, np.stack([people[k]["next_region"].bounds() for k in kept])).max() \
-                    > self.settings.duplicate_iou:
+            if any(self._same(people[i]["next_region"], people[k]["next_region"]) for k in kept):
                 continue
             kept.append(i)
         return [people[i] for i in sorted(kept)]
