@@ -28,7 +28,6 @@ LiteRT (``ai-edge-litert``, the optional extra ``blazepose``) is imported when a
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import time
 import warnings
@@ -57,6 +56,7 @@ from poselift.detectors.blazepose.regions import (
     detection_windows,
     enlarge,
     region_from_points,
+    same_person,
     to_frame,
 )
 from poselift.detectors.images import check_image
@@ -403,10 +403,7 @@ class BlazePose:
         return BlazePosePeople.stack(people)
 
     def _same(self, a: Region, b: Region) -> bool:
-        """Whether two regions hold the same person: centres closer than ``duplicate_distance`` of the
-        smaller side."""
-        side = min(a.width, a.height, b.width, b.height)
-        return math.hypot(a.cx - b.cx, a.cy - b.cy) < self.settings.duplicate_distance * side
+        return same_person(a, b, self.settings.duplicate_distance)
 
     def _dedupe(self, people: list[dict]) -> list[dict]:
         """Drop a person whose next region coincides with a better one's (two regions converged on one person)."""

@@ -25,7 +25,7 @@ import numpy as np
 from poselift.core.errors import InputError
 
 __all__ = ["Region", "region_from_points", "enlarge", "crop_matrix", "to_frame", "letterbox_full_frame",
-           "normalize_angle", "DETECTION_SCALE", "TRACKING_SCALE", "TARGET_ANGLE"]
+           "normalize_angle", "detection_windows", "same_person", "DETECTION_SCALE", "TRACKING_SCALE", "TARGET_ANGLE"]
 
 TARGET_ANGLE = math.pi / 2
 """The centre-to-scale-point vector is turned to point up (90°, y flipped) in the region."""
@@ -133,3 +133,10 @@ def detection_windows(width: int, height: int, tiles=()) -> list[Region]:
             for x in tile_starts(width, n):
                 out.append(Region(x + side / 2, y + side / 2, side, side, 0.0))
     return out
+
+
+def same_person(a: Region, b: Region, fraction: float = 0.2) -> bool:
+    """Whether two regions hold one person: their centres (mid-hips) closer than ``fraction`` of the smaller
+    side. (Overlapping bounds do not say it: a region is 2.5 body radii wide, and people side by side overlap.)"""
+    side = min(a.width, a.height, b.width, b.height)
+    return math.hypot(a.cx - b.cx, a.cy - b.cy) < fraction * side

@@ -25,6 +25,7 @@ from poselift.detectors.blazepose.regions import (
     enlarge,
     letterbox_full_frame,
     region_from_points,
+    same_person,
     to_frame,
 )
 
@@ -103,6 +104,13 @@ def test_full_frame_is_letterboxed_symmetrically():
                                [[0, -80], [640, 560], [320, 240]])
     m = crop_matrix(Region(10, 20, 30, 30, math.pi), 3)  # half a turn: the crop's x runs leftwards
     np.testing.assert_allclose(m @ [0, 0, 1], [25, 35])
+
+
+def test_same_person_by_centre_distance_not_by_overlap():
+    a = Region(100, 100, 100, 100, 0.3)
+    assert same_person(a, Region(112, 109, 120, 120))  # 15 px apart, smaller side 100: within 0.2
+    assert not same_person(a, Region(125, 100, 100, 100))  # 25 px: another person, though the regions overlap 75 %
+    assert not same_person(a, Region(112, 109, 60, 60))  # the smaller side (60) sets the scale
 
 
 def test_detection_windows_cover_the_frame():
