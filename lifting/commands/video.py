@@ -253,7 +253,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
 
 def cmd_video(args: argparse.Namespace) -> int:
     """``detect`` + ``lift`` (+ ``--render``) + ``compare --input``, each parsed as its own command line."""
-    from poselift.commands import build_parser
+    from poselift.commands import results
     from poselift.core.io import check_output_folder
 
     if not Path(args.video_file).exists():
@@ -279,7 +279,10 @@ def cmd_video(args: argparse.Namespace) -> int:
         lift += ["--render", str(out / "video.mp4"), "--size", f"{args.size[0]}x{args.size[1]}"]
     comp = ["compare", str(args.run), "--input", str(out / "keypoints.h5"), "--video", str(args.video_file),
             "--min-length", str(args.min_length), "--device", args.device, "--out", str(out / "compare.json")]
-    parser = build_parser()
+    parser = argparse.ArgumentParser(prog="poselift")
+    sub = parser.add_subparsers(dest="command")
+    register(sub)
+    results.register(sub)
     for argv in (det, lift, comp):
         a = parser.parse_args(argv)
         rc = int(a.func(a) or 0)
