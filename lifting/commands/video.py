@@ -292,7 +292,8 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 # --- blazepose ---------------------------------------------------------------------------------------------
-_BLAZEPOSE_FLAGS = ("model_dir", "tiles", "detect_every", "min_detection_score", "min_presence", "no_region_tracking")
+_BLAZEPOSE_FLAGS = ("model_dir", "tiles", "detect_every", "min_detection_score", "min_presence", "no_region_tracking",
+                    "nms_iou", "duplicate_distance", "max_people", "no_heatmap_refinement")
 
 
 def add_blazepose_options(p: argparse.ArgumentParser) -> None:
@@ -310,6 +311,13 @@ def add_blazepose_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--min-presence", type=float, default=None, help="pose flag needed to keep a person (default 0.5)")
     g.add_argument("--no-region-tracking", action="store_true", default=None,
                    help="do not place regions from the previous frame's landmarks (detect every frame)")
+    g.add_argument("--nms-iou", type=float, default=None, help="IoU above which detections merge (default 0.3)")
+    g.add_argument("--duplicate-distance", type=float, default=None,
+                   help="regions whose centres are closer than this fraction of the smaller side are one person "
+                        "(default 0.2)")
+    g.add_argument("--max-people", type=int, default=None, help="landmark passes per frame at most (default 10)")
+    g.add_argument("--no-heatmap-refinement", action="store_true", default=None,
+                   help="keep the regressed landmarks (MediaPipe refines them with the heatmap)")
 
 
 def blazepose_options_unused(args: argparse.Namespace) -> None:
@@ -352,6 +360,11 @@ def blazepose_from_args(args: argparse.Namespace):
         kw["min_presence"] = args.min_presence
     if args.no_region_tracking:
         kw["track"] = False
+    if args.no_heatmap_refinement:
+        kw["refine_with_heatmap"] = False
+    for name in ("nms_iou", "duplicate_distance", "max_people"):
+        if getattr(args, name) is not None:
+            kw[name] = getattr(args, name)
     net = BlazePose(args.model_dir, BlazePoseSettings(**kw), threads=args.threads if args.threads else 1)
     s = net.settings
     print(f"blazepose: detector on the whole frame + tiles {list(s.tiles)}, every {s.detect_every} frame(s), "
