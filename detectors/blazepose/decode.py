@@ -25,7 +25,7 @@ import numpy as np
 
 from poselift.core.errors import InputError
 
-__all__ = ["ssd_anchors", "decode_detections", "weighted_nms", "box_iou", "decode_landmarks",
+__all__ = ["ssd_anchors", "decode_detections", "weighted_nms", "hard_nms", "box_iou", "decode_landmarks",
            "refine_with_heatmap", "sigmoid", "NUM_ANCHORS", "DETECTOR_SIZE", "LANDMARK_SIZE", "NUM_LANDMARKS"]
 
 DETECTOR_SIZE = 224
@@ -120,6 +120,17 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
     if not ob:
         return np.zeros((0, 4)), np.zeros((0,) + keypoints.shape[1:]), np.zeros(0)
     return np.stack(ob), np.stack(ok), np.asarray(osc)
+
+
+def hard_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.3):
+    """Plain non-maximum suppression (the best of each overlapping group is kept unchanged); best first."""
+    order = np.argsort(-scores, kind="stable")
+    boxes, keypoints, scores = boxes[order], keypoints[order], scores[order]
+    keep: list[int] = []
+    for i in range(len(scores)):
+        if not keep or box_iou(boxes[i], boxes[keep]).max() <= iou_threshold:
+            keep.append(i)
+    return boxes[keep], keypoints[keep], scores[keep]
 
 
 def decode_landmarks(raw: np.ndarray, num_landmarks: int = NUM_LANDMARKS):

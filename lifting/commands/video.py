@@ -293,7 +293,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 # --- blazepose ---------------------------------------------------------------------------------------------
 _BLAZEPOSE_FLAGS = ("model_dir", "tiles", "detect_every", "min_detection_score", "min_presence", "no_region_tracking",
-                    "nms_iou", "duplicate_distance", "max_people", "no_heatmap_refinement")
+                    "nms_iou", "nms", "duplicate_distance", "max_people", "no_heatmap_refinement")
 
 
 def add_blazepose_options(p: argparse.ArgumentParser) -> None:
@@ -312,6 +312,9 @@ def add_blazepose_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-region-tracking", action="store_true", default=None,
                    help="do not place regions from the previous frame's landmarks (detect every frame)")
     g.add_argument("--nms-iou", type=float, default=None, help="IoU above which detections merge (default 0.3)")
+    g.add_argument("--nms", choices=("weighted", "hard"), default=None,
+                   help="within a detector window: weighted (MediaPipe, default: overlapping detections averaged by "
+                        "score) or hard (the best kept); across tiles the best is always kept")
     g.add_argument("--duplicate-distance", type=float, default=None,
                    help="regions whose centres are closer than this fraction of the smaller side are one person "
                         "(default 0.2)")
@@ -362,7 +365,7 @@ def blazepose_from_args(args: argparse.Namespace):
         kw["track"] = False
     if args.no_heatmap_refinement:
         kw["refine_with_heatmap"] = False
-    for name in ("nms_iou", "duplicate_distance", "max_people"):
+    for name in ("nms_iou", "nms", "duplicate_distance", "max_people"):
         if getattr(args, name) is not None:
             kw[name] = getattr(args, name)
     net = BlazePose(args.model_dir, BlazePoseSettings(**kw), threads=args.threads if args.threads else 1)

@@ -14,6 +14,7 @@ from poselift.core.errors import FileFormatError
 from poselift.core.layouts import convert, get_layout, reachable
 from poselift.detectors.blazepose.decode import (
     decode_detections,
+    hard_nms,
     refine_with_heatmap,
     ssd_anchors,
     weighted_nms,
@@ -75,6 +76,11 @@ def test_weighted_nms_averages_overlapping_detections_by_score():
     np.testing.assert_allclose(b[0], w[0] * boxes[1] + w[1] * boxes[0])
     np.testing.assert_allclose(k[0, 0], [w[0] * 3, 0])
     np.testing.assert_allclose(b[1], boxes[2])
+    # hard NMS keeps the best of the group unchanged
+    b, k, s = hard_nms(boxes, kps, scores, 0.3)
+    np.testing.assert_allclose(b, boxes[[1, 2]])
+    np.testing.assert_allclose(k, kps[[1, 2]])
+    np.testing.assert_allclose(s, [0.9, 0.7])
 
 
 @pytest.mark.parametrize("scale_point", [(100, 40), (160, 100), (40, 130), (137.5, 12.25)])
