@@ -93,7 +93,10 @@ setup(
         *ORT,
     ],
     extras_require={
+        # MediaPipe BlazePose GHUM (poselift detect --detector blazepose) runs on LiteRT; imported only there
+        "blazepose": ["ai-edge-litert>=2.3"],
         "dev": [
+            "ai-edge-litert>=2.3",  # CI runs the BlazePose tests on the real model files
             "pytest>=7.4",
             "hypothesis>=6.80",  # property-based fuzzing of readers, configs, layouts, PAF grouping
             "nbclient>=0.7",  # the tests execute the notebooks

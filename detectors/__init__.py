@@ -7,6 +7,9 @@ Modules:
 * :mod:`~poselift.detectors.bodyposenet`: NVIDIA TAO BodyPoseNet: ``decode`` (heatmap peaks + PAF grouping,
   18 joints) and ``net`` (the network through ONNX Runtime);
 * :mod:`~poselift.detectors.bodypose3dnet`: NVIDIA TAO BodyPose3DNet on person crops (34 joints, 2D/2.5D/3D);
+* :mod:`~poselift.detectors.blazepose`: MediaPipe BlazePose GHUM through LiteRT (33 landmarks, world 3D, several
+  people, regions tracked between frames); not imported here (LiteRT is the optional extra ``blazepose``):
+  ``from poselift.detectors.blazepose import BlazePose``;
 * :mod:`~poselift.detectors.tracking`: people across frames, gap filling;
 * :mod:`~poselift.detectors.formats`: the tracks of one video (``tracks``), our HDF5 2D/3D files (``h5``),
   DeepStream JSON, COCO npz, MMPose JSON, and ``read_2d`` for any of them;

@@ -98,7 +98,7 @@ def _boxes_for(source, fi: int, frame: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 def detect_video(
     video: str | os.PathLike,
-    detector: BodyPoseNet | BodyPose3DNet,
+    detector,
     boxes: BoxSource | None = None,
     box_detector: BodyPoseNet | None = None,
     tracker: TrackerSettings = TrackerSettings(),
@@ -110,7 +110,9 @@ def detect_video(
 
     Args:
         video: a video file (or a still image).
-        detector: :class:`BodyPoseNet` (bottom-up) or :class:`BodyPose3DNet` (needs boxes).
+        detector: :class:`BodyPoseNet` (bottom-up), :class:`BodyPose3DNet` (needs boxes), or
+            :class:`~poselift.detectors.blazepose.BlazePose` (finds and follows people itself; its world
+            landmarks become the tracks' ``pose3d``).
         boxes: person boxes for BodyPose3DNet (see :data:`BoxSource`).
         box_detector: a BodyPoseNet whose people give BodyPose3DNet its boxes.
         tracker: association, gap filling and minimum length.
@@ -120,7 +122,8 @@ def detect_video(
     Returns:
         ``(tracks, timing)``; ``timing`` has seconds spent in ``video``
         (decoding), ``preprocess``, ``network``, ``postprocess``, ``boxes``
-        (the box detector), ``tracking``, and ``frames``, ``people`` counts.
+        (the box detector), ``tracking``, BlazePose's ``detection``, ``landmarks`` and ``regions`` (its
+        region tracking), and ``frames``, ``people`` counts.
     """
     from tqdm.auto import tqdm
 
@@ -129,7 +132,10 @@ def detect_video(
     if three_d and boxes is None and box_detector is None:
         raise ValueError("BodyPose3DNet needs person boxes: give a boxes file, 'full' (the whole frame), "
                          "or a BodyPoseNet box detector")
-    timing = {k: 0.0 for k in ("video", "preprocess", "network", "postprocess", "boxes", "tracking")}
+    timing = {k: 0.0 for k in ("video", "preprocess", "network", "postprocess", "boxes", "tracking", "detection",
+                               "landmarks", "regions")}
+    if hasattr(detector, "reset"):
+        detector.reset()  # a detector that follows people between frames starts afresh
     timing.update(frames=0, people=0)
     dets: list[Detections] = []
     indices: list[int] = []
@@ -163,8 +169,8 @@ def detect_video(
         else:
             people = detector(frame)
             all_ids = False
-            d = Detections(people.keypoints, people.confidence)
-        for k in ("preprocess", "network"):
+            d = Detections(people.keypoints, people.confidence, extras=dict(getattr(people, "extras", {})))
+        for k in ("preprocess", "network", "detection", "landmarks", "regions"):
             timing[k] += detector.last_timing.get(k, 0.0)
         timing["postprocess"] += detector.last_timing.get("decode", 0.0)
         dets.append(d)
@@ -187,6 +193,7 @@ def detect_video(
     attrs = {"provider": detector.provider, "frame_start": start}
     if three_d:
         attrs["pose3d_units"] = "network output (undocumented)"
+    attrs.update(getattr(detector, "file_attrs", {}))
     result = KeypointTracks(tracks, detector.layout_name, size, fps, max(indices) + 1, str(video),
                             type(detector).__name__.lower(), attrs)
     return result, timing

@@ -11,6 +11,11 @@ from it (``poselift detect --detector bodypose3dnet`` or DeepStream JSON; the
   how smooth each is (mean joint acceleration and jitter), so a user sees
   what temporal lifting buys on their own video.
 
+Body consistency, for every method (with or without ground truth): the standard
+deviation over time of each bone's length (a rigid body keeps its bones; pooled
+per sequence, averaged over bones) and left/right asymmetry (mean absolute
+difference between each left bone and its right partner), both in mm.
+
 Units: mm for positions; acceleration in mm per frame squared and jitter in
 mm (both at the sequence's own frame rate). Methods whose scale is unknown
 (BodyPose3DNet's ``pose3d`` tensor has undocumented units) are rescaled per
@@ -25,7 +30,7 @@ from typing import Sequence
 
 import numpy as np
 
-from poselift.core.layouts import get_mapping
+from poselift.core.layouts import get_layout, get_mapping
 from poselift.core.sequence import PoseSequence
 from poselift.metrics import (
     acceleration_per_frame,
@@ -36,7 +41,7 @@ from poselift.metrics import (
 )
 
 __all__ = ["Method", "single_frame_from_detector", "compare_methods", "comparison_table", "setting_differences",
-           "NORMALIZATION_WORDS"]
+           "NORMALIZATION_WORDS", "bone_lengths", "bone_length_std", "asymmetry"]
 
 
 @dataclass
@@ -57,23 +62,57 @@ class Method:
     kind: str = "temporal"
 
 
-def single_frame_from_detector(seqs: Sequence[PoseSequence], name: str = "BodyPose3DNet pose3d (single frame)"
-                               ) -> Method | None:
-    """A detector's own single-frame 3D (``seq.detector3d``, e.g. BodyPose3DNet's ``pose3d``), mapped to h36m17.
+_DETECTOR_NAMES = {"bodypose3dnet34": "BodyPose3DNet pose3d (single frame)",
+                   "blazepose33": "BlazePose world landmarks (single frame)"}
+
+
+def single_frame_from_detector(seqs: Sequence[PoseSequence], name: str | None = None) -> Method | None:
+    """A detector's own single-frame 3D (``seq.detector3d``: BodyPose3DNet's ``pose3d``, BlazePose's world
+    landmarks), mapped to h36m17.
 
     Returns ``None`` unless every sequence carries it. The network's axes are
-    taken as camera axes; its units are not trusted (``scale_known=False``).
+    taken as camera axes. Units: metres or millimetres when the file says so
+    (BlazePose: metres; DeepStream's BodyPose3DNet JSON: mm), else not trusted
+    (``scale_known=False``: rescaled before use).
     """
     preds = []
+    units = {s.detector3d.units if s.detector3d is not None else None for s in seqs}
     for s in seqs:
         if s.detector3d is None:
             return None
-        mapped = get_mapping(s.detector3d.layout, "h36m17").apply(s.detector3d.poses.astype(np.float64))
+        if name is None:
+            name = _DETECTOR_NAMES.get(s.detector3d.layout, f"{s.detector3d.layout} detector 3D (single frame)")
+        poses = s.detector3d.poses.astype(np.float64) * (0.001 if s.detector3d.units == "mm" else 1.0)
+        mapped = get_mapping(s.detector3d.layout, "h36m17").apply(poses)
         mapped = mapped - mapped[:, :1]
         if not np.isfinite(mapped).all():
             return None
         preds.append(mapped)
-    return Method(name, preds, scale_known=False, kind="single-frame")
+    known = len(units) == 1 and units.pop() in ("m", "mm")
+    return Method(name, preds, scale_known=known, kind="single-frame")
+
+
+def bone_lengths(poses: np.ndarray, layout: str = "h36m17") -> np.ndarray:
+    """``(T, B)`` lengths of the layout's bones (child-parent pairs) in ``(T, J, 3)`` poses."""
+    bones = get_layout(layout).bones
+    p = np.asarray(poses, np.float64)
+    return np.stack([np.linalg.norm(p[:, c] - p[:, q], axis=-1) for c, q in bones], 1)
+
+
+def bone_length_std(poses: np.ndarray, layout: str = "h36m17") -> float:
+    """Mean over bones of each bone length's standard deviation over the frames (input units)."""
+    return float(bone_lengths(poses, layout).std(0).mean())
+
+
+def asymmetry(poses: np.ndarray, layout: str = "h36m17") -> np.ndarray:
+    """``(T,)`` mean absolute length difference between left bones and their right partners."""
+    lay = get_layout(layout)
+    lengths = bone_lengths(poses, layout)
+    index = {c: i for i, (c, _) in enumerate(lay.bones)}
+    pairs = [(index[lft], index[rgt]) for lft, rgt in zip(lay.left, lay.right) if lft in index and rgt in index]
+    if not pairs:
+        return np.full(len(lengths), np.nan)
+    return np.mean([np.abs(lengths[:, a] - lengths[:, b]) for a, b in pairs], axis=0)
 
 
 def _rescale(pred: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -104,7 +143,9 @@ def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], ref
         ``{"ground_truth": bool, "reference": name, "frames": n, "methods": {name: {...}}}``
         with, per method, ``mpjpe``/``p_mpjpe``/``mpjve`` (ground-truth mode),
         ``agreement_p_mpjpe`` (P2 against the reference), ``acceleration``,
-        ``jitter``, ``scale_aligned``; all in mm (acceleration: mm/frame^2).
+        ``jitter``, ``bone_std`` (bone-length standard deviation over time; h36m17 predictions),
+        ``asymmetry`` (left/right bone-length difference), ``scale_aligned``; all in mm
+        (acceleration: mm/frame^2). Bone numbers of several sequences are weighted by their frames.
         Frames are pooled over sequences (no per-action averaging).
     """
     if not methods:
@@ -151,11 +192,18 @@ def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], ref
                              if scale_ok else math.nan)
         r["jitter"] = (_mean(jitter_per_frame(p, jitter_window) for p in preds if len(p) >= jitter_window) * 1000
                        if scale_ok else math.nan)
+        body = joints == {17}  # h36m17 bones
+        r["bone_std"] = (_mean([bone_length_std(p)] * len(p) for p in preds if len(p) >= 2) * 1000
+                         if scale_ok and body else math.nan)
+        r["asymmetry"] = _mean(asymmetry(p) for p in preds) * 1000 if scale_ok and body else math.nan
         out["methods"][m.name] = r
     if has_gt:
+        g17 = all(g.shape[1] == 17 for g in gts)
         out["ground_truth_smoothness"] = {
             "acceleration": _mean(acceleration_per_frame(g) for g in gts if len(g) >= 3) * 1000,
             "jitter": _mean(jitter_per_frame(g, jitter_window) for g in gts if len(g) >= jitter_window) * 1000,
+            "bone_std": _mean([bone_length_std(g)] * len(g) for g in gts if len(g) >= 2) * 1000 if g17 else math.nan,
+            "asymmetry": _mean(asymmetry(g) for g in gts) * 1000 if g17 else math.nan,
         }
     return out
 
@@ -187,15 +235,18 @@ def comparison_table(result: dict, fmt: str = "md", notes: list[str] | tuple[str
     """Markdown or CSV table of :func:`compare_methods`' result (``notes``: more lines under a Markdown table)."""
     gt = result["ground_truth"]
     cols = (["P1 (mm)", "P2 (mm)", "MPJVE (mm)"] if gt else []) + \
-           [f"P2 vs {result['reference']} (mm)", "accel. (mm/fr²)", "jitter (mm)"]
-    keys = (["mpjpe", "p_mpjpe", "mpjve"] if gt else []) + ["agreement_p_mpjpe", "acceleration", "jitter"]
+           [f"P2 vs {result['reference']} (mm)", "accel. (mm/fr²)", "jitter (mm)", "bone std (mm)",
+            "L/R asym. (mm)"]
+    keys = (["mpjpe", "p_mpjpe", "mpjve"] if gt else []) + ["agreement_p_mpjpe", "acceleration", "jitter",
+                                                            "bone_std", "asymmetry"]
     rows = []
     for name, r in result["methods"].items():
         label = name + (" ¹" if r.get("scale_aligned") else "")
         rows.append([label] + [r.get(k, math.nan) for k in keys])
     if gt:
         g = result["ground_truth_smoothness"]
-        rows.append(["ground truth", math.nan, math.nan, math.nan, math.nan, g["acceleration"], g["jitter"]])
+        rows.append(["ground truth", math.nan, math.nan, math.nan, math.nan, g["acceleration"], g["jitter"],
+                     g.get("bone_std", math.nan), g.get("asymmetry", math.nan)])
     if fmt == "csv":
         lines = [",".join(["method", *keys])]
         lines += [",".join([f'"{r[0]}"', *(f"{v:.4f}" for v in r[1:])]) for r in rows]

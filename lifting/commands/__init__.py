@@ -12,6 +12,7 @@ module                 commands
 :mod:`.video`          ``detect``, ``lift``
 :mod:`.export`         ``export``
 :mod:`.weights`        ``import`` (published VideoPose3D weights into a run folder)
+:mod:`.models`         ``models extract`` (BlazePose's files out of a mediapipe wheel)
 :mod:`.bench`          ``bench``
 =====================  =====================================================
 
@@ -37,12 +38,12 @@ import warnings
 from typing import Sequence
 
 from poselift._version import __version__
-from poselift.commands import bench, data, demo, export, results, train, video, weights
+from poselift.commands import bench, data, demo, export, models, results, train, video, weights
 from poselift.core.errors import PoseliftError
 
 __all__ = ["main", "build_parser", "COMMAND_MODULES"]
 
-COMMAND_MODULES = (demo, data, train, results, video, export, weights, bench)
+COMMAND_MODULES = (demo, data, train, results, video, export, weights, models, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -318,9 +318,10 @@ def register(sub) -> None:
     p.set_defaults(func=_table)
 
     p = sub.add_parser("compare", help="single-frame vs temporal 3D on the same frames (with or without ground truth)",
-                       description="Compare lifters (and BodyPose3DNet's own single-frame 3D when the 2D file has it) "
+                       description="Compare lifters (and the detector's own single-frame 3D when the 2D file has it: BlazePose's world "
+                       "landmarks, BodyPose3DNet's pose3d) "
                        "on the same frames: Protocol 1/2 and velocity error with ground truth (the runs' test split); "
-                       "agreement and smoothness without (--input FILE from poselift detect, DeepStream JSON, ...).")
+                       "agreement, smoothness and bone consistency without (--input FILE from poselift detect, DeepStream JSON, ...).")
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--input", help="2D keypoint file of a video (no ground truth); default: the first run's test split")
     p.add_argument("--single-frame", metavar="RUN_DIR", help="a receptive-field-1 run used as the single-frame reference")

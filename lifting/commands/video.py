@@ -3,7 +3,9 @@
 ::
 
     poselift detect VIDEO --model M.onnx [--detector bodyposenet|bodypose3dnet] --out keypoints.h5
+    poselift detect VIDEO_OR_IMAGE --detector blazepose --model-dir DIR --out keypoints.h5 [--max-frames N]
     poselift lift keypoints.h5 --run RUN_DIR --out poses3d.h5 [--render out.mp4 [--video VIDEO]]
+    poselift video CLIP --run RUN_DIR --model-dir BLAZEPOSE_DIR --out OUT_DIR    # detect + lift + compare + render
 
 ``detect`` writes our HDF5 2D file (:mod:`poselift.detectors.formats`);
 ``lift`` reads it (or a DeepStream JSON, MMPose JSON, VideoPose3D dataset or
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from poselift.commands.inputs import add_2d_input_options, image_size
 
-__all__ = ["register", "cmd_detect", "cmd_lift"]
+__all__ = ["register", "cmd_detect", "cmd_lift", "cmd_video"]
 
 
 def register(subparsers) -> None:
@@ -31,8 +33,8 @@ def register(subparsers) -> None:
                     "people into tracks, fill short gaps and write our HDF5 2D keypoint file.",
     )
     p.add_argument("video", help="video file (anything PyAV/FFmpeg decodes) or a still image")
-    p.add_argument("--model", required=True, help="the detector's .onnx file")
-    p.add_argument("--detector", choices=("bodyposenet", "bodypose3dnet"), default="bodyposenet")
+    p.add_argument("--model", help="the detector's .onnx file (bodyposenet, bodypose3dnet)")
+    p.add_argument("--detector", choices=("bodyposenet", "bodypose3dnet", "blazepose"), default="bodyposenet")
     p.add_argument("--out", required=True, help="output .h5 file")
     p.add_argument("--boxes", help="bodypose3dnet: person boxes, a JSON file or 'full' (the whole frame)")
     p.add_argument("--box-model", help="bodypose3dnet: a BodyPoseNet .onnx whose people give the boxes")
@@ -42,6 +44,7 @@ def register(subparsers) -> None:
                    "crop intrinsics); default: the DeepStream app's fixed k_inv")
     p.add_argument("--start", type=int, default=0, help="first frame")
     p.add_argument("--stop", type=int, help="stop before this frame")
+    p.add_argument("--max-frames", type=int, help="read at most this many frames from --start")
     p.add_argument("--min-track-length", type=int, default=5, help="drop tracks with fewer detected frames")
     p.add_argument("--max-gap", type=int, default=10, help="longest gap (frames) filled by interpolation")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -66,6 +69,7 @@ def register(subparsers) -> None:
     b.add_argument("--scales", type=float, nargs="+",
                    help="multi-scale inference (e.g. 1 1.5): a scale above 1 magnifies the frame, on tiles when "
                         "the network's input size is fixed")
+    add_blazepose_options(p)
     p.set_defaults(func=cmd_detect)
 
     q = subparsers.add_parser(
@@ -94,6 +98,28 @@ def register(subparsers) -> None:
     r.add_argument("--no-crop", action="store_true", help="show the whole frame in the 2D panel (default: cropped "
                    "to the people)")
     q.set_defaults(func=cmd_lift)
+
+    v = subparsers.add_parser(
+        "video", help="from a video to 3D in one command: BlazePose 2D, lifted by a run, compared and rendered",
+        description="Run BlazePose on the clip (detect), lift every track with the run (lift), compare the lift with "
+                    "BlazePose's own single-frame 3D (compare --input) and render the 2D over the video beside the "
+                    "3D. Writes OUT_DIR/keypoints.h5, poses3d.h5, compare.json and video.mp4 (the same files the "
+                    "three commands write; each step prints what it did).",
+    )
+    v.add_argument("video_file", metavar="CLIP", help="a video (or a still image)")
+    v.add_argument("--run", required=True, help="run folder with checkpoint.pt")
+    v.add_argument("--model-dir", required=True, help="BlazePose model folder (poselift models extract)")
+    v.add_argument("--out", required=True, help="output folder (created)")
+    v.add_argument("--max-frames", type=int, help="read at most this many frames")
+    v.add_argument("--tiles", type=float, nargs="*", metavar="F", help="as detect --tiles")
+    v.add_argument("--detect-every", type=int, metavar="N", help="as detect --detect-every")
+    v.add_argument("--threads", type=int, help="CPU threads per BlazePose network (default 1)")
+    v.add_argument("--min-length", type=int, default=10, help="lift and compare tracks of at least this many frames")
+    v.add_argument("--device", default="auto", help="torch device for the lifter")
+    v.add_argument("--no-render", action="store_true", help="no video.mp4")
+    v.add_argument("--size", type=image_size, default=(960, 540), metavar="WxH", help="rendered size (960x540)")
+    v.add_argument("--quiet", action="store_true", help="no progress bars")
+    v.set_defaults(func=cmd_video)
 
 
 _NET_FLAGS = ("channel_order", "mean", "scale", "input_layout", "input_size", "paf_order", "heatmap_threshold",
@@ -169,9 +195,15 @@ def cmd_detect(args: argparse.Namespace) -> int:
     check_output_file(args.out)  # before the work, not after it
     tracker = TrackerSettings(min_length=args.min_track_length, max_gap=args.max_gap)
     boxes = box_net = None
-    if args.detector == "bodyposenet":
+    stop = frame_stop(args)
+    if args.detector != "blazepose" and not args.model:
+        raise ValueError(f"--detector {args.detector} needs --model FILE.onnx")
+    if args.detector == "blazepose":
+        net = blazepose_from_args(args)
+    elif args.detector == "bodyposenet":
         if args.boxes or args.box_model:
             raise ValueError("--boxes and --box-model are for --detector bodypose3dnet")
+        blazepose_options_unused(args)
         net = BodyPoseNet(args.model, bodyposenet_settings(args), providers=args.providers, threads=args.threads)
         s = net.settings
         print(f"bodyposenet: {net.net_size[0]}x{net.net_size[1]} {'NHWC' if net.nhwc else 'NCHW'} input, "
@@ -180,6 +212,7 @@ def cmd_detect(args: argparse.Namespace) -> int:
     else:
         if args.settings or any(getattr(args, k) is not None for k in _NET_FLAGS):
             raise ValueError("--settings and the bodyposenet network flags apply to --detector bodyposenet only")
+        blazepose_options_unused(args)
         if not (args.box_model or args.boxes):
             raise ValueError("--detector bodypose3dnet needs person boxes: --boxes FILE.json, --boxes full, "
                              "or --box-model BODYPOSENET.onnx")
@@ -196,9 +229,9 @@ def cmd_detect(args: argparse.Namespace) -> int:
             boxes = read_boxes_json(args.boxes)
     t0 = time.perf_counter()
     result, timing = detect_video(args.video, net, boxes=boxes, box_detector=box_net, tracker=tracker,
-                                  start=args.start, stop=args.stop, progress=not args.quiet)
+                                  start=args.start, stop=stop, progress=not args.quiet)
     wall = time.perf_counter() - t0
-    result.attrs.update(model=str(args.model), detect_seconds=round(wall, 3))
+    result.attrs.update(model=str(args.model or args.model_dir), detect_seconds=round(wall, 3))
     if getattr(net, "weak_frames", 0):
         result.attrs["weak_frames"] = int(net.weak_frames)
         print(f"warning: {net.weak_frames} frame(s) with nobody found and every heatmap below the threshold: check "
@@ -215,7 +248,135 @@ def cmd_detect(args: argparse.Namespace) -> int:
         f"(per frame: video {1e3 * timing['video'] / n:.1f} ms, preprocess {1e3 * timing['preprocess'] / n:.1f} ms, "
         f"network {1e3 * timing['network'] / n:.1f} ms, post-processing {1e3 * timing['postprocess'] / n:.1f} ms)"
     )
+    if args.detector == "blazepose":
+        print(f"blazepose per frame: detection {1e3 * timing['detection'] / n:.1f} ms, landmarks "
+              f"{1e3 * timing['landmarks'] / n:.1f} ms, region tracking {1e3 * timing['regions'] / n:.2f} ms; "
+              f"track association {1e3 * timing['tracking'] / n:.2f} ms ({net.threads or 'default'} thread(s))")
     return 0
+
+
+def cmd_video(args: argparse.Namespace) -> int:
+    """``detect`` + ``lift`` (+ ``--render``) + ``compare --input``, each parsed as its own command line."""
+    from poselift.commands import results
+    from poselift.core.io import check_output_folder
+
+    if not Path(args.video_file).exists():
+        raise FileNotFoundError(f"no such video: {args.video_file}")
+    if not Path(args.run).is_dir():
+        raise FileNotFoundError(f"no such run folder: {args.run}")
+    out = Path(check_output_folder(args.out))
+    out.mkdir(parents=True, exist_ok=True)
+    quiet = ["--quiet"] if args.quiet else []
+    det = ["detect", str(args.video_file), "--detector", "blazepose", "--model-dir", str(args.model_dir),
+           "--out", str(out / "keypoints.h5"), "--min-track-length", str(args.min_length), *quiet]
+    if args.max_frames is not None:
+        det += ["--max-frames", str(args.max_frames)]
+    if args.tiles is not None:
+        det += ["--tiles", *map(str, args.tiles)]
+    if args.detect_every is not None:
+        det += ["--detect-every", str(args.detect_every)]
+    if args.threads is not None:
+        det += ["--threads", str(args.threads)]
+    lift = ["lift", str(out / "keypoints.h5"), "--run", str(args.run), "--out", str(out / "poses3d.h5"),
+            "--video", str(args.video_file), "--min-length", str(args.min_length), "--device", args.device, *quiet]
+    if not args.no_render:
+        lift += ["--render", str(out / "video.mp4"), "--size", f"{args.size[0]}x{args.size[1]}"]
+    comp = ["compare", str(args.run), "--input", str(out / "keypoints.h5"), "--video", str(args.video_file),
+            "--min-length", str(args.min_length), "--device", args.device, "--out", str(out / "compare.json")]
+    parser = argparse.ArgumentParser(prog="poselift")
+    sub = parser.add_subparsers(dest="command")
+    register(sub)
+    results.register(sub)
+    for argv in (det, lift, comp):
+        a = parser.parse_args(argv)
+        rc = int(a.func(a) or 0)
+        if rc:
+            return rc
+    return 0
+
+
+# --- blazepose ---------------------------------------------------------------------------------------------
+_BLAZEPOSE_FLAGS = ("model_dir", "tiles", "detect_every", "min_detection_score", "min_presence", "no_region_tracking",
+                    "nms_iou", "nms", "duplicate_distance", "max_people", "no_heatmap_refinement")
+
+
+def add_blazepose_options(p: argparse.ArgumentParser) -> None:
+    """The ``--detector blazepose`` options of ``detect``."""
+    g = p.add_argument_group("blazepose", "MediaPipe BlazePose GHUM (full) through LiteRT (pip install "
+                             "'poselift[blazepose]'); the model files come from 'poselift models extract'")
+    g.add_argument("--model-dir", help="folder with pose_detection.tflite and pose_landmark_full.tflite")
+    g.add_argument("--tiles", type=float, nargs="*", default=None, metavar="F",
+                   help="besides the whole frame, detect people in square tiles of these sizes (fractions of the "
+                        "shorter frame side; default 1.0 0.5; none: the whole frame only, as MediaPipe)")
+    g.add_argument("--detect-every", type=int, default=None, metavar="N",
+                   help="run the person detector every N frames (default 1); tracked people are followed by "
+                        "their landmarks in between")
+    g.add_argument("--min-detection-score", type=float, default=None, help="detector score threshold (default 0.5)")
+    g.add_argument("--min-presence", type=float, default=None, help="pose flag needed to keep a person (default 0.5)")
+    g.add_argument("--no-region-tracking", action="store_true", default=None,
+                   help="do not place regions from the previous frame's landmarks (detect every frame)")
+    g.add_argument("--nms-iou", type=float, default=None, help="IoU above which detections merge (default 0.3)")
+    g.add_argument("--nms", choices=("weighted", "hard"), default=None,
+                   help="within a detector window: weighted (MediaPipe, default: overlapping detections averaged by "
+                        "score) or hard (the best kept); across tiles the best is always kept")
+    g.add_argument("--duplicate-distance", type=float, default=None,
+                   help="regions whose centres are closer than this fraction of the smaller side are one person "
+                        "(default 0.2)")
+    g.add_argument("--max-people", type=int, default=None, help="landmark passes per frame at most (default 10)")
+    g.add_argument("--no-heatmap-refinement", action="store_true", default=None,
+                   help="keep the regressed landmarks (MediaPipe refines them with the heatmap)")
+
+
+def blazepose_options_unused(args: argparse.Namespace) -> None:
+    used = [f for f in _BLAZEPOSE_FLAGS if getattr(args, f, None) is not None]
+    if used:
+        raise ValueError(f"--{used[0].replace('_', '-')} is for --detector blazepose")
+
+
+def frame_stop(args: argparse.Namespace) -> int | None:
+    """``--stop`` and ``--max-frames`` as one exclusive stop frame."""
+    stop = args.stop
+    if args.max_frames is not None:
+        if args.max_frames < 1:
+            raise ValueError(f"--max-frames must be >= 1, got {args.max_frames}")
+        stop = args.start + args.max_frames if stop is None else min(stop, args.start + args.max_frames)
+    return stop
+
+
+def blazepose_from_args(args: argparse.Namespace):
+    """A :class:`~poselift.detectors.blazepose.BlazePose` from the ``detect`` options."""
+    from poselift.detectors.blazepose import BlazePose, BlazePoseSettings
+
+    if not args.model_dir:
+        raise ValueError("--detector blazepose needs --model-dir DIR (the two .tflite files; "
+                         "'poselift models extract' gets them out of a mediapipe wheel)")
+    if args.model or args.boxes or args.box_model or args.focal is not None:
+        raise ValueError("--model, --boxes, --box-model and --focal are not for --detector blazepose")
+    if getattr(args, "settings", None) or any(getattr(args, k, None) is not None for k in _NET_FLAGS):
+        raise ValueError("--settings and the bodyposenet network flags apply to --detector bodyposenet only")
+    if args.providers not in ("auto", "cpu"):
+        raise ValueError("--detector blazepose runs on the CPU (LiteRT); --providers cuda cannot be honoured")
+    kw = {}
+    if args.tiles is not None:
+        kw["tiles"] = tuple(args.tiles)
+    if args.detect_every is not None:
+        kw["detect_every"] = args.detect_every
+    if args.min_detection_score is not None:
+        kw["min_detection_score"] = args.min_detection_score
+    if args.min_presence is not None:
+        kw["min_presence"] = args.min_presence
+    if args.no_region_tracking:
+        kw["track"] = False
+    if args.no_heatmap_refinement:
+        kw["refine_with_heatmap"] = False
+    for name in ("nms_iou", "nms", "duplicate_distance", "max_people"):
+        if getattr(args, name) is not None:
+            kw[name] = getattr(args, name)
+    net = BlazePose(args.model_dir, BlazePoseSettings(**kw), threads=args.threads if args.threads else 1)
+    s = net.settings
+    print(f"blazepose: detector on the whole frame + tiles {list(s.tiles)}, every {s.detect_every} frame(s), "
+          f"region tracking {'on' if s.track else 'off'}, {net.threads} thread(s)", file=sys.stderr)
+    return net
 
 
 def cmd_lift(args: argparse.Namespace) -> int:

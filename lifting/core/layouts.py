@@ -13,6 +13,7 @@ name                 J     where it comes from
 ``bodyposenet18``    18    NVIDIA TAO BodyPoseNet (COCO + neck, OpenPose order)
 ``bodypose3dnet34``  34    NVIDIA TAO BodyPose3DNet
 ``humaneva15``       15    HumanEva-I
+``blazepose33``      33    MediaPipe BlazePose GHUM landmarks
 ===================  ====  =======================================================
 
 Joint names are shared across layouts where the joint means the same thing
@@ -51,6 +52,7 @@ __all__ = [
     "BODYPOSENET18",
     "BODYPOSE3DNET34",
     "HUMANEVA15",
+    "BLAZEPOSE33",
 ]
 
 
@@ -877,3 +879,66 @@ H36M17_ON_HUMANEVA15 = register_correspondence(
 :data:`HUMANEVA15_ON_H36M17` the other way round); Human3.6M's spine and neck/nose are left out."""
 
 __all__ += ["HUMANEVA15_TO_H36M17", "H36M17_TO_HUMANEVA15", "H36M17_ON_HUMANEVA15"]
+# --- BlazePose GHUM (MediaPipe), 33 landmarks ------------------------------------
+# poselift.detectors.blazepose. Its 2D feeds any run through coco17 (every COCO joint is a BlazePose
+# landmark of the same meaning: a selection) or h36m17 (below, joint by joint).
+
+BLAZEPOSE33 = register_layout(_layout(
+    "blazepose33",
+    (
+        "nose", "left_eye_inner", "left_eye", "left_eye_outer", "right_eye_inner", "right_eye",
+        "right_eye_outer", "left_ear", "right_ear", "left_mouth", "right_mouth", "left_shoulder",
+        "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_pinky",
+        "right_pinky", "left_index", "right_index", "left_thumb", "right_thumb", "left_hip", "right_hip",
+        "left_knee", "right_knee", "left_ankle", "right_ankle", "left_heel", "right_heel",
+        "left_foot_index", "right_foot_index",
+    ),
+    {
+        "nose": None, "left_eye_inner": "nose", "left_eye": "left_eye_inner", "left_eye_outer": "left_eye",
+        "right_eye_inner": "nose", "right_eye": "right_eye_inner", "right_eye_outer": "right_eye",
+        "left_ear": "left_eye_outer", "right_ear": "right_eye_outer", "left_mouth": "nose", "right_mouth": "nose",
+        "left_shoulder": "nose", "right_shoulder": "nose", "left_elbow": "left_shoulder",
+        "right_elbow": "right_shoulder", "left_wrist": "left_elbow", "right_wrist": "right_elbow",
+        "left_pinky": "left_wrist", "right_pinky": "right_wrist", "left_index": "left_wrist",
+        "right_index": "right_wrist", "left_thumb": "left_wrist", "right_thumb": "right_wrist",
+        "left_hip": "left_shoulder", "right_hip": "right_shoulder", "left_knee": "left_hip",
+        "right_knee": "right_hip", "left_ankle": "left_knee", "right_ankle": "right_knee",
+        "left_heel": "left_ankle", "right_heel": "right_ankle", "left_foot_index": "left_ankle",
+        "right_foot_index": "right_ankle",
+    },
+    root="nose",
+    extra=(("left_shoulder", "right_shoulder"), ("left_hip", "right_hip"), ("left_mouth", "right_mouth"),
+           ("left_heel", "left_foot_index"), ("right_heel", "right_foot_index")),
+))
+"""MediaPipe BlazePose GHUM, 33 landmarks in the model's order (0 nose, 1-6 eyes inner/centre/outer,
+7-8 ears, 9-10 mouth corners, 11-16 arms, 17-22 hand points: pinky and index knuckles, thumb,
+23-28 legs, 29-30 heels, 31-32 foot index tips). The tree hangs off the nose as ``coco17``'s (no pelvis)."""
+
+register_mapping(mapping_from_rules("blazepose33", "coco17", {}))  # all 17 measured: a selection by name
+
+register_mapping(
+    _with_notes(
+        mapping_from_rules(
+            "blazepose33",
+            "h36m17",
+            {
+                "pelvis": {"left_hip": 0.5, "right_hip": 0.5},
+                "spine": {"left_hip": 0.25, "right_hip": 0.25, "left_shoulder": 0.25, "right_shoulder": 0.25},
+                "thorax": {"left_shoulder": 0.5, "right_shoulder": 0.5},
+                "neck_nose": "nose",
+                "head_top": {"left_ear": 0.75, "right_ear": 0.75, "left_shoulder": -0.25, "right_shoulder": -0.25},
+            },
+        ),
+        {
+            "pelvis": "computed: hip midpoint (BlazePose has no pelvis; its world landmarks' origin is this point)",
+            "right_hip": "measured", "right_knee": "measured", "right_ankle": "measured",
+            "left_hip": "measured", "left_knee": "measured", "left_ankle": "measured",
+            "spine": "computed: midway between the hip and shoulder midpoints",
+            "thorax": "computed: shoulder midpoint",
+            "neck_nose": "nose",
+            "head_top": "computed, extrapolated: ear midpoint + 0.5 * (ear midpoint - shoulder midpoint), as coco17",
+            "left_shoulder": "measured", "left_elbow": "measured", "left_wrist": "measured",
+            "right_shoulder": "measured", "right_elbow": "measured", "right_wrist": "measured",
+        },
+    )
+)

@@ -15,7 +15,7 @@ from poselift.core.errors import ConfigError
 def test_every_command_is_there():
     sub = next(a for a in build_parser()._actions if a.dest == "command")
     assert set(sub.choices) == {"demo", "prepare", "train", "evaluate", "reproduce", "table", "compare", "figures",
-                                "detect", "lift", "export", "import", "bench"}
+                                "detect", "lift", "video", "export", "import", "models", "bench"}
 
 
 def test_a_command_module_that_fails_to_import_is_an_error_not_a_missing_command():

@@ -254,3 +254,39 @@ def test_training_with_person_size_normalisation_records_it_for_lifting(tmp_path
     # and the input really is the torso-normalised one: it differs from the image-normalised input
     seq = load_splits(cfg, progress=False).test[0]
     assert np.abs(lifter.inputs(seq) - seq.inputs(2)).max() > 0.1
+
+
+def test_bone_length_consistency_and_asymmetry_against_hand_made_poses():
+    from poselift.core.layouts import get_layout
+    from poselift.experiments.compare import asymmetry, bone_length_std, bone_lengths
+
+    lay = get_layout("h36m17")
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(17, 3))
+    rigid = np.stack([base @ _rot(a).T + a for a in np.linspace(0, 1, 10)])  # rotating, moving: bones fixed
+    assert bone_length_std(rigid) == pytest.approx(0.0, abs=1e-12)
+    # the right shin alone grows by 1 cm per frame: std of that bone over 10 frames, averaged over 16 bones
+    grow = rigid.copy()
+    ankle, knee = lay.index("right_ankle"), lay.index("right_knee")
+    d = grow[:, ankle] - grow[:, knee]
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    grow[:, ankle] += d * (0.01 * np.arange(10))[:, None]
+    assert bone_length_std(grow) == pytest.approx(np.std(0.01 * np.arange(10)) / 16, rel=1e-9)
+    # symmetric skeleton: a mirrored left side has no asymmetry; lengthening one femur by 3 cm gives 3/6 cm
+    sym = base.copy()
+    sym[list(lay.left)] = sym[list(lay.right)] * [-1, 1, 1]
+    sym[0] = [0, 0, 0]
+    sym[[7, 8, 9, 10], 0] = 0
+    assert asymmetry(sym[None])[0] == pytest.approx(0.0, abs=1e-12)
+    hip, kn = lay.index("left_hip"), lay.index("left_knee")
+    longer = sym.copy()
+    u = (longer[kn] - longer[hip]) / np.linalg.norm(longer[kn] - longer[hip])
+    longer[lay.index("left_knee"):lay.index("left_ankle") + 1] += 0.03 * u  # knee and ankle move together
+    lens = bone_lengths(longer[None])[0] - bone_lengths(sym[None])[0]
+    assert np.count_nonzero(np.abs(lens) > 1e-9) == 1
+    assert asymmetry(longer[None])[0] == pytest.approx(0.03 / 6, rel=1e-9)  # 6 left/right bone pairs
+
+
+def _rot(a: float) -> np.ndarray:
+    c, s = np.cos(a), np.sin(a)
+    return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
