@@ -304,7 +304,7 @@ def get_layout(layout: str | Layout) -> Layout:
     >>> get_layout("h36m16")
     Traceback (most recent call last):
     ...
-    poselift.core.errors.LayoutError: unknown joint layout 'h36m16'; known: ['bodypose3dnet34', 'bodyposenet18', 'coco17', 'h36m17', 'humaneva15', 'mpii16'...]
+    poselift.core.errors.LayoutError: unknown joint layout 'h36m16'; known: [...'coco17', 'h36m17'...]
     """
     if isinstance(layout, Layout):
         return layout
