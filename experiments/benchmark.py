@@ -191,7 +191,7 @@ def bench_training(rf: int, channels: int, device: torch.device, windows: int, a
                    variant: str = "matrix products") -> dict:
     from poselift.model.tcn import TemporalLifter
     from poselift.training.trainer import Trainer, TrainSettings
-    from poselift.training.windows import WindowBank
+    from poselift.training.window_bank import WindowBank
 
     rng = np.random.default_rng(0)
     n_seq = max(2, -(-windows // 2000))

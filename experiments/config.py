@@ -80,7 +80,7 @@ class DataConfig:
 
     Attributes:
         dataset: ``"h36m"`` (Human3.6M archive or cache), ``"npz"`` (any dataset in VideoPose3D's npz
-            format: :mod:`poselift.datasets.vp3d_npz`), ``"synthetic"`` (the embedded synthetic data) or
+            format: :mod:`poselift.datasets.mocap_archive`), ``"synthetic"`` (the embedded synthetic data) or
             ``"loader"`` (your own function, :attr:`loader`).
         protocol: a protocol of :data:`poselift.datasets.protocols.PROTOCOLS` (``null``: ``h36m-vp3d`` for
             Human3.6M, ``custom`` otherwise). It supplies the subjects, left-out takes, action rule, averaging,
@@ -93,7 +93,7 @@ class DataConfig:
             Hourglass detections, 16 joints in, 17 out); npz: ``"archive"`` (the 2D it stores) or ``"gt"``
             (projected; needs intrinsics); synthetic: ``"gt"`` (noisy 2D from the generator).
         keypoints_path: npz: a separate npz holding ``positions_2d`` and ``metadata``.
-        cameras: npz: a cameras file (JSON or YAML, see :mod:`poselift.datasets.vp3d_npz`); else the
+        cameras: npz: a cameras file (JSON or YAML, see :mod:`poselift.datasets.mocap_archive`); else the
             archive's own ``cameras`` entry.
         layout: npz: the joint layout when the archive's metadata does not say.
         world_units: npz: ``"m"`` or ``"mm"`` of ``positions_3d``.

@@ -40,8 +40,8 @@ from poselift.datasets.splits import Splits
 from poselift.experiments.config import ExperimentConfig, load_config
 from poselift.experiments.data import load_splits
 from poselift.experiments.evaluation import METRICS, sequence_errors, summarize
-from poselift.experiments.runner import _keep_previous, protocol_record
-from poselift.experiments.runs import writing_run_folder
+from poselift.experiments.train_eval import _keep_previous, protocol_record
+from poselift.experiments.run_folder import writing_run_folder
 from poselift.inference import Lifter, load_lifter
 
 __all__ = [

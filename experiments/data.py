@@ -3,7 +3,7 @@
 One function, :func:`load_splits`, for every kind of data (``data.dataset``):
 
 * ``h36m``: Human3.6M (archive folder or prepared cache), ground-truth or Stacked Hourglass 2D;
-* ``npz``: any dataset in VideoPose3D's npz format (:mod:`poselift.datasets.vp3d_npz`);
+* ``npz``: any dataset in VideoPose3D's npz format (:mod:`poselift.datasets.mocap_archive`);
 * ``synthetic``: the embedded synthetic data;
 * ``loader``: a user's function (``data.loader: package.module:function``) returning the splits.
 
@@ -196,14 +196,14 @@ def _report_notes(report: dict) -> list[str]:
 
 
 def _npz(cfg: ExperimentConfig, protocol: Protocol, test_only: bool, progress: bool) -> Splits:
-    from poselift.datasets.vp3d_npz import read_archive
+    from poselift.datasets.mocap_archive import read_mocap_archive
 
     d = cfg.data
     path = resolve_data_path(d.path, cfg.source, what="the dataset archive (data.path)")
     kp = resolve_data_path(d.keypoints_path, cfg.source, what="data.keypoints_path", near=path
                            ) if d.keypoints_path else None
     cams = resolve_data_path(d.cameras, cfg.source, what="data.cameras", near=path) if d.cameras else None
-    archive = read_archive(path, kp, cameras=cams, layout=d.layout, fps=d.fps, world_units=d.world_units,
+    archive = read_mocap_archive(path, kp, cameras=cams, layout=d.layout, fps=d.fps, world_units=d.world_units,
                            allow_pickle=d.allow_pickle)
     for name, subjects in (("train", protocol.train_subjects), ("test", protocol.test_subjects)):
         if not subjects:

@@ -115,7 +115,7 @@ def run_demo(out_dir: str | Path | None = None, quick: bool = False, seed: int =
     """Train and compare the two demo models; returns the content of ``metrics.json``."""
     from poselift.core.io import atomic_write_json, atomic_write_text
     from poselift.experiments.data import load_splits
-    from poselift.experiments.runner import train_run
+    from poselift.experiments.train_eval import train_run
     from poselift.experiments.tables import render_table, row_from_metrics
 
     t0 = time.perf_counter()

@@ -74,6 +74,7 @@ from poselift.core.errors import FileFormatError, InputError, LayoutError
 from poselift.core.io import atomic_write_json, atomic_write_text
 from poselift.core.layouts import get_layout
 from poselift.model.tcn import TemporalLifter
+from poselift.datasets.h36m.constants import KEYPOINT_LAYOUTS
 
 __all__ = ["NUMPY_NAMES", "NumpyStandIn", "read_vp3d_checkpoint", "vp3d_to_poselift", "import_vp3d", "VP3DModel",
            "dense_reading"]
@@ -333,7 +334,7 @@ def import_vp3d(path: str | os.PathLike, out_dir: str | os.PathLike, layout_in: 
         FileExistsError: ``out_dir`` already holds a checkpoint and ``overwrite`` is false.
     """
     from poselift.experiments.config import DataConfig, ExperimentConfig, ModelConfig, dump_config
-    from poselift.experiments.runs import git_commit
+    from poselift.experiments.run_folder import git_commit
 
     path, out = Path(path), Path(out_dir)
     if (out / CHECKPOINT).exists() and not overwrite:
@@ -365,7 +366,7 @@ def import_vp3d(path: str | os.PathLike, out_dir: str | os.PathLike, layout_in: 
 
     # config.yaml: the model as a poselift config; the data section is the Human3.6M protocol in the
     # model's input layout where poselift has one (h36m17: gt, mpii16: sh), for `poselift evaluate`
-    keypoints = {"h36m17": "gt", "mpii16": "sh"}.get(lay_in.name, "gt")
+    keypoints = {lay: kp for kp, lay in KEYPOINT_LAYOUTS.items()}.get(lay_in.name, "gt")
     cfg = ExperimentConfig(
         name=name or path.stem, device="auto",
         data=DataConfig(dataset="h36m", keypoints=keypoints, features=model.in_features),

@@ -68,3 +68,8 @@ def _sorted_subjects(subjects: Iterable[str]) -> list[str]:
 
 def _camera_order(cam_id: str) -> tuple[int, str]:
     return (CAMERA_IDS.index(cam_id), cam_id) if cam_id in CAMERA_IDS else (len(CAMERA_IDS), cam_id)
+
+
+KEYPOINT_LAYOUTS = {"gt": "h36m17", "sh": "mpii16"}
+"""The 2D joint layout each Human3.6M keypoint source of a config (``data.keypoints``) gives: the ground truth
+projected through the cameras (``h36m17``), the Stacked Hourglass detections (``mpii16``, MPII's joint order)."""

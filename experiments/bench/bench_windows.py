@@ -24,7 +24,7 @@ import torch
 from poselift.core.device import machine_description
 from poselift.core.windows import window_geometry
 from poselift.experiments.benchmark import synchronize
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 
 def python_loop_batch(seqs, seq_idx, frame_idx, rf, out):

@@ -24,7 +24,7 @@ from poselift.core.windows import widths_for
 from poselift.experiments.benchmark import conv_windows_forward
 from poselift.model.tcn import TemporalLifter
 from poselift.training.trainer import Trainer, TrainSettings
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 BACKWARD = {
     "ConvolutionBackward0": "conv/matmul bwd", "MmBackward0": "conv/matmul bwd", "AddmmBackward0": "conv/matmul bwd",

@@ -348,7 +348,7 @@ KILL_CODE = """
 import os, signal, sys
 import poselift.core.io as io
 import poselift.model.onnx as onnx_mod
-from poselift.experiments.runs import export_run
+from poselift.experiments.run_folder import export_run
 
 point = int(sys.argv[1])
 count = [0]

@@ -79,7 +79,7 @@ def main(argv=None) -> None:
         ModelConfig,
         SyntheticConfig,
     )
-    from poselift.experiments.runner import evaluate_sequences, load_splits, train_run
+    from poselift.experiments.train_eval import evaluate_sequences, load_splits, train_run
     from poselift.inference import load_lifter
     from poselift.training.trainer import TrainSettings
 

@@ -19,7 +19,7 @@ it trains (``chunk_length`` 1):
   continued from epoch to epoch; the seed is fixed, not a command-line option), cut into batches.
 
 poselift's side is what ``poselift train`` builds: :func:`~poselift.experiments.data.labelled_subset`, the
-:class:`~poselift.training.windows.WindowBank` of :mod:`poselift.experiments.runner` and the
+:class:`~poselift.training.window_bank.WindowBank` of :mod:`poselift.experiments.train_eval` and the
 :class:`~poselift.training.trainer.Trainer`'s sample space and epoch order. The report: the labelled chunks,
 the set of (sequence, frame, mirrored) samples, every window's 2D and 3D (edge padding included), the mirrored
 twins, and the order (which differs by design: another generator; its statistics are compared).
@@ -236,7 +236,7 @@ def poselift_side(cfg, epochs: int = 2):
     """What ``poselift train`` builds for ``cfg``: the cut sequences, the bank, its samples and epoch orders."""
     from poselift.core.layouts import get_layout
     from poselift.experiments.data import labelled_subset, load_splits
-    from poselift.experiments.runner import _bank, build_models
+    from poselift.experiments.train_eval import _bank, build_models
     from poselift.training.trainer import Trainer
 
     splits = load_splits(cfg, progress=False)

@@ -12,7 +12,7 @@ __all__ = ["register"]
 
 
 def _export_cmd(args: argparse.Namespace) -> int:
-    from poselift.experiments.runs import export_run
+    from poselift.experiments.run_folder import export_run
     from poselift.model.onnx import META_FILE
 
     out, meta = export_run(args.run_dir, args.out, opset=args.opset, step=not args.no_step)

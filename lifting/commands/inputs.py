@@ -169,7 +169,7 @@ def dataset_defaults(path: str, run_dir: str, args: argparse.Namespace) -> list[
     told = []
     cams = None
     if d.cameras:
-        from poselift.datasets.vp3d_npz import read_cameras_file
+        from poselift.datasets.mocap_archive import read_cameras_file
 
         try:
             cams = read_cameras_file(resolve_data_path(d.cameras, cfg.source, what="data.cameras", near=own[-1]))

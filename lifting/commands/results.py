@@ -125,7 +125,7 @@ def _compare(args: argparse.Namespace) -> int:
         seqs_in, (seqs, _) = seqs, shared_view(seqs, corr)
         joints = corr
     if args.input:
-        from poselift.experiments.runs import check_input_layout
+        from poselift.experiments.run_fit import check_input_layout
 
         for lf in lifters:
             check_input_layout(data.layout, lf, str(args.input))
@@ -193,7 +193,7 @@ def cmd_figures(args: argparse.Namespace) -> int:
     measured = None  # the dataset and protocol every figure names (test split mode)
     if args.input:
         from poselift.commands.inputs import dataset_defaults, read_2d_input
-        from poselift.experiments.runs import check_input_layout
+        from poselift.experiments.run_fit import check_input_layout
 
         _no_dataset_options(args, "figures")
         for line in dataset_defaults(args.input, run_dirs[0], args):

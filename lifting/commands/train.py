@@ -35,7 +35,7 @@ def folder_name(name: str) -> str:
 def _train(args: argparse.Namespace) -> int:
     from poselift.experiments.config import apply_overrides, load_config
     from poselift.experiments.data import override_data_paths
-    from poselift.experiments.runner import train_run
+    from poselift.experiments.train_eval import train_run
     from poselift.training.distributed import is_main, launched_by_torchrun
 
     cfg = load_config(args.config)
@@ -71,7 +71,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from poselift.experiments.runner import evaluate_run
+    from poselift.experiments.train_eval import evaluate_run
 
     flip = None if args.flip_test is None else args.flip_test == "on"
     if args.shared_with and not args.on:
@@ -96,7 +96,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _reproduce(args: argparse.Namespace) -> int:
-    from poselift.experiments.runner import reproduce_run
+    from poselift.experiments.train_eval import reproduce_run
 
     out, diffs = reproduce_run(args.run_dir, args.out, progress=not args.no_progress, tol=args.tolerance,
                                device=args.device)

@@ -385,7 +385,7 @@ def cmd_lift(args: argparse.Namespace) -> int:
     from poselift.commands.inputs import dataset_defaults, read_2d_input
     from poselift.core.io import check_output_file
     from poselift.detectors.formats import write_poses3d_h5
-    from poselift.experiments.runs import check_input_layout
+    from poselift.experiments.run_fit import check_input_layout
     from poselift.inference import load_lifter
 
     check_output_file(args.out)  # before the work, not after it

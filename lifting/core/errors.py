@@ -22,7 +22,7 @@ Missing files stay :class:`FileNotFoundError`.
 NaN/inf policy (see :func:`check_finite`): file readers keep a non-finite 2D
 keypoint as a *missing* joint (NaN, confidence 0) and the tracker fills it;
 everything that reaches the lifter (:class:`~poselift.core.sequence.PoseSequence`,
-:class:`~poselift.training.windows.WindowBank`, :class:`~poselift.model.tcn.TemporalLifter`)
+:class:`~poselift.training.window_bank.WindowBank`, :class:`~poselift.model.tcn.TemporalLifter`)
 must be finite and non-finite values raise :class:`InputError` naming the
 first bad frame and joint.
 """

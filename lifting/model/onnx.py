@@ -156,7 +156,7 @@ def sequence_graph(model: Any, opset: int = 17):
 
     Args:
         model: a :class:`~poselift.model.tcn.TemporalLifter` (BatchNorm folded here),
-            :class:`~poselift.model.folded.FoldedNetwork` or :class:`~poselift.experiments.runs.Lifter`.
+            :class:`~poselift.model.folded.FoldedNetwork` or :class:`~poselift.experiments.run_folder.Lifter`.
         opset: ONNX opset (13 or newer).
     """
     opset = _check_opset(opset)
@@ -297,7 +297,7 @@ def _resolve(model: Any) -> tuple[Any, dict]:
         src = src.model
     if not isinstance(src, (TemporalLifter, FoldedNetwork)):
         raise TypeError(f"expected a TemporalLifter, FoldedNetwork or Lifter, got {type(src).__name__} "
-                        "(a run folder: poselift.experiments.runs.export_run)")
+                        "(a run folder: poselift.experiments.run_folder.export_run)")
     return src, info
 
 
@@ -370,7 +370,7 @@ def export_onnx(model: Any, out_dir: str | os.PathLike, opset: int = 17, *, step
         model: a :class:`~poselift.model.tcn.TemporalLifter`, a
             :class:`~poselift.model.folded.FoldedNetwork` or a :class:`~poselift.inference.Lifter`
             (its joint layouts and flip setting go into ``export.json``); a run folder is exported
-            by :func:`poselift.experiments.runs.export_run`.
+            by :func:`poselift.experiments.run_folder.export_run`.
         out_dir: written whole and swapped in (created if missing; an existing one
             may hold only a previous export).
         opset: ONNX opset, 13 or newer.

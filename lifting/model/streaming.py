@@ -247,7 +247,7 @@ class StreamingLifter(_FrameStream):
     Args:
         model: a causal :class:`~poselift.model.tcn.TemporalLifter` (BatchNorm is folded
             in, eval-mode maths) or :class:`~poselift.model.folded.FoldedNetwork`, or a
-            :class:`~poselift.experiments.runs.Lifter`. Runs on the model's device
+            :class:`~poselift.experiments.run_folder.Lifter`. Runs on the model's device
             and dtype.
         streams: ``S``, sequences advanced together by each :meth:`push`.
         allow_delay: accept a non-causal model, streaming with a delay of

@@ -63,7 +63,7 @@ from poselift.training.losses import (
     reprojection_loss,
     trajectory_loss,
 )
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 __all__ = ["TrainSettings", "Trainer", "bn_momentum_at", "FLIP_MODES", "WINDOW_ORDERS", "VP3D_SHUFFLE_SEED"]
 

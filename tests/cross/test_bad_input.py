@@ -52,7 +52,7 @@ from poselift.detectors.tracking import fill_track
 from poselift.experiments.config import config_from_dict, load_config
 from poselift.inference import load_lifter
 from poselift.model.tcn import TemporalLifter
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 
 def _kp(t=10, j=17, seed=0):

@@ -233,7 +233,7 @@ def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(tmp_path,
 
 def test_stale_temporaries_go_and_a_restart_leaves_no_old_results(tmp_path, cfg, monkeypatch):
     from poselift.experiments.config import load_config
-    from poselift.experiments.runner import train_run
+    from poselift.experiments.train_eval import train_run
     from poselift.training.trainer import Trainer
 
     run = tmp_path / "run"
@@ -255,7 +255,7 @@ def test_stale_temporaries_go_and_a_restart_leaves_no_old_results(tmp_path, cfg,
 def test_a_second_writer_in_the_same_folder_from_python_too(tmp_path, cfg):
     """The API refuses like the command line (the lock is in train_run, not in the argument parsing)."""
     from poselift.experiments.config import load_config
-    from poselift.experiments.runner import train_run
+    from poselift.experiments.train_eval import train_run
 
     run = tmp_path / "run"
     holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run), str(tmp_path / "x")], stdout=subprocess.PIPE,

@@ -18,7 +18,7 @@ from poselift.inference import lift_sequence
 from poselift.model.streaming import StreamingLifter
 from poselift.model.tcn import TemporalLifter
 from poselift.training.trainer import Trainer, TrainSettings
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 pytestmark = pytest.mark.cuda
 DEVICE = os.environ.get("POSELIFT_TEST_DEVICE", "cpu")
@@ -103,7 +103,7 @@ def test_a_run_trained_on_the_device_evaluates_the_same_on_the_cpu(tmp_path, dev
         ModelConfig,
         SyntheticConfig,
     )
-    from poselift.experiments.runner import evaluate_run, train_run
+    from poselift.experiments.train_eval import evaluate_run, train_run
 
     cfg = ExperimentConfig(
         name="dev", seed=0, device=str(device),

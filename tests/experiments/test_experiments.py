@@ -140,7 +140,7 @@ def _tiny_config(seed=0):
 
 def test_same_config_and_seed_give_identical_metrics_and_reproduce_checks_it(tmp_path):
     from poselift.experiments.config import dump_config
-    from poselift.experiments.runner import reproduce_run, train_run
+    from poselift.experiments.train_eval import reproduce_run, train_run
 
     a = train_run(_tiny_config(0), tmp_path / "a", progress=False)
     b = train_run(_tiny_config(0), tmp_path / "b", progress=False)
@@ -204,7 +204,7 @@ def test_compare_and_table_refuse_what_was_not_measured_the_same_way(tmp_path, c
     """Runs that differ in flip test-time augmentation or in their test split are not compared unless
     --allow-mixed (and then each row says its flip setting); published Human3.6M rows are refused beside a run
     on another dataset."""
-    from poselift.experiments.runner import train_run
+    from poselift.experiments.train_eval import train_run
 
     base = _tiny_config()
     no_flip = _tiny_config()
@@ -238,7 +238,7 @@ def test_training_with_person_size_normalisation_records_it_for_lifting(tmp_path
     import dataclasses
 
     from poselift.checkpoint import load_checkpoint
-    from poselift.experiments.runner import evaluate_run, load_splits, train_run
+    from poselift.experiments.train_eval import evaluate_run, load_splits, train_run
     from poselift.inference import load_lifter
 
     cfg = _tiny_config(0)

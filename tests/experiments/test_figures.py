@@ -27,7 +27,7 @@ from poselift.experiments.figures import (
     select_sequence,
     sequence_label,
 )
-from poselift.experiments.runner import train_run
+from poselift.experiments.train_eval import train_run
 from poselift.training.trainer import TrainSettings
 from poselift.viz.video import probe_video, read_frames, write_video
 

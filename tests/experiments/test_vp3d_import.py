@@ -169,7 +169,7 @@ def test_coco_model_and_dataparallel_prefix(tmp_path):
     with torch.no_grad():
         np.testing.assert_allclose(lifter.model(x).numpy(), pos(x).numpy(), atol=1e-5)
     # `poselift evaluate` would feed it Human3.6M's h36m17 2D (also 17 joints): refused, not silently wrong
-    from poselift.experiments.runner import check_run_fits_data
+    from poselift.experiments.run_fit import check_run_fits_data
 
     with pytest.raises(ValueError, match="takes coco17 2D input"):
         check_run_fits_data(lifter, "h36m17", "image", tmp_path / "run")

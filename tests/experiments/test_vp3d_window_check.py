@@ -15,7 +15,7 @@ from poselift.experiments.scripts.vp3d_window_check import (compare, mirror, pos
                                                               vp3d_orders, vp3d_pairs, vp3d_window)
 from poselift.model.tcn import TemporalLifter
 from poselift.training.trainer import WINDOW_ORDERS, Trainer, TrainSettings
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 LAY = get_layout("h36m17")
 
@@ -143,7 +143,7 @@ def test_window_order_names_a_protocol_variant():
 
 def test_a_run_with_videopose3ds_window_order_records_it(tmp_path):
     from poselift.experiments.config import DataConfig, EvalConfig, ExperimentConfig, ModelConfig, SyntheticConfig
-    from poselift.experiments.runner import train_run
+    from poselift.experiments.train_eval import train_run
 
     cfg = ExperimentConfig(
         name="tiny", seed=0, device="cpu",

@@ -14,7 +14,7 @@ from helpers import randomised
 
 from poselift.checkpoint import CHECKPOINT
 from poselift.commands import main
-from poselift.experiments.runs import export_run
+from poselift.experiments.run_folder import export_run
 from poselift.inference import lift_sequence
 from poselift.model.folded import fold_batchnorm
 from poselift.model.onnx import META_FILE, SEQUENCE_FILE, STEP_FILE, export_onnx

@@ -23,7 +23,7 @@ from poselift.datasets.synthetic import make_dataset
 from poselift.model.tcn import TemporalLifter
 from poselift.training.distributed import SyncBatchNorm1d, on_main, use_sync_batchnorm
 from poselift.training.trainer import Trainer, TrainSettings
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 # one step of the global batch in each; dropout 0 so that one process and two draw nothing differently
 SCENARIOS = {
@@ -249,7 +249,7 @@ def test_sync_batchnorm_is_plain_batchnorm_in_one_process():
 
 def test_run_folders_written_before_the_sync_batchnorm_key_still_match_their_config():
     from poselift.experiments.config import ExperimentConfig, dump_config
-    from poselift.experiments.runner import _same_config
+    from poselift.experiments.train_eval import _same_config
 
     text = dump_config(ExperimentConfig())
     old = "".join(line for line in text.splitlines(keepends=True) if "sync_batchnorm" not in line)
@@ -266,7 +266,7 @@ def test_train_command_under_torchrun_writes_one_run_folder(tmp_path):
     import yaml
 
     from poselift.experiments.config import load_config
-    from poselift.experiments.runner import train_run
+    from poselift.experiments.train_eval import train_run
 
     cfg = {
         "name": "ddp", "seed": 0, "device": "cpu",

@@ -11,7 +11,7 @@ from poselift.datasets.synthetic import NoiseSettings, make_dataset
 from poselift.model.tcn import TemporalLifter
 from poselift.training.losses import bone_length_loss, reprojection_loss
 from poselift.training.trainer import Trainer, TrainSettings
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_semi_supervised_on_custom_videos_with_default_or_given_intrinsics(tmp_p
         SyntheticConfig,
     )
     from poselift.experiments.data import custom_unlabelled, load_splits
-    from poselift.experiments.runner import train_run
+    from poselift.experiments.train_eval import train_run
 
     videos = make_dataset(subjects=1, motions=["walk", "squat"], num_frames=60, seed=9)
     _write_track_file(tmp_path / "my_video.h5", videos[::4])

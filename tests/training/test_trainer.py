@@ -13,7 +13,7 @@ from poselift.datasets.synthetic import make_dataset
 from poselift.inference import load_lifter
 from poselift.model.tcn import TemporalLifter
 from poselift.training.trainer import Trainer, TrainSettings, bn_momentum_at
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 
 @pytest.fixture(scope="module")

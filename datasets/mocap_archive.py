@@ -27,7 +27,7 @@ or YAML)::
           k: [k1, k2, k3]        # optional radial, Human3.6M model
           p: [p1, p2]            # optional tangential, Human3.6M model (cameras.h5 order)
 
-:func:`read_archive` reads it all into a :class:`MocapArchive`;
+:func:`read_mocap_archive` reads it all into a :class:`MocapArchive`;
 :meth:`MocapArchive.sequences` makes one :class:`~poselift.core.sequence.PoseSequence`
 per subject, take and camera, with 3D in camera coordinates and 2D either from
 the archive (``keypoints="archive"``) or projected through the intrinsics
@@ -49,7 +49,7 @@ from poselift.core.sequence import PoseSequence
 from poselift.datasets.h36m.npz import _load_npz_objects
 from poselift.detectors.formats.vp3d_npz import vp3d_layout
 
-__all__ = ["CameraSpec", "MocapArchive", "read_archive", "read_cameras_file", "layout_from_metadata"]
+__all__ = ["CameraSpec", "MocapArchive", "read_mocap_archive", "read_cameras_file", "layout_from_metadata"]
 
 @dataclass
 class CameraSpec:
@@ -250,7 +250,7 @@ def _dict2(raw: Any, what: str, path: Path) -> dict:
     return raw
 
 
-def read_archive(path: str | os.PathLike, keypoints_path: str | os.PathLike | None = None, *,
+def read_mocap_archive(path: str | os.PathLike, keypoints_path: str | os.PathLike | None = None, *,
                  cameras: str | os.PathLike | None = None, layout: str | None = None, fps: float | None = None,
                  world_units: str = "m", allow_pickle: bool = False) -> MocapArchive:
     """Read a VideoPose3D-format dataset (see the module docstring).

@@ -1,4 +1,4 @@
-"""Datasets in VideoPose3D's npz format (poselift.datasets.vp3d_npz): what is read, and what is refused."""
+"""Datasets in VideoPose3D's npz format (poselift.datasets.mocap_archive): what is read, and what is refused."""
 from __future__ import annotations
 
 import json
@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from poselift.core.errors import FileFormatError, InputError
-from poselift.datasets.vp3d_npz import read_archive, read_cameras_file
+from poselift.datasets.mocap_archive import read_mocap_archive, read_cameras_file
 
 CENTRE = np.array([3.0, -2.0, 1.5])
 
@@ -52,7 +52,7 @@ def _cams(tmp_path, **extra):
 def _read(*args, **kw):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the pickle warning: these files are the test's own
-        return read_archive(*args, allow_pickle=True, **kw)
+        return read_mocap_archive(*args, allow_pickle=True, **kw)
 
 
 def test_quaternion_cameras_in_millimetres_give_camera_coordinates(tmp_path):
@@ -93,7 +93,7 @@ def test_what_is_refused_names_the_fix(tmp_path):
     with pytest.raises(InputError, match="exactly one of orientation"):
         _read(path, cameras=_cams(tmp_path, R=np.eye(3).tolist()))
     with pytest.raises(FileFormatError, match="pickle"):
-        read_archive(path)  # pickled dicts need allow_pickle
+        read_mocap_archive(path)  # pickled dicts need allow_pickle
 
 
 def test_ground_truth_2d_needs_and_uses_the_intrinsics(tmp_path):

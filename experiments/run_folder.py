@@ -1,4 +1,4 @@
-"""Run folders: what a training run leaves behind, and loading a trained lifter back.
+"""Run folders: what a training run leaves behind, written under a lock, exported.
 
 A run folder holds::
 
@@ -10,9 +10,10 @@ A run folder holds::
     table.md        the same as a Markdown table
     .poselift.lock  held by the process writing the folder (:func:`writing_run_folder`)
 
-:func:`~poselift.inference.load_lifter` (also importable from here) turns a run
-folder into a :class:`~poselift.inference.Lifter` that lifts any
-:class:`~poselift.core.sequence.PoseSequence` (converting its joint layout when needed).
+:func:`writing_run_folder` holds the lock while a command writes the folder, :func:`git_commit` says what
+code wrote it, :func:`export_run` writes its ONNX graphs. Loading a run back is
+:func:`poselift.inference.load_lifter` (re-exported here); whether a run fits some 2D or a dataset is
+:mod:`poselift.experiments.run_fit`.
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from poselift.core.locks import FolderLock, lock_folder
 from poselift.inference import Lifter, load_lifter
 
 __all__ = ["Lifter", "load_lifter", "git_commit", "machine_description", "export_run",  # Lifter, load_lifter: inference
-           "writing_run_folder", "run_input_layout", "check_input_layout", "CONFIGS_FOR_LAYOUT"]
+           "writing_run_folder"]
 
 
 @contextlib.contextmanager
@@ -119,84 +120,3 @@ def export_run(run_dir: str | os.PathLike, out_dir: str | os.PathLike | None = N
     with (lock_folder(run_dir, "poselift export") if inside else contextlib.nullcontext()):
         lifter = load_lifter(run_dir, device="cpu")
         return out, export_onnx(lifter, out, opset, step=step)
-
-
-CONFIGS_FOR_LAYOUT = {
-    "h36m17": "experiments/configs/h36m_gt_*.yaml (Human3.6M ground-truth 2D), or `poselift import` of "
-              "VideoPose3D's ground-truth/CPN checkpoints with --layout h36m17",
-    "mpii16": "experiments/configs/h36m_sh_*.yaml (Human3.6M Stacked Hourglass detections)",
-    "coco17": "`poselift import` of VideoPose3D's Detectron COCO checkpoint (pretrained_h36m_detectron_coco.bin) "
-              "with --layout coco17",
-}
-"""Where a run taking each 2D layout comes from (named when a file's layout does not fit a run)."""
-
-
-def run_input_layout(run_dir: str | os.PathLike) -> str | None:
-    """The 2D layout a run folder's model takes, read cheaply (no checkpoint loading): ``run.json``'s
-    declared layout (imported runs), else the config's data (``keypoints: sh`` -> mpii16, else h36m17);
-    ``None`` when neither says."""
-    import yaml
-
-    from poselift.core.io import read_json
-
-    run_dir = Path(run_dir)
-    try:
-        if (run_dir / "run.json").exists():
-            declared = (read_json(run_dir / "run.json").get("declared") or {}).get("layout_in")
-            if declared:
-                return str(declared)
-        if (run_dir / "config.yaml").exists():
-            data = (yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}).get("data") or {}
-            if data.get("dataset", "h36m") not in ("h36m", "synthetic"):
-                return None  # another dataset: its layout is in the checkpoint, not cheaply in the config
-            return "mpii16" if data.get("keypoints") == "sh" else "h36m17"
-    except (OSError, ValueError, AttributeError, yaml.YAMLError):
-        return None
-    return None
-
-
-def _candidate_runs(near: Path, limit: int = 200) -> list[Path]:
-    """Run folders beside ``near`` (its siblings, and their sub-folders one level down), at most ``limit``."""
-    out: list[Path] = []
-    parent = near.parent
-    try:
-        for d in sorted(parent.iterdir()):
-            if len(out) >= limit:
-                break
-            if d.is_dir() and d != near:
-                if (d / "checkpoint.pt").exists():
-                    out.append(d)
-                else:
-                    out += [s for s in sorted(d.iterdir()) if s.is_dir() and (s / "checkpoint.pt").exists()][:10]
-    except OSError:
-        pass
-    return out[:limit]
-
-
-def check_input_layout(file_layout: str, lifter: Lifter, what: str = "the 2D file") -> None:
-    """Refuse a run whose input layout cannot be reached from ``file_layout``, naming what would fit.
-
-    Raises:
-        LayoutError: with the layouts the file can feed, the run folders beside ``lifter.run_dir`` that take
-            one of them, and the configs / imports that make such a run.
-    """
-    from poselift.core.errors import LayoutError
-    from poselift.core.layouts import get_layout, reachable, reachable_from
-
-    src, dst = get_layout(file_layout).name, lifter.layout_in.name
-    if reachable(src, dst):
-        return
-    targets = reachable_from(src)
-    runs = []
-    if lifter.run_dir is not None:
-        for d in _candidate_runs(Path(lifter.run_dir)):
-            lay = run_input_layout(d)
-            if lay in targets:
-                runs.append(f"{d} ({lay})")
-    fits = [f"{t}: {CONFIGS_FOR_LAYOUT[t]}" for t in targets if t in CONFIGS_FOR_LAYOUT]
-    raise LayoutError(
-        f"{what} has {src} keypoints, but {lifter.run_dir or 'this run'} takes {dst} input and {src} cannot be "
-        f"converted to {dst}. {src} feeds runs taking {targets}. "
-        + (f"Runs here that fit: {', '.join(runs[:8])}. " if runs else "No run beside it fits. ")
-        + ("Runs that fit come from " + "; ".join(fits) + "." if fits else "")
-    )

@@ -31,12 +31,13 @@ from poselift.datasets.splits import Splits
 from poselift.experiments.config import ExperimentConfig, config_from_dict, dump_config, load_config
 from poselift.experiments.data import labelled_subset, load_splits, override_data_paths, recorded_data_paths
 from poselift.experiments.evaluation import markdown_table, sequence_errors, summarize
-from poselift.experiments.runs import git_commit, writing_run_folder
+from poselift.experiments.run_folder import git_commit, writing_run_folder
+from poselift.experiments.run_fit import check_run_fits_data
 from poselift.inference import Lifter, load_lifter
 from poselift.model.tcn import TemporalLifter
 from poselift.training import distributed as D
 from poselift.training.trainer import Trainer
-from poselift.training.windows import WindowBank
+from poselift.training.window_bank import WindowBank
 
 __all__ = [
     "build_models",
@@ -349,17 +350,6 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
                     eval_seconds=round(eval_seconds, 2), eval_frames=frames, eval_fps=frames / eval_seconds)
         atomic_write_json(run_dir / "run.json", info)
     return metrics
-
-
-def check_run_fits_data(lifter: Lifter, data_layout: str, normalization: str, run_dir) -> None:
-    """Refuse to evaluate a checkpoint on data it was not made for (another 2D layout, another normalisation):
-    two 17-joint layouts (coco17, h36m17) would otherwise run silently into a wrong result."""
-    if lifter.layout_in.name != get_layout(data_layout).name:
-        raise ValueError(f"{run_dir}: the model takes {lifter.layout_in.name} 2D input, but its config's test data "
-                         f"gives {get_layout(data_layout).name} (data.keypoints); evaluate it on data in its layout")
-    if lifter.normalization != normalization:
-        raise ValueError(f"{run_dir}: the checkpoint normalises its input by {lifter.normalization!r}, its config.yaml "
-                         f"says data.normalization {normalization!r}")
 
 
 def compare_metrics(a: dict, b: dict, tol: float = 0.0) -> list[str]:
