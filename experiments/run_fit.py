@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from poselift.checkpoint import CHECKPOINT
 from poselift.core.layouts import get_layout
 from poselift.datasets.h36m.constants import KEYPOINT_LAYOUTS
 from poselift.inference import Lifter
@@ -62,10 +63,10 @@ def _candidate_runs(near: Path, limit: int = 200) -> list[Path]:
             if len(out) >= limit:
                 break
             if d.is_dir() and d != near:
-                if (d / "checkpoint.pt").exists():
+                if (d / CHECKPOINT).exists():
                     out.append(d)
                 else:
-                    out += [s for s in sorted(d.iterdir()) if s.is_dir() and (s / "checkpoint.pt").exists()][:10]
+                    out += [s for s in sorted(d.iterdir()) if s.is_dir() and (s / CHECKPOINT).exists()][:10]
     except OSError:
         pass
     return out[:limit]

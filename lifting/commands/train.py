@@ -33,6 +33,7 @@ def folder_name(name: str) -> str:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from poselift.checkpoint import CHECKPOINT
     from poselift.experiments.config import apply_overrides, load_config
     from poselift.experiments.data import override_data_paths
     from poselift.experiments.train_eval import train_run
@@ -52,8 +53,8 @@ def _train(args: argparse.Namespace) -> int:
         if args.restart:
             raise ValueError("--resume and --restart contradict each other")
         out = Path(args.resume)
-        if is_main() and not (out / "checkpoint.pt").exists():  # under torchrun only machine 0 needs the folder
-            raise FileNotFoundError(f"nothing to resume: {out} has no checkpoint.pt (it stopped before the first "
+        if is_main() and not (out / CHECKPOINT).exists():  # under torchrun only machine 0 needs the folder
+            raise FileNotFoundError(f"nothing to resume: {out} has no {CHECKPOINT} (it stopped before the first "
                                     "epoch ended; start it again with --out)")
         # stale .tmp files of a killed write are removed by train_run once it holds the folder's lock
     else:
