@@ -517,6 +517,35 @@ def _side_legend(fig, bottom: float, H: int) -> None:
                handlelength=1.5, columnspacing=1.2)
 
 
+def _draw_frames(canvas, artists: list, updaters: list[Callable[[int, np.ndarray], None]], steps: list[int],
+                 suptitle, title: str | None, tqdm_kw: dict) -> Iterator[np.ndarray]:
+    """Draw the static figure now, once; return an iterator of one ``(H, W, 3)`` uint8 frame per time step.
+
+    Per step the static background is restored, every updater moves its artists (and copies its
+    video frame into the buffer), the title gets the frame number and only the animated
+    ``artists`` are drawn.
+    """
+    from tqdm.auto import tqdm
+
+    fig = canvas.figure
+    canvas.draw()  # everything static, once (the animated artists are left out)
+    background = canvas.copy_from_bbox(fig.bbox)
+    buf = np.asarray(canvas.buffer_rgba())
+
+    def generate() -> Iterator[np.ndarray]:
+        for t in tqdm(steps, **tqdm_kw):
+            canvas.restore_region(background)
+            for u in updaters:
+                u(t, buf)
+            if suptitle is not None:
+                suptitle.set_text(f"{title}  frame {t}" if title else f"frame {t}")
+            for a in artists:
+                fig.draw_artist(a)
+            yield buf[..., :3].copy()
+
+    return generate()
+
+
 def render_animation(
     out_path: str | os.PathLike,
     panels: Sequence[Panel2D | Panel3D],
@@ -549,8 +578,6 @@ def render_animation(
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from tqdm.auto import tqdm
-
     if not panels:
         raise ValueError("render_animation needs at least one panel")
     out_path = Path(out_path)
@@ -583,20 +610,7 @@ def render_animation(
         _side_legend(fig, bottom, H)
     if suptitle is not None:
         artists.append(suptitle)
-    canvas.draw()  # everything static, once (the animated artists are left out)
-    background = canvas.copy_from_bbox(fig.bbox)
-    buf = np.asarray(canvas.buffer_rgba())
-
-    def generate() -> Iterator[np.ndarray]:
-        for t in tqdm(steps, desc=f"render {out_path.name}", disable=not progress, leave=False):
-            canvas.restore_region(background)
-            for u in updaters:
-                u(t, buf)
-            if suptitle is not None:
-                suptitle.set_text(f"{title}  frame {t}" if title else f"frame {t}")
-            for a in artists:
-                fig.draw_artist(a)
-            yield buf[..., :3].copy()
-
-    write_video(out_path, generate(), fps)
+    frames_rgb = _draw_frames(canvas, artists, updaters, steps, suptitle, title,
+                              tqdm_kw=dict(desc=f"render {out_path.name}", disable=not progress, leave=False))
+    write_video(out_path, frames_rgb, fps)
     return out_path
