@@ -238,20 +238,9 @@ def paint_markers(image: np.ndarray, points: np.ndarray, radius: int = 2) -> np.
     return img
 
 
-def bodypose3dnet_standin(num_joints: int = 34, batch: int | str = "N") -> bytes:
-    """A model with exactly BodyPose3DNet's 5 inputs and 4 outputs that reads markers.
-
-    For each joint ``j`` the crop pixel minimising
-    ``|R - level_j / 255| + 10 |G - 1|`` (``input0`` is BGR ``x / 255``, so R
-    is channel 2 and G channel 1) is found with ArgMax; its centre
-    ``(u + 0.5, v + 0.5)`` is ``pose2d`` (confidence ``1 - cost``, clipped
-    to [0, 1]); ``pose2d_org_img`` is ``t_form_inv @ [u, v, 1]``; ``pose25d``
-    is ``(u, v, 0.01 j, conf)``; ``pose3d`` is ``(k_inv @ [u, v, 1]) *
-    mean_limb_lengths[:, 2]`` (+ 0 * the other limb input).
-    """
-    onnx, TP, helper, nh = _onnx()
-    H, W = 256, 192
-    n = batch
+def _bodypose3dnet_io(helper, TP, n: int | str, num_joints: int, H: int, W: int):
+    """BodyPose3DNet's 5 inputs (a BGR ``(n, 3, H, W)`` crop, ``k_inv``, ``t_form_inv``, two limb-length
+    vectors ``(n, 36)``) and 4 outputs (``pose2d``, ``pose2d_org_img``, ``pose25d``, ``pose3d``)."""
     inputs = [
         helper.make_tensor_value_info("input0", TP.FLOAT, [n, 3, H, W]),
         helper.make_tensor_value_info("k_inv", TP.FLOAT, [n, 3, 3]),
@@ -265,6 +254,12 @@ def bodypose3dnet_standin(num_joints: int = 34, batch: int | str = "N") -> bytes
         helper.make_tensor_value_info("pose25d", TP.FLOAT, [n, num_joints, 4]),
         helper.make_tensor_value_info("pose3d", TP.FLOAT, [n, num_joints, 3]),
     ]
+    return inputs, outputs
+
+
+def _bodypose3dnet_constants(nh, num_joints: int, W: int) -> list:
+    """The stand-in's initializers: each joint's marker level ``(1, J, 1, 1)``, its depth ``0.01 j``,
+    scalars, slice bounds and the ``(N, J, H * W)`` flattening shape."""
     levels = np.array([marker_level(j) / 255.0 for j in range(num_joints)], np.float32).reshape(1, -1, 1, 1)
     depth = (0.01 * np.arange(num_joints, dtype=np.float32)).reshape(1, -1, 1)
 
@@ -281,6 +276,12 @@ def bodypose3dnet_standin(num_joints: int = 34, batch: int | str = "N") -> bytes
         c("s0", np.array([0], np.int64)),
         c("flat_shape", np.array([0, num_joints, -1], np.int64)),
     ]
+    return inits
+
+
+def _bodypose3dnet_nodes(helper, TP) -> list:
+    """The stand-in's graph: per joint the ArgMax of the marker score over the crop, then the four poses
+    from that pixel (see :func:`bodypose3dnet_standin`)."""
     N = helper.make_node
     nodes = [
         N("Slice", ["input0", "s_r", "e_r", "ax1"], ["red"]),  # (N,1,H,W)
@@ -325,6 +326,25 @@ def bodypose3dnet_standin(num_joints: int = 34, batch: int | str = "N") -> bytes
         N("Unsqueeze", ["lscale", "ax2"], ["lscale3"]),  # (N,1,1)
         N("Mul", ["ray", "lscale3"], ["pose3d"]),
     ]
+    return nodes
+
+
+def bodypose3dnet_standin(num_joints: int = 34, batch: int | str = "N") -> bytes:
+    """A model with exactly BodyPose3DNet's 5 inputs and 4 outputs that reads markers.
+
+    For each joint ``j`` the crop pixel minimising
+    ``|R - level_j / 255| + 10 |G - 1|`` (``input0`` is BGR ``x / 255``, so R
+    is channel 2 and G channel 1) is found with ArgMax; its centre
+    ``(u + 0.5, v + 0.5)`` is ``pose2d`` (confidence ``1 - cost``, clipped
+    to [0, 1]); ``pose2d_org_img`` is ``t_form_inv @ [u, v, 1]``; ``pose25d``
+    is ``(u, v, 0.01 j, conf)``; ``pose3d`` is ``(k_inv @ [u, v, 1]) *
+    mean_limb_lengths[:, 2]`` (+ 0 * the other limb input).
+    """
+    onnx, TP, helper, nh = _onnx()
+    H, W = 256, 192
+    inputs, outputs = _bodypose3dnet_io(helper, TP, batch, num_joints, H, W)
+    inits = _bodypose3dnet_constants(nh, num_joints, W)
+    nodes = _bodypose3dnet_nodes(helper, TP)
     graph = helper.make_graph(nodes, "bodypose3dnet_standin", inputs, outputs, initializer=inits)
     return _finish(helper, onnx, graph)
 
@@ -424,16 +444,17 @@ def realistic_maps(
     iw, ih = image_size or input_size
     r = min(nw / iw, nh / ih)
     rx, ry = int(round(iw * r)) / iw, int(round(ih * r)) / ih
-    hh, hw = nh // stride, nw // stride
-    ph, pw = nh // paf_stride, nw // paf_stride
-    gy, gx = np.mgrid[0:hh, 0:hw].astype(np.float64)
-    hm = np.abs(rng.normal(0.0, noise / 2, (hh, hw, num_joints + 1)))
-    hm[..., num_joints] = 0.0
+    nets = [np.asarray(kp, np.float64) * np.array([rx, ry]) for kp in people]  # frame -> network pixels
+    # the draws in this order: heatmap noise, true and mirrored peaks, false peaks, then the PAFs
+    hm = _realistic_heatmaps(rng, nets, (nh // stride, nw // stride), stride, num_joints, peak_height,
+                             position_noise, sigma, spurious_per_joint, spurious_height, mirror_peak_chance, noise)
+    field = _realistic_pafs(rng, nets, (nh // paf_stride, nw // paf_stride), paf_stride, limbs, paf_magnitude,
+                            paf_width, paf_angle_noise, noise)
+    return hm.astype(np.float32), field.astype(np.float32)
 
-    def blob(j, cx, cy, height):
-        g = height * np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / (2 * sigma**2))
-        hm[..., j] = np.maximum(hm[..., j], g)
 
+def _mirror_joints(num_joints: int) -> dict[int, int]:
+    """Left joint -> its right twin and back, by :data:`BODYPOSENET18`'s names (none for other joint counts)."""
     from poselift.core.layouts import BODYPOSENET18
 
     names = BODYPOSENET18.joints if num_joints == BODYPOSENET18.num_joints else None
@@ -443,7 +464,25 @@ def realistic_maps(
             for a, b in (("left_", "right_"), ("right_", "left_")):
                 if n.startswith(a):
                     mirror[j] = names.index(b + n[len(a):])
-    nets = [np.asarray(kp, np.float64) * np.array([rx, ry]) for kp in people]  # frame -> network pixels
+    return mirror
+
+
+def _realistic_heatmaps(rng: np.random.Generator, nets: list[np.ndarray], shape: tuple[int, int], stride: int,
+                        num_joints: int, peak_height, position_noise: float, sigma: float,
+                        spurious_per_joint: float, spurious_height, mirror_peak_chance: float,
+                        noise: float) -> np.ndarray:
+    """:func:`realistic_maps`' heatmaps ``(hh, hw, J + 1)`` float64 for people ``nets`` (network pixels):
+    noisy background, displaced true peaks, mirrored and random false peaks, background channel last."""
+    hh, hw = shape
+    gy, gx = np.mgrid[0:hh, 0:hw].astype(np.float64)
+    hm = np.abs(rng.normal(0.0, noise / 2, (hh, hw, num_joints + 1)))
+    hm[..., num_joints] = 0.0
+
+    def blob(j, cx, cy, height):
+        g = height * np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / (2 * sigma**2))
+        hm[..., j] = np.maximum(hm[..., j], g)
+
+    mirror = _mirror_joints(num_joints)
     for net in nets:
         for j in range(num_joints):
             if not np.isfinite(net[j]).all():
@@ -456,6 +495,15 @@ def realistic_maps(
         for _ in range(rng.poisson(spurious_per_joint)):
             blob(j, rng.uniform(0, hw - 1), rng.uniform(0, hh - 1), rng.uniform(*spurious_height))
     hm[..., num_joints] = np.clip(1 - hm[..., :num_joints].max(-1), 0, 1)
+    return hm
+
+
+def _realistic_pafs(rng: np.random.Generator, nets: list[np.ndarray], shape: tuple[int, int], paf_stride: int,
+                    limbs: Sequence[tuple[int, int]], paf_magnitude, paf_width: float, paf_angle_noise: float,
+                    noise: float) -> np.ndarray:
+    """:func:`realistic_maps`' PAFs ``(ph, pw, 2 * limbs)`` float64: per limb of each person a field of
+    random strength fading across the limb, with direction errors, averaged where people overlap, plus noise."""
+    ph, pw = shape
     py, px = np.mgrid[0:ph, 0:pw].astype(np.float64)
     field = np.zeros((ph, pw, 2 * len(limbs)))
     weight = np.zeros((ph, pw, len(limbs)))
@@ -481,4 +529,4 @@ def realistic_maps(
             weight[on, k] += 1
     field /= np.repeat(np.maximum(weight, 1), 2, axis=-1)
     field += rng.normal(0.0, noise, field.shape)
-    return hm.astype(np.float32), field.astype(np.float32)
+    return field

@@ -255,23 +255,12 @@ def bench_onnx(rf: int, channels: int, frames: int, step_frames: int) -> dict:
     return res
 
 
-def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "inference", "streaming",
-                                                                     "training", "onnx"),
-              channels: tuple[int, ...] = (1024, 256), out: str | None = None) -> dict:
-    """Run the benchmark, print Markdown tables, return (and optionally save) the numbers."""
-    from poselift.core.device import machine_description
-
-    dev = torch.device(device)
-    result: dict = {"machine": machine_description(dev), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "quick": quick}
-    print(f"machine: {result['machine']}\n")
-    rfs = (27, 81, 243)
-
+def _ceilings(dev: torch.device, quick: bool) -> dict:
+    """Measure the matrix-product ceilings (GFLOP/s; tf32 and bf16 on CUDA) and copy bandwidth (GB/s); print them."""
     ceil = {"fp32": matmul_ceiling(dev, reps=5 if quick else 10), "bandwidth": memory_bandwidth(dev)}
     if dev.type == "cuda":
         ceil["tf32"] = matmul_ceiling(dev, tf32=True)
         ceil["bf16"] = matmul_ceiling(dev, torch.bfloat16)
-    result["ceilings"] = ceil
     print("### Ceilings (measured in this run)\n")
     print("| ceiling | value |\n|---|---:|")
     print(f"| float32 matrix product | {ceil['fp32']:,.0f} GFLOP/s |")
@@ -279,88 +268,129 @@ def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "i
         if k in ceil:
             print(f"| {k} matrix product | {ceil[k]:,.0f} GFLOP/s |")
     print(f"| memory bandwidth (copy) | {ceil['bandwidth']:,.1f} GB/s |\n")
+    return ceil
 
+
+def _inference_section(dev: torch.device, quick: bool, channels, rfs, ceil: dict) -> list[dict]:
+    """Whole-sequence inference for every (channels, rf): measure, print the table, return the rows."""
+    frames, nseq = (2000, 2) if quick else (4000, 4)
+    rows = [bench_inference(rf, ch, dev, frames, nseq) for ch in channels for rf in rfs]
+    print(f"### Whole-sequence inference ({nseq} sequences x {frames} frames, no flip)\n")
+    print("| rf | channels | MFLOP/frame | frames/s | plain eval() frames/s | speed-up | GFLOP/s | "
+          "of fp32 ceiling |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['rf']} | {r['channels']} | {r['mflop_per_frame']:.1f} | {r['fps']:,.0f} | "
+              f"{r['fps_plain']:,.0f} | {r['fps'] / r['fps_plain']:.2f}x | {r['gflops']:,.0f} | "
+              f"{r['gflops'] / ceil['fp32']:.0%} |")
+    print()
+    return rows
+
+
+def _streaming_section(dev: torch.device, quick: bool, channels, rfs, ceil: dict) -> list[dict]:
+    """One-frame-at-a-time streaming for every (channels, rf): measure, add each row's weight-read floor
+    (``floor_ms``), print the table, return the rows."""
+    frames = 100 if quick else 400
+    rows = [bench_streaming(rf, ch, dev, frames) for ch in channels for rf in rfs]
+    print(f"### Streaming, one frame at a time (causal; {frames} pushes timed)\n")
+    print("| rf | channels | weights (MiB) | push median (ms) | push p99 (ms) | recompute window median (ms) | "
+          "speed-up | GFLOP/s (of fp32 ceiling) | weight-read floor (ms) | of bandwidth ceiling |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        floor_ms = r["weight_mib"] * 2**20 / (ceil["bandwidth"] * 1e9) * 1e3
+        r["floor_ms"] = floor_ms
+        print(f"| {r['rf']} | {r['channels']} | {r['weight_mib']:.1f} | {r['stream_median_ms']:.3f} | "
+              f"{r['stream_p99_ms']:.3f} | {r['recompute_median_ms']:.3f} | {r['speedup']:.1f}x | "
+              f"{r['gflops']:.1f} ({r['gflops'] / ceil['fp32']:.0%}) | {floor_ms:.3f} | "
+              f"{floor_ms / r['stream_median_ms']:.0%} |")
+    print("\nOne frame reads every weight once and does 2 FLOP per weight: a matrix-vector product, bound by "
+          "memory bandwidth once the weights exceed the last-level cache (the floor column); weights that fit "
+          "in cache can beat that floor (over 100 %).\n")
+    return rows
+
+
+def _training_rows(dev: torch.device, quick: bool, channels, rfs) -> list[dict]:
+    """Measure a training step for every (channels, rf) and :data:`TRAINING_VARIANTS` (plus bf16 on CUDA),
+    with fewer windows for the large CPU models."""
+    windows = 2048 if quick else (8192 if dev.type == "cpu" else 65536)
+    rows = []
+    for ch in channels:
+        for rf in rfs:
+            w = windows if ch <= 256 or dev.type != "cpu" else max(1024, windows // 4)
+            if rf == 243 and ch > 256 and dev.type == "cpu":
+                w = max(1024, w // 2)
+            for variant in TRAINING_VARIANTS:
+                rows.append(bench_training(rf, ch, dev, w, amp=False, variant=variant))
+            if dev.type == "cuda":
+                rows.append(bench_training(rf, ch, dev, w, amp=True))
+    return rows
+
+
+def _print_training(rows: list[dict], dev: torch.device, ceil: dict) -> None:
+    """The training table: each row against its (rf, channels) baseline step and its precision's ceiling."""
+    threads = torch.get_num_threads()
+    print(f"### Training step (batch 1024, flip augmentation, Adam; {threads} thread(s); "
+          "a step counted as 3 forward passes)\n")
+    for name, what in TRAINING_VARIANTS.items():
+        print(f"- {name}: {what}")
+    print("\nH36M epoch: 2 x 1,464,400 samples (every window plain and mirrored, as VideoPose3D trains).\n")
+    print("| rf | channels | step | precision | windows/s | per thread | vs baseline | GFLOP/s | of ceiling | "
+          "H36M epoch | published schedule |")
+    print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    base = {}
+    for r in rows:
+        c = ceil["bf16"] if r["amp"] else ceil["fp32"]
+        ep = r["h36m_epoch_s"]
+        eps = f"{ep / 60:.1f} min" if ep >= 60 else f"{ep:.0f} s"
+        key = (r["rf"], r["channels"])
+        if r["variant"] == "0.1 step (baseline)":
+            base[key] = r["windows_per_s"]
+        ratio = r["windows_per_s"] / base[key] if key in base else float("nan")
+        print(f"| {r['rf']} | {r['channels']} | {r['variant']} | {'bf16 autocast' if r['amp'] else 'fp32'} | "
+              f"{r['windows_per_s']:,.0f} | {r['windows_per_s'] / (threads if dev.type == 'cpu' else 1):,.0f} | "
+              f"{ratio:.2f}x | {r['gflops']:,.0f} | {r['gflops'] / c:.0%} | {eps} | "
+              f"{r['schedule_h']:.1f} h ({r['epochs']} epochs) |")
+    print()
+
+
+def _onnx_section(quick: bool, channels) -> list[dict]:
+    """ONNX Runtime against torch on the CPU (causal, rf 243): measure, print the table, return the rows."""
+    rows = [bench_onnx(rf, ch, 1000 if quick else 3000, 50 if quick else 200) for ch in channels for rf in (243,)]
+    print("### ONNX Runtime vs torch, CPU (causal model, exported by `poselift export`)\n")
+    print("| rf | channels | whole sequence: torch fps | ONNX Runtime fps | step: torch ms | ONNX Runtime ms |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(f"| {r['rf']} | {r['channels']} | {r['torch_fps']:,.0f} | {r['ort_fps']:,.0f} | "
+              f"{r.get('torch_step_median_ms', float('nan')):.3f} | {r.get('ort_step_median_ms', float('nan')):.3f} |")
+    print()
+    return rows
+
+
+def run_bench(device: str = "cpu", quick: bool = False, sections=("ceilings", "inference", "streaming",
+                                                                     "training", "onnx"),
+              channels: tuple[int, ...] = (1024, 256), out: str | None = None) -> dict:
+    """Run the benchmark, print Markdown tables, return (and optionally save) the numbers.
+
+    The ceilings are always measured (the tables are read against them); ``sections`` chooses the
+    rest: ``inference``, ``streaming``, ``training`` and ``onnx`` (CPU only).
+    """
+    from poselift.core.device import machine_description
+
+    dev = torch.device(device)
+    result: dict = {"machine": machine_description(dev), "threads": torch.get_num_threads(),
+                    "torch": torch.__version__, "quick": quick}
+    print(f"machine: {result['machine']}\n")
+    rfs = (27, 81, 243)
+    ceil = result["ceilings"] = _ceilings(dev, quick)
     if "inference" in sections:
-        frames, nseq = (2000, 2) if quick else (4000, 4)
-        rows = [bench_inference(rf, ch, dev, frames, nseq) for ch in channels for rf in rfs]
-        result["inference"] = rows
-        print(f"### Whole-sequence inference ({nseq} sequences x {frames} frames, no flip)\n")
-        print("| rf | channels | MFLOP/frame | frames/s | plain eval() frames/s | speed-up | GFLOP/s | "
-              "of fp32 ceiling |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for r in rows:
-            print(f"| {r['rf']} | {r['channels']} | {r['mflop_per_frame']:.1f} | {r['fps']:,.0f} | "
-                  f"{r['fps_plain']:,.0f} | {r['fps'] / r['fps_plain']:.2f}x | {r['gflops']:,.0f} | "
-                  f"{r['gflops'] / ceil['fp32']:.0%} |")
-        print()
-
+        result["inference"] = _inference_section(dev, quick, channels, rfs, ceil)
     if "streaming" in sections:
-        frames = 100 if quick else 400
-        rows = [bench_streaming(rf, ch, dev, frames) for ch in channels for rf in rfs]
-        result["streaming"] = rows
-        print(f"### Streaming, one frame at a time (causal; {frames} pushes timed)\n")
-        print("| rf | channels | weights (MiB) | push median (ms) | push p99 (ms) | recompute window median (ms) | "
-              "speed-up | GFLOP/s (of fp32 ceiling) | weight-read floor (ms) | of bandwidth ceiling |")
-        print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for r in rows:
-            floor_ms = r["weight_mib"] * 2**20 / (ceil["bandwidth"] * 1e9) * 1e3
-            r["floor_ms"] = floor_ms
-            print(f"| {r['rf']} | {r['channels']} | {r['weight_mib']:.1f} | {r['stream_median_ms']:.3f} | "
-                  f"{r['stream_p99_ms']:.3f} | {r['recompute_median_ms']:.3f} | {r['speedup']:.1f}x | "
-                  f"{r['gflops']:.1f} ({r['gflops'] / ceil['fp32']:.0%}) | {floor_ms:.3f} | "
-                  f"{floor_ms / r['stream_median_ms']:.0%} |")
-        print("\nOne frame reads every weight once and does 2 FLOP per weight: a matrix-vector product, bound by "
-              "memory bandwidth once the weights exceed the last-level cache (the floor column); weights that fit "
-              "in cache can beat that floor (over 100 %).\n")
-
+        result["streaming"] = _streaming_section(dev, quick, channels, rfs, ceil)
     if "training" in sections:
-        windows = 2048 if quick else (8192 if dev.type == "cpu" else 65536)
-        rows = []
-        for ch in channels:
-            for rf in rfs:
-                w = windows if ch <= 256 or dev.type != "cpu" else max(1024, windows // 4)
-                if rf == 243 and ch > 256 and dev.type == "cpu":
-                    w = max(1024, w // 2)
-                for variant in TRAINING_VARIANTS:
-                    rows.append(bench_training(rf, ch, dev, w, amp=False, variant=variant))
-                if dev.type == "cuda":
-                    rows.append(bench_training(rf, ch, dev, w, amp=True))
-        result["training"] = rows
-        threads = torch.get_num_threads()
-        print(f"### Training step (batch 1024, flip augmentation, Adam; {threads} thread(s); "
-              "a step counted as 3 forward passes)\n")
-        for name, what in TRAINING_VARIANTS.items():
-            print(f"- {name}: {what}")
-        print("\nH36M epoch: 2 x 1,464,400 samples (every window plain and mirrored, as VideoPose3D trains).\n")
-        print("| rf | channels | step | precision | windows/s | per thread | vs baseline | GFLOP/s | of ceiling | "
-              "H36M epoch | published schedule |")
-        print("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|")
-        base = {}
-        for r in rows:
-            c = ceil["bf16"] if r["amp"] else ceil["fp32"]
-            ep = r["h36m_epoch_s"]
-            eps = f"{ep / 60:.1f} min" if ep >= 60 else f"{ep:.0f} s"
-            key = (r["rf"], r["channels"])
-            if r["variant"] == "0.1 step (baseline)":
-                base[key] = r["windows_per_s"]
-            ratio = r["windows_per_s"] / base[key] if key in base else float("nan")
-            print(f"| {r['rf']} | {r['channels']} | {r['variant']} | {'bf16 autocast' if r['amp'] else 'fp32'} | "
-                  f"{r['windows_per_s']:,.0f} | {r['windows_per_s'] / (threads if dev.type == 'cpu' else 1):,.0f} | "
-                  f"{ratio:.2f}x | {r['gflops']:,.0f} | {r['gflops'] / c:.0%} | {eps} | "
-                  f"{r['schedule_h']:.1f} h ({r['epochs']} epochs) |")
-        print()
-
+        rows = result["training"] = _training_rows(dev, quick, channels, rfs)
+        _print_training(rows, dev, ceil)
     if "onnx" in sections and dev.type == "cpu":
-        rows = [bench_onnx(rf, ch, 1000 if quick else 3000, 50 if quick else 200) for ch in channels for rf in (243,)]
-        result["onnx"] = rows
-        print("### ONNX Runtime vs torch, CPU (causal model, exported by `poselift export`)\n")
-        print("| rf | channels | whole sequence: torch fps | ONNX Runtime fps | step: torch ms | ONNX Runtime ms |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for r in rows:
-            print(f"| {r['rf']} | {r['channels']} | {r['torch_fps']:,.0f} | {r['ort_fps']:,.0f} | "
-                  f"{r.get('torch_step_median_ms', float('nan')):.3f} | {r.get('ort_step_median_ms', float('nan')):.3f} |")
-        print()
-
+        result["onnx"] = _onnx_section(quick, channels)
     if out:
         from poselift.core.io import atomic_write_json
 

@@ -333,8 +333,7 @@ def import_vp3d(path: str | os.PathLike, out_dir: str | os.PathLike, layout_in: 
         InputError / LayoutError: a layout that does not fit the weights' joint counts.
         FileExistsError: ``out_dir`` already holds a checkpoint and ``overwrite`` is false.
     """
-    from poselift.experiments.config import DataConfig, ExperimentConfig, ModelConfig, dump_config
-    from poselift.experiments.run_folder import git_commit
+    from poselift.experiments.config import dump_config
 
     path, out = Path(path), Path(out_dir)
     if (out / CHECKPOINT).exists() and not overwrite:
@@ -344,6 +343,27 @@ def import_vp3d(path: str | os.PathLike, out_dir: str | os.PathLike, layout_in: 
     except KeyError as e:
         raise LayoutError(str(e).strip('"')) from None
     state = read_vp3d_checkpoint(path)
+    pos, model, lay_out, traj = _read_models(state, path, lay_in, layout_out, causal, dropout)
+    source = {"format": "videopose3d", "file": str(path.resolve()), "sha256": _sha256(path),
+              "epoch": _number(state.get("epoch")), "lr": _number(state.get("lr"))}
+    extra = {"flip_test": bool(flip_test), "features": model.in_features, "normalization": "image",
+             "source": source}
+    out.mkdir(parents=True, exist_ok=True)
+    save_checkpoint(lifter_payload(model, lay_in, lay_out, traj, extra), out / CHECKPOINT)
+    cfg = _run_config(name or path.stem, model, pos, traj is not None, lay_in, dropout, causal, flip_test)
+    atomic_write_text(out / "config.yaml", dump_config(cfg))
+    info = _run_info(cfg, source, state, model, pos, traj is not None, lay_in, lay_out, causal, flip_test)
+    atomic_write_json(out / "run.json", info)
+    return info
+
+
+def _read_models(state: dict, path: Path, lay_in, layout_out: str | None, causal: bool, dropout: float):
+    """The pose model (and the trajectory model, if the checkpoint holds one) built from ``state``.
+
+    Returns:
+        ``(pos, model, lay_out, traj)``: the pose weights' description, the pose model, its output
+        layout (checked against the weights' joint count) and the trajectory model or ``None``.
+    """
     pos = vp3d_to_poselift(state["model_pos"], path, "model_pos")
     model = _build(pos, lay_in.name, causal, dropout, path, "model_pos")
     lay_out = get_layout(layout_out or _default_layout_out(pos.out_joints, path))
@@ -357,26 +377,39 @@ def import_vp3d(path: str | os.PathLike, out_dir: str | os.PathLike, layout_in: 
             raise FileFormatError(f"{path}: model_traj outputs {t.out_joints} joints, a trajectory model outputs 1",
                                   path)
         traj = _build(t, lay_in.name, causal, dropout, path, "model_traj")
-    source = {"format": "videopose3d", "file": str(path.resolve()), "sha256": _sha256(path),
-              "epoch": _number(state.get("epoch")), "lr": _number(state.get("lr"))}
-    extra = {"flip_test": bool(flip_test), "features": model.in_features, "normalization": "image",
-             "source": source}
-    out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(lifter_payload(model, lay_in, lay_out, traj, extra), out / CHECKPOINT)
+    return pos, model, lay_out, traj
 
-    # config.yaml: the model as a poselift config; the data section is the Human3.6M protocol in the
-    # model's input layout where poselift has one (h36m17: gt, mpii16: sh), for `poselift evaluate`
-    keypoints = {lay: kp for kp, lay in KEYPOINT_LAYOUTS.items()}.get(lay_in.name, "gt")
+
+def _eval_keypoints(lay_in) -> str:
+    """The Human3.6M 2D that ``poselift evaluate`` feeds a model of input layout ``lay_in`` (h36m17: gt,
+    mpii16: sh; other layouts have none, and evaluate refuses them)."""
+    return {lay: kp for kp, lay in KEYPOINT_LAYOUTS.items()}.get(lay_in.name, "gt")
+
+
+def _run_config(name: str, model, pos, trajectory: bool, lay_in, dropout: float, causal: bool, flip_test: bool):
+    """config.yaml's contents: the model as a poselift config; the data section is the Human3.6M protocol
+    in the model's input layout where poselift has one, for ``poselift evaluate``."""
+    from poselift.experiments.config import DataConfig, ExperimentConfig, ModelConfig
+
     cfg = ExperimentConfig(
-        name=name or path.stem, device="auto",
-        data=DataConfig(dataset="h36m", keypoints=keypoints, features=model.in_features),
+        name=name, device="auto",
+        data=DataConfig(dataset="h36m", keypoints=_eval_keypoints(lay_in), features=model.in_features),
         model=ModelConfig(widths=list(pos.widths), channels=pos.channels, dropout=dropout, causal=causal,
-                          trajectory=traj is not None),
+                          trajectory=trajectory),
     )
     cfg.eval.flip_test = bool(flip_test)
-    atomic_write_text(out / "config.yaml", dump_config(cfg))
+    return cfg
+
+
+def _run_info(cfg, source: dict, state: dict, model, pos, trajectory: bool, lay_in, lay_out, causal: bool,
+              flip_test: bool) -> dict:
+    """run.json's contents: where the weights came from, what was declared at import and what was read
+    from the weights, the keys not read, and what ``evaluate`` will do with the run."""
+    from poselift.experiments.run_folder import git_commit
+
+    keypoints = _eval_keypoints(lay_in)
     ignored = sorted(str(k) for k in state if k not in ("model_pos", "model_traj", "epoch", "lr"))
-    info = {
+    return {
         "name": cfg.name,
         "imported_from": source,
         "declared": {"layout_in": lay_in.name, "layout_out": lay_out.name, "causal": bool(causal),
@@ -385,7 +418,7 @@ def import_vp3d(path: str | os.PathLike, out_dir: str | os.PathLike, layout_in: 
                              "these were declared at import"},
         "read_from_weights": {"widths": list(pos.widths), "channels": pos.channels, "in_joints": model.in_joints,
                               "in_features": model.in_features, "out_joints": pos.out_joints,
-                              "receptive_field": pos.receptive_field, "trajectory_model": traj is not None},
+                              "receptive_field": pos.receptive_field, "trajectory_model": trajectory},
         "parameters": sum(p.numel() for p in model.parameters()),
         "not_read": ignored,
         "evaluate": ("poselift evaluate runs the Human3.6M protocol with data.keypoints "
@@ -397,5 +430,3 @@ def import_vp3d(path: str | os.PathLike, out_dir: str | os.PathLike, layout_in: 
         "torch_version": torch.__version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    atomic_write_json(out / "run.json", info)
-    return info

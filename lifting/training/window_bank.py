@@ -61,63 +61,12 @@ class WindowBank:
         if rf < 1:
             raise InputError(f"receptive_field must be >= 1, got {receptive_field}")
         self.geometry = window_geometry(rf, causal)
-        before, after = self.geometry.pad
         self.receptive_field, self.causal = rf, causal
-        inputs = [_float_array(x, f"input sequence {i}") for i, x in enumerate(inputs)]
-        for i, x in enumerate(inputs):
-            if x.ndim != 3:
-                raise InputError(f"input sequence {i}: expected (frames, joints, features), got shape {x.shape}")
-            if len(x) == 0:
-                raise InputError(f"input sequence {i}: empty sequence (0 frames)")
-        shapes = {x.shape[1:] for x in inputs}
-        if len(shapes) != 1:
-            raise InputError(f"all input sequences must have the same (joints, features), got {sorted(shapes)}")
-        for name, seqs in (("targets", targets), ("trajectories", trajectories), ("intrinsics", intrinsics),
-                           ("frame_ranges", frame_ranges)):
-            if seqs is not None and len(seqs) != len(inputs):
-                raise InputError(f"{len(seqs)} {name} for {len(inputs)} input sequences")
-        if targets is not None:
-            targets = [_float_array(y, f"targets of sequence {i}") for i, y in enumerate(targets)]
-            tshapes = {y.shape[1:] for y in targets}
-            if any(y.ndim != 3 or y.shape[-1] != 3 for y in targets) or len(tshapes) != 1:
-                raise InputError(f"targets must all be (frames, joints, 3) with the same joints, got shapes "
-                                 f"{[y.shape for y in targets][:5]}")
-        if trajectories is not None:
-            trajectories = [_float_array(y, f"trajectories of sequence {i}") for i, y in enumerate(trajectories)]
-            if any(y.ndim != 2 or y.shape[-1] != 3 for y in trajectories):
-                raise InputError(f"trajectories must be (frames, 3), got shapes {[y.shape for y in trajectories][:5]}")
-        if intrinsics is not None:
-            intrinsics = [_float_array(c, f"intrinsics of sequence {i}") for i, c in enumerate(intrinsics)]
-            if any(c.shape != (9,) for c in intrinsics):
-                raise InputError(f"intrinsics must be (9,) per sequence, got shapes {[c.shape for c in intrinsics][:5]}")
-
-        padded, starts, frame_index, seq_index = [], [], [], []
-        offset = 0
-        for i, x in enumerate(inputs):
-            t = len(x)
-            check_finite(x, f"input sequence {i}")
-            for name, seqs in (("target", targets), ("trajectory", trajectories)):
-                if seqs is None:
-                    continue
-                if len(seqs[i]) != t:
-                    raise InputError(f"sequence {i}: mismatched lengths: {t} input frames but {len(seqs[i])} "
-                                     f"{name} frames")
-                check_finite(seqs[i], f"{name} sequence {i}")
-            if intrinsics is not None:
-                check_finite(intrinsics[i], f"intrinsics of sequence {i}")
-            padded.append(pad_edges(x, before, after))
-            try:
-                lo, hi = (0, t) if frame_ranges is None else (int(frame_ranges[i][0]), int(frame_ranges[i][1]))
-            except (TypeError, ValueError, IndexError):
-                raise InputError(f"sequence {i}: frame range must be (start, stop), got {frame_ranges[i]!r}") from None
-            if not 0 <= lo <= hi <= t:
-                raise InputError(f"sequence {i}: frame range ({lo}, {hi}) outside 0..{t}")
-            frames = np.arange(lo, hi, frame_stride)
-            # with edge padding, the window of frame f starts at padded index f
-            starts.append(offset + frames)
-            frame_index.append(frames)
-            seq_index.append(np.full(len(frames), i))
-            offset += t + before + after
+        inputs = _checked_inputs(inputs)
+        targets, trajectories, intrinsics = _checked_companions(len(inputs), targets, trajectories, intrinsics,
+                                                                frame_ranges)
+        padded, starts, frame_index, seq_index = _pack_sequences(
+            inputs, targets, trajectories, intrinsics, frame_ranges, frame_stride, self.geometry.pad)
         dev = torch.device(device)
         self.device = dev
         self.inputs = torch.from_numpy(np.concatenate(padded)).to(dev)
@@ -177,6 +126,87 @@ class WindowBank:
     def sample(self, batch_size: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """``batch_size`` random window indices (with replacement)."""
         return torch.randint(self.num_windows, (batch_size,), generator=generator).to(self.device)
+
+
+def _checked_inputs(inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The input sequences as float arrays, each ``(T_i, J, F)`` with ``T_i > 0`` and one ``(J, F)`` for all."""
+    inputs = [_float_array(x, f"input sequence {i}") for i, x in enumerate(inputs)]
+    for i, x in enumerate(inputs):
+        if x.ndim != 3:
+            raise InputError(f"input sequence {i}: expected (frames, joints, features), got shape {x.shape}")
+        if len(x) == 0:
+            raise InputError(f"input sequence {i}: empty sequence (0 frames)")
+    shapes = {x.shape[1:] for x in inputs}
+    if len(shapes) != 1:
+        raise InputError(f"all input sequences must have the same (joints, features), got {sorted(shapes)}")
+    return inputs
+
+
+def _checked_companions(n: int, targets, trajectories, intrinsics, frame_ranges):
+    """Check the optional per-sequence arrays' counts (one per input sequence) and shapes: targets
+    ``(T_i, J_out, 3)`` with one ``J_out``, trajectories ``(T_i, 3)``, intrinsics ``(9,)``.
+
+    Returns:
+        ``(targets, trajectories, intrinsics)`` as float arrays (``None`` where not given).
+    """
+    for name, seqs in (("targets", targets), ("trajectories", trajectories), ("intrinsics", intrinsics),
+                       ("frame_ranges", frame_ranges)):
+        if seqs is not None and len(seqs) != n:
+            raise InputError(f"{len(seqs)} {name} for {n} input sequences")
+    if targets is not None:
+        targets = [_float_array(y, f"targets of sequence {i}") for i, y in enumerate(targets)]
+        tshapes = {y.shape[1:] for y in targets}
+        if any(y.ndim != 3 or y.shape[-1] != 3 for y in targets) or len(tshapes) != 1:
+            raise InputError(f"targets must all be (frames, joints, 3) with the same joints, got shapes "
+                             f"{[y.shape for y in targets][:5]}")
+    if trajectories is not None:
+        trajectories = [_float_array(y, f"trajectories of sequence {i}") for i, y in enumerate(trajectories)]
+        if any(y.ndim != 2 or y.shape[-1] != 3 for y in trajectories):
+            raise InputError(f"trajectories must be (frames, 3), got shapes {[y.shape for y in trajectories][:5]}")
+    if intrinsics is not None:
+        intrinsics = [_float_array(c, f"intrinsics of sequence {i}") for i, c in enumerate(intrinsics)]
+        if any(c.shape != (9,) for c in intrinsics):
+            raise InputError(f"intrinsics must be (9,) per sequence, got shapes {[c.shape for c in intrinsics][:5]}")
+    return targets, trajectories, intrinsics
+
+
+def _pack_sequences(inputs, targets, trajectories, intrinsics, frame_ranges, frame_stride: int,
+                    pad: tuple[int, int]):
+    """Pad each sequence by its edge frames and list its target frames (checking lengths and finiteness).
+
+    Returns:
+        per sequence: the padded input ``(before + T_i + after, J, F)``, the start of each target's
+        window in the concatenated padded inputs, the target frames and the sequence index.
+    """
+    before, after = pad
+    padded, starts, frame_index, seq_index = [], [], [], []
+    offset = 0
+    for i, x in enumerate(inputs):
+        t = len(x)
+        check_finite(x, f"input sequence {i}")
+        for name, seqs in (("target", targets), ("trajectory", trajectories)):
+            if seqs is None:
+                continue
+            if len(seqs[i]) != t:
+                raise InputError(f"sequence {i}: mismatched lengths: {t} input frames but {len(seqs[i])} "
+                                 f"{name} frames")
+            check_finite(seqs[i], f"{name} sequence {i}")
+        if intrinsics is not None:
+            check_finite(intrinsics[i], f"intrinsics of sequence {i}")
+        padded.append(pad_edges(x, before, after))
+        try:
+            lo, hi = (0, t) if frame_ranges is None else (int(frame_ranges[i][0]), int(frame_ranges[i][1]))
+        except (TypeError, ValueError, IndexError):
+            raise InputError(f"sequence {i}: frame range must be (start, stop), got {frame_ranges[i]!r}") from None
+        if not 0 <= lo <= hi <= t:
+            raise InputError(f"sequence {i}: frame range ({lo}, {hi}) outside 0..{t}")
+        frames = np.arange(lo, hi, frame_stride)
+        # with edge padding, the window of frame f starts at padded index f
+        starts.append(offset + frames)
+        frame_index.append(frames)
+        seq_index.append(np.full(len(frames), i))
+        offset += t + before + after
+    return padded, starts, frame_index, seq_index
 
 
 def _float_array(x, what: str) -> np.ndarray:

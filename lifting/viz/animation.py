@@ -104,7 +104,7 @@ class Panel3D:
 
 
 # --------------------------------------------------------------------------- frames
-class _FrameSource:
+class _PlaceSource:
     """Random or sequential access to background frames."""
 
     def __init__(self, frames: Any) -> None:
@@ -290,6 +290,262 @@ def _rgba(colors: Sequence[str]) -> np.ndarray:
     return to_rgba_array(list(colors))
 
 
+def _prepare_panels(panels: Sequence[Panel2D | Panel3D]) -> tuple[list[dict], int]:
+    """Check every panel (at least one) and read its arrays once.
+
+    Returns:
+        one spec per panel (``kind`` ``"2d"`` with ``kp`` ``(T, P, J, 2)``, or ``"3d"`` with ``poses``:
+        name -> ``(T, J, 3)`` float32; both with ``panel`` and ``layout``), and ``T``, the number of
+        frames all panels share.
+    """
+    lengths = set()
+    prepared: list[dict] = []
+    for p in panels:
+        if isinstance(p, Panel2D):
+            lay = get_layout(p.layout)
+            kp = _as_people(p.keypoints, lay)
+            if p.frames is None and p.image_size is None:
+                raise ValueError("Panel2D needs frames or image_size")
+            lengths.add(len(kp))
+            prepared.append({"kind": "2d", "panel": p, "layout": lay, "kp": kp})
+        elif isinstance(p, Panel3D):
+            lay = get_layout(p.layout)
+            poses = p.poses if isinstance(p.poses, Mapping) else {"": p.poses}
+            if not poses:
+                raise ValueError("Panel3D needs at least one pose sequence")
+            arrs = {}
+            for name, a in poses.items():
+                a = np.asarray(a, dtype=np.float32)
+                if a.ndim != 3 or a.shape[-1] != 3:
+                    raise ValueError(f"Panel3D poses {name!r} must be (T, J, 3), got shape {a.shape}")
+                lay.check(a, f"Panel3D poses {name!r}")
+                lengths.add(len(a))
+                arrs[name] = a
+            prepared.append({"kind": "3d", "panel": p, "layout": lay, "poses": arrs})
+        else:
+            raise TypeError(f"panels must be Panel2D or Panel3D, got {type(p).__name__}")
+    if len(lengths) != 1:
+        raise ValueError(f"panels have different numbers of frames: {sorted(lengths)}")
+    return prepared, lengths.pop()
+
+
+def _time_steps(frames: Sequence[int] | None, total: int) -> list[int]:
+    """The time steps to draw: ``frames`` checked against ``[0, total)``, or all of them."""
+    steps = list(range(total)) if frames is None else [int(t) for t in frames]
+    if not steps:
+        raise ValueError("no frames to render")
+    if min(steps) < 0 or max(steps) >= total:
+        raise ValueError(f"frames must be in [0, {total}), got {min(steps)}..{max(steps)}")
+    return steps
+
+
+def _figure_inches(n: int, size: tuple[int, int] | None, panel_size: float, dpi: float,
+                   title: str | None) -> tuple[float, float]:
+    """``(width, height)`` of the figure in inches for ``n`` panels: from ``size`` pixels, else square panels."""
+    if size is None:
+        return panel_size * n, panel_size + (0.3 if title is not None else 0)
+    w_px, h_px = (int(v) for v in size)
+    if w_px < 16 * n or h_px < 16:
+        raise ValueError(f"size {w_px}x{h_px} is too small for {n} panel(s)")
+    return w_px / dpi, h_px / dpi
+
+
+@dataclass
+class _Place:
+    """Where one panel sits in the figure: the figure, its pixel size ``W x H``, the panel's pixel
+    rectangle (``y`` from the bottom), the height of the panel titles' line and the panel's fitted
+    title ``(text, font size)``."""
+
+    fig: Any
+    W: int
+    H: int
+    rect_px: tuple[int, int, int, int]
+    ptitle: float
+    title: tuple[str, float]
+
+    @property
+    def rect(self) -> list[float]:
+        """The panel's rectangle in figure fractions ``[left, bottom, width, height]``."""
+        x0p, y0p, x1p, y1p = self.rect_px
+        return [x0p / self.W, y0p / self.H, (x1p - x0p) / self.W, (y1p - y0p) / self.H]
+
+    def add_title(self) -> None:
+        """Write the panel's title centred above it."""
+        x0p, _, x1p, y1p = self.rect_px
+        self.fig.text((x0p + x1p) / 2 / self.W, (y1p + self.ptitle / 2) / self.H, self.title[0], ha="center",
+                      va="center", fontsize=self.title[1], linespacing=1.1)
+
+
+def _setup_2d(place: _Place, spec: dict, steps: list[int], dpi: float):
+    """Draw a :class:`Panel2D`'s static part (axes, the area beyond the image, title) and make its updater.
+
+    Returns:
+        the animated artists (a line collection and the joints' dots per person) and
+        ``update(t, buf)``, which copies frame ``t`` of the video into the RGBA buffer ``buf``
+        ``(H, W, 4)`` and moves the artists to keypoints ``t``.
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.patches import Rectangle
+
+    p, lay, fig, H = spec["panel"], spec["layout"], place.fig, place.H
+    x0p, y0p, x1p, y1p = place.rect_px
+    edges = np.asarray(lay.edges, dtype=np.int64)
+    ax = fig.add_axes(place.rect)
+    ax.set_axis_off()
+    if p.title:
+        place.add_title()
+    kp = spec["kp"]
+    source = _PlaceSource(p.frames)
+    first = source.get(steps[0])
+    if first is not None:
+        fh, fw = np.asarray(first).shape[:2]
+    else:
+        fw, fh = p.image_size
+    pw, ph = x1p - x0p, y1p - y0p
+    box = crop_box(kp[steps], (fw, fh), pw / ph, crop=p.crop, margin=p.margin)
+    ax.set_xlim(box[0], box[2])
+    ax.set_ylim(box[3], box[1])
+    ax.add_patch(Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1],
+                           color=np.array(_OUTSIDE) / 255, zorder=0))
+    ax.add_patch(Rectangle((0, 0), fw, fh, color="white", zorder=0.5))
+    n_people = kp.shape[1]
+    artists, per_person = [], []
+    side = [LEFT_COLOR if lay.is_left(j) else RIGHT_COLOR if lay.is_right(j) else CENTRE_COLOR
+            for j in range(lay.num_joints)]
+    for person in range(n_people):
+        if n_people == 1:
+            colors, joint_colors = _rgba([_bone_color(lay, a, b) for a, b in lay.edges]), _rgba(side)
+        else:
+            one = _PERSON_COLORS[person % len(_PERSON_COLORS)]
+            colors, joint_colors = _rgba([one] * len(lay.edges)), _rgba([one] * lay.num_joints)
+        lc = LineCollection([], linewidths=max(1.0, 1.5 * dpi / 80), animated=True, capstyle="round")
+        ax.add_collection(lc)
+        dots = ax.scatter([], [], s=max(2.0, 5.0 * (dpi / 80) ** 2), animated=True, zorder=3, linewidths=0)
+        per_person.append((lc, dots, colors, joint_colors))
+        artists += [lc, dots]
+    r0, r1, c0, c1 = H - y1p, H - y0p, x0p, x1p  # rows, columns of the buffer
+
+    def update_2d(t: int, buf: np.ndarray) -> None:
+        f = source.get(t)
+        if f is not None:
+            buf[r0:r1, c0:c1, :3] = _frame_region(f, box, (pw, ph))
+            buf[r0:r1, c0:c1, 3] = 255
+        for person, (lc, dots, colors, joint_colors) in enumerate(per_person):
+            k = kp[t, person]
+            seg, col = _segments(k, edges, colors)
+            lc.set_segments(seg)
+            lc.set_color(col)
+            ok = np.isfinite(k).all(-1)
+            dots.set_offsets(k[ok])
+            dots.set_facecolor(joint_colors[ok])
+
+    return artists, update_2d
+
+
+def _setup_3d(place: _Place, spec: dict, dpi: float):
+    """Draw a :class:`Panel3D`'s static part (3D axes, limits, scale bar, title, legend) and make its updater.
+
+    Returns:
+        the animated artists (one line collection per pose sequence) and ``update(t, buf)``, which
+        projects frame ``t`` of every sequence with the axes' projection matrix onto its collection.
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.lines import Line2D
+    from mpl_toolkits.mplot3d import (
+        Axes3D,  # noqa: F401  (registers the 3d projection)
+        proj3d,
+    )
+
+    p, lay, fig = spec["panel"], spec["layout"], place.fig
+    x0p, _, x1p, _ = place.rect_px
+    edges = np.asarray(lay.edges, dtype=np.int64)
+    ax = fig.add_axes(place.rect, projection="3d")
+    ax.view_init(elev=p.elev, azim=p.azim)
+    arrs = spec["poses"]
+    pts = np.concatenate([a.reshape(-1, 3) for a in arrs.values()])
+    pts = pts[np.isfinite(pts).all(-1)]
+    if len(pts) == 0:
+        pts = np.zeros((1, 3), np.float32)
+    set_3d_limits(ax, pts, radius=p.radius)
+    if p.title:
+        place.add_title()
+    # small side-by-side panels: tick numbers only crowd them; a scale bar and a metric grid say the size
+    if p.scale_bar:
+        add_scale_bar(ax, fontsize=max(5.0, 7.0 * min(1.0, (x1p - x0p) / (2.5 * dpi))))
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_ticklabels([])
+        axis.labelpad = -12
+    artists, seqs, handles = [], [], []
+    for k, (name, a) in enumerate(arrs.items()):
+        if k == 0:
+            colors = _rgba([_bone_color(lay, ja, jb) for ja, jb in lay.edges])
+            width, alpha = 2.0, 1.0
+        else:
+            colors = _rgba([_EXTRA_COLORS[(k - 1) % len(_EXTRA_COLORS)]] * len(lay.edges))
+            width, alpha = 1.5, 0.8
+        colors[:, 3] = alpha
+        lc = LineCollection([], linewidths=width * dpi / 80, animated=True, capstyle="round",
+                            transform=ax.transData)
+        lc.set_clip_box(ax.bbox)
+        fig.add_artist(lc)
+        artists.append(lc)
+        seqs.append((_to_plot(a), lc, colors))
+        handles.append(Line2D([], [], color=colors[0] if k else CENTRE_COLOR, lw=width, label=name or None))
+    if len(arrs) > 1:
+        ax.legend(handles=handles, fontsize=7, loc="upper right")
+
+    def update_3d(t: int, buf: np.ndarray) -> None:
+        m = ax.get_proj()
+        for q, lc, colors in seqs:
+            qt = q[t]
+            x, y, _ = proj3d.proj_transform(qt[:, 0], qt[:, 1], qt[:, 2], m)
+            seg, col = _segments(np.stack([x, y], -1), edges, colors)
+            lc.set_segments(seg)
+            lc.set_color(col)
+
+    return artists, update_3d
+
+
+def _side_legend(fig, bottom: float, H: int) -> None:
+    """The left/right/centre colour legend, centred in the strip of ``bottom`` pixels under the panels."""
+    from matplotlib.lines import Line2D
+
+    fig.legend(handles=[Line2D([], [], color=LEFT_COLOR, lw=2, label="left"),
+                        Line2D([], [], color=RIGHT_COLOR, lw=2, label="right"),
+                        Line2D([], [], color=CENTRE_COLOR, lw=2, label="centre")],
+               loc="center", bbox_to_anchor=(0.5, bottom / 2 / H), ncol=3, fontsize=8, frameon=False,
+               handlelength=1.5, columnspacing=1.2)
+
+
+def _draw_frames(canvas, artists: list, updaters: list[Callable[[int, np.ndarray], None]], steps: list[int],
+                 suptitle, title: str | None, tqdm_kw: dict) -> Iterator[np.ndarray]:
+    """Draw the static figure now, once; return an iterator of one ``(H, W, 3)`` uint8 frame per time step.
+
+    Per step the static background is restored, every updater moves its artists (and copies its
+    video frame into the buffer), the title gets the frame number and only the animated
+    ``artists`` are drawn.
+    """
+    from tqdm.auto import tqdm
+
+    fig = canvas.figure
+    canvas.draw()  # everything static, once (the animated artists are left out)
+    background = canvas.copy_from_bbox(fig.bbox)
+    buf = np.asarray(canvas.buffer_rgba())
+
+    def generate() -> Iterator[np.ndarray]:
+        for t in tqdm(steps, **tqdm_kw):
+            canvas.restore_region(background)
+            for u in updaters:
+                u(t, buf)
+            if suptitle is not None:
+                suptitle.set_text(f"{title}  frame {t}" if title else f"frame {t}")
+            for a in artists:
+                fig.draw_artist(a)
+            yield buf[..., :3].copy()
+
+    return generate()
+
+
 def render_animation(
     out_path: str | os.PathLike,
     panels: Sequence[Panel2D | Panel3D],
@@ -321,64 +577,17 @@ def render_animation(
         ``out_path`` as a :class:`~pathlib.Path`.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import LineCollection
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from mpl_toolkits.mplot3d import (
-        Axes3D,  # noqa: F401  (registers the 3d projection)
-        proj3d,
-    )
-    from tqdm.auto import tqdm
-
     if not panels:
         raise ValueError("render_animation needs at least one panel")
     out_path = Path(out_path)
-    lengths = set()
-    prepared: list[dict] = []
-    for p in panels:
-        if isinstance(p, Panel2D):
-            lay = get_layout(p.layout)
-            kp = _as_people(p.keypoints, lay)
-            if p.frames is None and p.image_size is None:
-                raise ValueError("Panel2D needs frames or image_size")
-            lengths.add(len(kp))
-            prepared.append({"kind": "2d", "panel": p, "layout": lay, "kp": kp})
-        elif isinstance(p, Panel3D):
-            lay = get_layout(p.layout)
-            poses = p.poses if isinstance(p.poses, Mapping) else {"": p.poses}
-            if not poses:
-                raise ValueError("Panel3D needs at least one pose sequence")
-            arrs = {}
-            for name, a in poses.items():
-                a = np.asarray(a, dtype=np.float32)
-                if a.ndim != 3 or a.shape[-1] != 3:
-                    raise ValueError(f"Panel3D poses {name!r} must be (T, J, 3), got shape {a.shape}")
-                lay.check(a, f"Panel3D poses {name!r}")
-                lengths.add(len(a))
-                arrs[name] = a
-            prepared.append({"kind": "3d", "panel": p, "layout": lay, "poses": arrs})
-        else:
-            raise TypeError(f"panels must be Panel2D or Panel3D, got {type(p).__name__}")
-    if len(lengths) != 1:
-        raise ValueError(f"panels have different numbers of frames: {sorted(lengths)}")
-    total = lengths.pop()
-    steps = list(range(total)) if frames is None else [int(t) for t in frames]
-    if not steps:
-        raise ValueError("no frames to render")
-    if min(steps) < 0 or max(steps) >= total:
-        raise ValueError(f"frames must be in [0, {total}), got {min(steps)}..{max(steps)}")
+    prepared, total = _prepare_panels(panels)
+    steps = _time_steps(frames, total)
     if not dpi > 0:
         raise ValueError(f"dpi must be positive, got {dpi}")
 
     n = len(panels)
-    if size is None:
-        width_in, height_in = panel_size * n, panel_size + (0.3 if title is not None else 0)
-    else:
-        w_px, h_px = (int(v) for v in size)
-        if w_px < 16 * n or h_px < 16:
-            raise ValueError(f"size {w_px}x{h_px} is too small for {n} panel(s)")
-        width_in, height_in = w_px / dpi, h_px / dpi
-    fig = Figure(figsize=(width_in, height_in), dpi=dpi)
+    fig = Figure(figsize=_figure_inches(n, size, panel_size, dpi, title), dpi=dpi)
     canvas = FigureCanvasAgg(fig)
     W, H = canvas.get_width_height()
     pad = max(2, round(0.04 * dpi))
@@ -390,136 +599,18 @@ def render_animation(
     artists: list = []  # drawn every frame, in order
     updaters: list[Callable[[int, np.ndarray], None]] = []
     for i, spec in enumerate(prepared):
-        p, lay = spec["panel"], spec["layout"]
-        x0p, y0p, x1p, y1p = rects[i]  # pixels, y from the bottom
-        rect = [x0p / W, y0p / H, (x1p - x0p) / W, (y1p - y0p) / H]
-        edges = np.asarray(lay.edges, dtype=np.int64)
+        place = _Place(fig, W, H, rects[i], ptitle, fitted[i])
         if spec["kind"] == "2d":
-            ax = fig.add_axes(rect)
-            ax.set_axis_off()
-            if p.title:
-                fig.text((x0p + x1p) / 2 / W, (y1p + ptitle / 2) / H, fitted[i][0], ha="center", va="center",
-                         fontsize=fitted[i][1], linespacing=1.1)
-            kp = spec["kp"]
-            source = _FrameSource(p.frames)
-            first = source.get(steps[0])
-            if first is not None:
-                fh, fw = np.asarray(first).shape[:2]
-            else:
-                fw, fh = p.image_size
-            pw, ph = x1p - x0p, y1p - y0p
-            box = crop_box(kp[steps], (fw, fh), pw / ph, crop=p.crop, margin=p.margin)
-            ax.set_xlim(box[0], box[2])
-            ax.set_ylim(box[3], box[1])
-            from matplotlib.patches import Rectangle
-
-            ax.add_patch(Rectangle((box[0], box[1]), box[2] - box[0], box[3] - box[1],
-                                   color=np.array(_OUTSIDE) / 255, zorder=0))
-            ax.add_patch(Rectangle((0, 0), fw, fh, color="white", zorder=0.5))
-            n_people = kp.shape[1]
-            per_person = []
-            side = [LEFT_COLOR if lay.is_left(j) else RIGHT_COLOR if lay.is_right(j) else CENTRE_COLOR
-                    for j in range(lay.num_joints)]
-            for person in range(n_people):
-                if n_people == 1:
-                    colors, joint_colors = _rgba([_bone_color(lay, a, b) for a, b in lay.edges]), _rgba(side)
-                else:
-                    one = _PERSON_COLORS[person % len(_PERSON_COLORS)]
-                    colors, joint_colors = _rgba([one] * len(lay.edges)), _rgba([one] * lay.num_joints)
-                lc = LineCollection([], linewidths=max(1.0, 1.5 * dpi / 80), animated=True, capstyle="round")
-                ax.add_collection(lc)
-                dots = ax.scatter([], [], s=max(2.0, 5.0 * (dpi / 80) ** 2), animated=True, zorder=3, linewidths=0)
-                per_person.append((lc, dots, colors, joint_colors))
-                artists += [lc, dots]
-            region = (H - y1p, H - y0p, x0p, x1p)  # rows, columns of the buffer
-
-            def update_2d(t, buf, kp=kp, per_person=per_person, source=source, box=box, region=region,
-                          size=(pw, ph), edges=edges):
-                f = source.get(t)
-                if f is not None:
-                    r0, r1, c0, c1 = region
-                    buf[r0:r1, c0:c1, :3] = _frame_region(f, box, size)
-                    buf[r0:r1, c0:c1, 3] = 255
-                for person, (lc, dots, colors, joint_colors) in enumerate(per_person):
-                    k = kp[t, person]
-                    seg, col = _segments(k, edges, colors)
-                    lc.set_segments(seg)
-                    lc.set_color(col)
-                    ok = np.isfinite(k).all(-1)
-                    dots.set_offsets(k[ok])
-                    dots.set_facecolor(joint_colors[ok])
-
-            updaters.append(update_2d)
+            drawn, update = _setup_2d(place, spec, steps, dpi)
         else:
-            ax = fig.add_axes(rect, projection="3d")
-            ax.view_init(elev=p.elev, azim=p.azim)
-            arrs = spec["poses"]
-            pts = np.concatenate([a.reshape(-1, 3) for a in arrs.values()])
-            pts = pts[np.isfinite(pts).all(-1)]
-            if len(pts) == 0:
-                pts = np.zeros((1, 3), np.float32)
-            set_3d_limits(ax, pts, radius=p.radius)
-            if p.title:
-                fig.text((x0p + x1p) / 2 / W, (y1p + ptitle / 2) / H, fitted[i][0], ha="center", va="center",
-                         fontsize=fitted[i][1], linespacing=1.1)
-            # small side-by-side panels: tick numbers only crowd them; a scale bar and a metric grid say the size
-            if p.scale_bar:
-                add_scale_bar(ax, fontsize=max(5.0, 7.0 * min(1.0, (x1p - x0p) / (2.5 * dpi))))
-            for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
-                axis.set_ticklabels([])
-                axis.labelpad = -12
-            seqs = []
-            handles = []
-            for k, (name, a) in enumerate(arrs.items()):
-                if k == 0:
-                    colors = _rgba([_bone_color(lay, ja, jb) for ja, jb in lay.edges])
-                    width, alpha = 2.0, 1.0
-                else:
-                    colors = _rgba([_EXTRA_COLORS[(k - 1) % len(_EXTRA_COLORS)]] * len(lay.edges))
-                    width, alpha = 1.5, 0.8
-                colors[:, 3] = alpha
-                lc = LineCollection([], linewidths=width * dpi / 80, animated=True, capstyle="round",
-                                    transform=ax.transData)
-                lc.set_clip_box(ax.bbox)
-                fig.add_artist(lc)
-                artists.append(lc)
-                seqs.append((_to_plot(a), lc, colors))
-                handles.append(Line2D([], [], color=colors[0] if k else CENTRE_COLOR, lw=width, label=name or None))
-            if len(arrs) > 1:
-                ax.legend(handles=handles, fontsize=7, loc="upper right")
-
-            def update_3d(t, buf, seqs=seqs, ax=ax, edges=edges):
-                m = ax.get_proj()
-                for q, lc, colors in seqs:
-                    qt = q[t]
-                    x, y, _ = proj3d.proj_transform(qt[:, 0], qt[:, 1], qt[:, 2], m)
-                    seg, col = _segments(np.stack([x, y], -1), edges, colors)
-                    lc.set_segments(seg)
-                    lc.set_color(col)
-
-            updaters.append(update_3d)
+            drawn, update = _setup_3d(place, spec, dpi)
+        artists += drawn
+        updaters.append(update)
     if legend:
-        fig.legend(handles=[Line2D([], [], color=LEFT_COLOR, lw=2, label="left"),
-                            Line2D([], [], color=RIGHT_COLOR, lw=2, label="right"),
-                            Line2D([], [], color=CENTRE_COLOR, lw=2, label="centre")],
-                   loc="center", bbox_to_anchor=(0.5, bottom / 2 / H), ncol=3, fontsize=8, frameon=False,
-                   handlelength=1.5, columnspacing=1.2)
+        _side_legend(fig, bottom, H)
     if suptitle is not None:
         artists.append(suptitle)
-    canvas.draw()  # everything static, once (the animated artists are left out)
-    background = canvas.copy_from_bbox(fig.bbox)
-    buf = np.asarray(canvas.buffer_rgba())
-
-    def generate() -> Iterator[np.ndarray]:
-        for t in tqdm(steps, desc=f"render {out_path.name}", disable=not progress, leave=False):
-            canvas.restore_region(background)
-            for u in updaters:
-                u(t, buf)
-            if suptitle is not None:
-                suptitle.set_text(f"{title}  frame {t}" if title else f"frame {t}")
-            for a in artists:
-                fig.draw_artist(a)
-            yield buf[..., :3].copy()
-
-    write_video(out_path, generate(), fps)
+    frames_rgb = _draw_frames(canvas, artists, updaters, steps, suptitle, title,
+                              tqdm_kw=dict(desc=f"render {out_path.name}", disable=not progress, leave=False))
+    write_video(out_path, frames_rgb, fps)
     return out_path
