@@ -140,39 +140,21 @@ def detect_video(
     dets: list[Detections] = []
     indices: list[int] = []
     all_ids = True
-    total = stop if stop is not None else (info.num_frames or None)
-    if total is not None and info.num_frames:
-        total = min(total, info.num_frames)
-    bar = tqdm(total=max(total - start, 0) if total is not None else None, desc=f"detect {Path(video).name}",
-               unit="frame", disable=not progress)
-    frames_iter = read_frames(video, start=start, stop=stop)
+    total = _frames_to_read(info, start, stop)
+    bar = tqdm(total=total, desc=f"detect {Path(video).name}", unit="frame", disable=not progress)
     last = time.perf_counter()
     height = width = 0
-    for fi, frame in frames_iter:
-        now = time.perf_counter()
-        timing["video"] += now - last
+    for fi, frame in read_frames(video, start=start, stop=stop):
+        timing["video"] += time.perf_counter() - last
         height, width = frame.shape[:2]
         if three_d:
-            t0 = time.perf_counter()
-            if box_detector is not None:
-                people = box_detector(frame)
-                bx, ids = people.boxes(), None
-            else:
-                bx, ids = _boxes_for(boxes, fi, frame)
-            timing["boxes"] += time.perf_counter() - t0
-            res = detector(frame, bx)
-            if ids is None or len(ids) != len(res):
-                all_ids = all_ids and len(res) == 0
-                ids = None
-            d = Detections(res.keypoints, res.confidence, ids=ids,
-                           extras={"pose3d": res.pose3d, "pose25d": res.pose25d})
+            d, has_ids = _detect_3d(detector, frame, fi, boxes, box_detector, timing)
+            all_ids = all_ids and has_ids
         else:
             people = detector(frame)
             all_ids = False
             d = Detections(people.keypoints, people.confidence, extras=dict(getattr(people, "extras", {})))
-        for k in ("preprocess", "network", "detection", "landmarks", "regions"):
-            timing[k] += detector.last_timing.get(k, 0.0)
-        timing["postprocess"] += detector.last_timing.get("decode", 0.0)
+        _add_detector_timing(detector, timing)
         dets.append(d)
         indices.append(fi)
         timing["frames"] += 1
@@ -188,12 +170,51 @@ def detect_video(
     else:
         tracks = track_people(dets, detector.layout_name, tracker, indices)
     timing["tracking"] = time.perf_counter() - t0
-    size = (info.width or width, info.height or height)
+    return _video_tracks(tracks, detector, info, (width, height), start, indices, video, three_d), timing
+
+
+def _frames_to_read(info, start: int, stop: int | None) -> int | None:
+    """How many frames :func:`detect_video` will read (for the progress bar; ``None``: unknown)."""
+    total = stop if stop is not None else (info.num_frames or None)
+    if total is not None and info.num_frames:
+        total = min(total, info.num_frames)
+    return max(total - start, 0) if total is not None else None
+
+
+def _detect_3d(detector, frame, fi: int, boxes, box_detector, timing: dict) -> tuple[Detections, bool]:
+    """One frame through BodyPose3DNet in the boxes of ``box_detector`` or ``boxes``; ``(detections, whether
+    every detection kept the id its box came with)`` (a frame with no detection keeps the ids usable)."""
+    t0 = time.perf_counter()
+    if box_detector is not None:
+        people = box_detector(frame)
+        bx, ids = people.boxes(), None
+    else:
+        bx, ids = _boxes_for(boxes, fi, frame)
+    timing["boxes"] += time.perf_counter() - t0
+    res = detector(frame, bx)
+    has_ids = True
+    if ids is None or len(ids) != len(res):
+        has_ids = len(res) == 0
+        ids = None
+    return Detections(res.keypoints, res.confidence, ids=ids,
+                      extras={"pose3d": res.pose3d, "pose25d": res.pose25d}), has_ids
+
+
+def _add_detector_timing(detector, timing: dict) -> None:
+    """Add the detector's own timing of its last frame to ``timing``."""
+    for k in ("preprocess", "network", "detection", "landmarks", "regions"):
+        timing[k] += detector.last_timing.get(k, 0.0)
+    timing["postprocess"] += detector.last_timing.get("decode", 0.0)
+
+
+def _video_tracks(tracks, detector, info, frame_size: tuple[int, int], start: int, indices: list[int], video,
+                  three_d: bool) -> KeypointTracks:
+    """The tracks as :class:`KeypointTracks`, with the video's size and frame rate and the detector's attributes."""
+    size = (info.width or frame_size[0], info.height or frame_size[1])
     fps = info.fps if info.fps > 0 else 30.0
     attrs = {"provider": detector.provider, "frame_start": start}
     if three_d:
         attrs["pose3d_units"] = "network output (undocumented)"
     attrs.update(getattr(detector, "file_attrs", {}))
-    result = KeypointTracks(tracks, detector.layout_name, size, fps, max(indices) + 1, str(video),
-                            type(detector).__name__.lower(), attrs)
-    return result, timing
+    return KeypointTracks(tracks, detector.layout_name, size, fps, max(indices) + 1, str(video),
+                          type(detector).__name__.lower(), attrs)
