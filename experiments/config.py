@@ -13,7 +13,9 @@ A config has four sections plus a name and a seed::
 Unknown keys are errors (a typo must not silently fall back to a default),
 and so are values of the wrong type: both raise :class:`~poselift.core.errors.ConfigError`
 (a ``ValueError``) naming the key, e.g. ``train.epochs: expected an integer, got 'ten'``.
-Configs are data: files are read with ``yaml.safe_load`` (no Python objects, no code).
+Configs are data: files are read with :func:`poselift.core.io.read_yaml` (plain YAML, no Python objects,
+no aliases, bounded size), and the one setting that names code (``data.loader``) runs only when the user
+allows it for the command (:mod:`poselift.core.trust`).
 :func:`load_config` reads a file, :func:`apply_overrides` applies
 ``section.key=value`` strings from the command line, and
 :func:`config_to_dict` gives the resolved configuration that every run folder
@@ -120,7 +122,8 @@ class DataConfig:
             to the config file), called as ``function(**loader_args)``; it returns a
             :class:`poselift.datasets.splits.Splits` or ``{"train": [...], "test": [...], ...}`` of
             :class:`~poselift.core.sequence.PoseSequence`. Recorded in the run, so every later command
-            loads the same data again.
+            loads the same data again. It runs code: only when the user allows it for the command
+            (``--allow-code`` or ``POSELIFT_ALLOW_CODE=1``, :mod:`poselift.core.trust`), else refused.
         loader_args: keyword arguments of :attr:`loader`.
         synthetic: settings when ``dataset: synthetic``.
         normalization: how the 2D input is normalised: ``"image"`` (by the image width, VideoPose3D's

@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-__all__ = ["add_2d_input_options", "add_data_option", "read_2d_input", "image_size", "INPUT_OPTIONS"]
+__all__ = ["add_2d_input_options", "add_data_option", "add_allow_code_option", "read_2d_input", "image_size", "INPUT_OPTIONS"]
 
 DATA_HELP = ("the dataset, overriding the config's data.path: a Human3.6M archive folder or cache (also "
              "$POSELIFT_H36M), or the positions_3d npz of a VideoPose3D-format dataset")
@@ -29,6 +29,15 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
     """``--data PATH``: the same option, spelled and explained the same way, on every command that reads a
     run's dataset (``train``, ``evaluate``, ``compare``, ``figures``)."""
     parser.add_argument("--data", metavar="PATH", help=DATA_HELP)
+    add_allow_code_option(parser)
+
+
+def add_allow_code_option(parser: argparse.ArgumentParser) -> None:
+    """``--allow-code``: let a config's (or run folder's) ``data.loader`` hook run for this command
+    (:mod:`poselift.core.trust`); every command that reads a run's dataset has it."""
+    parser.add_argument("--allow-code", action="store_true",
+                        help="let the config's data.loader hook run (it imports and calls Python code; also "
+                        "POSELIFT_ALLOW_CODE=1); only for configs and run folders you trust")
 
 INPUT_OPTIONS = {"allow_pickle": False, "fps": None, "image_size": None, "video": None, "layout": None,
                  "subject": None, "action": None, "camera": None, "track": None}

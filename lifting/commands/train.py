@@ -5,7 +5,7 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
-from poselift.commands.inputs import add_data_option
+from poselift.commands.inputs import add_allow_code_option, add_data_option
 
 __all__ = ["register"]
 
@@ -95,5 +95,6 @@ def register(sub) -> None:
     p.add_argument("run_dir")
     p.add_argument("--out", help="folder for the re-run")
     p.add_argument("--tolerance", type=float, default=0.0, help="allowed difference in mm (default 0: identical)")
+    add_allow_code_option(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_reproduce)
