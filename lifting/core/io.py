@@ -32,6 +32,10 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "read_json",
+    "read_yaml",
+    "MAX_YAML_BYTES",
+    "MAX_YAML_NODES",
+    "MAX_YAML_DEPTH",
     "check_output_file",
     "check_output_folder",
     "load_npz",
@@ -114,6 +118,103 @@ def read_json(path: str | os.PathLike) -> Any:
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise FileFormatError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})", path) from None
+
+
+MAX_YAML_BYTES = 64 * 2**10
+"""Largest YAML file or text poselift parses (configs, ``--set`` values, run folders' ``config.yaml``, cameras
+files, detector settings): real ones are a few kilobytes."""
+MAX_YAML_NODES = 5_000
+"""Most YAML nodes (scalars, lists, mappings) one document may hold."""
+MAX_YAML_DEPTH = 64
+"""Deepest nesting of lists and mappings in a YAML document."""
+
+
+def _yaml_problem(e: Exception) -> str:
+    """One line: what PyYAML found wrong, and where."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e)
+    where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
+    return " ".join(f"{where}{problem}".split())
+
+
+def read_yaml(path: str | os.PathLike | None = None, *, text: str | None = None, what: str | None = None,
+              error: type[Exception] | None = None, max_bytes: int | None = None,
+              max_nodes: int | None = None) -> Any:
+    """Parse one YAML document as plain data, bounded: the one way poselift reads YAML.
+
+    Safe YAML only (strings, numbers, booleans, null, lists, mappings: no Python objects). Aliases
+    (``*name``) are refused, so a few hundred bytes cannot expand into billions of nodes (an "alias
+    bomb"); the text may hold at most ``max_bytes`` (:data:`MAX_YAML_BYTES`, checked on the file's size
+    before it is read) and ``max_nodes`` nodes (:data:`MAX_YAML_NODES`), and nesting too deep to parse is
+    refused. Every refusal is one line and comes in well under a second.
+
+    Args:
+        path: the file (or give ``text``).
+        text: YAML text instead of a file.
+        what: how the message names the source (default: the path, or ``"YAML text"``).
+        error: the exception type raised (default :class:`~poselift.core.errors.FileFormatError`);
+            it is called with the message.
+        max_bytes, max_nodes: the bounds (defaults :data:`MAX_YAML_BYTES`, :data:`MAX_YAML_NODES`).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ``error``: not UTF-8, not valid YAML, an alias, too large, too many nodes or too deeply nested.
+    """
+    import yaml
+
+    from poselift.core.errors import FileFormatError
+
+    error = error or FileFormatError
+    max_bytes = MAX_YAML_BYTES if max_bytes is None else max_bytes
+    max_nodes = MAX_YAML_NODES if max_nodes is None else max_nodes
+    what = what or (str(path) if path is not None else "YAML text")
+    if text is None:
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no such file: {path}")
+        if path.is_dir():
+            raise error(f"{what}: is a folder, not a YAML file")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise error(f"{what}: refused: {format_bytes(size)} of YAML, more than the {format_bytes(max_bytes)} "
+                        "poselift reads (a config is a few kB)")
+        with open(path, "rb") as fh:
+            raw = fh.read(max_bytes + 1)  # a file that grows meanwhile is still bounded
+        if len(raw) > max_bytes:
+            raise error(f"{what}: refused: more than {format_bytes(max_bytes)} of YAML")
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise error(f"{what}: not a YAML text file (not UTF-8 at byte {e.start})") from None
+    elif len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise error(f"{what}: refused: more than {format_bytes(max_bytes)} of YAML")
+
+    class BoundedLoader(yaml.SafeLoader):
+        nodes = depth = 0
+
+        def compose_node(self, parent, index):  # every node of the document passes here
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise error(f"{what}: refused: YAML alias at line {mark.line + 1} column {mark.column + 1}; "
+                            "poselift reads plain YAML without anchors and aliases (*name), which can expand a "
+                            "small file into billions of values")
+            self.nodes += 1
+            self.depth += 1
+            if self.nodes > max_nodes:
+                raise error(f"{what}: refused: more than {max_nodes:,} YAML values (a config has a few hundred)")
+            if self.depth > MAX_YAML_DEPTH:
+                raise error(f"{what}: refused: YAML nested more than {MAX_YAML_DEPTH} levels deep")
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    try:
+        return yaml.load(text, Loader=BoundedLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        raise error(f"{what}: not valid YAML ({_yaml_problem(e)})") from None
+    except RecursionError:
+        raise error(f"{what}: not valid YAML (nested too deeply)") from None
 
 
 def _fsync_tree(folder: Path) -> None:
