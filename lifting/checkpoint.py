@@ -137,9 +137,9 @@ def _check_container(path: Path) -> None:
     if _LEGACY_MAGIC in head:
         return
     if not zipfile.is_zipfile(path):
-        raise FileFormatError(f"{path}: not a torch checkpoint (corrupt or truncated, a plain pickle, or another "
-                              "format): torch.save writes a zip archive or its legacy format, and this is neither",
-                              path)
+        raise FileFormatError(f"{path}: corrupt or truncated checkpoint, or not a checkpoint at all (a plain pickle, "
+                              "another format): torch.save writes a zip archive or its legacy format, and this is "
+                              "neither", path)
     try:
         with zipfile.ZipFile(path) as zf:
             declared = sum(i.file_size for i in zf.infolist())

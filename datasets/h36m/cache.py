@@ -42,7 +42,7 @@ import numpy as np
 from poselift._version import __version__
 from poselift.core.camera import Camera
 from poselift.core.errors import FileFormatError, InputError, check_finite, reading
-from poselift.core.io import atomic_path
+from poselift.core.io import atomic_path, open_h5
 from poselift.core.layouts import get_layout
 from poselift.datasets.h36m.archive import read_archive
 from poselift.datasets.h36m.data import H36MData
@@ -248,11 +248,11 @@ def load_cache(path: str | Path, subjects: Iterable[str] | None = None) -> H36MD
 
 
 def _load_cache(path: Path, want: set[str] | None) -> H36MData:
-    import h5py
-
     try:
-        h5 = h5py.File(path, "r")
-    except OSError as e:
+        h5 = open_h5(path, "Human3.6M cache")  # external storage and links, virtual datasets, whole-file budget
+    except FileFormatError as e:
+        if "refused" in str(e):
+            raise
         raise _corrupt(path, f"not a readable HDF5 file: {e}") from None
     with h5:
         fmt = h5.attrs.get("format")

@@ -70,15 +70,10 @@ def _attr_value(v):
 
 
 def _open_h5(path: str | os.PathLike, fmt: str, version: int):
-    h5py = _h5()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise FileFormatError(f"{path}: not a readable HDF5 file (corrupt, truncated or another format): {e}",
-                              path) from None
+    f = _io.open_h5(path)  # external storage and links, virtual datasets and the whole-file budget checked
     try:
         with reading(path, "HDF5"):
             got = f.attrs.get("format")

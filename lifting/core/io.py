@@ -33,6 +33,8 @@ __all__ = [
     "atomic_write_json",
     "read_json",
     "read_yaml",
+    "open_h5",
+    "check_h5",
     "MAX_YAML_BYTES",
     "MAX_YAML_NODES",
     "MAX_YAML_DEPTH",
@@ -215,6 +217,97 @@ def read_yaml(path: str | os.PathLike | None = None, *, text: str | None = None,
         raise error(f"{what}: not valid YAML ({_yaml_problem(e)})") from None
     except RecursionError:
         raise error(f"{what}: not valid YAML (nested too deeply)") from None
+
+
+def open_h5(path: str | os.PathLike, what: str = "HDF5"):
+    """Open an HDF5 file read-only, checked by :func:`check_h5` before anything of it is read: the one way
+    poselift opens the HDF5 files it is given (2D keypoints, lifted poses, Human3.6M caches and archives).
+
+    Raises:
+        FileNotFoundError: no such file.
+        FileFormatError: not a readable HDF5 file, or refused by :func:`check_h5`.
+    """
+    import h5py
+
+    from poselift.core.errors import FileFormatError
+
+    path = Path(path)
+    if not path.is_file():
+        if path.is_dir():
+            raise FileFormatError(f"{path}: is a folder, not an {what} file", path)
+        raise FileNotFoundError(f"no such file: {path}")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise FileFormatError(f"{path}: not a readable {what} file (corrupt, truncated or another format): "
+                              f"{' '.join(str(e).split())[:200]}", path) from None
+    try:
+        check_h5(f, path)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def check_h5(f: Any, path: str | os.PathLike) -> None:
+    """Refuse an open HDF5 file that points outside itself or declares more than it stores, reading nothing.
+
+    Walks every group and dataset (metadata only) and refuses, naming the object:
+
+    * external links (a dataset in another file), and soft links (poselift's files hold none);
+    * datasets with external raw storage (their bytes live in another file: ``/dev/zero``, ``/etc/passwd``);
+    * virtual datasets (their data maps to other files);
+    * a whole file whose datasets together declare more than :data:`MAX_EXPANSION` times the file's size on
+      disk (beyond :data:`FREE_BYTES`): chunks never written read as zeros, so ten datasets each just under a
+      per-dataset limit could still expand a small file to gigabytes.
+
+    Raises:
+        FileFormatError: naming the object and what it points at or declares.
+    """
+    import h5py
+
+    from poselift.core.errors import FileFormatError
+
+    path = Path(path)
+    size = path.stat().st_size
+    budget = max(FREE_BYTES, MAX_EXPANSION * size)
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    stack = [("/", f)]
+    while stack:
+        gname, group = stack.pop()
+        for name in group:
+            full = f"{gname.rstrip('/')}/{name}"
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise FileFormatError(f"{path}: refused: {full} is an external link to {link.filename}:{link.path}; "
+                                      "poselift reads data from the file itself only", path)
+            if isinstance(link, h5py.SoftLink):
+                raise FileFormatError(f"{path}: refused: {full} is a soft link to {link.path}; poselift's files "
+                                      "hold no links", path)
+            obj = group[name]
+            key = (obj.id.fileno, h5py.h5o.get_info(obj.id).addr)
+            if isinstance(obj, h5py.Group):
+                if key not in seen:
+                    seen.add(key)
+                    stack.append((full, obj))
+                continue
+            if not isinstance(obj, h5py.Dataset):
+                continue
+            plist = obj.id.get_create_plist()
+            if plist.get_external_count() > 0:
+                target = plist.get_external(0)[0]
+                target = target.decode(errors="replace") if isinstance(target, bytes) else str(target)
+                raise FileFormatError(f"{path}: refused: dataset {full} keeps its data outside the file ({target}); "
+                                      "poselift reads data from the file itself only", path)
+            if plist.get_layout() == h5py.h5d.VIRTUAL:
+                raise FileFormatError(f"{path}: refused: dataset {full} is a virtual dataset (its data maps to other "
+                                      "files); poselift reads data from the file itself only", path)
+            total += int(obj.size or 0) * obj.dtype.itemsize
+            if total > budget:
+                raise FileFormatError(
+                    f"{path}: refused: its datasets declare {format_bytes(total)} or more in a file of "
+                    f"{format_bytes(size)} (more than {MAX_EXPANSION} times: data never written, or crafted)", path)
 
 
 def _fsync_tree(folder: Path) -> None:
