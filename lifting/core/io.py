@@ -62,7 +62,10 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix + ".tmp", dir=path.parent)
+    except OSError as e:
+        raise _named(e, path) from None
     os.close(fd)
     tmp = Path(tmp)
     umask = os.umask(0)
@@ -73,10 +76,30 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+        named = _named(e, path)
+        if named is not e:
+            raise named from e
         raise
+
+
+def _named(e: BaseException, path: Path) -> BaseException:
+    """A full disk (or quota) while writing ``path``, as an ``OSError`` naming it: ``OSError: [Errno 28] No
+    space left on device`` alone does not say where. torch and h5py report it in their own words (a
+    ``RuntimeError`` "file write failed"); those are recognised too. Anything else: ``e`` unchanged."""
+    import errno
+
+    if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT) and e.filename is None:
+        return OSError(e.errno, e.strerror or os.strerror(e.errno), str(path))
+    text = str(e)
+    if isinstance(e, (RuntimeError, OSError)) and ("No space left" in text or "write failed" in text
+                                                   or "Disk quota" in text):
+        with contextlib.suppress(OSError):
+            if shutil.disk_usage(path.parent).free < 2**20 or "No space left" in text:
+                return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return e
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
