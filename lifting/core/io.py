@@ -33,7 +33,10 @@ __all__ = [
     "atomic_write_json",
     "read_json",
     "read_yaml",
+    "json_text",
+    "MAX_JSON_MEMORY",
     "open_h5",
+    "check_onnx_external_data",
     "check_h5",
     "MAX_YAML_BYTES",
     "MAX_YAML_NODES",
@@ -123,26 +126,63 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False, default=_json_default) + "\n")
 
 
-def read_json(path: str | os.PathLike) -> Any:
-    """Parse a JSON file.
+MAX_JSON_MEMORY = 2 * 2**30
+"""Most memory a JSON file may need once parsed, estimated before parsing from its values: about 232 bytes per
+object, 72 per list and 32 per other value (Python's sizes), so 2 GiB is about 200 MB of real keypoint JSON."""
+
+
+def json_text(path: str | os.PathLike, max_memory: int | None = None) -> str:
+    """The text of a JSON file, refused before parsing when it would not parse in bounded memory.
+
+    Counts the objects, lists and values the file can hold (its ``{``, ``[`` and commas: a C-speed pass over
+    the bytes) and refuses a file whose parse would take more than ``max_memory`` (:data:`MAX_JSON_MEMORY`);
+    the file is counted in blocks, so a refused file is never held whole. (Nesting too deep to parse is a
+    ``RecursionError`` of the parser, after at most a thousand levels: :func:`read_json` names it.)
+
+    Raises:
+        FileFormatError: not UTF-8, or too many values.
+    """
+
+    from poselift.core.errors import FileFormatError
+
+    path = Path(path)
+    max_memory = MAX_JSON_MEMORY if max_memory is None else max_memory
+    objects = lists = commas = size = 0
+    with open(path, "rb") as fh:  # counted 16 MiB at a time: a refused file is never held whole
+        while block := fh.read(16 * 2**20):
+            objects, lists, commas = objects + block.count(b"{"), lists + block.count(b"["), commas + block.count(b",")
+            size += len(block)
+    need = 232 * objects + 72 * lists + 32 * (commas + 1)
+    if need > max_memory:
+        raise FileFormatError(f"{path}: refused: its {objects:,} objects and {lists:,} lists would take about "
+                              f"{format_bytes(need)} once parsed ({format_bytes(size)} of JSON), more than the "
+                              f"{format_bytes(max_memory)} poselift allows one file; split it", path)
+    raw = path.read_bytes()
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise FileFormatError(f"{path}: corrupt JSON: not UTF-8 text (byte {e.start})", path) from None
+
+
+def read_json(path: str | os.PathLike, max_memory: int | None = None) -> Any:
+    """Parse a JSON file, bounded (:func:`json_text`: value count and nesting checked before parsing).
 
     Raises:
         FileNotFoundError: no such file.
         FileFormatError: not UTF-8 text, or not valid JSON (``<path>: corrupt JSON at line L column C (...)``),
-            including truncated files and nesting too deep to parse.
+            including truncated files, too many values and nesting too deep.
     """
     from poselift.core.errors import FileFormatError, reading
 
     path = Path(path)
     with reading(path, "JSON"):
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as e:
-            raise FileFormatError(f"{path}: corrupt JSON: not UTF-8 text (byte {e.start})", path) from None
+        text = json_text(path, max_memory)
         try:
             return json.loads(text)
         except json.JSONDecodeError as e:
             raise FileFormatError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})", path) from None
+        except RecursionError:
+            raise FileFormatError(f"{path}: refused: JSON nested too deeply to parse", path) from None
 
 
 MAX_YAML_BYTES = 64 * 2**10
@@ -333,6 +373,58 @@ def check_h5(f: Any, path: str | os.PathLike) -> None:
                     f"{format_bytes(size)} (more than {MAX_EXPANSION} times: data never written, or crafted)", path)
 
 
+def check_onnx_external_data(model: str | os.PathLike | bytes, name: str | None = None) -> None:
+    """Refuse an ONNX model whose weights are stored outside its own folder, before any runtime opens it.
+
+    ONNX keeps large weights in separate files named by the model (``external_data``: a location, an offset
+    and a length). A crafted model can name ``/etc/passwd``, ``/dev/zero`` or ``../../secret``; every
+    location must be a relative path inside the model's folder (after following symbolic links), and a model
+    given as bytes (no folder) may have none. The model is parsed without loading any external data.
+    Recent ONNX Runtime versions check this too; this check does not depend on their version.
+
+    Raises:
+        FileFormatError: naming the tensor and where its data would come from.
+    """
+    from poselift.core.errors import FileFormatError
+
+    try:
+        import onnx
+    except ImportError:  # pragma: no cover - onnx is a dependency; ONNX Runtime's own check remains
+        return
+    in_memory = isinstance(model, (bytes, bytearray))
+    name = name or ("<in-memory ONNX model>" if in_memory else str(model))
+    try:
+        proto = (onnx.load_from_string(bytes(model)) if in_memory
+                 else onnx.load(str(model), load_external_data=False))
+    except Exception:  # noqa: BLE001 - not parseable here: the runtime says why when it opens it
+        return
+    folder = None if in_memory else Path(model).resolve().parent
+
+    def tensors():
+        graphs = [proto.graph]
+        while graphs:
+            g = graphs.pop()
+            yield from g.initializer
+            for node in g.node:
+                for a in node.attribute:
+                    if a.HasField("t"):
+                        yield a.t
+                    yield from a.tensors
+                    if a.HasField("g"):
+                        graphs.append(a.g)
+                    graphs.extend(a.graphs)
+
+    for t in tensors():
+        if t.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in t.external_data if e.key == "location"), "")
+        target = None if folder is None or os.path.isabs(location) else (folder / location).resolve()
+        if target is None or (target != folder and folder not in target.parents):
+            raise FileFormatError(
+                f"{name}: refused: tensor {t.name!r} takes its data from {location!r}, outside the model's folder; "
+                "an ONNX model's external data must lie beside it", None if in_memory else model)
+
+
 def _fsync_tree(folder: Path) -> None:
     for p in folder.rglob("*"):
         if p.is_file():
@@ -515,6 +607,11 @@ def load_npz(path: str | os.PathLike, keys: Sequence[str] | None = None, *, opti
                               f"{' '.join(str(e).split())[:200]})", path) from None
     out: dict[str, Any] = {}
     with zf:
+        names = [i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in zf.infolist()]
+        twice = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) < len(names) else []
+        if twice:  # which copy a reader sees differs between readers: refuse rather than pick one
+            raise FileFormatError(f"{path}: refused: the archive holds several members named {twice[0]!r} (a "
+                                  "crafted or damaged npz; which one is read would depend on the reader)", path)
         members = {(i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i for i in zf.infolist()}
         wanted = list(members) if keys is None else list(keys)
         for key in wanted:
