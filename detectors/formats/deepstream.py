@@ -27,6 +27,8 @@ def _json_values(text: str, path: Path) -> Iterator[Any]:
             val, i = dec.raw_decode(text, i)
         except json.JSONDecodeError as e:
             raise FileFormatError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})", path) from None
+        except RecursionError:
+            raise FileFormatError(f"{path}: refused: JSON nested too deeply to parse", path) from None
         yield val
 
 

@@ -278,12 +278,12 @@ def hdf5_attacks(w: Path) -> dict[str, Path]:
             tg = f["tracks/track_00001"]
             for nm in ("frames", "keypoints", "confidence", "interpolated", "detected"):
                 del tg[nm]
-            tg.create_dataset("frames", data=np.arange(frames))
+            tg.create_dataset("frames", data=np.arange(frames), compression="gzip")
             tg.create_dataset("keypoints", shape=(frames, 17, 2), dtype="f4",
                               external=[(target, 0, h5py.h5f.UNLIMITED)])
             tg.create_dataset("confidence", shape=(frames, 17), dtype="f4", external=[(target, 0, h5py.h5f.UNLIMITED)])
-            tg.create_dataset("interpolated", data=np.zeros((frames, 17), bool))
-            tg.create_dataset("detected", data=np.ones(frames, bool))
+            tg.create_dataset("interpolated", data=np.zeros((frames, 17), bool), compression="gzip")
+            tg.create_dataset("detected", data=np.ones(frames, bool), compression="gzip")
         return edit
 
     def link(f):
@@ -478,18 +478,17 @@ def cases22(w: Path, run_a: Path, quick: bool) -> list[tuple]:
     ]
 
 
-KILL_WHEN = """
-import os, signal, sys, threading, time
-from pathlib import Path
-watch, delay = Path(sys.argv[1]), float(sys.argv[2])
-def killer():  # SIGKILL this process once a temporary file appears in the watched folder (plus delay)
-    while not any(p.name.endswith(".tmp") or p.name.endswith(".lock") for p in watch.glob(".*")):
-        time.sleep(0.002)
-    time.sleep(delay)
-    os.kill(os.getpid(), signal.SIGKILL)
-threading.Thread(target=killer, daemon=True).start()
+KILL_AT = """
+import os, signal, sys
+n, calls, real = int(sys.argv[1]), [0], os.replace
+def replace(*a, **k):  # SIGKILL this process at its n-th atomic rename (the n-th file about to be put in place)
+    calls[0] += 1
+    if calls[0] == n:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*a, **k)
+os.replace = replace
 from poselift.commands import main
-sys.exit(main(sys.argv[3:]))
+sys.exit(main(sys.argv[2:]))
 """
 
 
@@ -510,24 +509,27 @@ def kills22(w: Path, run_a: Path, limit: float) -> list[str]:
         k = k.replace("block_convs", "layers_conv").replace("block_bns", "layers_bn").replace("shrink.", "shrink_conv.")
         sd[k] = v
     torch.save({"model_pos": sd, "epoch": 1}, vp3d)
+    k = w / "kill"
     commands = [
-        ("import", ["import", str(vp3d), "--out", str(w / "kill" / "imported"), "--layout", "h36m17"],
-         w / "kill" / "imported", lambda: load_checkpoint(w / "kill" / "imported" / "checkpoint.pt") and "checkpoint ok"),
-        ("export", ["export", str(run_a), "--out", str(w / "kill" / "onnx")], w / "kill",
-         lambda: f"files {sorted(p.name for p in (w / 'kill' / 'onnx').iterdir())}"),
-    ]
+        (f"import, killed at its {n}{'st' if n == 1 else 'nd'} file", 
+         ["import", str(vp3d), "--out", str(k / f"import{n}" / "run"), "--layout", "h36m17"], n, k / f"import{n}",
+         lambda n=n: load_checkpoint(k / f"import{n}" / "run" / "checkpoint.pt") and "checkpoint ok")
+        for n in (1, 2)
+    ] + [("export, killed at its 1st file", ["export", str(run_a), "--out", str(k / "export" / "onnx")], 1,
+          k / "export", lambda: f"files {sorted(p.name for p in (k / 'export' / 'onnx').iterdir())}")]
     h36m = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "h36m"
     if h36m.is_dir():
-        cache = w / "kill" / "cache_s9.h5"
-        commands.append(("prepare", ["prepare", "h36m", "--source", str(h36m), "--out", str(cache), "--subjects",
-                                     "S9", "--no-progress"], w / "kill",
+        cache = k / "prepare" / "cache_s9.h5"
+        commands.append(("prepare h36m --subjects S9, killed at its 1st file",
+                         ["prepare", "h36m", "--source", str(h36m), "--out", str(cache), "--subjects", "S9",
+                          "--no-progress"], 1, k / "prepare",
                          lambda: f"cache readable: {len(h5py.File(cache, 'r')['poses3d/S9'])} takes"))
     rows = []
-    for name, argv, watch, check in commands:
+    for name, argv, n, watch, check in commands:
         watch.mkdir(parents=True, exist_ok=True)
-        killed = subprocess.run([PY, "-c", KILL_WHEN, str(watch), "0.3", "--threads", "1", *argv], env=ENV,
+        killed = subprocess.run([PY, "-c", KILL_AT, str(n), "--threads", "1", *argv], env=ENV,
                                 capture_output=True, text=True, timeout=600)
-        left = sorted(p.name for p in watch.rglob("*"))
+        left = sorted(str(p.relative_to(watch)) for p in watch.rglob("*"))
         again = run([PY, "-m", "poselift", "--threads", "1", *argv], w, limit)
         try:
             ok = check() if again["rc"] == 0 else first_line(again)
@@ -864,8 +866,8 @@ def main() -> int:
         for r in rows:
             print(f"| {r['item']} | {r['case']} | {r['rc']} | {r['text'].replace('|', '/')} | {r['lines']} | "
                   f"{r['peak_mib']:.0f} | {r['seconds']:.1f} |")
-        print("\nKilled (SIGKILL) once its first temporary or lock file appears (+0.3 s), then the same command "
-              "again:\n")
+        print("\nKilled (SIGKILL) at its n-th atomic rename (a finished temporary about to be put in place), then the "
+              "same command again:\n")
         print("| command | after the kill | the same command again | hidden files then |\n|---|---|---|---|")
         print("\n".join(kills22(w, run_a, args.limit_mib)))
         if args.quick:
