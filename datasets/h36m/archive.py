@@ -44,7 +44,12 @@ def _open_h5(path: Path):
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
 
-    return open_h5(path)  # external storage and links, virtual datasets and the whole-file budget checked
+    try:
+        return open_h5(path)  # external storage and links, virtual datasets and the whole-file budget checked
+    except FileFormatError as e:
+        if ": refused:" in str(e):
+            raise
+        raise FileFormatError(f"{path}: corrupt or not an HDF5 file ({str(e).split(': ', 2)[-1]})", path) from None
 
 
 def _read_dataset(h5, name: str, path: Path) -> np.ndarray:
