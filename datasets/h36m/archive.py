@@ -30,12 +30,6 @@ _ARCHIVE_SH_DIR = Path("StackedHourglass")
 _MM = 1000.0
 
 
-def _h5py():
-    import h5py
-
-    return h5py
-
-
 def _open_h5(path: Path):
     """Open ``path`` read-only; clear errors for a missing or unreadable file."""
     from poselift.core.io import open_h5

@@ -273,17 +273,20 @@ def hdf5_attacks(w: Path) -> dict[str, Path]:
             tg.create_dataset("confidence", shape=(n, 17), dtype="f4", chunks=(4096, 17), compression="gzip")
             tg.create_dataset("interpolated", shape=(n, 17), dtype="bool", chunks=(4096, 17), compression="gzip")
 
-    def external(target, frames):
+    def external(target, frames, everything):
         def edit(f):
             tg = f["tracks/track_00001"]
             for nm in ("frames", "keypoints", "confidence", "interpolated", "detected"):
                 del tg[nm]
-            tg.create_dataset("frames", data=np.arange(frames), compression="gzip")
-            tg.create_dataset("keypoints", shape=(frames, 17, 2), dtype="f4",
-                              external=[(target, 0, h5py.h5f.UNLIMITED)])
-            tg.create_dataset("confidence", shape=(frames, 17), dtype="f4", external=[(target, 0, h5py.h5f.UNLIMITED)])
-            tg.create_dataset("interpolated", data=np.zeros((frames, 17), bool), compression="gzip")
-            tg.create_dataset("detected", data=np.ones(frames, bool), compression="gzip")
+            ext = [(target, 0, h5py.h5f.UNLIMITED)]
+            for nm, shape, dtype in (("frames", (frames,), "i8"), ("keypoints", (frames, 17, 2), "f4"),
+                                     ("confidence", (frames, 17), "f4"), ("interpolated", (frames, 17), "bool"),
+                                     ("detected", (frames,), "bool")):
+                if everything or nm in ("keypoints", "confidence"):
+                    tg.create_dataset(nm, shape=shape, dtype=dtype, external=ext)
+                else:
+                    data = np.arange(frames) if nm == "frames" else np.full(shape, nm == "detected")
+                    tg.create_dataset(nm, data=data)
         return edit
 
     def link(f):
@@ -297,8 +300,8 @@ def hdf5_attacks(w: Path) -> dict[str, Path]:
         f["tracks/track_00001"].create_virtual_dataset("keypoints", layout)
 
     variant("h5_ten_tracks", ten_tracks)
-    variant("h5_dev_zero", external("/dev/zero", 20_000_000))  # 20M frames x 17 x 2 float32 = 2.7 GB of zeros
-    variant("h5_passwd", external("/etc/passwd", 2))
+    variant("h5_dev_zero", external("/dev/zero", 20_000_000, True))  # 20M frames: 5.1 GB of zeros declared
+    variant("h5_passwd", external("/etc/passwd", 2, False))
     variant("h5_external_link", link)
     variant("h5_virtual", virtual)
     return out
