@@ -98,7 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         from poselift.core.device import set_threads
-
         from poselift.core.trust import allow_code
 
         set_threads(args.threads)
