@@ -137,13 +137,12 @@ def read_cameras_file(path: str | os.PathLike) -> dict[str, list[CameraSpec]]:
     if not path.is_file():
         raise FileNotFoundError(f"no such cameras file: {path}")
     with reading(path, "cameras"):
-        text = path.read_text(encoding="utf-8")
         if path.suffix.lower() == ".json":
-            doc = json.loads(text)
+            doc = json.loads(path.read_text(encoding="utf-8"))
         else:
-            import yaml
+            from poselift.core.io import read_yaml
 
-            doc = yaml.safe_load(text)
+            doc = read_yaml(path)
         return _camera_table(doc, str(path))
 
 

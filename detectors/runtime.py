@@ -35,6 +35,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from poselift.core.errors import FileFormatError, InputError, SignatureError
+from poselift.core.io import check_onnx_external_data
 
 __all__ = [
     "TensorSpec",
@@ -304,6 +305,7 @@ class OnnxModel:
             opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         self.requested_providers = resolve_providers(providers)
+        check_onnx_external_data(source if isinstance(source, bytes) else path, self.name)
         try:
             self.session = ort.InferenceSession(source, sess_options=opts, providers=self.requested_providers)
         except MemoryError:  # out of memory, or numpy refusing a huge declared array: not masked here

@@ -13,7 +13,9 @@ A config has four sections plus a name and a seed::
 Unknown keys are errors (a typo must not silently fall back to a default),
 and so are values of the wrong type: both raise :class:`~poselift.core.errors.ConfigError`
 (a ``ValueError``) naming the key, e.g. ``train.epochs: expected an integer, got 'ten'``.
-Configs are data: files are read with ``yaml.safe_load`` (no Python objects, no code).
+Configs are data: files are read with :func:`poselift.core.io.read_yaml` (plain YAML, no Python objects,
+no aliases, bounded size), and the one setting that names code (``data.loader``) runs only when the user
+allows it for the command (:mod:`poselift.core.trust`).
 :func:`load_config` reads a file, :func:`apply_overrides` applies
 ``section.key=value`` strings from the command line, and
 :func:`config_to_dict` gives the resolved configuration that every run folder
@@ -32,6 +34,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 import yaml
 
 from poselift.core.errors import ConfigError
+from poselift.core.io import read_yaml
 from poselift.core.normalization import NORMALIZATIONS
 from poselift.training.trainer import TrainSettings
 
@@ -120,7 +123,8 @@ class DataConfig:
             to the config file), called as ``function(**loader_args)``; it returns a
             :class:`poselift.datasets.splits.Splits` or ``{"train": [...], "test": [...], ...}`` of
             :class:`~poselift.core.sequence.PoseSequence`. Recorded in the run, so every later command
-            loads the same data again.
+            loads the same data again. It runs code: only when the user allows it for the command
+            (``--allow-code`` or ``POSELIFT_ALLOW_CODE=1``, :mod:`poselift.core.trust`), else refused.
         loader_args: keyword arguments of :attr:`loader`.
         synthetic: settings when ``dataset: synthetic``.
         normalization: how the 2D input is normalised: ``"image"`` (by the image width, VideoPose3D's
@@ -402,35 +406,21 @@ def dump_config(cfg: ExperimentConfig) -> str:
     return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)
 
 
-def _yaml_problem(e: yaml.YAMLError) -> str:
-    """One line: what PyYAML found wrong, and where."""
-    mark = getattr(e, "problem_mark", None)
-    problem = getattr(e, "problem", None) or str(e)
-    where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""
-    return " ".join(f"{where}{problem}".split())
-
-
 def load_config(path: str | os.PathLike) -> ExperimentConfig:
     """Read and validate a YAML config file.
 
     Raises:
         FileNotFoundError: no such file.
-        ConfigError: (a ``ValueError``) not UTF-8 YAML, unknown keys, or values of the wrong
-            type or range; the message names the file and the key.
+        ConfigError: (a ``ValueError``) not UTF-8 YAML, YAML with aliases or beyond the size bounds
+            (:func:`poselift.core.io.read_yaml`), unknown keys, or values of the wrong type or range; the
+            message names the file and the key.
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"config file not found: {path}")
     if path.is_dir():
         raise ConfigError(f"{path}: is a folder, not a config file (give the .yaml file)")
-    try:
-        d = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not a YAML text file (not UTF-8 at byte {e.start})") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
-    except RecursionError:
-        raise ConfigError(f"{path}: not valid YAML (nested too deeply)") from None
+    d = read_yaml(path, error=ConfigError)
     if d is None:
         d = {}
     try:
@@ -456,10 +446,7 @@ def apply_overrides(cfg: ExperimentConfig, overrides: list[str]) -> ExperimentCo
             node = node[p]
         if parts[-1] not in node:
             raise ConfigError(f"override {item!r}: unknown key {key!r}")
-        try:
-            node[parts[-1]] = yaml.safe_load(value)
-        except yaml.YAMLError as e:
-            raise ConfigError(f"override {item!r}: the value is not valid YAML ({_yaml_problem(e)})") from None
+        node[parts[-1]] = read_yaml(text=value, what=f"override {_show(item)}: the value", error=ConfigError)
     d["train"]["seed"] = d["seed"]  # the top-level seed is the one seed
     out = config_from_dict(d)
     out.source = cfg.source

@@ -28,6 +28,7 @@ import numpy as np
 
 from poselift.core.errors import ConfigError, InputError
 from poselift.core.sequence import PoseSequence
+from poselift.core.trust import require_code_allowed
 from poselift.datasets.protocols import Protocol, get_protocol, subset_range
 from poselift.datasets.splits import Splits, count_frames
 from poselift.experiments.config import ExperimentConfig, load_config
@@ -243,7 +244,11 @@ def _synthetic(cfg: ExperimentConfig, protocol: Protocol, test_only: bool, progr
 
 def import_loader(spec: str, config_source: str | None = None):
     """The function a ``data.loader`` names: ``"package.module:function"`` or ``"file.py:function"`` (a path,
-    relative to the config file's folder or the working directory)."""
+    relative to the config file's folder or the working directory).
+
+    Importing it runs code, so it is refused (:class:`~poselift.core.errors.ConfigError` naming the module or
+    file) unless the user allowed code for this command (:mod:`poselift.core.trust`: ``--allow-code``,
+    ``POSELIFT_ALLOW_CODE=1`` or ``with allow_code():``); nothing of it is imported before that check."""
     if not isinstance(spec, str) or ":" not in spec:
         raise ConfigError(f"data.loader must be 'package.module:function' or 'path/file.py:function', got {spec!r}")
     target, name = spec.rsplit(":", 1)
@@ -251,6 +256,7 @@ def import_loader(spec: str, config_source: str | None = None):
         p = Path(target).expanduser()
         if not p.is_absolute() and config_source and not p.exists():
             p = Path(config_source).parent / p
+        require_code_allowed(f"data.loader {spec!r}: the file {p}, function {name!r}", config_source)
         if not p.is_file():
             raise FileNotFoundError(f"data.loader: no such file {p}")
         mod_name = f"poselift_loader_{abs(hash(str(p.resolve())))}"
@@ -263,6 +269,7 @@ def import_loader(spec: str, config_source: str | None = None):
             del sys.modules[mod_name]
             raise ConfigError(f"data.loader: importing {p} failed ({type(e).__name__}: {e})") from e
     else:
+        require_code_allowed(f"data.loader {spec!r}: module {target!r}, function {name!r}", config_source)
         try:
             module = importlib.import_module(target)
         except ImportError as e:

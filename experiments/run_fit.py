@@ -36,7 +36,7 @@ def run_input_layout(run_dir: str | os.PathLike) -> str | None:
     ``None`` when neither says."""
     import yaml
 
-    from poselift.core.io import read_json
+    from poselift.core.io import read_json, read_yaml
 
     run_dir = Path(run_dir)
     try:
@@ -45,7 +45,7 @@ def run_input_layout(run_dir: str | os.PathLike) -> str | None:
             if declared:
                 return str(declared)
         if (run_dir / "config.yaml").exists():
-            data = (yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}).get("data") or {}
+            data = (read_yaml(run_dir / "config.yaml") or {}).get("data") or {}
             if data.get("dataset", "h36m") not in ("h36m", "synthetic"):
                 return None  # another dataset: its layout is in the checkpoint, not cheaply in the config
             return KEYPOINT_LAYOUTS.get(data.get("keypoints", "gt"), "h36m17")

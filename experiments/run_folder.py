@@ -27,7 +27,7 @@ from typing import Iterator
 from poselift.checkpoint import CHECKPOINT
 from poselift.core.device import machine_description
 from poselift.core.io import check_output_folder
-from poselift.core.locks import FolderLock, lock_folder
+from poselift.core.locks import LOCK_FILE, FolderLock, lock_folder
 from poselift.inference import Lifter, load_lifter
 
 __all__ = ["Lifter", "load_lifter", "git_commit", "machine_description", "export_run",  # Lifter, load_lifter: inference
@@ -59,7 +59,15 @@ def writing_run_folder(run_dir: str | os.PathLike, command: str, *,
     check_output_folder(run_dir, "run folder")
     created = [p for p in [run_dir, *run_dir.parents] if not p.exists()]  # this folder and new parents (runs/)
     held: list[FolderLock] = []
-    D.on_main(lambda: held.append(lock_folder(run_dir, command)))
+    try:
+        D.on_main(lambda: held.append(lock_folder(run_dir, command)))
+    except BaseException:  # e.g. a full disk while taking the lock: leave no folder this call created
+        if created and remove_if_failed:
+            for p in created:
+                with contextlib.suppress(OSError):
+                    (p / LOCK_FILE).unlink(missing_ok=True)
+                    p.rmdir()  # only when empty
+        raise
     ok = False
     try:
         yield held[0] if held else None

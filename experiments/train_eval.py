@@ -119,7 +119,9 @@ def _same_config(old_text: str, cfg_text: str) -> bool:
     try:
         import yaml
 
-        return dump_config(config_from_dict(yaml.safe_load(old_text) or {})) == cfg_text
+        from poselift.core.io import read_yaml
+
+        return dump_config(config_from_dict(read_yaml(text=old_text) or {})) == cfg_text
     except (ValueError, TypeError, AttributeError, yaml.YAMLError):
         return False
 

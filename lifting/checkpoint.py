@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import os
 import pickle
+import warnings
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import torch
 
 from poselift.core.errors import FileFormatError
-from poselift.core.io import atomic_path
+from poselift.core.io import FREE_BYTES, MAX_EXPANSION, atomic_path, format_bytes
 from poselift.core.layouts import Layout, get_layout
 from poselift.core.normalization import NORMALIZATIONS
 from poselift.model.tcn import TemporalLifter
@@ -44,6 +46,7 @@ __all__ = [
     "lifter_payload",
     "read_lifter_payload",
     "build_model",
+    "check_tensors",
 ]
 
 CHECKPOINT = "checkpoint.pt"
@@ -75,19 +78,28 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu",
     Raises:
         FileNotFoundError: no such file.
         FileFormatError: corrupt or truncated, not a checkpoint, not a dict at
-            the top level, or refused because it holds Python objects.
+            the top level, refused because it holds Python objects, or because a
+            tensor addresses more than its storage holds (:func:`check_tensors`).
+        MemoryError: out of memory (said as such, never "corrupt").
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such checkpoint: {path}")
+    _check_container(path)
     allowed = [(fn, name) for name, fn in (stand_ins or {}).items()]
     try:
-        with torch.serialization.safe_globals(allowed):
+        with torch.serialization.safe_globals(allowed), warnings.catch_warnings():
+            # torch warns (two lines) about pickle protocols before failing on a foreign pickle: the one-line
+            # error below says it all
+            warnings.simplefilter("ignore", UserWarning)
             state = torch.load(path, map_location=map_location, weights_only=True)
-    except MemoryError:
-        raise
+    except MemoryError as e:
+        raise MemoryError(f"{path}: out of memory while loading the checkpoint ({e or 'no detail'})") from e
     except Exception as e:  # noqa: BLE001 - zipfile, pickle, torch and OS errors alike
         text = str(e)
+        if isinstance(e, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower()):
+            raise MemoryError(f"{path}: out of memory while loading the checkpoint "
+                              f"({' '.join(text.split())[:200]})") from e
         if isinstance(e, pickle.UnpicklingError) and "weights only load failed" in text.lower():
             # torch's message: a long preamble, then the unpickler's reason
             reason = text.split("WeightsUnpickler error:", 1)[-1]
@@ -107,7 +119,87 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu",
                               path) from e
     if not isinstance(state, dict):
         raise FileFormatError(f"{path}: not a poselift checkpoint (a {type(state).__name__}, not a dict)", path)
+    check_tensors(state, path)
     return state
+
+
+# the legacy (pre-1.6) torch.save format starts with this magic number, pickled (LONG1 opcode)
+_LEGACY_MAGIC = b"\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+def _check_container(path: Path) -> None:
+    """Before ``torch.load``: a zip archive whose members expand within :data:`~poselift.core.io.MAX_EXPANSION`
+    times the file's size, or torch's legacy format; anything else (a plain pickle, another format) is refused
+    in one line."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        head = fh.read(32)
+    if _LEGACY_MAGIC in head:
+        return
+    if not zipfile.is_zipfile(path):
+        raise FileFormatError(f"{path}: corrupt or truncated checkpoint, or not a checkpoint at all (a plain pickle, "
+                              "another format): torch.save writes a zip archive or its legacy format, and this is "
+                              "neither", path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            declared = sum(i.file_size for i in zf.infolist())
+    except Exception as e:  # noqa: BLE001 - BadZipFile, OSError, ...
+        raise FileFormatError(f"{path}: corrupt or truncated checkpoint ({type(e).__name__}: {e})", path) from None
+    if declared > max(FREE_BYTES, MAX_EXPANSION * size):
+        raise FileFormatError(f"{path}: refused: its members declare {format_bytes(declared)} in a file of "
+                              f"{format_bytes(size)} (more than {MAX_EXPANSION} times: a zip bomb or damaged)", path)
+
+
+def check_tensors(state: Any, path: str | os.PathLike) -> None:
+    """Refuse tensors that address more elements than their storage holds, before anything is materialised.
+
+    ``torch.zeros(1).expand(6000, 6000, 3)`` is saved as a one-element storage with stride 0: the file is a
+    few kB, but every use of the tensor (a copy into a model, a check of its values) allocates its full size.
+    Every tensor found in ``state`` (nested dicts, lists and tuples) must have at least as many elements in
+    its storage as it has (``numel``) and as its strides reach; and all of them together may address at most
+    :data:`~poselift.core.io.MAX_EXPANSION` times the file's size (beyond :data:`~poselift.core.io.FREE_BYTES`).
+    :func:`load_checkpoint` calls it on every checkpoint it reads (``lift``, ``evaluate``, ``export``,
+    ``import``, ``train --resume``).
+
+    Raises:
+        FileFormatError: naming the tensor, its shape and what its storage holds.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0
+    budget = max(FREE_BYTES, MAX_EXPANSION * size)
+    total = 0
+    seen: set[int] = set()
+    stack: list[tuple[str, Any]] = [("", state)]
+    while stack:
+        where, obj = stack.pop()
+        if isinstance(obj, torch.Tensor):
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            numel = obj.numel()
+            if numel == 0:
+                continue
+            if obj.layout != torch.strided:
+                raise FileFormatError(f"{path}: tensor {where or '(top level)'} is {obj.layout}, not a dense tensor; "
+                                      "poselift checkpoints hold dense tensors only", path)
+            held = obj.untyped_storage().nbytes() // max(obj.element_size(), 1)
+            reach = obj.storage_offset() + sum((n - 1) * abs(s) for n, s in zip(obj.shape, obj.stride())) + 1
+            if numel > held or reach > held:
+                raise FileFormatError(
+                    f"{path}: refused: tensor {where or '(top level)'} of shape {tuple(obj.shape)} (strides "
+                    f"{tuple(obj.stride())}) addresses {numel:,} elements but its storage holds {held:,} (an "
+                    "expanded or crafted tensor that would grow when used)", path)
+            total += numel * obj.element_size()
+            if total > budget:
+                raise FileFormatError(f"{path}: refused: its tensors address {format_bytes(total)} in a file of "
+                                      f"{format_bytes(size)} (more than {MAX_EXPANSION} times)", path)
+        elif isinstance(obj, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in obj.items())
+        elif isinstance(obj, (list, tuple)):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(obj))
 
 
 def lifter_payload(model: TemporalLifter, layout_in: str | Layout, layout_out: str | Layout,

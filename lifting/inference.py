@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 import torch
@@ -319,6 +319,50 @@ class Lifter:
         x = self.inputs(seq) if isinstance(seq, PoseSequence) else numeric_array(seq, "keypoints")
         y = self._root_relative(lift_sequence(self.model, x, flip_perms=self._perms(), progress=progress))
         return self._scaled(y, body_height)
+
+    def lift_chunks(self, seq: PoseSequence | np.ndarray, chunk: int = DEFAULT_CHUNK, progress: bool = False
+                    ) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`lift` one chunk at a time, for writing as it comes: memory bounded by the chunk, not the length.
+
+        Yields ``(start, poses)``: consecutive chunks of root-relative ``(n, J_out, 3)`` poses (metres), the
+        first at ``start = 0``, together exactly :meth:`lift`'s output (each chunk reads its ``rf - 1`` context
+        frames, the sequence's edge frames repeated at its ends). With image normalisation (per frame) the input
+        of a :class:`PoseSequence` is prepared chunk by chunk too; the output is never held whole (:func:`poselift.detectors.formats.write_poses3d_h5` writes such chunks as they come).
+        """
+        from tqdm.auto import tqdm
+
+        fmodel, dev = _prepare(self.model, chunk, None)
+        if isinstance(seq, PoseSequence) and self.normalization == "image":  # per-frame: prepared chunk by chunk
+            n = len(seq)
+
+            def frames(lo: int, hi: int) -> torch.Tensor:
+                xt = _as_tensor(self.inputs(seq.slice(lo, hi)), fmodel, dev, f"frames {lo}-{hi - 1}: ")
+                _check_inputs(fmodel, xt, f"frames {lo}-{hi - 1}: ")
+                return xt
+        else:
+            x = self.inputs(seq) if isinstance(seq, PoseSequence) else numeric_array(seq, "keypoints")
+            whole = _as_tensor(x, fmodel, dev)
+            _check_inputs(fmodel, whole)
+            n = int(whole.shape[0])
+
+            def frames(lo: int, hi: int) -> torch.Tensor:
+                return whole[lo:hi]
+        before, after = fmodel.pad
+        perms = self._perms()
+        perm_in = None if perms is None else torch.as_tensor(perms[0], device=dev)
+        perm_out = None if perms is None else torch.as_tensor(perms[1], device=dev)
+        with tqdm(total=n, desc="lifting", unit="frame", unit_scale=True, disable=not progress, leave=False,
+                  dynamic_ncols=True) as bar:
+            for s in range(0, n, chunk):
+                e = min(n, s + chunk)
+                lo, hi = max(0, s - before), min(n, e + after)
+                idx = torch.arange(s - before, e + after, device=dev).clamp_(0, n - 1) - lo  # edges repeated
+                with torch.inference_mode():
+                    y = _forward(fmodel, frames(lo, hi)[idx], perm_in, perm_out)
+                check_finite(y, "lifted poses", hint="the input was finite, so the model's weights are broken or "
+                             "its arithmetic overflowed")
+                bar.update(e - s)
+                yield s, self._root_relative(y)
 
     def lift_all(self, seqs: Sequence[PoseSequence | np.ndarray], max_frames: int | None = None,
                  progress: bool = False, body_height: float | None = None) -> list[np.ndarray]:

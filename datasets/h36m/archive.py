@@ -30,22 +30,20 @@ _ARCHIVE_SH_DIR = Path("StackedHourglass")
 _MM = 1000.0
 
 
-def _h5py():
-    import h5py
-
-    return h5py
-
-
 def _open_h5(path: Path):
     """Open ``path`` read-only; clear errors for a missing or unreadable file."""
-    h5py = _h5py()
+    from poselift.core.io import open_h5
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+
     try:
-        return h5py.File(path, "r")
-    except OSError as e:
-        raise FileFormatError(f"{path}: corrupt or not an HDF5 file ({e})", path) from None
+        return open_h5(path)  # external storage and links, virtual datasets and the whole-file budget checked
+    except FileFormatError as e:
+        if ": refused:" in str(e):
+            raise
+        raise FileFormatError(f"{path}: corrupt or not an HDF5 file ({str(e).split(': ', 2)[-1]})", path) from None
 
 
 def _read_dataset(h5, name: str, path: Path) -> np.ndarray:

@@ -42,7 +42,8 @@ import numpy as np
 from poselift._version import __version__
 from poselift.core.camera import Camera
 from poselift.core.errors import FileFormatError, InputError, check_finite, reading
-from poselift.core.io import atomic_path
+from poselift.core.io import atomic_path, open_h5
+from poselift.core.locks import lock_output
 from poselift.core.layouts import get_layout
 from poselift.datasets.h36m.archive import read_archive
 from poselift.datasets.h36m.data import H36MData
@@ -176,43 +177,45 @@ def save_cache(data: H36MData, out: str | Path, *, compression: str | None = "gz
     if compact and data.keypoints2d:
         notes.append(f"Compact cache: 3D and cameras only; the {data.keypoints_name or '2D'} detections of the source "
                      "were left out (2D input gt only).")
-    with atomic_path(out, suffix=".h5") as tmp:
-        with h5py.File(tmp, "w") as h5:
-            h5.attrs["format"] = CACHE_FORMAT
-            h5.attrs["version"] = CACHE_VERSION
-            h5.attrs["keypoints_name"] = "" if compact else data.keypoints_name
-            h5.attrs["layout2d"] = data.layout2d
-            h5.attrs["poses3d_encoding"] = BIT_DELTA if compact else "float32"
-            h5.attrs["layout3d"] = "h36m17"
-            h5.attrs["source"] = data.source
-            h5.attrs["notes"] = json.dumps(notes)
-            h5.attrs["missing3d"] = json.dumps([[s, a, n] for (s, a), n in sorted(data.missing3d.items())])
-            h5.attrs["poselift_version"] = __version__
-            for (s, cam_id), cam in data.cameras.items():
-                g = h5.require_group(f"cameras/{s}").create_group(cam_id)
-                for k in _CAMERA_FIELDS:
-                    g.attrs[k] = np.asarray(getattr(cam, k), dtype=np.float64)
-                g.attrs["width"], g.attrs["height"], g.attrs["name"] = cam.width, cam.height, cam.name
-            items = [("poses3d", k, v, 17, 3) for k, v in data.poses3d.items()]
-            n2 = get_layout(data.layout2d).num_joints
-            if not compact:
-                items += [("keypoints2d", k, v, n2, 2) for k, v in data.keypoints2d.items()]
-            for group, key, arr, nj, nc in tqdm(items, desc="writing cache", unit="array", disable=not progress):
-                a = np.asarray(arr)
-                if a.ndim != 3 or a.shape[1:] != (nj, nc) or len(a) == 0:
-                    raise InputError(f"{group} {key}: expected (frames, {nj}, {nc}), got shape {a.shape}")
-                check_finite(a, f"{group} {key}")
-                parent = h5.require_group("/".join((group, *key[:-1])))
-                if compact:  # (51, T) int32 bit deltas, whole coordinates per chunk
-                    enc = encode_bit_delta(a)
-                    parent.create_dataset(key[-1], data=enc, chunks=(nj * nc, min(len(a), 1 << 14)), **opts)
-                    continue
-                # whole frames per chunk, up to ~1 MiB: h5py's automatic chunks split the
-                # joints and cost compression ratio and read speed
-                rows = min(len(a), max(1, (1 << 20) // (nj * nc * 4)))
-                parent.create_dataset(
-                    key[-1], data=a.astype(np.float32, copy=False), chunks=(rows, nj, nc), **opts
-                )
+    # one writer at a time; taking the lock removes the temporaries a killed `prepare` left behind
+    with lock_output(out, "poselift prepare"):
+        with atomic_path(out, suffix=".h5") as tmp:
+            with h5py.File(tmp, "w") as h5:
+                h5.attrs["format"] = CACHE_FORMAT
+                h5.attrs["version"] = CACHE_VERSION
+                h5.attrs["keypoints_name"] = "" if compact else data.keypoints_name
+                h5.attrs["layout2d"] = data.layout2d
+                h5.attrs["poses3d_encoding"] = BIT_DELTA if compact else "float32"
+                h5.attrs["layout3d"] = "h36m17"
+                h5.attrs["source"] = data.source
+                h5.attrs["notes"] = json.dumps(notes)
+                h5.attrs["missing3d"] = json.dumps([[s, a, n] for (s, a), n in sorted(data.missing3d.items())])
+                h5.attrs["poselift_version"] = __version__
+                for (s, cam_id), cam in data.cameras.items():
+                    g = h5.require_group(f"cameras/{s}").create_group(cam_id)
+                    for k in _CAMERA_FIELDS:
+                        g.attrs[k] = np.asarray(getattr(cam, k), dtype=np.float64)
+                    g.attrs["width"], g.attrs["height"], g.attrs["name"] = cam.width, cam.height, cam.name
+                items = [("poses3d", k, v, 17, 3) for k, v in data.poses3d.items()]
+                n2 = get_layout(data.layout2d).num_joints
+                if not compact:
+                    items += [("keypoints2d", k, v, n2, 2) for k, v in data.keypoints2d.items()]
+                for group, key, arr, nj, nc in tqdm(items, desc="writing cache", unit="array", disable=not progress):
+                    a = np.asarray(arr)
+                    if a.ndim != 3 or a.shape[1:] != (nj, nc) or len(a) == 0:
+                        raise InputError(f"{group} {key}: expected (frames, {nj}, {nc}), got shape {a.shape}")
+                    check_finite(a, f"{group} {key}")
+                    parent = h5.require_group("/".join((group, *key[:-1])))
+                    if compact:  # (51, T) int32 bit deltas, whole coordinates per chunk
+                        enc = encode_bit_delta(a)
+                        parent.create_dataset(key[-1], data=enc, chunks=(nj * nc, min(len(a), 1 << 14)), **opts)
+                        continue
+                    # whole frames per chunk, up to ~1 MiB: h5py's automatic chunks split the
+                    # joints and cost compression ratio and read speed
+                    rows = min(len(a), max(1, (1 << 20) // (nj * nc * 4)))
+                    parent.create_dataset(
+                        key[-1], data=a.astype(np.float32, copy=False), chunks=(rows, nj, nc), **opts
+                    )
     return out
 
 
@@ -248,11 +251,11 @@ def load_cache(path: str | Path, subjects: Iterable[str] | None = None) -> H36MD
 
 
 def _load_cache(path: Path, want: set[str] | None) -> H36MData:
-    import h5py
-
     try:
-        h5 = h5py.File(path, "r")
-    except OSError as e:
+        h5 = open_h5(path, "Human3.6M cache")  # external storage and links, virtual datasets, whole-file budget
+    except FileFormatError as e:
+        if "refused" in str(e):
+            raise
         raise _corrupt(path, f"not a readable HDF5 file: {e}") from None
     with h5:
         fmt = h5.attrs.get("format")

@@ -120,17 +120,18 @@ def load_settings(path: str | os.PathLike) -> BodyPoseNetSettings:
     import json
     from pathlib import Path
 
-    import yaml
-
     from poselift.core.errors import FileFormatError
+    from poselift.core.io import read_yaml
 
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such settings file: {path}")
+    if path.suffix.lower() != ".json":
+        return settings_from_dict(read_yaml(path) or {}, str(path))
     text = path.read_text(encoding="utf-8")
     try:
-        d = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as e:
+        d = json.loads(text)
+    except ValueError as e:
         raise FileFormatError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'} "
                               f"({' '.join(str(e).split())[:200]})", path) from None
     return settings_from_dict(d or {}, str(path))

@@ -9,7 +9,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from poselift.core.errors import FileFormatError, InputError, reading
-from poselift.detectors.formats.tracks import KeypointTracks
+from poselift.core.io import json_text
+from poselift.detectors.formats.tracks import KeypointTracks, check_people
 from poselift.detectors.tracking import Detections, TrackerSettings, tracks_from_ids
 
 
@@ -26,6 +27,8 @@ def _json_values(text: str, path: Path) -> Iterator[Any]:
             val, i = dec.raw_decode(text, i)
         except json.JSONDecodeError as e:
             raise FileFormatError(f"{path}: corrupt JSON at line {e.lineno} column {e.colno} ({e.msg})", path) from None
+        except RecursionError:
+            raise FileFormatError(f"{path}: refused: JSON nested too deeply to parse", path) from None
         yield val
 
 
@@ -86,10 +89,7 @@ def read_deepstream_json(
 
 
 def _read_deepstream_json(path: Path, image_size, fps, tracker) -> KeypointTracks:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise FileFormatError(f"{path}: corrupt JSON: not UTF-8 text (byte {e.start})", path) from None
+    text = json_text(path)  # value count and nesting bounded before parsing
     per_frame: dict[int, list[tuple[int, np.ndarray, np.ndarray]]] = {}
     for fr in _deepstream_frames(_json_values(text, path), path):
         try:
@@ -101,6 +101,7 @@ def _read_deepstream_json(path: Path, image_size, fps, tracker) -> KeypointTrack
         objects = fr.get("objects") or []
         if not isinstance(objects, list):
             raise FileFormatError(f"{path}: frame {fn}: 'objects' is a {type(objects).__name__}, not a list", path)
+        check_people(len(per_frame.get(fn, ())) + len(objects), f"{path}: frame {fn}", path)
         for k, obj in enumerate(objects):
             where = f"{path}: frame {fn} object {k}"
             if not isinstance(obj, dict) or "pose25d" not in obj:

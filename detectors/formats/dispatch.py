@@ -150,7 +150,8 @@ def _read_2d(path, suffix, image_size, fps, allow_pickle, tracker, layout, subje
             raise InputError(f"{path}: subject/action/camera choose an entry of a VideoPose3D dataset file "
                              "(positions_2d); this file has none")
         return _read_coco_npz(path, entries, None, image_size, fps, tracker)
-    head = path.read_text(encoding="utf-8", errors="replace")[:65536]
+    with open(path, "rb") as fh:  # the first 64 kB decide the format: the file is not read whole here
+        head = fh.read(65536).decode("utf-8", errors="replace")
     if "pose25d" in head or '"batches"' in head:
         return read_deepstream_json(path, image_size=image_size, fps=fps, tracker=tracker)
     return read_mmpose_json(path, image_size=image_size, fps=fps, tracker=tracker)

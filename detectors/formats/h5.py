@@ -70,15 +70,10 @@ def _attr_value(v):
 
 
 def _open_h5(path: str | os.PathLike, fmt: str, version: int):
-    h5py = _h5()
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise FileFormatError(f"{path}: not a readable HDF5 file (corrupt, truncated or another format): {e}",
-                              path) from None
+    f = _io.open_h5(path)  # external storage and links, virtual datasets and the whole-file budget checked
     try:
         with reading(path, "HDF5"):
             got = f.attrs.get("format")
@@ -262,7 +257,9 @@ def write_poses3d_h5(
 
     Args:
         sequences: the 2D sequences that were lifted (their ``meta`` gives track id and frames).
-        poses: per sequence ``(T, J3, 3)`` root-relative metres.
+        poses: per sequence ``(T, J3, 3)`` root-relative metres, or an iterator of ``(start, (n, J3, 3))``
+            chunks covering the sequence in order (:meth:`poselift.inference.Lifter.lift_chunks`): each is
+            written as it comes, so memory stays bounded by a chunk, whatever the length.
         layout: layout of ``poses``.
     """
     h5py = _h5()
@@ -287,14 +284,24 @@ def write_poses3d_h5(
                 f.attrs[k] = _attr_value(v)
             g = f.create_group("tracks")
             for i, (s, p) in enumerate(zip(sequences, poses)):
-                p = np.asarray(p, np.float32)
-                if p.shape != (len(s), lay.num_joints, 3):
-                    raise InputError(f"sequence {i}: poses shape {p.shape}, expected {(len(s), lay.num_joints, 3)}")
+                want = (len(s), lay.num_joints, 3)
+                chunks = [(0, p)] if isinstance(p, (np.ndarray, list, tuple)) or hasattr(p, "__array__") else p
                 tid = s.track.track_id if s.track is not None else i
                 tg = g.create_group(f"track_{tid:05d}")
                 tg.attrs["track_id"] = tid
                 tg.create_dataset("frames", data=s.frames)
-                tg.create_dataset("poses3d", data=p, compression="gzip")
+                ds = tg.create_dataset("poses3d", shape=want, dtype=np.float32, compression="gzip",
+                                       chunks=(max(1, min(len(s), 4096)), lay.num_joints, 3) if len(s) else None)
+                at = 0
+                for start, y in chunks:
+                    y = np.asarray(y, np.float32)
+                    if start != at or y.ndim != 3 or y.shape[1:] != want[1:] or at + len(y) > want[0]:
+                        raise InputError(f"sequence {i}: poses shape {y.shape}, expected {want}"
+                                         + (f" (a chunk at frame {start}, after {at} frames)" if start else ""))
+                    ds[at : at + len(y)] = y
+                    at += len(y)
+                if at != want[0]:
+                    raise InputError(f"sequence {i}: poses for {at} frames, expected {want}")
                 if s.detector3d is not None:
                     tg.create_dataset("pose3d_single_frame", data=s.detector3d.poses, compression="gzip")
                     tg.attrs["pose3d_single_frame_layout"] = s.detector3d.layout

@@ -8,7 +8,7 @@ import numpy as np
 
 from poselift.core.errors import FileFormatError, reading
 from poselift.core.io import read_json
-from poselift.detectors.formats.tracks import KeypointTracks
+from poselift.detectors.formats.tracks import KeypointTracks, check_people
 from poselift.detectors.tracking import Detections, TrackerSettings, track_people, tracks_from_ids
 
 
@@ -54,6 +54,7 @@ def _read_mmpose_json(path: Path, image_size, fps, tracker) -> KeypointTracks:
     dets = []
     all_ids = True
     for i, inst in enumerate(frames):
+        check_people(len(inst) if isinstance(inst, list) else 0, f"{path}: frame {i}", path)
         kps, confs, ids = [], [], []
         for k, p in enumerate(inst):
             where = f"{path}: frame {i} instance {k}"

@@ -11,6 +11,19 @@ from poselift.core.layouts import get_layout
 from poselift.core.sequence import DetectorPose3D, PoseSequence, TrackInfo
 from poselift.detectors.tracking import Track, fill_missing_joints
 
+MAX_PEOPLE_PER_FRAME = 1000
+"""Most people one frame of a detection file may hold: tracking compares every person with every track, so
+a frame of ten million people would run for days; real videos hold a few dozen."""
+
+
+def check_people(count: int, where: str, path: Any = None) -> None:
+    """Refuse a frame holding more than :data:`MAX_PEOPLE_PER_FRAME` people (before any of them is read)."""
+    if count > MAX_PEOPLE_PER_FRAME:
+        from poselift.core.errors import FileFormatError
+
+        raise FileFormatError(f"{where}: refused: {count:,} people in one frame, more than the "
+                              f"{MAX_PEOPLE_PER_FRAME:,} poselift tracks per frame", path)
+
 
 @dataclass
 class KeypointTracks:

@@ -154,9 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _finish_global_options(args)
         from poselift.core.device import set_threads
+        from poselift.core.trust import allow_code
 
         set_threads(args.threads)
-        return int(args.func(args) or 0)
+        with allow_code(getattr(args, "allow_code", False)):
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         if getattr(args, "debug", False):
             raise

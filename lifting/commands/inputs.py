@@ -27,8 +27,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ON_HELP", "SHARED_WITH_HELP", "add_2d_input_options", "add_data_option", "read_2d_input", "image_size",
-           "INPUT_OPTIONS", "dataset_defaults"]
+__all__ = ["ON_HELP", "SHARED_WITH_HELP", "add_2d_input_options", "add_data_option", "add_allow_code_option",
+           "read_2d_input", "image_size", "INPUT_OPTIONS", "dataset_defaults"]
 
 DATA_HELP = ("the dataset, overriding the config's data.path: a Human3.6M archive folder or cache (also "
              "$POSELIFT_H36M), or the positions_3d npz of a VideoPose3D-format dataset")
@@ -42,6 +42,16 @@ def add_data_option(parser: argparse.ArgumentParser) -> None:
     ``compare``, ``figures``)."""
     parser.add_argument("--data", metavar="PATH", help=DATA_HELP)
     parser.add_argument("--keypoints", metavar="PATH", dest="keypoints_path", help=KEYPOINTS_HELP)
+    add_allow_code_option(parser)
+
+
+def add_allow_code_option(parser: argparse.ArgumentParser) -> None:
+    """``--allow-code``: let a config's (or run folder's) ``data.loader`` hook run for this command
+    (:mod:`poselift.core.trust`); every command that reads a run's dataset has it."""
+    parser.add_argument("--allow-code", action="store_true",
+                        help="let the config's data.loader hook run (it imports and calls Python code; also "
+                        "POSELIFT_ALLOW_CODE=1); only for configs and run folders you trust")
+
 
 ON_HELP = ("cross-dataset: evaluate on another dataset's test split, a config file or 'h36m'/'humaneva' (--data "
            "replaces its data.path), over the joints the run's layout shares with it "

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from poselift.commands.inputs import ON_HELP, SHARED_WITH_HELP, add_data_option
+from poselift.commands.inputs import ON_HELP, SHARED_WITH_HELP, add_allow_code_option, add_data_option
 
 __all__ = ["register", "run_name", "folder_name"]
 
@@ -142,5 +142,6 @@ def register(sub) -> None:
     p.add_argument("--out", help="folder for the re-run")
     p.add_argument("--tolerance", type=float, default=0.0, help="allowed difference in mm (default 0: identical)")
     p.add_argument("--device", help="auto, cpu, cuda (default: the run's config)")
+    add_allow_code_option(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_reproduce)

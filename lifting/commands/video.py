@@ -401,8 +401,11 @@ def cmd_lift(args: argparse.Namespace) -> int:
     sequences = data.to_sequences(min_length=args.min_length)
     if not sequences:
         raise ValueError(f"{args.keypoints}: no track with at least {args.min_length} frames")
-    poses = [lifter.lift(s, progress=not args.quiet and len(s) >= 20_000, body_height=args.body_height)
-             for s in sequences]  # a bar for long videos
+    if args.render or args.body_height is not None:  # both need whole tracks
+        poses = [lifter.lift(s, progress=not args.quiet and len(s) >= 20_000, body_height=args.body_height)
+                 for s in sequences]  # a bar for long videos
+    else:  # written chunk by chunk as they are lifted: memory bounded by a chunk, not the video's length
+        poses = [lifter.lift_chunks(s, progress=not args.quiet and len(s) >= 20_000) for s in sequences]
     attrs = {"keypoints_file": str(args.keypoints), "run_dir": str(args.run), "layout_2d": data.layout,
              "normalization": lifter.normalization}
     if args.body_height is not None:

@@ -149,11 +149,18 @@ class FolderLock:
             # the holder removed the file as we opened it: our lock is on a file nobody else will open
             _unlock(fd)
             os.close(fd)
-        self._fd = fd
         info = {"command": self.command, "pid": os.getpid(), "host": socket.gethostname(),
                 "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+        except OSError as e:  # a full disk: leave no lock file behind, and say which file
+            with contextlib.suppress(OSError):
+                self.lock_file.unlink()
+            _unlock(fd)
+            os.close(fd)
+            raise OSError(e.errno, e.strerror, str(self.lock_file)) from None
+        self._fd = fd
         self.removed = clean_stale(self.lock_file.parent, self._stale)
         return self
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from poselift.core.errors import InputError
+from poselift.core.io import check_onnx_external_data
 from poselift.core.windows import pad_edges, window_geometry
 from poselift.model.onnx import SEQUENCE_FILE, STEP_FILE, verify_export_file
 
@@ -27,6 +28,7 @@ def _session(path: Path, providers: Sequence[str] | None, threads: int | None):
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such ONNX file")
     verify_export_file(path)  # a folder mixing two exports is refused
+    check_onnx_external_data(path)  # weights from outside the export's folder are refused
     opts = ort.SessionOptions()
     if threads:
         opts.intra_op_num_threads = int(threads)

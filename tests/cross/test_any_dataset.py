@@ -132,11 +132,16 @@ def test_a_loader_hook_dataset_goes_through_the_same_commands(tmp_path, capsys, 
     (tmp_path / "cfg" / "mylab.yaml").write_text(yaml.safe_dump(cfg))
     run = tmp_path / "runs" / "mylab"
     monkeypatch.chdir(tmp_path)
-    assert main(["train", "cfg/mylab.yaml", "--out", str(run), "--no-progress"]) == 0
+    assert main(["train", "cfg/mylab.yaml", "--out", str(run), "--no-progress"]) == 1  # code not allowed
+    assert "mylab.py" in capsys.readouterr().err and not run.exists()
+    assert main(["train", "cfg/mylab.yaml", "--out", str(run), "--no-progress", "--allow-code"]) == 0
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["dataset"] == f"loader:{(tmp_path / 'cfg' / 'mylab.py').resolve()}:load"
     assert metrics["protocol"]["name"] == "custom"
     monkeypatch.chdir(tmp_path / "runs")  # the recorded loader path is absolute
+    assert main(["evaluate", str(run), "--no-progress"]) == 1  # a run folder runs no code unless allowed
+    assert "would run code" in capsys.readouterr().err
+    monkeypatch.setenv("POSELIFT_ALLOW_CODE", "1")  # the same for the rest of the commands
     assert main(["evaluate", str(run), "--no-progress"]) == 0
     assert main(["compare", str(run)]) == 0
     assert main(["table", str(run), "--by", "subject,action"]) == 0
