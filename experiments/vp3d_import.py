@@ -71,7 +71,7 @@ import torch
 from poselift._version import __version__
 from poselift.checkpoint import CHECKPOINT, lifter_payload, load_checkpoint, save_checkpoint
 from poselift.core.errors import FileFormatError, InputError, LayoutError
-from poselift.core.io import atomic_write_json, atomic_write_text
+from poselift.core.io import atomic_folder, atomic_write_json, atomic_write_text
 from poselift.core.layouts import get_layout
 from poselift.model.tcn import TemporalLifter
 from poselift.datasets.h36m.constants import KEYPOINT_LAYOUTS
@@ -338,6 +338,10 @@ def import_vp3d(path: str | os.PathLike, out_dir: str | os.PathLike, layout_in: 
     path, out = Path(path), Path(out_dir)
     if (out / CHECKPOINT).exists() and not overwrite:
         raise FileExistsError(f"{out} already holds a {CHECKPOINT}; choose another folder (or overwrite)")
+    if out.is_dir() and any(p.name not in _RUN_FILES for p in out.iterdir()):
+        raise FileExistsError(f"{out} holds files that are not an imported run's ({', '.join(sorted(_RUN_FILES))}); "
+                              "the import replaces the folder whole: choose an empty or new folder")
+    _remove_stale_temporaries(out)
     try:
         lay_in = get_layout(layout_in)
     except KeyError as e:
@@ -348,13 +352,27 @@ def import_vp3d(path: str | os.PathLike, out_dir: str | os.PathLike, layout_in: 
               "epoch": _number(state.get("epoch")), "lr": _number(state.get("lr"))}
     extra = {"flip_test": bool(flip_test), "features": model.in_features, "normalization": "image",
              "source": source}
-    out.mkdir(parents=True, exist_ok=True)
-    save_checkpoint(lifter_payload(model, lay_in, lay_out, traj, extra), out / CHECKPOINT)
     cfg = _run_config(name or path.stem, model, pos, traj is not None, lay_in, dropout, causal, flip_test)
-    atomic_write_text(out / "config.yaml", dump_config(cfg))
     info = _run_info(cfg, source, state, model, pos, traj is not None, lay_in, lay_out, causal, flip_test)
-    atomic_write_json(out / "run.json", info)
+    with atomic_folder(out) as tmp:  # a kill leaves the old folder or none, never a checkpoint without its config
+        save_checkpoint(lifter_payload(model, lay_in, lay_out, traj, extra), tmp / CHECKPOINT)
+        atomic_write_text(tmp / "config.yaml", dump_config(cfg))
+        atomic_write_json(tmp / "run.json", info)
     return info
+
+
+_RUN_FILES = frozenset({CHECKPOINT, "config.yaml", "run.json"})
+"""What an imported run folder holds."""
+
+
+def _remove_stale_temporaries(out: Path) -> None:
+    """Remove the hidden temporary folders an import into ``out`` killed before it finished left beside it."""
+    import shutil
+
+    if out.parent.is_dir():
+        for p in out.parent.glob(f".{out.name}.*.tmp"):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
 
 
 def _read_models(state: dict, path: Path, lay_in, layout_out: str | None, causal: bool, dropout: float):

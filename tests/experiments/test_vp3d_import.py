@@ -268,3 +268,35 @@ def test_a_file_that_may_be_a_dense_model_warns_and_names_both_readings(tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         import_vp3d(ckpt, tmp_path / "run243", "h36m17")
+
+
+def test_an_import_killed_midway_leaves_no_half_run_and_runs_again(tmp_path, monkeypatch):
+    """A kill after the checkpoint is written but before config.yaml (simulated by an error there) leaves no run
+    folder, so the same command then succeeds without --overwrite; leftover temporaries of a real kill are
+    removed; a folder holding other files is not replaced."""
+    import poselift.experiments.vp3d_import as vi
+
+    ckpt = tmp_path / "m.bin"
+    vp3d_checkpoint(ckpt, widths=(3,), traj=False)
+    out = tmp_path / "run"
+
+    def killed(*a, **k):
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(vi, "atomic_write_text", killed)
+    with pytest.raises(KeyboardInterrupt):
+        import_vp3d(ckpt, out, "h36m17")
+    assert not out.exists() and not list(tmp_path.glob(".run.*"))
+    monkeypatch.undo()
+    (tmp_path / ".run.abc123.tmp").mkdir()  # what a SIGKILL between the files leaves
+    (tmp_path / ".run.abc123.tmp" / "checkpoint.pt").write_bytes(b"partial")
+    info = import_vp3d(ckpt, out, "h36m17")
+    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "config.yaml", "run.json"]
+    assert not list(tmp_path.glob(".run.*")) and info["declared"]["layout_in"] == "h36m17"
+    load_lifter(out, device="cpu")
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not an imported run"):
+        import_vp3d(ckpt, other, "h36m17")
+    assert (other / "notes.txt").read_text() == "keep me"
