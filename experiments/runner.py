@@ -251,6 +251,7 @@ def _final_evaluation(model, cfg: ExperimentConfig, splits: Splits, run_dir: Pat
     metrics = evaluate_sequences(preds, splits.test, splits.notes, protocol=protocol)
     metrics = {"name": cfg.name, "dataset": splits.dataset, "protocol": protocol_record(protocol, splits, cfg),
                "flip_test": cfg.eval.flip_test, **metrics}
+    metrics["proportions"] = test_proportions(preds, splits.test)
     _keep_previous(run_dir / "metrics.json")
     atomic_write_json(run_dir / "metrics.json", metrics)
     title = (f"{cfg.name}: receptive field {model.receptive_field}, {splits.dataset} {cfg.data.keypoints} 2D, "
@@ -260,6 +261,18 @@ def _final_evaluation(model, cfg: ExperimentConfig, splits: Splits, run_dir: Pat
         _save_predictions(run_dir / "predictions.h5", preds, splits.test)
     frames = int(sum(len(p) for p in preds))
     return metrics, eval_seconds, frames
+
+
+def test_proportions(preds: Sequence[np.ndarray], seqs: Sequence[PoseSequence]) -> dict:
+    """Predicted/true body proportions and lean over all test frames (:mod:`poselift.proportions`);
+    ``{"unavailable": why}`` when the 3D layout lacks the joints they need."""
+    from poselift.proportions import summarize_proportions
+
+    layout = seqs[0].layout3d if seqs else "h36m17"
+    try:
+        return summarize_proportions(preds, [s.root_relative_3d()[: len(p)] for p, s in zip(preds, seqs)], layout)
+    except ValueError as e:
+        return {"unavailable": str(e)}
 
 
 def _keep_previous(path: Path) -> None:

@@ -39,6 +39,12 @@ class Row:
     protocol: str = ""  # the protocol's name
     flip_test: bool | None = None  # flip test-time augmentation (None: unknown)
     per_subject_action: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    proportions: dict[str, float] = field(default_factory=dict)  # metrics.json "proportions" (ratios, lean)
+
+
+PROPORTION_COLUMNS = (("height_ratio", "height x"), ("hip_width_ratio", "hip width x"),
+                      ("shoulder_width_ratio", "shoulder width x"), ("lean", "lean (deg)"))
+"""``table --proportions``: predicted/true ratios and the spine angle (:mod:`poselift.proportions`)."""
 
 
 def _nan(v) -> float:
@@ -53,7 +59,8 @@ def row_from_metrics(method: str, m: dict, source: str = "") -> Row:
         notes.append(f"flip test-time augmentation {'on' if flip else 'off'}.")
     return Row(method, _nan(m.get("mpjpe")), _nan(m.get("p_mpjpe")), _nan(m.get("mpjve")), _nan(m.get("n_mpjpe")),
                dict(m.get("per_action", {})), False, source, notes, str(m.get("dataset", proto.get("dataset", ""))),
-               str(proto.get("name", "")), flip, dict(m.get("per_subject_action", {})))
+               str(proto.get("name", "")), flip, dict(m.get("per_subject_action", {})),
+               dict(m.get("proportions", {})))
 
 
 def rows_from_runs(run_dirs: Sequence[str | os.PathLike]) -> list[Row]:
@@ -213,22 +220,27 @@ def _breakdown(rows: Sequence[Row], by: str | None) -> list[tuple[str, object]]:
 
 
 def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False, caption: str | None = None,
-                 notes: Sequence[str] = (), by: str | None = None) -> str:
+                 notes: Sequence[str] = (), by: str | None = None, proportions: bool = False) -> str:
     """Render rows as ``"md"``, ``"latex"`` (booktabs) or ``"csv"``.
 
     Columns: Protocol 1, Protocol 2, velocity error (MPJVE), N-MPJPE; then Protocol 1 per action
     (``by="action"``, or ``per_action=True``) or per action and subject (``by="subject,action"``, the
-    HumanEva convention). Reference rows are marked "(published)" and, in Markdown/LaTeX, set in italics.
+    HumanEva convention). ``proportions``: then the body-proportion columns of :data:`PROPORTION_COLUMNS`
+    (``–`` for a run evaluated before they were measured: re-evaluate it). Reference rows are marked
+    "(published)" and, in Markdown/LaTeX, set in italics.
     Notes (deduplicated across rows) follow the table; a note that only some rows carry names them.
     """
     if fmt not in ("md", "latex", "csv"):
         raise ValueError(f"format must be md, latex or csv, got {fmt!r}")
     columns = _breakdown(rows, by or ("action" if per_action else None))
-    header = ["Method", "P1 (mm)", "P2 (mm)", "MPJVE (mm)", "N-MPJPE (mm)"] + [f"{c} P1" for c, _ in columns]
+    props = PROPORTION_COLUMNS if proportions else ()
+    header = ["Method", "P1 (mm)", "P2 (mm)", "MPJVE (mm)", "N-MPJPE (mm)"] + [label for _, label in props] + \
+        [f"{c} P1" for c, _ in columns]
     all_notes = list(dict.fromkeys([*notes, *_row_notes(rows)]))
 
     def cells(r: Row) -> list[str]:
         vals = [_fmt(r.mpjpe), _fmt(r.p_mpjpe), _fmt(r.mpjve, 2), _fmt(r.n_mpjpe)]
+        vals += [_fmt(_nan(r.proportions.get(k)), 1 if k == "lean" else 2) for k, _ in props]
         vals += [_fmt(get(r)) for _, get in columns]
         return vals
 
@@ -236,10 +248,11 @@ def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False,
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["method", "reference", "mpjpe_mm", "p_mpjpe_mm", "mpjve_mm", "n_mpjpe_mm", "source", "dataset",
-                    "protocol", "flip_test"] + [f"mpjpe_mm:{c}" for c, _ in columns])
+                    "protocol", "flip_test"] + [k for k, _ in props] + [f"mpjpe_mm:{c}" for c, _ in columns])
         for r in rows:
             w.writerow([r.method, int(r.reference), r.mpjpe, r.p_mpjpe, r.mpjve, r.n_mpjpe, r.source, r.dataset,
-                        r.protocol, "" if r.flip_test is None else int(r.flip_test)] + [get(r) for _, get in columns])
+                        r.protocol, "" if r.flip_test is None else int(r.flip_test)]
+                       + [_nan(r.proportions.get(k)) for k, _ in props] + [get(r) for _, get in columns])
         return buf.getvalue()
 
     if fmt == "md":

@@ -47,7 +47,7 @@ def _table(args: argparse.Namespace) -> int:
         check_anchor_datasets(rows, anchors)
         rows += anchors
     by = args.by or ("action" if args.per_action else None)
-    text = render_table(rows, args.format, caption=args.caption, by=by)
+    text = render_table(rows, args.format, caption=args.caption, by=by, proportions=args.proportions)
     if args.out:
         from poselift.core.io import atomic_write_text
 
@@ -235,6 +235,8 @@ def register(sub) -> None:
                    help="add Protocol 1 per action, or per subject and action (the HumanEva table)")
     p.add_argument("--anchors", nargs="?", const="all", default=None,
                    help="add published numbers as reference rows (optionally only one 2D input, e.g. 'GT')")
+    p.add_argument("--proportions", action="store_true",
+                   help="add predicted/true height, hip and shoulder width and the lean of the spine (degrees)")
     p.add_argument("--caption")
     p.add_argument("--out", help="also write the table to this file")
     p.set_defaults(func=_table)
