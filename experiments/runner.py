@@ -95,6 +95,19 @@ def _bank(seqs, cfg: ExperimentConfig, model: TemporalLifter, device, labelled: 
     )
 
 
+def _virtual_cameras(train_seqs, ranges, cfg: ExperimentConfig):
+    """The training sequences with ``data.virtual_cameras`` applied, and its report (``run.json``)."""
+    from poselift.core.errors import ConfigError
+    from poselift.datasets.virtual_cameras import virtual_camera_views
+
+    vc = cfg.data.virtual_cameras
+    if vc.enabled and ranges is not None:
+        raise ConfigError("data.virtual_cameras: not with the per_camera labelled-subset rule (its chunks are "
+                          "ranges of whole sequences); use a protocol with the vp3d rule")
+    seqs, report = virtual_camera_views(train_seqs, vc, cfg.seed)
+    return seqs, (report if vc.enabled else None)
+
+
 def _run_info(cfg: ExperimentConfig, device: torch.device) -> dict:
     return {
         "name": cfg.name,
@@ -175,6 +188,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     protocol = splits.protocol
     model, traj = build_models(cfg, splits.layout_in, splits.layout_out)
     train_seqs, ranges = labelled_subset(splits.train, cfg.data.labelled_fraction, protocol, cfg.seed)
+    train_seqs, virtual_report = _virtual_cameras(train_seqs, ranges, cfg)
     labelled = _bank(train_seqs, cfg, model, device, labelled=True, ranges=ranges, trajectories=traj is not None)
     unlabelled = _bank(splits.unlabelled, cfg, model, device, labelled=False) if splits.unlabelled else None
 
@@ -202,6 +216,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
                     train_windows=labelled.num_windows,
                     unlabelled_windows=unlabelled.num_windows if unlabelled else 0,
                     parameters=sum(p.numel() for p in model.parameters()),
+                    virtual_cameras=virtual_report,
                     data_seconds=round(data_seconds, 2))
         atomic_write_json(run_dir / "run.json", info)
         return info
