@@ -271,8 +271,8 @@ def reproject(seq: PoseSequence, view: VirtualView, world: np.ndarray | None = N
                           "(keypoints: gt) with virtual cameras")
     world = world_poses(seq) if world is None else world
     cam, pushed = view_camera(view, world)
-    x_cam = cam.world_to_camera(world)
-    kp = cam.project(x_cam, clamp=False)
+    x_cam = (np.asarray(world, np.float64) - cam.T) @ cam.R.T  # = cam.world_to_camera, in numpy (no torch threads)
+    kp = cam.f * x_cam[..., :2] / x_cam[..., 2:3] + cam.c  # = cam.project(x_cam, clamp=False): no distortion
     conf = None
     if noise is not None:
         from poselift.datasets.synthetic import add_detector_noise

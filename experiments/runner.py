@@ -255,7 +255,10 @@ def protocol_record(protocol: Protocol, splits: Splits, cfg: ExperimentConfig) -
             "flip_test": cfg.eval.flip_test, "root": protocol.root, "averaging": protocol.averaging,
             "flip_mode": protocol.flip_mode, "subset_rule": protocol.subset_rule,
             "test_subjects": list(protocol.test_subjects), "excluded_takes": list(protocol.exclude),
-            "data_report": splits.report}
+            "data_report": splits.report,
+            **({"train_cameras": list(protocol.train_cameras), "test_cameras": list(protocol.test_cameras)}
+               if protocol.test_cameras or protocol.train_cameras else {}),
+            **({"test_views": [dataclasses.asdict(v) for v in protocol.test_views]} if protocol.test_views else {})}
 
 
 def _final_evaluation(model, cfg: ExperimentConfig, splits: Splits, run_dir: Path, progress: bool):
@@ -315,11 +318,13 @@ def _save_predictions(path: Path, preds, seqs) -> None:
 
 
 def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progress: bool = True,
-                 flip_test: bool | None = None) -> dict:
+                 flip_test: bool | None = None, protocol: str | None = None) -> dict:
     """Re-evaluate the checkpoint of ``run_dir`` on its config's test split (under its protocol).
 
     The new numbers go to ``metrics.json``; the previous ``metrics.json`` is kept beside it as
-    ``metrics.<time it was written>.json`` (nothing measured is destroyed).
+    ``metrics.<time it was written>.json`` (nothing measured is destroyed). ``protocol``: evaluate under
+    that registered protocol's test split instead (e.g. ``h36m-novel-views`` for a model trained under
+    ``h36m-vp3d``), writing ``run_dir/protocols/<protocol>/metrics.json`` and ``table.md``.
     """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.yaml"
@@ -330,11 +335,21 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
         cfg.data.path = data_path
     if flip_test is not None:
         cfg.eval.flip_test = flip_test
+    out_dir = run_dir
+    if protocol is not None:
+        from poselift.datasets.protocols import get_protocol
+
+        get_protocol(protocol)
+        cfg.data.protocol = protocol
+        out_dir = run_dir / "protocols" / protocol
     with writing_run_folder(run_dir, "poselift evaluate"):
         lifter = load_lifter(run_dir, device=cfg.device)
         splits = load_splits(cfg, progress, test_only=True)
         check_run_fits_data(lifter, splits.layout_in, cfg.data.normalization, run_dir)
-        metrics, eval_seconds, frames = _final_evaluation(lifter.model, cfg, splits, run_dir, progress)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        metrics, eval_seconds, frames = _final_evaluation(lifter.model, cfg, splits, out_dir, progress)
+        if protocol is not None:
+            return metrics
         info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
         info.update(last_evaluated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     eval_seconds=round(eval_seconds, 2), eval_frames=frames, eval_fps=frames / eval_seconds)

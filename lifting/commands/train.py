@@ -51,8 +51,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     from poselift.experiments.runner import evaluate_run
 
     flip = None if args.flip_test is None else args.flip_test == "on"
-    metrics = evaluate_run(args.run_dir, data_path=args.data, progress=not args.no_progress, flip_test=flip)
-    print((Path(args.run_dir) / "table.md").read_text())
+    metrics = evaluate_run(args.run_dir, data_path=args.data, progress=not args.no_progress, flip_test=flip,
+                           protocol=args.protocol)
+    out = Path(args.run_dir) / ("protocols/" + args.protocol if args.protocol else "")
+    print((out / "table.md").read_text())
     print(f"Protocol 1 {metrics['mpjpe']:.1f} mm, Protocol 2 {metrics['p_mpjpe']:.1f} mm")
     return 0
 
@@ -88,6 +90,9 @@ def register(sub) -> None:
     p.add_argument("run_dir")
     add_data_option(p)
     p.add_argument("--flip-test", choices=["on", "off"], help="override flip test-time augmentation")
+    p.add_argument("--protocol", metavar="NAME",
+                   help="evaluate under another protocol's test split (e.g. h36m-novel-views); the numbers go to "
+                        "RUN_DIR/protocols/NAME/metrics.json (poselift table reads that folder), metrics.json stays")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_evaluate)
 

@@ -72,6 +72,8 @@ def test_reprojection_is_rigid_and_projects_by_the_pinhole_formula():
                                        np.linalg.norm(seq.poses3d[:, j] - seq.poses3d[:, p], axis=-1), atol=1e-5)
     f, c = new.camera.f[0], new.camera.c
     np.testing.assert_allclose(new.keypoints, f * x[..., :2] / x[..., 2:3] + c, atol=1e-2)
+    np.testing.assert_allclose(new.keypoints, new.camera.project(x, clamp=False), atol=1e-2)  # the Camera agrees
+    np.testing.assert_allclose(x, new.camera.world_to_camera(world_poses(seq)), atol=1e-5)
     assert (x[..., 2] >= MIN_DEPTH).all()
     assert new.camera_id == "v" and new.subject == seq.subject and new.image_size == (720, 1280)
     assert c[0] == pytest.approx(360 + 0.01 * 720) and c[1] == pytest.approx(640 - 0.02 * 720)

@@ -41,6 +41,20 @@ def test_training_with_virtual_cameras_records_them(tmp_path, normalization):
     saved = load_config(tmp_path / "run" / "config.yaml")
     assert saved.data.virtual_cameras.enabled and saved.data.virtual_cameras.chunk_frames == 30
     assert saved.data.virtual_cameras.noise == {"jitter": 2.0}
+    if normalization != "image":
+        return
+    # the same checkpoint under the novel-views protocol: its own folder, metrics.json untouched
+    from poselift.commands import main
+
+    before = (tmp_path / "run" / "metrics.json").read_text()
+    assert main(["evaluate", str(tmp_path / "run"), "--protocol", "h36m-novel-views", "--no-progress"]) == 0
+    novel = json.loads((tmp_path / "run" / "protocols" / "h36m-novel-views" / "metrics.json").read_text())
+    assert (tmp_path / "run" / "metrics.json").read_text() == before
+    assert novel["protocol"]["name"] == "h36m-novel-views" and len(novel["protocol"]["test_views"]) == 8
+    assert novel["frames"] == 8 * metrics["frames"] // 4  # one take per 4 real cameras, then 8 views of it
+    assert main(["table", str(tmp_path / "run"), str(tmp_path / "run" / "protocols" / "h36m-novel-views"),
+                 "--proportions"]) == 0
+    assert main(["evaluate", str(tmp_path / "run"), "--protocol", "nope"]) == 1
 
 
 def test_disabled_by_default_and_refused_where_it_cannot_work():
