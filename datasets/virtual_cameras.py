@@ -317,7 +317,7 @@ def virtual_camera_views(seqs: Sequence[PoseSequence], dist: CameraDistribution,
               "cameras": 0, "pushed_back": 0, "seed": seed}
     if not dist.enabled or dist.fraction == 0 or not seqs:
         return list(seqs), report
-    rng = np.random.default_rng([seed, 24])
+    rng = np.random.default_rng([abs(seed), int(seed < 0), 24])  # any integer seed, negative ones too
     noise = dist.noise_settings()
     order = rng.permutation(len(seqs))
     chosen, frames = set(), 0
