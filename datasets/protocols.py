@@ -27,6 +27,10 @@ name                   what it is
                        errors per subject and action (the HumanEva table), raw output, mirrored
                        duplicates.
 ``custom``             a user's dataset: subjects and actions from the config, per-action averaging.
+``h36m-vp3d-cross-     ``h36m-vp3d`` trained on three of Human3.6M's cameras and tested on the fourth
+view-1`` .. ``-4``     (camera 1..4 held out); report each and the mean.
+``h36m-novel-views``   ``h36m-vp3d``'s training; each test take's 3D filmed by eight fixed, declared
+                       virtual cameras (below to well above, portrait and 16:9, near and far).
 =====================  ==============================================================================
 
 Fields a config can change (``train.flip_mode``, the subjects, the action
@@ -55,6 +59,8 @@ __all__ = [
     "get_protocol",
     "vp3d_subset_start",
     "subset_range",
+    "apply_view_rules",
+    "H36M_CAMERAS",
 ]
 
 
@@ -101,6 +107,10 @@ class Protocol:
             variant that changes which sequences or frames a set holds has no reference count for that set.
         base: the registered protocol a variant was made from (itself for a registered one).
         changes: ``field=value`` of a variant.
+        train_cameras, test_cameras: camera ids kept for training / testing (empty: all).
+        test_views: :class:`~poselift.datasets.virtual_cameras.VirtualView` objects: when given, each test
+            take's 3D is filmed by these virtual cameras instead of the real ones (needs 2D made from the
+            3D, ``keypoints: gt``).
     """
 
     name: str
@@ -122,6 +132,9 @@ class Protocol:
     reference_test_frames: int | None = None
     base: str = ""
     changes: tuple[str, ...] = field(default=())
+    train_cameras: tuple[str, ...] = ()
+    test_cameras: tuple[str, ...] = ()
+    test_views: tuple = ()
 
     def __post_init__(self) -> None:
         for value, allowed, what in ((self.flip_mode, FLIP_MODES, "flip_mode"), (self.root, ROOT_MODES, "root"),
@@ -178,9 +191,14 @@ class Protocol:
     def evaluation_key(self) -> dict:
         """What decides the numbers a run reports on its test split (two runs whose keys differ are not
         comparable as one table's rows without a note)."""
-        return {"dataset": self.dataset, "test_subjects": list(self.test_subjects), "exclude": list(self.exclude),
-                "actions": list(self.actions), "action_pattern": self.action_pattern, "averaging": self.averaging,
-                "root": self.root}
+        key = {"dataset": self.dataset, "test_subjects": list(self.test_subjects), "exclude": list(self.exclude),
+               "actions": list(self.actions), "action_pattern": self.action_pattern, "averaging": self.averaging,
+               "root": self.root}
+        if self.test_cameras:
+            key["test_cameras"] = list(self.test_cameras)
+        if self.test_views:
+            key["test_views"] = [v.name for v in self.test_views]
+        return key
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -246,6 +264,68 @@ CUSTOM = Protocol(
 )
 
 PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (H36M_VP3D, H36M_POSELIFT_V1, HUMANEVA_VP3D, CUSTOM)}
+
+
+# --------------------------------------------------------------------------- views the model never saw (issue 24)
+H36M_CAMERAS = ("54138969", "55011271", "58860488", "60457274")
+"""Human3.6M's four cameras, in the archive's order (index 1..4 in the cross-view protocols' names)."""
+
+
+def _cross_view(index: int) -> Protocol:
+    held = H36M_CAMERAS[index - 1]
+    return replace(
+        H36M_VP3D, name=f"h36m-vp3d-cross-view-{index}", base=f"h36m-vp3d-cross-view-{index}",
+        description=f"h36m-vp3d trained on three cameras, tested on the fourth ({held}, camera {index}); the "
+                    "cross-view setting: report each of -1..-4 and their mean",
+        train_cameras=tuple(c for c in H36M_CAMERAS if c != held), test_cameras=(held,),
+        reference_train_windows=None, reference_test_frames=None)
+
+
+def _novel_views() -> tuple:
+    from poselift.datasets.virtual_cameras import VirtualView as V
+
+    return (  # azimuth about world z (0: world +x), elevation above the person's centroid, metres, degrees
+        V(0.0, -15.0, 0.0, 4.0, 55.0, 1920, 1080, name="below-16x9"),
+        V(60.0, 0.0, 0.0, 3.5, 50.0, 1080, 1920, name="eye-level-portrait"),
+        V(120.0, 45.0, 0.0, 5.0, 50.0, 1000, 1000, name="high-square"),
+        V(180.0, 60.0, 0.0, 8.0, 45.0, 1920, 1080, name="overhead-far-16x9"),
+        V(-120.0, 10.0, 0.0, 2.5, 75.0, 1920, 1080, position=(0.15, 0.5), name="near-wide-16x9-left"),
+        V(-60.0, 20.0, 0.0, 12.0, 25.0, 1280, 720, position=(0.8, 0.3), name="far-tele-16x9-right"),
+        V(30.0, -10.0, 0.0, 3.0, 65.0, 720, 1280, position=(0.5, 0.7), name="low-near-portrait"),
+        V(150.0, 30.0, 5.0, 6.0, 45.0, 1440, 1080, principal=(0.02, -0.01), name="above-4x3-rolled"),
+    )
+
+
+H36M_CROSS_VIEW = tuple(_cross_view(i) for i in range(1, 5))
+
+H36M_NOVEL_VIEWS = replace(
+    H36M_VP3D, name="h36m-novel-views", base="h36m-novel-views",
+    description="h36m-vp3d's training and test takes; each test take's 3D filmed by 8 fixed virtual cameras (from "
+                "15 deg below to 60 deg above, portrait, square, 4:3 and 16:9 framings, 2.5-12 m, 25-75 deg field "
+                "of view; ground-truth 2D)",
+    test_views=_novel_views(), reference_train_windows=H36M_VP3D.reference_train_windows, reference_test_frames=None)
+
+PROTOCOLS.update({p.name: p for p in (*H36M_CROSS_VIEW, H36M_NOVEL_VIEWS)})
+
+
+def apply_view_rules(protocol: Protocol, train: Sequence, test: Sequence) -> tuple[list, list]:
+    """The training and test sequences under the protocol's camera rules: only :attr:`Protocol.train_cameras` /
+    :attr:`Protocol.test_cameras` kept, and with :attr:`Protocol.test_views` every test take (one sequence per
+    subject and take; the first camera's) filmed by each view instead."""
+    train = [s for s in train if not protocol.train_cameras or s.camera_id in protocol.train_cameras]
+    test = [s for s in test if not protocol.test_cameras or s.camera_id in protocol.test_cameras]
+    if protocol.test_views:
+        from poselift.datasets.virtual_cameras import reproject, world_poses
+
+        takes: dict = {}
+        for s in test:
+            takes.setdefault((s.subject, s.action), s)
+        out = []
+        for s in takes.values():
+            world = world_poses(s)
+            out += [reproject(s, v, world)[0] for v in protocol.test_views]
+        test = out
+    return list(train), list(test)
 
 
 def get_protocol(name: str) -> Protocol:

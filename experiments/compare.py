@@ -41,7 +41,7 @@ from poselift.metrics import (
 )
 
 __all__ = ["Method", "single_frame_from_detector", "compare_methods", "comparison_table", "setting_differences",
-           "NORMALIZATION_WORDS", "bone_lengths", "bone_length_std", "asymmetry"]
+           "NORMALIZATION_WORDS", "bone_lengths", "bone_length_std", "asymmetry", "proportions_table"]
 
 
 @dataclass
@@ -127,6 +127,58 @@ def _mean(arrs) -> float:
     return float(np.concatenate(arrs).mean()) if arrs else math.nan
 
 
+def _proportions(preds, gts, seqs, scale_ok: bool) -> dict:
+    """Body proportions of one method (:mod:`poselift.proportions`): predicted/true ratios and lean with
+    ground truth; absolute lengths (m), asymmetry and the spine's lean relative to the camera without."""
+    from poselift.proportions import summarize_proportions
+
+    layout = seqs[0].layout3d if gts is not None else ("h36m17" if preds and np.shape(preds[0])[1] == 17 else None)
+    if layout is None:
+        return {"unavailable": f"predictions with {np.shape(preds[0])[1]} joints: no known layout to measure"}
+    try:
+        out = summarize_proportions(preds, gts, layout)
+    except ValueError as e:
+        return {"unavailable": str(e)}
+    if not scale_ok and gts is None:  # unknown units: only the unitless numbers mean anything
+        out = {k: (v if k in ("asymmetry", "lean_toward_camera", "lean_sideways", "frames") else math.nan)
+               for k, v in out.items()}
+    return out
+
+
+PROPORTIONS_GT = (("height_ratio", "height x"), ("hip_width_ratio", "hip width x"),
+                  ("shoulder_width_ratio", "shoulder width x"), ("upper_arm_ratio", "upper arm x"),
+                  ("forearm_ratio", "forearm x"), ("thigh_ratio", "thigh x"), ("shin_ratio", "shin x"),
+                  ("lean", "lean vs truth (deg)"))
+PROPORTIONS_ABS = (("height", "height (m)"), ("hip_width", "hip width (m)"), ("shoulder_width", "shoulder width (m)"),
+                   ("upper_arm", "upper arm (m)"), ("forearm", "forearm (m)"), ("thigh", "thigh (m)"),
+                   ("shin", "shin (m)"), ("asymmetry", "L/R asymmetry"),
+                   ("lean_toward_camera", "lean to camera (deg)"), ("lean_sideways", "lean sideways (deg)"))
+
+
+def proportions_table(result: dict, fmt: str = "md") -> str:
+    """The body proportions of :func:`compare_methods`' result: predicted/true ratios and lean with ground
+    truth, absolute measures and left/right asymmetry without (Markdown, or CSV columns ``key`` per method)."""
+    cols = PROPORTIONS_GT if result["ground_truth"] else PROPORTIONS_ABS
+    rows = [(name, r.get("proportions", {})) for name, r in result["methods"].items()]
+    if fmt == "csv":
+        lines = [",".join(["method", *(k for k, _ in cols)])]
+        lines += [",".join([f'"{n}"', *(f"{float(p.get(k, math.nan)):.4f}" for k, _ in cols)]) for n, p in rows]
+        return "\n".join(lines) + "\n"
+
+    def f(v):
+        return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2f}"
+
+    lines = ["| method | " + " | ".join(label for _, label in cols) + " |", "|---|" + "---:|" * len(cols)]
+    lines += ["| " + " | ".join([n, *(f(p.get(k)) for k, _ in cols)]) + " |" for n, p in rows]
+    lines += [f"_{n}: {p['unavailable']}_" for n, p in rows if "unavailable" in p]
+    note = ("ratios: predicted / true, frames pooled; lean: angle between the predicted and true spine "
+            "(pelvis -> thorax)." if result["ground_truth"] else
+            "no ground truth: skeletal height = pelvis-to-head bones + leg; asymmetry = mean |L - R| / mean of "
+            "the four limbs; lean relative to the camera's up direction (positive: top towards the camera / to "
+            "the image's right).")
+    return "**Body proportions**\n\n" + "\n".join(lines) + f"\n\n_{note}_\n"
+
+
 def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], reference: str | None = None,
                     jitter_window: int = 5) -> dict:
     """Compare methods on the same sequences.
@@ -145,7 +197,8 @@ def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], ref
         ``agreement_p_mpjpe`` (P2 against the reference), ``acceleration``,
         ``jitter``, ``bone_std`` (bone-length standard deviation over time; h36m17 predictions),
         ``asymmetry`` (left/right bone-length difference), ``scale_aligned``; all in mm
-        (acceleration: mm/frame^2). Bone numbers of several sequences are weighted by their frames.
+        (acceleration: mm/frame^2); and ``proportions`` (:func:`proportions_table`). Bone numbers of several
+        sequences are weighted by their frames.
         Frames are pooled over sequences (no per-action averaging).
     """
     if not methods:
@@ -196,6 +249,7 @@ def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], ref
         r["bone_std"] = (_mean([bone_length_std(p)] * len(p) for p in preds if len(p) >= 2) * 1000
                          if scale_ok and body else math.nan)
         r["asymmetry"] = _mean(asymmetry(p) for p in preds) * 1000 if scale_ok and body else math.nan
+        r["proportions"] = _proportions(preds, gts, seqs, scale_ok)
         out["methods"][m.name] = r
     if has_gt:
         g17 = all(g.shape[1] == 17 for g in gts)
@@ -250,6 +304,11 @@ def comparison_table(result: dict, fmt: str = "md", notes: list[str] | tuple[str
     if fmt == "csv":
         lines = [",".join(["method", *keys])]
         lines += [",".join([f'"{r[0]}"', *(f"{v:.4f}" for v in r[1:])]) for r in rows]
+        props = proportions_table(result, "csv").splitlines()  # its columns joined to the rows of the same method
+        extra = {ln.split(",", 1)[0]: ln.split(",", 1)[1] for ln in props[1:]}
+        blank = ",".join(["nan"] * (props[0].count(",")))
+        lines = [lines[0] + "," + props[0].split(",", 1)[1]] + [
+            ln + "," + extra.get(ln.split(",", 1)[0].replace(" ¹", ""), blank) for ln in lines[1:]]
         return "\n".join(lines) + "\n"
     if fmt != "md":
         raise ValueError(f"format must be md or csv, got {fmt!r}")
@@ -265,4 +324,4 @@ def comparison_table(result: dict, fmt: str = "md", notes: list[str] | tuple[str
     if any(r.get("scale_aligned") for r in result["methods"].values()):
         notes.append("¹ units unknown: rescaled per sequence to the " + ("ground truth" if gt else "reference") +
                      " by least squares before P1 and smoothness.")
-    return "\n".join(lines) + "\n\n" + "\n".join(f"_{n}_" for n in notes) + "\n"
+    return "\n".join(lines) + "\n\n" + "\n".join(f"_{n}_" for n in notes) + "\n\n" + proportions_table(result)

@@ -36,6 +36,7 @@ import yaml
 from poselift.core.errors import ConfigError
 from poselift.core.io import read_yaml
 from poselift.core.normalization import NORMALIZATIONS
+from poselift.datasets.virtual_cameras import CameraDistribution
 from poselift.training.trainer import TrainSettings
 
 __all__ = [
@@ -132,6 +133,13 @@ class DataConfig:
             same input; :mod:`poselift.core.normalization`). Stored in the checkpoint, so lifting
             uses the same. Person-size normalisation drops the image position: not with a
             trajectory model or semi-supervised back-projection.
+        virtual_cameras: re-film a fraction of the training frames through virtual cameras drawn from a
+            declared distribution (:class:`poselift.datasets.virtual_cameras.CameraDistribution`; ``enabled:
+            false`` by default, VideoPose3D's protocol unchanged). Needs 3D in a world frame with z up (cameras
+            with extrinsics) and 2D made from the 3D joints (``keypoints: gt``); works with both input
+            normalisations; a trajectory model learns the root in the virtual camera's frame. The unlabelled
+            windows of semi-supervised training keep their real 2D and cameras (they have no 3D to re-film).
+            Test data is never re-filmed (that is the ``h36m-novel-views`` protocol).
     """
 
     dataset: str = "h36m"
@@ -161,6 +169,7 @@ class DataConfig:
     loader_args: dict[str, Any] = field(default_factory=dict)
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     normalization: str = "image"
+    virtual_cameras: CameraDistribution = field(default_factory=CameraDistribution)
 
     def __post_init__(self) -> None:
         if self.normalization not in NORMALIZATIONS:
@@ -194,6 +203,9 @@ class DataConfig:
             raise ConfigError(f"data.labelled_fraction must be in (0, 1], got {self.labelled_fraction}")
         if self.frame_stride < 1 or self.unlabelled_frame_stride < 1:
             raise ConfigError("frame strides must be >= 1")
+        if self.virtual_cameras.enabled and self.keypoints == "sh":
+            raise ConfigError("data.virtual_cameras: the re-filmed 2D is projected from the 3D joints, but "
+                              "data.keypoints is 'sh' (detections in another layout); use keypoints: gt")
         overlap = set(self.unlabelled_subjects) & set(self.test_subjects or ())
         if overlap:
             raise ConfigError(f"unlabelled subjects {sorted(overlap)} are also test subjects")

@@ -299,6 +299,25 @@ def _loader(cfg: ExperimentConfig, protocol: Protocol, test_only: bool, progress
 _DATASETS = {"h36m": _h36m, "npz": _npz, "synthetic": _synthetic, "loader": _loader}
 
 
+def _view_rules(splits: Splits, protocol: Protocol) -> None:
+    """The protocol's cameras (cross-view) and virtual test views (novel views), with the counts reported."""
+    from poselift.datasets.protocols import apply_view_rules
+
+    if protocol.test_views and any(s.layout.name != s.layout3d.name for s in splits.test):
+        raise ConfigError(f"protocol {protocol.name} films the test 3D with virtual cameras, which gives "
+                          "ground-truth 2D: use data.keypoints: gt")
+    splits.train, splits.test = apply_view_rules(protocol, splits.train, splits.test)
+    for name, seqs in (("train", splits.train), ("test", splits.test)):
+        if isinstance(splits.report, dict) and name in splits.report:
+            splits.report[name]["present"] = count_frames(seqs)
+    what = (f"cameras {', '.join(protocol.train_cameras)} for training, {', '.join(protocol.test_cameras)} for "
+            "testing" if protocol.test_cameras else "")
+    if protocol.test_views:
+        what = f"every test take filmed by {len(protocol.test_views)} virtual cameras ({count_frames(splits.test):,} " \
+               "test frames)"
+    splits.notes.append(f"Protocol {protocol.name}: {what}.")
+
+
 def load_splits(cfg: ExperimentConfig, progress: bool = True, test_only: bool = False) -> Splits:
     """The experiment's sequences (train, test, unlabelled) for ``cfg.data``, following its protocol.
 
@@ -307,6 +326,8 @@ def load_splits(cfg: ExperimentConfig, progress: bool = True, test_only: bool = 
     """
     protocol = resolve_protocol(cfg)
     splits = _DATASETS[cfg.data.dataset](cfg, protocol, test_only, progress)
+    if protocol.train_cameras or protocol.test_cameras or protocol.test_views:
+        _view_rules(splits, protocol)
     if cfg.data.unlabelled_files and not test_only:
         splits.unlabelled = splits.unlabelled + custom_unlabelled(cfg, splits.layout_in)
     if not splits.train and not test_only:

@@ -41,6 +41,12 @@ class Row:
     per_subject_action: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     joints: str = ""  # the scored joints of a cross-dataset evaluation, e.g. "12 shared joints" ("": all of them)
     joint_set: tuple[str, ...] = ()  # their names in the test data's layout (() unknown or all)
+    proportions: dict[str, float] = field(default_factory=dict)  # metrics.json "proportions" (ratios, lean)
+
+
+PROPORTION_COLUMNS = (("height_ratio", "height x"), ("hip_width_ratio", "hip width x"),
+                      ("shoulder_width_ratio", "shoulder width x"), ("lean", "lean (deg)"))
+"""``table --proportions``: predicted/true ratios and the spine angle (:mod:`poselift.proportions`)."""
 
 
 def _nan(v) -> float:
@@ -56,7 +62,8 @@ def row_from_metrics(method: str, m: dict, source: str = "") -> Row:
     return Row(method, _nan(m.get("mpjpe")), _nan(m.get("p_mpjpe")), _nan(m.get("mpjve")), _nan(m.get("n_mpjpe")),
                dict(m.get("per_action", {})), False, source, notes, str(m.get("dataset", proto.get("dataset", ""))),
                str(proto.get("name", "")), flip, dict(m.get("per_subject_action", {})),
-               str((m.get("joints") or {}).get("label", "")), tuple((m.get("joints") or {}).get("data_joints", ())))
+               str((m.get("joints") or {}).get("label", "")), tuple((m.get("joints") or {}).get("data_joints", ())),
+               dict(m.get("proportions", {})))
 
 
 def rows_from_runs(run_dirs: Sequence[str | os.PathLike]) -> list[Row]:
@@ -242,13 +249,16 @@ def _joints_label(rows: Sequence[Row]) -> str:
 
 
 def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False, caption: str | None = None,
-                 notes: Sequence[str] = (), by: str | None = None, metric: str = "p1") -> str:
+                 notes: Sequence[str] = (), by: str | None = None, metric: str = "p1",
+                 proportions: bool = False) -> str:
     """Render rows as ``"md"``, ``"latex"`` (booktabs) or ``"csv"``.
 
-    Columns: Protocol 1, Protocol 2, velocity error (MPJVE), N-MPJPE; then ``metric`` (``"p1"``, ``"p2"``,
-    ``"n-mpjpe"``, ``"mpjve"``) per action (``by="action"``, or ``per_action=True``) or per action and subject
-    (``by="subject,action"``, the HumanEva convention; VideoPose3D's HumanEva table is Protocol 2). Reference
-    rows are marked "(published)" and, in Markdown/LaTeX, set in italics.
+    Columns: Protocol 1, Protocol 2, velocity error (MPJVE), N-MPJPE; ``proportions``: then the body-proportion
+    columns of :data:`PROPORTION_COLUMNS` (``–`` for a run evaluated before they were measured: re-evaluate it);
+    then ``metric`` (``"p1"``, ``"p2"``, ``"n-mpjpe"``, ``"mpjve"``) per action (``by="action"``, or
+    ``per_action=True``) or per action and subject (``by="subject,action"``, the HumanEva convention;
+    VideoPose3D's HumanEva table is Protocol 2). Reference rows are marked "(published)" and, in
+    Markdown/LaTeX, set in italics.
     Notes (deduplicated across rows) follow the table; a note that only some rows carry names them.
     """
     if fmt not in ("md", "latex", "csv"):
@@ -258,11 +268,14 @@ def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False,
     label = METRIC_LABELS[key]
     joints = _joints_label(rows)
     unit = f" ({joints}, mm)" if joints else " (mm)"
-    header = ["Method", f"P1{unit}", f"P2{unit}", f"MPJVE{unit}", f"N-MPJPE{unit}"] + [f"{c} {label}" for c, _ in columns]
+    props = PROPORTION_COLUMNS if proportions else ()
+    header = ["Method", f"P1{unit}", f"P2{unit}", f"MPJVE{unit}", f"N-MPJPE{unit}"] + [name for _, name in props] + \
+        [f"{c} {label}" for c, _ in columns]
     all_notes = list(dict.fromkeys([*notes, *_row_notes(rows)]))
 
     def cells(r: Row) -> list[str]:
         vals = [_fmt(r.mpjpe), _fmt(r.p_mpjpe), _fmt(r.mpjve, 2), _fmt(r.n_mpjpe)]
+        vals += [_fmt(_nan(r.proportions.get(k)), 1 if k == "lean" else 2) for k, _ in props]
         vals += [_fmt(get(r), 2 if key == "mpjve" else 1) for _, get in columns]
         return vals
 
@@ -270,11 +283,11 @@ def render_table(rows: Sequence[Row], fmt: str = "md", per_action: bool = False,
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(["method", "reference", "mpjpe_mm", "p_mpjpe_mm", "mpjve_mm", "n_mpjpe_mm", "source", "dataset",
-                    "protocol", "flip_test", "joints"] + [f"{key}_mm:{c}" for c, _ in columns])
+                    "protocol", "flip_test", "joints"] + [k for k, _ in props] + [f"{key}_mm:{c}" for c, _ in columns])
         for r in rows:
             w.writerow([r.method, int(r.reference), r.mpjpe, r.p_mpjpe, r.mpjve, r.n_mpjpe, r.source, r.dataset,
                         r.protocol, "" if r.flip_test is None else int(r.flip_test), r.joints or "all"]
-                       + [get(r) for _, get in columns])
+                       + [_nan(r.proportions.get(k)) for k, _ in props] + [get(r) for _, get in columns])
         return buf.getvalue()
 
     if fmt == "md":

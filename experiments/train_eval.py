@@ -98,6 +98,19 @@ def _bank(seqs, cfg: ExperimentConfig, model: TemporalLifter, device, labelled: 
     )
 
 
+def _virtual_cameras(train_seqs, ranges, cfg: ExperimentConfig):
+    """The training sequences with ``data.virtual_cameras`` applied, and its report (``run.json``)."""
+    from poselift.core.errors import ConfigError
+    from poselift.datasets.virtual_cameras import virtual_camera_views
+
+    vc = cfg.data.virtual_cameras
+    if vc.enabled and ranges is not None:
+        raise ConfigError("data.virtual_cameras: not with the per_camera labelled-subset rule (its chunks are "
+                          "ranges of whole sequences); use a protocol with the vp3d rule")
+    seqs, report = virtual_camera_views(train_seqs, vc, cfg.seed)
+    return seqs, (report if vc.enabled else None)
+
+
 def _run_info(cfg: ExperimentConfig, device: torch.device) -> dict:
     return {
         "name": cfg.name,
@@ -180,6 +193,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     protocol = splits.protocol
     model, traj = build_models(cfg, splits.layout_in, splits.layout_out)
     train_seqs, ranges = labelled_subset(splits.train, cfg.data.labelled_fraction, protocol, cfg.seed)
+    train_seqs, virtual_report = _virtual_cameras(train_seqs, ranges, cfg)
     labelled = _bank(train_seqs, cfg, model, device, labelled=True, ranges=ranges, trajectories=traj is not None)
     # what this run trained on joins the notes (a copy: a caller's Splits may serve several runs)
     splits = dataclasses.replace(splits, notes=list(splits.notes), report=copy.deepcopy(splits.report))
@@ -209,6 +223,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
                     train_windows=labelled.num_windows,
                     unlabelled_windows=unlabelled.num_windows if unlabelled else 0,
                     parameters=sum(p.numel() for p in model.parameters()),
+                    virtual_cameras=virtual_report,
                     data_seconds=round(data_seconds, 2))
         atomic_write_json(run_dir / "run.json", info)
         return info
@@ -272,7 +287,10 @@ def protocol_record(protocol: Protocol, splits: Splits, cfg: ExperimentConfig) -
             "flip_mode": protocol.flip_mode, "subset_rule": protocol.subset_rule,
             "window_order": protocol.window_order,
             "test_subjects": list(protocol.test_subjects), "excluded_takes": list(protocol.exclude),
-            "data_report": splits.report}
+            "data_report": splits.report,
+            **({"train_cameras": list(protocol.train_cameras), "test_cameras": list(protocol.test_cameras)}
+               if protocol.test_cameras or protocol.train_cameras else {}),
+            **({"test_views": [dataclasses.asdict(v) for v in protocol.test_views]} if protocol.test_views else {})}
 
 
 def _final_evaluation(lifter: Lifter, cfg: ExperimentConfig, splits: Splits, run_dir: Path, progress: bool):
@@ -284,6 +302,7 @@ def _final_evaluation(lifter: Lifter, cfg: ExperimentConfig, splits: Splits, run
     metrics = evaluate_sequences(preds, splits.test, splits.notes, protocol=protocol)
     metrics = {"name": cfg.name, "dataset": splits.dataset, "protocol": protocol_record(protocol, splits, cfg),
                "flip_test": cfg.eval.flip_test, **metrics}
+    metrics["proportions"] = test_proportions(preds, splits.test)
     _keep_previous(run_dir / "metrics.json")
     atomic_write_json(run_dir / "metrics.json", metrics)
     title = (f"{cfg.name}: receptive field {lifter.receptive_field}, {splits.dataset} {cfg.data.keypoints} 2D, "
@@ -293,6 +312,18 @@ def _final_evaluation(lifter: Lifter, cfg: ExperimentConfig, splits: Splits, run
         _save_predictions(run_dir / "predictions.h5", preds, splits.test)
     frames = int(sum(len(p) for p in preds))
     return metrics, eval_seconds, frames
+
+
+def test_proportions(preds: Sequence[np.ndarray], seqs: Sequence[PoseSequence]) -> dict:
+    """Predicted/true body proportions and lean over all test frames (:mod:`poselift.proportions`);
+    ``{"unavailable": why}`` when the 3D layout lacks the joints they need."""
+    from poselift.proportions import summarize_proportions
+
+    layout = seqs[0].layout3d if seqs else "h36m17"
+    try:
+        return summarize_proportions(preds, [s.root_relative_3d()[: len(p)] for p, s in zip(preds, seqs)], layout)
+    except ValueError as e:
+        return {"unavailable": str(e)}
 
 
 def _keep_previous(path: Path) -> None:
@@ -321,14 +352,16 @@ def _save_predictions(path: Path, preds, seqs) -> None:
 
 def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progress: bool = True,
                  flip_test: bool | None = None, keypoints_path: str | None = None,
-                 device: str | None = None) -> dict:
+                 device: str | None = None, protocol: str | None = None) -> dict:
     """Re-evaluate the checkpoint of ``run_dir`` on its config's test split (under its protocol).
 
     ``data_path``, ``keypoints_path`` and ``device`` override the config's ``data.path``,
     ``data.keypoints_path`` (the 2D file of a VideoPose3D-format dataset) and ``device``.
 
     The new numbers go to ``metrics.json``; the previous ``metrics.json`` is kept beside it as
-    ``metrics.<time it was written>.json`` (nothing measured is destroyed).
+    ``metrics.<time it was written>.json`` (nothing measured is destroyed). ``protocol``: evaluate under
+    that registered protocol's test split instead (e.g. ``h36m-novel-views`` for a model trained under
+    ``h36m-vp3d``), writing ``run_dir/protocols/<protocol>/metrics.json`` and ``table.md``.
     """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.yaml"
@@ -340,13 +373,23 @@ def evaluate_run(run_dir: str | os.PathLike, data_path: str | None = None, progr
         cfg.device = device
     if flip_test is not None:
         cfg.eval.flip_test = flip_test
+    out_dir = run_dir
+    if protocol is not None:
+        from poselift.datasets.protocols import get_protocol
+
+        get_protocol(protocol)
+        cfg.data.protocol = protocol
+        out_dir = run_dir / "protocols" / protocol
     with writing_run_folder(run_dir, "poselift evaluate"):
         lifter = load_lifter(run_dir, device=cfg.device, flip_test=cfg.eval.flip_test)
         splits = load_splits(cfg, progress, test_only=True)
         check_run_fits_data(lifter, splits.layout_in, cfg.data.normalization, run_dir)
         # the loaded lifter itself, its output as the protocol evaluates it (raw, or its root subtracted)
         lifter = dataclasses.replace(lifter, root_relative=splits.protocol.root == "subtract")
-        metrics, eval_seconds, frames = _final_evaluation(lifter, cfg, splits, run_dir, progress)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        metrics, eval_seconds, frames = _final_evaluation(lifter, cfg, splits, out_dir, progress)
+        if protocol is not None:
+            return metrics
         info = read_json(run_dir / "run.json") if (run_dir / "run.json").exists() else {}
         info.update(last_evaluated=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                     eval_seconds=round(eval_seconds, 2), eval_frames=frames, eval_fps=frames / eval_seconds)

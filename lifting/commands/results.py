@@ -59,7 +59,8 @@ def _table(args: argparse.Namespace) -> int:
     if args.metric != "p1" and by is None:
         raise ValueError("--metric chooses the per-action or per-subject-and-action columns: give --by "
                          "(or --per-action)")
-    text = render_table(rows, args.format, caption=args.caption, by=by, metric=args.metric)
+    text = render_table(rows, args.format, caption=args.caption, by=by, metric=args.metric,
+                        proportions=args.proportions)
     if args.out:
         from poselift.core.io import atomic_write_text
 
@@ -309,6 +310,8 @@ def register(sub) -> None:
                    help="the metric of the --by columns (default p1; VideoPose3D's HumanEva table is p2)")
     p.add_argument("--anchors", nargs="?", const="all", default=None,
                    help="add published numbers as reference rows (optionally only one 2D input, e.g. 'GT')")
+    p.add_argument("--proportions", action="store_true",
+                   help="add predicted/true height, hip and shoulder width and the lean of the spine (degrees)")
     p.add_argument("--caption")
     p.add_argument("--out", help="also write the table to this file")
     p.add_argument("--on", metavar="CONFIG_OR_DATASET",

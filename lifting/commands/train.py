@@ -77,6 +77,9 @@ def _evaluate(args: argparse.Namespace) -> int:
     flip = None if args.flip_test is None else args.flip_test == "on"
     if args.shared_with and not args.on:
         raise ValueError("evaluate: --shared-with LAYOUT goes with --on")
+    if args.on and args.protocol:
+        raise ValueError("evaluate: --on evaluates on another dataset under its own protocol; --protocol chooses "
+                         "another protocol of the run's own dataset: give one of them")
     if args.on:
         from poselift.experiments.cross_dataset import cross_evaluate, cross_table
 
@@ -90,8 +93,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         print(f"{labels['mpjpe']} {metrics['mpjpe']:.1f} mm, {labels['p_mpjpe']} {metrics['p_mpjpe']:.1f} mm")
         return 0
     metrics = evaluate_run(args.run_dir, data_path=args.data, progress=not args.no_progress, flip_test=flip,
-                           keypoints_path=args.keypoints_path, device=args.device)
-    print((Path(args.run_dir) / "table.md").read_text())
+                           keypoints_path=args.keypoints_path, device=args.device, protocol=args.protocol)
+    out = Path(args.run_dir) / ("protocols/" + args.protocol if args.protocol else "")
+    print((out / "table.md").read_text())
     print(f"Protocol 1 {metrics['mpjpe']:.1f} mm, Protocol 2 {metrics['p_mpjpe']:.1f} mm")
     return 0
 
@@ -134,6 +138,9 @@ def register(sub) -> None:
     p.add_argument("--device", help="auto, cpu, cuda (default: the run's config)")
     p.add_argument("--on", metavar="CONFIG_OR_DATASET", help=ON_HELP)
     p.add_argument("--shared-with", metavar="LAYOUT", help=SHARED_WITH_HELP)
+    p.add_argument("--protocol", metavar="NAME",
+                   help="evaluate under another protocol's test split (e.g. h36m-novel-views); the numbers go to "
+                        "RUN_DIR/protocols/NAME/metrics.json (poselift table reads that folder), metrics.json stays")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_evaluate)
 

@@ -3,7 +3,7 @@
 Layers, lowest first (a module may import modules of its own layer or of any layer below)::
 
     0 core         poselift.core.*, poselift._version
-    1 model        poselift.model.*, poselift.metrics
+    1 model        poselift.model.*, poselift.metrics, poselift.proportions
     2 checkpoint   poselift.checkpoint
     3 use          poselift.inference, poselift.training.*, poselift.viz.*
     4 data         poselift.datasets.*, poselift.detectors.*
@@ -31,7 +31,7 @@ FOLDERS = {"lifting": "poselift", "datasets": "poselift.datasets", "detectors": 
 
 LAYERS = [
     ("core", ("poselift.core", "poselift._version")),
-    ("model", ("poselift.model", "poselift.metrics")),
+    ("model", ("poselift.model", "poselift.metrics", "poselift.proportions")),
     ("checkpoint", ("poselift.checkpoint",)),
     ("use", ("poselift.inference", "poselift.training", "poselift.viz")),
     ("data", ("poselift.datasets", "poselift.detectors")),
