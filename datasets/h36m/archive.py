@@ -188,63 +188,13 @@ def read_archive(
         raise FileNotFoundError(f"{root}: no such folder (expected the Human3.6M 'h36m' archive folder)")
     subjects = _archive_subjects(root, subjects)
     cameras = read_cameras(root / "cameras.h5", subjects)
-
-    files_3d: list[tuple[str, Path]] = []
-    files_2d: list[tuple[str, Path]] = []
-    for s in subjects:
-        d3 = root / s / _ARCHIVE_3D_DIR
-        if not d3.is_dir():
-            raise FileNotFoundError(f"{d3}: no 3D folder for subject {s}")
-        files_3d += [(s, p) for p in sorted(d3.glob("*.h5"))]
-        if detections:
-            d2 = root / s / _ARCHIVE_SH_DIR
-            if not d2.is_dir():
-                raise FileNotFoundError(f"{d2}: no Stacked Hourglass folder for subject {s} (pass detections=False to skip 2D)")
-            files_2d += [(s, p) for p in sorted(d2.glob("*.h5"))]
+    files_3d, files_2d = _archive_files(root, subjects, detections)
 
     notes: list[str] = []
-    poses3d: dict[tuple[str, str], np.ndarray] = {}
     bar = tqdm(total=len(files_3d) + len(files_2d), desc="reading Human3.6M", unit="file", disable=not progress)
     with bar:
-        for s, path in files_3d:
-            with reading(path, "Human3.6M 3D HDF5"):
-                poses3d[(s, path.stem)] = _read_archive_3d(path)
-            bar.update()
-
-        keypoints2d: dict[tuple[str, str, str], np.ndarray] = {}
-        no_3d: dict[tuple[str, str], list[str]] = {}
-        missing3d: dict[tuple[str, str], int] = {}
-        for s, path in files_2d:
-            bar.update()
-            parsed = _parse_sh_name(path.name)
-            if parsed is None:
-                notes.append(f"{s}: ignored {path.name} (not named <Action>.<camera>.h5)")
-                continue
-            action, cam = parsed
-            if (s, cam) not in cameras:
-                notes.append(f"{s}: ignored {path.name} (camera {cam} is not in cameras.h5)")
-                continue
-            if (s, action) not in poses3d:
-                no_3d.setdefault((s, action), []).append(cam)
-                with reading(path, "Stacked Hourglass HDF5"), _open_h5(path) as h5:
-                    if "poses" in h5:
-                        missing3d[(s, action)] = max(missing3d.get((s, action), 0), int(h5["poses"].shape[0]))
-                continue
-            with reading(path, "Stacked Hourglass HDF5"):
-                with _open_h5(path) as h5:
-                    kp = _read_dataset(h5, "poses", path)
-                if kp.ndim != 3 or kp.shape[1:] != (16, 2):
-                    raise FileFormatError(f"{path}: 'poses' must be (frames, 16, 2) Stacked Hourglass joints, "
-                                          f"got shape {kp.shape}", path)
-                _check_finite(kp, f"{path}: 'poses'", get_layout("mpii16"))
-            n3 = len(poses3d[(s, action)])
-            if len(kp) > n3:
-                notes.append(f"{s} {action!r} camera {cam}: 2D trimmed from {len(kp)} to the {n3} frames of 3D")
-                kp = kp[:n3]
-            elif len(kp) < n3:
-                notes.append(f"{s} {action!r} camera {cam}: skipped, {len(kp)} frames of 2D but {n3} of 3D")
-                continue
-            keypoints2d[(s, action, cam)] = np.ascontiguousarray(kp, dtype=np.float32)
+        poses3d = _read_all_3d(files_3d, bar)
+        keypoints2d, no_3d, missing3d = _read_all_sh(files_2d, cameras, poses3d, notes, bar)
 
     for (s, action), cams in sorted(no_3d.items(), key=lambda kv: (subject_number(kv[0][0]), kv[0][1])):
         notes.append(f"{s} {action!r}: Stacked Hourglass 2D for {len(cams)} camera(s) but no 3D; left out")
@@ -260,6 +210,85 @@ def read_archive(
         missing3d=missing3d,
         source=str(root),
     )
+
+
+def _archive_files(root: Path, subjects: list[str],
+                   detections: bool) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
+    """``(subject, file)`` pairs of the 3D files and (with ``detections``) the Stacked Hourglass files, sorted
+    within each subject; a subject without the folder is refused."""
+    files_3d: list[tuple[str, Path]] = []
+    files_2d: list[tuple[str, Path]] = []
+    for s in subjects:
+        d3 = root / s / _ARCHIVE_3D_DIR
+        if not d3.is_dir():
+            raise FileNotFoundError(f"{d3}: no 3D folder for subject {s}")
+        files_3d += [(s, p) for p in sorted(d3.glob("*.h5"))]
+        if detections:
+            d2 = root / s / _ARCHIVE_SH_DIR
+            if not d2.is_dir():
+                raise FileNotFoundError(f"{d2}: no Stacked Hourglass folder for subject {s} (pass detections=False to skip 2D)")
+            files_2d += [(s, p) for p in sorted(d2.glob("*.h5"))]
+    return files_3d, files_2d
+
+
+def _read_all_3d(files_3d: list[tuple[str, Path]], bar) -> dict[tuple[str, str], np.ndarray]:
+    """``{(subject, action): (T, 17, 3)}`` world metres, one progress step per file."""
+    poses3d: dict[tuple[str, str], np.ndarray] = {}
+    for s, path in files_3d:
+        with reading(path, "Human3.6M 3D HDF5"):
+            poses3d[(s, path.stem)] = _read_archive_3d(path)
+        bar.update()
+    return poses3d
+
+
+def _read_all_sh(files_2d: list[tuple[str, Path]], cameras: dict, poses3d: dict, notes: list[str], bar):
+    """The Stacked Hourglass files matched to the 3D: ``(keypoints2d, no_3d, missing3d)``.
+
+    ``keypoints2d``: ``{(subject, action, camera): (T, 16, 2)}`` float32 pixels, trimmed to the 3D's frames
+    (a file shorter than its 3D is skipped); ``no_3d``: ``{(subject, action): [camera, ...]}`` of files without
+    3D; ``missing3d``: their longest frame count. Files left out or trimmed are noted in ``notes``.
+    """
+    keypoints2d: dict[tuple[str, str, str], np.ndarray] = {}
+    no_3d: dict[tuple[str, str], list[str]] = {}
+    missing3d: dict[tuple[str, str], int] = {}
+    for s, path in files_2d:
+        bar.update()
+        parsed = _parse_sh_name(path.name)
+        if parsed is None:
+            notes.append(f"{s}: ignored {path.name} (not named <Action>.<camera>.h5)")
+            continue
+        action, cam = parsed
+        if (s, cam) not in cameras:
+            notes.append(f"{s}: ignored {path.name} (camera {cam} is not in cameras.h5)")
+            continue
+        if (s, action) not in poses3d:
+            no_3d.setdefault((s, action), []).append(cam)
+            with reading(path, "Stacked Hourglass HDF5"), _open_h5(path) as h5:
+                if "poses" in h5:
+                    missing3d[(s, action)] = max(missing3d.get((s, action), 0), int(h5["poses"].shape[0]))
+            continue
+        kp = _read_sh_file(path)
+        n3 = len(poses3d[(s, action)])
+        if len(kp) > n3:
+            notes.append(f"{s} {action!r} camera {cam}: 2D trimmed from {len(kp)} to the {n3} frames of 3D")
+            kp = kp[:n3]
+        elif len(kp) < n3:
+            notes.append(f"{s} {action!r} camera {cam}: skipped, {len(kp)} frames of 2D but {n3} of 3D")
+            continue
+        keypoints2d[(s, action, cam)] = np.ascontiguousarray(kp, dtype=np.float32)
+    return keypoints2d, no_3d, missing3d
+
+
+def _read_sh_file(path: Path) -> np.ndarray:
+    """``(T, 16, 2)`` pixels (``mpii16``) from one Stacked Hourglass file (dataset ``poses``), all finite."""
+    with reading(path, "Stacked Hourglass HDF5"):
+        with _open_h5(path) as h5:
+            kp = _read_dataset(h5, "poses", path)
+        if kp.ndim != 3 or kp.shape[1:] != (16, 2):
+            raise FileFormatError(f"{path}: 'poses' must be (frames, 16, 2) Stacked Hourglass joints, "
+                                  f"got shape {kp.shape}", path)
+        _check_finite(kp, f"{path}: 'poses'", get_layout("mpii16"))
+    return kp
 
 
 def _read_archive_3d(path: Path) -> np.ndarray:

@@ -25,20 +25,10 @@ ASSUMED_LAYOUT_SOURCES = ("detectron2", "mmpose")
 (same joint count). Every other source states its layout, and ``layout=`` must agree with it."""
 
 
-def read_2d(
-    path: str | os.PathLike,
-    image_size: tuple[int, int] | None = None,
-    fps: float | None = None,
-    allow_pickle: bool = False,
-    tracker: TrackerSettings | None = None,
-    *,
-    layout: str | None = None,
-    subject: str | None = None,
-    action: str | None = None,
-    camera: int | None = None,
-    tracks: Sequence[int] | None = None,
-    video: str | os.PathLike | None = None,
-) -> KeypointTracks:
+def read_2d(path: str | os.PathLike, image_size: tuple[int, int] | None = None, fps: float | None = None,
+            allow_pickle: bool = False, tracker: TrackerSettings | None = None, *, layout: str | None = None,
+            subject: str | None = None, action: str | None = None, camera: int | None = None,
+            tracks: Sequence[int] | None = None, video: str | os.PathLike | None = None) -> KeypointTracks:
     """Read any supported 2D file, choosing the reader from its suffix and content.
 
     ``.h5``/``.hdf5``: our format; ``.npz``: a VideoPose3D dataset (``positions_2d``:
@@ -82,6 +72,25 @@ def read_2d(
         True
     """
     path = Path(path)
+    suffix, layout = _checked_request(path, layout, subject, action, camera)
+    with reading(path, suffix[1:] + " keypoint"):
+        data = _read_2d(path, suffix, image_size, fps, allow_pickle, tracker, layout, subject, action, camera)
+    data = _relabelled(data, layout, path)
+    if image_size is not None:
+        data.image_size = (int(image_size[0]), int(image_size[1]))
+    if fps is not None:
+        data.fps = float(fps)
+    if video is not None:  # called from here: its warnings point at read_2d's caller (stacklevel)
+        _fill_from_video(data, Path(video), path, image_size is not None, fps is not None)
+    if tracks is not None:
+        _keep_tracks(data, tracks, path)
+    return data
+
+
+def _checked_request(path: Path, layout: str | None, subject: str | None, action: str | None,
+                     camera: int | None) -> tuple[str, str | None]:
+    """``(suffix, layout's canonical name)`` once the file exists, its suffix is one read here and
+    subject/action/camera are asked of a ``.npz`` only."""
     if not path.exists():
         raise FileNotFoundError(f"no such file: {path}")
     suffix = path.suffix.lower()
@@ -92,8 +101,12 @@ def read_2d(
     if suffix != ".npz" and (subject is not None or action is not None or camera is not None):
         raise InputError(f"{path}: subject/action/camera choose an entry of a VideoPose3D .npz file; this is a "
                          f"{suffix} file (choose people with tracks= / --track)")
-    with reading(path, suffix[1:] + " keypoint"):
-        data = _read_2d(path, suffix, image_size, fps, allow_pickle, tracker, layout, subject, action, camera)
+    return suffix, layout
+
+
+def _relabelled(data: KeypointTracks, layout: str | None, path: Path) -> KeypointTracks:
+    """``data`` in the caller's ``layout``: a relabelling (same joint count) for a source whose layout is
+    assumed (:data:`ASSUMED_LAYOUT_SOURCES`), an error for one that states another layout."""
     if layout is not None and data.layout != layout:
         if data.detector not in ASSUMED_LAYOUT_SOURCES:
             raise InputError(f"{path}: the file's keypoints are in layout {data.layout}; --layout says {layout}")
@@ -102,20 +115,17 @@ def read_2d(
                              f"{get_layout(layout).num_joints}")
         data = KeypointTracks(data.tracks, layout, data.image_size, data.fps, data.num_frames, data.source,
                               data.detector, dict(data.attrs, layout_declared=layout))
-    if image_size is not None:
-        data.image_size = (int(image_size[0]), int(image_size[1]))
-    if fps is not None:
-        data.fps = float(fps)
-    if video is not None:
-        _fill_from_video(data, Path(video), path, image_size is not None, fps is not None)
-    if tracks is not None:
-        have = [int(t.track_id) for t in data.tracks]
-        missing = [int(t) for t in tracks if int(t) not in have]
-        if missing:
-            raise InputError(f"{path}: no track {missing}; tracks: {have}")
-        keep = {int(t) for t in tracks}
-        data.tracks = [t for t in data.tracks if int(t.track_id) in keep]
     return data
+
+
+def _keep_tracks(data: KeypointTracks, tracks: Sequence[int], path: Path) -> None:
+    """Keep only the tracks whose ids are in ``tracks``; an unknown id is an error naming the ids there are."""
+    have = [int(t.track_id) for t in data.tracks]
+    missing = [int(t) for t in tracks if int(t) not in have]
+    if missing:
+        raise InputError(f"{path}: no track {missing}; tracks: {have}")
+    keep = {int(t) for t in tracks}
+    data.tracks = [t for t in data.tracks if int(t.track_id) in keep]
 
 
 def _fill_from_video(data: KeypointTracks, video: Path, path: Path, size_given: bool, fps_given: bool) -> None:

@@ -583,70 +583,120 @@ def load_npz(path: str | os.PathLike, keys: Sequence[str] | None = None, *, opti
             truncated, a required member missing, a declared size the archive
             does not hold, or a pickle without ``allow_pickle``.
     """
-    import zipfile
-
-    import numpy as np
-
-    from poselift.core.errors import FileFormatError, UnsafePickleWarning
+    from poselift.core.errors import UnsafePickleWarning
 
     path = Path(path)
+    _check_npz_path(path)
+    if allow_pickle:
+        warnings.warn(f"{path}: allow_pickle=True: unpickling Python objects can run arbitrary code; "
+                      "only load files you trust", UnsafePickleWarning, stacklevel=2)
+    with _open_npz(path) as zf:
+        members = _npz_members(zf, path)
+        wanted = _wanted_members(members, keys, optional, path)
+        _check_expansion(members, wanted, path)
+        return {key: _read_member(zf, members[key], path, key, allow_pickle) for key in wanted}
+
+
+def _check_npz_path(path: Path) -> None:
+    """Refuse a folder, or a path that is not a file, before anything is opened."""
+    from poselift.core.errors import FileFormatError
+
     if path.is_dir():
         raise FileFormatError(f"{path}: is a folder, not an .npz file", path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    if allow_pickle:
-        warnings.warn(f"{path}: allow_pickle=True: unpickling Python objects can run arbitrary code; "
-                      "only load files you trust", UnsafePickleWarning, stacklevel=2)
+
+
+def _open_npz(path: Path):
+    """The archive as a :class:`zipfile.ZipFile`; a clear error for a lone ``.npy`` or a file that is no zip."""
+    import zipfile
+
+    from poselift.core.errors import FileFormatError
+
     try:
-        zf = zipfile.ZipFile(path)
+        return zipfile.ZipFile(path)
     except Exception as e:  # noqa: BLE001 - BadZipFile, OSError, EOFError, ...
         with open(path, "rb") as fh:
             if fh.read(6) == b"\x93NUMPY":
                 raise FileFormatError(f"{path}: a single .npy array, not an .npz archive", path) from None
         raise FileFormatError(f"{path}: corrupt, truncated or not an .npz file ({type(e).__name__}: "
                               f"{' '.join(str(e).split())[:200]})", path) from None
-    out: dict[str, Any] = {}
-    with zf:
-        names = [i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in zf.infolist()]
-        twice = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) < len(names) else []
-        if twice:  # which copy a reader sees differs between readers: refuse rather than pick one
-            raise FileFormatError(f"{path}: refused: the archive holds several members named {twice[0]!r} (a "
-                                  "crafted or damaged npz; which one is read would depend on the reader)", path)
-        members = {(i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i for i in zf.infolist()}
-        wanted = list(members) if keys is None else list(keys)
-        for key in wanted:
-            if key not in members:
-                raise FileFormatError(f"{path}: no entry {key!r} (found {sorted(members)})", path)
-        wanted += [k for k in optional if k in members and k not in wanted]
-        declared = sum(members[k].file_size for k in wanted)
-        budget = max(FREE_BYTES, MAX_EXPANSION * path.stat().st_size)
-        if declared > budget:
-            raise FileFormatError(
-                f"{path}: refused: its members declare {format_bytes(declared)} of data in a file of "
-                f"{format_bytes(path.stat().st_size)} (more than {MAX_EXPANSION} times; a zip bomb or a "
-                "corrupt archive)", path)
-        for key in wanted:
-            info = members[key]
-            where = f"{path}: {key!r}"
-            try:
-                with zf.open(info) as fh:
-                    shape, fortran, dtype, header = _npy_header(fh, where, path)
-                    if dtype.hasobject:
-                        if not allow_pickle:
-                            raise _pickle_refused(path, key)
-                    else:
-                        need = int(np.prod(shape, dtype=object)) * dtype.itemsize
-                        have = info.file_size - header
-                        if need > have:
-                            raise FileFormatError(
-                                f"{where} declares a {tuple(shape)} {dtype} array ({format_bytes(need)}) but holds "
-                                f"{format_bytes(max(have, 0))}: corrupt or truncated", path)
-                with zf.open(info) as fh:
-                    arr = np.lib.format.read_array(fh, allow_pickle=allow_pickle)
-            except FileFormatError:
-                raise
-            except Exception as e:  # noqa: BLE001 - truncated member, bad CRC, bad pickle, ...
-                raise FileFormatError(f"{where}: cannot read it, corrupt or truncated ({type(e).__name__}: "
-                                      f"{' '.join(str(e).split())[:200]})", path) from None
-            out[key] = arr
-    return out
+
+
+def _npz_members(zf, path: Path) -> dict[str, Any]:
+    """``{key: ZipInfo}``, keys without their ``.npy``; an archive naming one key twice is refused."""
+    from poselift.core.errors import FileFormatError
+
+    names = [i.filename[:-4] if i.filename.endswith(".npy") else i.filename for i in zf.infolist()]
+    twice = sorted({n for n in names if names.count(n) > 1}) if len(set(names)) < len(names) else []
+    if twice:  # which copy a reader sees differs between readers: refuse rather than pick one
+        raise FileFormatError(f"{path}: refused: the archive holds several members named {twice[0]!r} (a "
+                              "crafted or damaged npz; which one is read would depend on the reader)", path)
+    return {(i.filename[:-4] if i.filename.endswith(".npy") else i.filename): i for i in zf.infolist()}
+
+
+def _wanted_members(members: dict[str, Any], keys: Sequence[str] | None, optional: Sequence[str],
+                    path: Path) -> list[str]:
+    """The keys to read, in order: ``keys`` (all required; every member when ``None``), then the ``optional``
+    ones present."""
+    from poselift.core.errors import FileFormatError
+
+    wanted = list(members) if keys is None else list(keys)
+    for key in wanted:
+        if key not in members:
+            raise FileFormatError(f"{path}: no entry {key!r} (found {sorted(members)})", path)
+    return wanted + [k for k in optional if k in members and k not in wanted]
+
+
+def _check_expansion(members: dict[str, Any], wanted: list[str], path: Path) -> None:
+    """Refuse members declaring (uncompressed) more than :data:`MAX_EXPANSION` times the file's size, beyond
+    :data:`FREE_BYTES`: a zip bomb is refused before anything is decompressed."""
+    from poselift.core.errors import FileFormatError
+
+    declared = sum(members[k].file_size for k in wanted)
+    budget = max(FREE_BYTES, MAX_EXPANSION * path.stat().st_size)
+    if declared > budget:
+        raise FileFormatError(
+            f"{path}: refused: its members declare {format_bytes(declared)} of data in a file of "
+            f"{format_bytes(path.stat().st_size)} (more than {MAX_EXPANSION} times; a zip bomb or a "
+            "corrupt archive)", path)
+
+
+def _read_member(zf, info, path: Path, key: str, allow_pickle: bool):
+    """One member as an array, its header checked first (a pickle without ``allow_pickle``, a shape declaring
+    more bytes than the member holds); any other failure becomes a :class:`FileFormatError` naming it."""
+    import numpy as np
+
+    from poselift.core.errors import FileFormatError
+
+    where = f"{path}: {key!r}"
+    try:
+        with zf.open(info) as fh:
+            _check_member_header(fh, info, where, path, key, allow_pickle)
+        with zf.open(info) as fh:
+            return np.lib.format.read_array(fh, allow_pickle=allow_pickle)
+    except FileFormatError:
+        raise
+    except Exception as e:  # noqa: BLE001 - truncated member, bad CRC, bad pickle, ...
+        raise FileFormatError(f"{where}: cannot read it, corrupt or truncated ({type(e).__name__}: "
+                              f"{' '.join(str(e).split())[:200]})", path) from None
+
+
+def _check_member_header(fh, info, where: str, path: Path, key: str, allow_pickle: bool) -> None:
+    """Parse the ``.npy`` header of the open member ``fh``: refuse a pickle unless allowed, and a numeric array
+    whose declared shape and dtype need more bytes than the member holds."""
+    import numpy as np
+
+    from poselift.core.errors import FileFormatError
+
+    shape, fortran, dtype, header = _npy_header(fh, where, path)
+    if dtype.hasobject:
+        if not allow_pickle:
+            raise _pickle_refused(path, key)
+        return
+    need = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    have = info.file_size - header
+    if need > have:
+        raise FileFormatError(
+            f"{where} declares a {tuple(shape)} {dtype} array ({format_bytes(need)}) but holds "
+            f"{format_bytes(max(have, 0))}: corrupt or truncated", path)
