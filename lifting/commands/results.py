@@ -71,18 +71,53 @@ def _table(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from poselift.core.io import check_output_file
-    from poselift.experiments.compare import (
-        NORMALIZATION_WORDS,
-        Method,
-        compare_methods,
-        comparison_table,
-        setting_differences,
-        single_frame_from_detector,
-    )
+    from poselift.experiments.compare import compare_methods, comparison_table
     from poselift.inference import load_lifter
 
     if args.out:
         check_output_file(args.out)
+    seqs, root_relative, test, data = _compare_test_data(args)
+    lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
+    if args.single_frame:
+        lifters.insert(0, load_lifter(args.single_frame, device=args.device))
+    joints = None
+    if args.shared_with and not args.on:
+        raise ValueError("compare: --shared-with LAYOUT goes with --on")
+    seqs_in = seqs
+    if args.on:  # every run scored over the joints its layout shares with the target's 3D
+        from poselift.experiments.cross_dataset import common_correspondence, shared_view
+
+        if args.input:
+            raise ValueError("compare: --on names the test data; --input a 2D file without ground truth: give one")
+        joints = common_correspondence(lifters, test, args.on, args.shared_with)
+        seqs, _ = shared_view(seqs_in, joints)
+    if args.input:
+        from poselift.experiments.run_fit import check_input_layout
+
+        for lf in lifters:
+            check_input_layout(data.layout, lf, str(args.input))
+    _check_same_flip_test(lifters, args.allow_mixed)
+    for lf in lifters:
+        lf.root_relative = root_relative  # the protocol's root rule (VideoPose3D: the raw output)
+    methods, notes = _compared_methods(lifters, seqs, seqs_in, joints)
+    result = compare_methods(seqs, methods)
+    text = comparison_table(result, args.format, notes=notes)
+    if joints is not None:
+        from poselift.experiments.cross_dataset import label_comparison
+
+        result, text = label_comparison(result, text, joints, test.dataset, args.format)
+    if args.out:
+        from poselift.core.io import atomic_write_json
+
+        atomic_write_json(args.out, result)
+    sys.stdout.write(text)
+    return 0
+
+
+def _compare_test_data(args: argparse.Namespace):
+    """What ``compare`` lifts: ``(sequences, root_relative, test splits or None, 2D file data or None)`` from
+    ``--input`` (a 2D file, no ground truth), ``--on`` (another dataset's test split) or the runs' own test
+    split; the options that describe the other sources are refused."""
     if args.input:
         from poselift.commands.inputs import dataset_defaults, read_2d_input
 
@@ -93,51 +128,43 @@ def _compare(args: argparse.Namespace) -> int:
         seqs = data.to_sequences(min_length=args.min_length)
         if not seqs:
             raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
-        root_relative = True
-    elif args.on:
+        return seqs, True, None, data
+    _no_input_options(args, "compare")
+    if args.on:
         from poselift.experiments.cross_dataset import target_config
         from poselift.experiments.data import load_splits
 
-        _no_input_options(args, "compare")
         if args.keypoints_path:
             raise ValueError("compare --on: the 2D come from the target config (its data.keypoints_path); "
                              "--keypoints is for the runs' own dataset")
         test = load_splits(target_config(args.on, args.data), progress=False, test_only=True)
-        seqs, root_relative = test.test, test.protocol.root == "subtract"
     else:
         from poselift.experiments.data import shared_test_split
 
-        _no_input_options(args, "compare")
         test = shared_test_split(args.run_dirs, args.data, allow_mixed=args.allow_mixed,
                                  keypoints_path=args.keypoints_path)
-        seqs, root_relative = test.test, test.protocol.root == "subtract"
-    lifters = [load_lifter(d, device=args.device) for d in args.run_dirs]
-    if args.single_frame:
-        lifters.insert(0, load_lifter(args.single_frame, device=args.device))
-    joints = None
-    if args.shared_with and not args.on:
-        raise ValueError("compare: --shared-with LAYOUT goes with --on")
-    if args.on:  # every run scored over the joints its layout shares with the target's 3D
-        from poselift.experiments.cross_dataset import common_correspondence, shared_view
+    return test.test, test.protocol.root == "subtract", test, None
 
-        if args.input:
-            raise ValueError("compare: --on names the test data; --input a 2D file without ground truth: give one")
-        corr = common_correspondence(lifters, test, args.on, args.shared_with)
-        seqs_in, (seqs, _) = seqs, shared_view(seqs, corr)
-        joints = corr
-    if args.input:
-        from poselift.experiments.run_fit import check_input_layout
 
-        for lf in lifters:
-            check_input_layout(data.layout, lf, str(args.input))
-    flips = {lf.flip_test for lf in lifters}
-    if len(flips) > 1 and not args.allow_mixed:
+def _check_same_flip_test(lifters, allow_mixed: bool) -> None:
+    """Refuse lifters that differ in flip test-time augmentation unless ``allow_mixed``."""
+    if len({lf.flip_test for lf in lifters}) > 1 and not allow_mixed:
         raise ValueError("the runs differ in flip test-time augmentation ("
                          + ", ".join(f"{lf.run_dir.name}: {'on' if lf.flip_test else 'off'}" for lf in lifters)
                          + "); compare like with like, or pass --allow-mixed (the table then says which is which)")
-    for lf in lifters:
-        lf.root_relative = root_relative  # the protocol's root rule (VideoPose3D: the raw output)
-    # settings that change the numbers beyond the weights: said on each row and under the table
+
+
+def _compared_methods(lifters, seqs, seqs_in, joints):
+    """The compared methods (the detector's own 3D first, when the 2D carry it and no joint subset is scored;
+    then each lifter's lift of ``seqs_in``, cut to ``joints``' shared joints when given) and the notes on
+    settings that differ between the lifters (said on each row and under the table)."""
+    from poselift.experiments.compare import (
+        NORMALIZATION_WORDS,
+        Method,
+        setting_differences,
+        single_frame_from_detector,
+    )
+
     settings = {lf.run_dir.name: {"flip TTA": "on" if lf.flip_test else "off",
                                   "2D normalised by": NORMALIZATION_WORDS.get(lf.normalization, lf.normalization)}
                 for lf in lifters}
@@ -153,30 +180,12 @@ def _compare(args: argparse.Namespace) -> int:
             methods.append(Method(name, [lf.lift(s)[:, joints.run_index] for s in seqs_in], kind=kind))
         else:
             methods.append(Method(name, [lf.lift(s) for s in seqs], kind=kind))
-    result = compare_methods(seqs, methods)
-    text = comparison_table(result, args.format, notes=notes)
-    if joints is not None:
-        from poselift.experiments.cross_dataset import label_comparison
-
-        result, text = label_comparison(result, text, joints, test.dataset, args.format)
-    if args.out:
-        from poselift.core.io import atomic_write_json
-
-        atomic_write_json(args.out, result)
-    sys.stdout.write(text)
-    return 0
+    return methods, notes
 
 
 def cmd_figures(args: argparse.Namespace) -> int:
     from poselift.core.io import check_output_folder, read_json
-    from poselift.experiments.data import shared_test_split
-    from poselift.experiments.figures import (
-        comparison_animation,
-        error_over_time_figure,
-        per_action_figure,
-        select_sequence,
-        sequence_label,
-    )
+    from poselift.experiments.figures import comparison_animation, error_over_time_figure, sequence_label
     from poselift.inference import load_lifter
 
     run_dirs = [Path(d) for d in args.run_dirs]
@@ -191,57 +200,15 @@ def cmd_figures(args: argparse.Namespace) -> int:
     for d in run_dirs:
         m = read_json(d / "metrics.json") if (d / "metrics.json").exists() else {}
         names.append(str(m.get("name") or d.name))
-    measured = None  # the dataset and protocol every figure names (test split mode)
-    if args.input:
-        from poselift.commands.inputs import dataset_defaults, read_2d_input
-        from poselift.experiments.run_fit import check_input_layout
-
-        _no_dataset_options(args, "figures")
-        for line in dataset_defaults(args.input, run_dirs[0], args):
-            print(f"{args.input}: {line}", file=sys.stderr)
-        data = read_2d_input(args.input, args)
-        seqs = data.to_sequences(min_length=args.min_length)
-        if not seqs:
-            raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
-        if args.sequence is not None:
-            raise ValueError("--sequence picks a test sequence; with --input choose the person with --track")
-        index, seq = 0, max(seqs, key=len)  # the longest track (or the one --track kept)
-    else:
-        _no_input_options(args, "figures", allow=("fps",))  # --fps: the animation's frame rate
-        test = shared_test_split(run_dirs, args.data, allow_mixed=args.allow_mixed, keypoints_path=args.keypoints_path)
-        index, seq = select_sequence(test.test, args.sequence)
-        measured = f"{test.dataset}, protocol {test.protocol.name}"
+    index, seq, data, test = _figure_sequence(args, run_dirs)
+    measured = None if args.input else f"{test.dataset}, protocol {test.protocol.name}"  # what every figure names
     lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
-    for _, lf in lifters:
-        if args.input:
-            check_input_layout(data.layout, lf, str(args.input))
-        else:
-            lf.root_relative = test.protocol.root == "subtract"
-    if args.input:  # a clip has no 3D: its 3D panels are in the lifters' output layout
-        outs = sorted({lf.layout_out.name for _, lf in lifters})
-        if len(outs) > 1:
-            raise ValueError(f"the runs give 3D in different joint layouts ({', '.join(outs)}): draw them separately")
-        import dataclasses
-
-        seq = dataclasses.replace(seq, layout3d=outs[0])
+    seq = _fit_lifters(args, lifters, seq, data, test)
     if not (args.fps or seq.fps > 0):
         raise ValueError(f"{args.input or seq.label}: the frame rate is unknown; give --fps or --video")
     out.mkdir(parents=True, exist_ok=True)
     suffix = f" ({measured})" if measured else ""
-
-    # the per-action bars only need metrics.json (an imported run has none until it is evaluated); they are the
-    # runs' test-split numbers, nothing about an --input clip, so a clip's folder does not get them
-    evaluated = {n: d for n, d in _unique(names, run_dirs) if (d / "metrics.json").exists()}
-    if args.input:
-        print(f"per_action.png: skipped (--input: the runs' per-action errors are measured on their test split, "
-              f"not on {Path(args.input).name})")
-    elif evaluated:
-        per_action_figure(evaluated, metric="mpjpe", out_path=out / "per_action.png",
-                          title=f"Protocol 1 per action{suffix}")
-        print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(evaluated)} run(s){suffix}"
-              + (f" (without {len(run_dirs) - len(evaluated)} not evaluated)" if len(evaluated) < len(run_dirs) else ""))
-    else:
-        print("per_action.png: skipped (no run has a metrics.json)")
+    _per_action_bars(args, names, run_dirs, out, suffix)
 
     lifters.sort(key=lambda item: (item[1].receptive_field != 1, item[1].receptive_field))
     preds = {}
@@ -267,6 +234,69 @@ def cmd_figures(args: argparse.Namespace) -> int:
     print(f"{anim}: {shown} frame(s) of {label}: input 2D, "
           + ", ".join(preds) + (", ground truth" if seq.poses3d is not None else ""))
     return 0
+
+
+def _figure_sequence(args: argparse.Namespace, run_dirs: list[Path]):
+    """The sequence ``figures`` draws: ``(index, sequence, 2D file data or None, test splits or None)``: the
+    longest track of ``--input`` (or the one ``--track`` kept), else the runs' test sequence ``--sequence``."""
+    if args.input:
+        from poselift.commands.inputs import dataset_defaults, read_2d_input
+
+        _no_dataset_options(args, "figures")
+        for line in dataset_defaults(args.input, run_dirs[0], args):
+            print(f"{args.input}: {line}", file=sys.stderr)
+        data = read_2d_input(args.input, args)
+        seqs = data.to_sequences(min_length=args.min_length)
+        if not seqs:
+            raise ValueError(f"{args.input}: no track with at least {args.min_length} frames")
+        if args.sequence is not None:
+            raise ValueError("--sequence picks a test sequence; with --input choose the person with --track")
+        return 0, max(seqs, key=len), data, None
+    from poselift.experiments.data import shared_test_split
+    from poselift.experiments.figures import select_sequence
+
+    _no_input_options(args, "figures", allow=("fps",))  # --fps: the animation's frame rate
+    test = shared_test_split(run_dirs, args.data, allow_mixed=args.allow_mixed, keypoints_path=args.keypoints_path)
+    index, seq = select_sequence(test.test, args.sequence)
+    return index, seq, None, test
+
+
+def _fit_lifters(args: argparse.Namespace, lifters, seq, data, test):
+    """Check every lifter takes ``--input``'s layout (or set the protocol's root rule on the test split); a clip
+    has no 3D, so its 3D panels are drawn in the lifters' one output layout. Returns the sequence to draw."""
+    import dataclasses
+
+    from poselift.experiments.run_fit import check_input_layout
+
+    for _, lf in lifters:
+        if args.input:
+            check_input_layout(data.layout, lf, str(args.input))
+        else:
+            lf.root_relative = test.protocol.root == "subtract"
+    if not args.input:
+        return seq
+    outs = sorted({lf.layout_out.name for _, lf in lifters})
+    if len(outs) > 1:
+        raise ValueError(f"the runs give 3D in different joint layouts ({', '.join(outs)}): draw them separately")
+    return dataclasses.replace(seq, layout3d=outs[0])
+
+
+def _per_action_bars(args: argparse.Namespace, names, run_dirs, out: Path, suffix: str) -> None:
+    """per_action.png from the runs' metrics.json (an imported run has none until it is evaluated): the runs'
+    test-split numbers, nothing about an ``--input`` clip, so a clip's folder does not get it."""
+    from poselift.experiments.figures import per_action_figure
+
+    evaluated = {n: d for n, d in _unique(names, run_dirs) if (d / "metrics.json").exists()}
+    if args.input:
+        print(f"per_action.png: skipped (--input: the runs' per-action errors are measured on their test split, "
+              f"not on {Path(args.input).name})")
+    elif evaluated:
+        per_action_figure(evaluated, metric="mpjpe", out_path=out / "per_action.png",
+                          title=f"Protocol 1 per action{suffix}")
+        print(f"{out / 'per_action.png'}: Protocol 1 per action, {len(evaluated)} run(s){suffix}"
+              + (f" (without {len(run_dirs) - len(evaluated)} not evaluated)" if len(evaluated) < len(run_dirs) else ""))
+    else:
+        print("per_action.png: skipped (no run has a metrics.json)")
 
 
 def _no_input_options(args: argparse.Namespace, command: str, allow: tuple[str, ...] = ()) -> None:
