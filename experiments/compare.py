@@ -179,6 +179,26 @@ def proportions_table(result: dict, fmt: str = "md") -> str:
     return "**Body proportions**\n\n" + "\n".join(lines) + f"\n\n_{note}_\n"
 
 
+def _checked_joint_counts(seqs: Sequence[PoseSequence], methods: Sequence[Method]) -> set[int]:
+    """The joint count every method's predictions share (as a set of one), after checking there are methods and
+    each has one ``(frames, joints of the 3D layout, 3)`` prediction per sequence."""
+    if not methods:
+        raise ValueError("no methods to compare")
+    joints = {np.shape(p)[1] for m in methods for p in m.predictions if np.ndim(p) == 3}
+    for m in methods:
+        if len(m.predictions) != len(seqs):
+            raise ValueError(f"method {m.name!r}: {len(m.predictions)} predictions for {len(seqs)} sequences")
+        for p, s in zip(m.predictions, seqs):
+            want = (len(s), s.layout3d.num_joints if s.poses3d is not None else next(iter(joints), 0), 3)
+            if np.shape(p) != want:
+                raise ValueError(f"method {m.name!r}: prediction shape {np.shape(p)} for a {len(s)}-frame sequence; "
+                                 f"expected {want} (frames, joints of the 3D layout, 3)")
+    if len(joints) > 1:
+        raise ValueError(f"the methods' predictions have different joint counts {sorted(joints)}: convert them to one "
+                         "layout first")
+    return joints
+
+
 def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], reference: str | None = None,
                     jitter_window: int = 5) -> dict:
     """Compare methods on the same sequences.
@@ -201,20 +221,7 @@ def compare_methods(seqs: Sequence[PoseSequence], methods: Sequence[Method], ref
         sequences are weighted by their frames.
         Frames are pooled over sequences (no per-action averaging).
     """
-    if not methods:
-        raise ValueError("no methods to compare")
-    joints = {np.shape(p)[1] for m in methods for p in m.predictions if np.ndim(p) == 3}
-    for m in methods:
-        if len(m.predictions) != len(seqs):
-            raise ValueError(f"method {m.name!r}: {len(m.predictions)} predictions for {len(seqs)} sequences")
-        for p, s in zip(m.predictions, seqs):
-            want = (len(s), s.layout3d.num_joints if s.poses3d is not None else next(iter(joints), 0), 3)
-            if np.shape(p) != want:
-                raise ValueError(f"method {m.name!r}: prediction shape {np.shape(p)} for a {len(s)}-frame sequence; "
-                                 f"expected {want} (frames, joints of the 3D layout, 3)")
-    if len(joints) > 1:
-        raise ValueError(f"the methods' predictions have different joint counts {sorted(joints)}: convert them to one "
-                         "layout first")
+    joints = _checked_joint_counts(seqs, methods)
     has_gt = all(s.poses3d is not None for s in seqs)
     if reference is None:
         reference = next((m.name for m in methods if m.kind == "single-frame"), methods[0].name)

@@ -167,24 +167,38 @@ def _forget_results(run_dir: Path, checkpoint: bool) -> None:
         (run_dir / name).unlink(missing_ok=True)
 
 
+def _prepare_run_folder(run_dir: Path, cfg_text: str, resume: bool) -> None:
+    """Create ``run_dir`` with its ``config.yaml`` (a folder holding another config's run is refused); training
+    from scratch forgets the folder's old results."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if (run_dir / "config.yaml").exists():
+        old = (run_dir / "config.yaml").read_text(encoding="utf-8")
+        if not _same_config(old, cfg_text):
+            raise ValueError(f"{run_dir} holds a run of a different config; choose another folder (or delete it)")
+    else:
+        atomic_write_text(run_dir / "config.yaml", cfg_text)
+    if not resume or not (run_dir / CHECKPOINT).exists():  # training from scratch: old results go
+        _forget_results(run_dir, checkpoint=not resume)
+
+
+def _monitor(cfg: ExperimentConfig, splits: Splits, protocol: Protocol):
+    """The evaluation the trainer runs every ``eval.eval_every`` epochs: P1 and P2 on (the first
+    ``eval.monitor_frames`` frames of) the test split."""
+    def monitor(m, _t):
+        preds = _lifter(m, splits, cfg, protocol).lift_all(splits.test, max_frames=cfg.eval.monitor_frames)
+        r = evaluate_sequences(preds, splits.test, protocol=protocol)
+        return {"mpjpe": r["mpjpe"], "p_mpjpe": r["p_mpjpe"]}
+
+    return monitor
+
+
 def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, progress: bool, resume: bool,
                dist_info: D.DistInfo) -> dict:
     cfg = recorded_data_paths(cfg)  # the run folder's config.yaml names the files it read, wherever it is run from
     cfg_text = dump_config(cfg)
     progress = progress and dist_info.is_main  # one set of progress bars
 
-    def prepare_folder() -> None:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        if (run_dir / "config.yaml").exists():
-            old = (run_dir / "config.yaml").read_text(encoding="utf-8")
-            if not _same_config(old, cfg_text):
-                raise ValueError(f"{run_dir} holds a run of a different config; choose another folder (or delete it)")
-        else:
-            atomic_write_text(run_dir / "config.yaml", cfg_text)
-        if not resume or not (run_dir / CHECKPOINT).exists():  # training from scratch: old results go
-            _forget_results(run_dir, checkpoint=not resume)
-
-    D.on_main(prepare_folder)  # process 0 writes; an error there stops every process
+    D.on_main(lambda: _prepare_run_folder(run_dir, cfg_text, resume))  # process 0 writes; an error stops all
     device = dist_info.device
     torch.manual_seed(cfg.seed)
     t_data = time.perf_counter()
@@ -203,13 +217,7 @@ def _train_run(cfg: ExperimentConfig, run_dir: Path, splits: Splits | None, prog
     # the epoch definition is the protocol's (a config that changes it runs a named variant of it)
     settings = dataclasses.replace(cfg.train, seed=cfg.seed, progress=progress and cfg.train.progress,
                                    flip_mode=protocol.flip_mode, window_order=protocol.window_order)
-    monitor = None
-    if cfg.eval.eval_every > 0:
-        def monitor(m, _t):
-            preds = _lifter(m, splits, cfg, protocol).lift_all(splits.test, max_frames=cfg.eval.monitor_frames)
-            r = evaluate_sequences(preds, splits.test, protocol=protocol)
-            return {"mpjpe": r["mpjpe"], "p_mpjpe": r["p_mpjpe"]}
-
+    monitor = _monitor(cfg, splits, protocol) if cfg.eval.eval_every > 0 else None
     trainer = Trainer(model, labelled, settings, splits.layout_in, splits.layout_out, evaluate=monitor,
                       run_dir=run_dir, traj_model=traj, unlabelled=unlabelled, device=device,
                       eval_every=max(cfg.eval.eval_every, 1) if cfg.eval.eval_every > 0 else 10**9,
