@@ -222,7 +222,7 @@ def expanded_vp3d(path: Path, n: int = 6000) -> None:
     sd = {"expand_conv.weight": torch.zeros(1).expand(n, 34, 3), "expand_bn.weight": torch.ones(1).expand(n),
           "expand_bn.bias": torch.zeros(1).expand(n), "expand_bn.running_mean": torch.zeros(1).expand(n),
           "expand_bn.running_var": torch.ones(1).expand(n), "expand_bn.num_batches_tracked": torch.tensor(0),
-          "shrink_conv.weight": torch.zeros(1).expand(51, n, 1), "shrink_conv.bias": torch.zeros(51)}
+          "shrink.weight": torch.zeros(1).expand(51, n, 1), "shrink.bias": torch.zeros(51)}
     for i in range(2):
         sd[f"layers_conv.{i}.weight"] = torch.zeros(1).expand(n, n, 3 if i == 0 else 1)
         for k, v in (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)):
@@ -509,7 +509,7 @@ def kills22(w: Path, run_a: Path, limit: float) -> list[str]:
     m = TemporalLifter(17, 17, (3, 3), channels=64)
     sd = {}
     for k, v in m.state_dict().items():  # poselift's names -> VideoPose3D's (the importer maps them back)
-        k = k.replace("block_convs", "layers_conv").replace("block_bns", "layers_bn").replace("shrink.", "shrink_conv.")
+        k = k.replace("block_convs", "layers_conv").replace("block_bns", "layers_bn")
         sd[k] = v
     torch.save({"model_pos": sd, "epoch": 1}, vp3d)
     k = w / "kill"
