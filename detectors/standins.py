@@ -79,6 +79,18 @@ def person_template(x: float, top: float, height: float) -> np.ndarray:
     return (_TEMPLATE * height + np.array([x, top])).astype(np.float64)
 
 
+def _limb_frame(pa: np.ndarray, pb: np.ndarray, px: np.ndarray, py: np.ndarray):
+    """A limb from ``pa`` to ``pb`` (map cells) seen from every cell ``(px, py)``: ``(unit direction, length,
+    distance along the limb, distance across it)``; ``None`` for a limb of no length."""
+    d = pb - pa
+    length = float(np.hypot(*d))
+    if length < 1e-9:
+        return None
+    u = d / length
+    qx, qy = px - pa[0], py - pa[1]
+    return u, length, qx * u[0] + qy * u[1], np.abs(qx * u[1] - qy * u[0])
+
+
 def synthesize_maps(
     people: Sequence[np.ndarray],
     input_size: tuple[int, int] = (384, 288),
@@ -132,16 +144,10 @@ def synthesize_maps(
         for k, (a, b) in enumerate(limbs):
             if not (np.isfinite(net[a]).all() and np.isfinite(net[b]).all()):
                 continue
-            pa = net[a] / paf_stride - 0.5
-            pb = net[b] / paf_stride - 0.5
-            d = pb - pa
-            length = float(np.hypot(*d))
-            if length < 1e-9:
+            seg = _limb_frame(net[a] / paf_stride - 0.5, net[b] / paf_stride - 0.5, px, py)
+            if seg is None:
                 continue
-            u = d / length
-            rx_, ry_ = px - pa[0], py - pa[1]
-            along = rx_ * u[0] + ry_ * u[1]
-            across = np.abs(rx_ * u[1] - ry_ * u[0])
+            u, length, along, across = seg
             on = (along >= -paf_width / 2) & (along <= length + paf_width / 2) & (across <= paf_width)
             paf[on, 2 * k] += u[0]
             paf[on, 2 * k + 1] += u[1]
@@ -511,15 +517,10 @@ def _realistic_pafs(rng: np.random.Generator, nets: list[np.ndarray], shape: tup
         for k, (a, b) in enumerate(limbs):
             if not (np.isfinite(net[a]).all() and np.isfinite(net[b]).all()):
                 continue
-            pa, pb = net[a] / paf_stride - 0.5, net[b] / paf_stride - 0.5
-            d = pb - pa
-            length = float(np.hypot(*d))
-            if length < 1e-9:
+            seg = _limb_frame(net[a] / paf_stride - 0.5, net[b] / paf_stride - 0.5, px, py)
+            if seg is None:
                 continue
-            u = d / length
-            qx, qy = px - pa[0], py - pa[1]
-            along = qx * u[0] + qy * u[1]
-            across = np.abs(qx * u[1] - qy * u[0])
+            u, length, along, across = seg
             on = (along >= -0.5) & (along <= length + 0.5) & (across <= 2.5 * paf_width)
             strength = rng.uniform(*paf_magnitude) * np.exp(-(across[on] ** 2) / (2 * paf_width**2))
             angle = np.arctan2(u[1], u[0]) + np.deg2rad(rng.normal(0, paf_angle_noise)
