@@ -32,7 +32,7 @@ from poselift.core.sequence import PoseSequence
 from poselift.experiments.evaluation import METRIC_LABELS, sequence_errors
 from poselift.viz.animation import Panel2D, Panel3D, render_animation
 from poselift.viz.plots import plot_error_over_time, plot_per_action
-from poselift.viz.video import VIDEO_SUFFIXES
+from poselift.viz.video import STILL_SUFFIX, VIDEO_SUFFIXES
 
 __all__ = [
     "ANIMATION_SUFFIXES",
@@ -46,8 +46,8 @@ __all__ = [
     "select_sequence",
 ]
 
-ANIMATION_SUFFIXES = (".gif", *VIDEO_SUFFIXES)
-"""File types :func:`comparison_animation` writes (``.gif`` with Pillow, the rest with PyAV)."""
+ANIMATION_SUFFIXES = (".gif", *VIDEO_SUFFIXES, STILL_SUFFIX)
+"""File types :func:`comparison_animation` writes (``.gif`` with Pillow, the videos with PyAV; ``.png``: one frame)."""
 
 RunOrMetrics = Union[str, os.PathLike, Mapping[str, Any]]
 """A run folder (with ``metrics.json``) or a metrics dict (``{"name", "per_action": {...}, ...}``)."""
@@ -321,7 +321,8 @@ def comparison_animation(
     """Input 2D beside one 3D panel per method (and the ground truth), as a GIF or MP4.
 
     Args:
-        out_path: ``.gif`` (Pillow) or ``.mp4`` / ``.mkv`` / ``.mov`` / ``.avi`` (PyAV).
+        out_path: ``.gif`` (Pillow) or ``.mp4`` / ``.mkv`` / ``.mov`` / ``.avi`` (PyAV); ``.png``: a
+            still of the one frame ``frames`` names (e.g. ``frames=[120]``).
         seq: the sequence: its 2D keypoints ``(T, J, 2)`` (pixels) are drawn in
             the first panel; its ``poses3d`` (when present and ``ground_truth``)
             root-relative in the last.
@@ -358,6 +359,9 @@ def comparison_animation(
                          f"use one of {list(ANIMATION_SUFFIXES)}")
     preds = _check_predictions(seq, predictions)
     steps = _frame_steps(frames, len(seq))
+    if out_path.suffix.lower() == STILL_SUFFIX and (steps is None and len(seq) != 1 or steps and len(steps) != 1):
+        raise ValueError(f"{out_path}: a .png is one frame; name it with frames=[t] "
+                         f"(got {len(seq) if steps is None else len(steps)} frames)")
     root = seq.layout3d.root
     poses = {name: (p - p[:, root : root + 1]).astype(np.float32) for name, p in preds.items()}
     if ground_truth and seq.poses3d is not None:

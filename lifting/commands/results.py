@@ -194,6 +194,8 @@ def cmd_figures(args: argparse.Namespace) -> int:
             raise FileNotFoundError(f"no such run folder: {d}")
     if args.frames is not None and args.frames < 0:
         raise ValueError(f"--frames must be >= 0 (0: all frames), got {args.frames}")
+    if args.still is not None and args.still < 0:
+        raise ValueError(f"--still must be a frame number >= 0, got {args.still}")
     out = check_output_folder(args.out)
     # everything is loaded and checked before the first file is written
     names = []
@@ -204,6 +206,9 @@ def cmd_figures(args: argparse.Namespace) -> int:
     measured = None if args.input else f"{test.dataset}, protocol {test.protocol.name}"  # what every figure names
     lifters = [(n, load_lifter(d, device=args.device)) for n, d in _unique(names, run_dirs)]
     seq = _fit_lifters(args, lifters, seq, data, test)
+    if args.still is not None and not seq.start_frame <= args.still < seq.start_frame + len(seq):
+        raise ValueError(f"--still {args.still}: {sequence_label(seq)} has frames {seq.start_frame}-"
+                         f"{seq.start_frame + len(seq) - 1}" + (" (choose the person with --track)" if args.input else ""))
     if not (args.fps or seq.fps > 0):
         raise ValueError(f"{args.input or seq.label}: the frame rate is unknown; give --fps or --video")
     out.mkdir(parents=True, exist_ok=True)
@@ -233,6 +238,12 @@ def cmd_figures(args: argparse.Namespace) -> int:
     shown = len(seq) if frames is None else min(frames, len(seq))
     print(f"{anim}: {shown} frame(s) of {label}: input 2D, "
           + ", ".join(preds) + (", ground truth" if seq.poses3d is not None else ""))
+    if args.still is not None:
+        still = out / f"still_{args.still}.png"
+        comparison_animation(still, seq, preds, fps=args.fps, frames=[args.still - seq.start_frame],
+                             video=args.video if args.input else None, size=args.size, dpi=args.dpi,
+                             title=None if args.input else f"{label} ({test.protocol.name})")
+        print(f"{still}: frame {args.still} of {label}")
     return 0
 
 
@@ -374,13 +385,17 @@ def register(sub) -> None:
         description=FIGURES_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="trained run folders with the same test split")
-    p.add_argument("--out", required=True, help="folder for per_action.png, error_over_time.png, animation.*")
+    p.add_argument("--out", required=True, help="folder for per_action.png, error_over_time.png, animation.* "
+                                                 "(and still_FRAME.png)")
     p.add_argument("--sequence", default=None, metavar="INDEX|SUBJECT/ACTION/CAMERA",
                    help="test sequence to show: its index in the test split or e.g. 'S9/Walking 1/54138969' "
                         "(default: the first)")
     p.add_argument("--frames", type=int, default=None,
                    help=f"animate the first N frames (default {DEFAULT_FRAMES}; 0: all)")
     p.add_argument("--format", choices=("gif", "mp4"), default="gif", help="animation file type (default gif)")
+    p.add_argument("--still", type=int, default=None, metavar="FRAME",
+                   help="also write still_FRAME.png: the animation's panels at this frame (the video's frame number "
+                        "with --input, else the test sequence's)")
     p.add_argument("--size", type=image_size, default=None, metavar="WxH",
                    help="animation size in pixels (default: 300 px square per panel)")
     p.add_argument("--dpi", type=float, default=None, help="animation dots per inch: text and line size")

@@ -561,7 +561,7 @@ def render_animation(
     """Render ``panels`` side by side, one video frame per time step.
 
     Args:
-        out_path: ``.mp4`` (or ``.mkv``, ``.mov``, ``.avi``) or ``.gif``.
+        out_path: ``.mp4`` (or ``.mkv``, ``.mov``, ``.avi``) or ``.gif``; ``.png`` for one frame (a still).
         panels: :class:`Panel2D` / :class:`Panel3D`, all with the same number of frames ``T``.
         fps: frame rate of the output.
         frames: which time steps to draw (default all ``T``).

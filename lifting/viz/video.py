@@ -18,9 +18,11 @@ import numpy as np
 
 from poselift.core.io import atomic_path
 
-__all__ = ["VideoInfo", "probe_video", "read_frames", "write_video", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES"]
+__all__ = ["VideoInfo", "probe_video", "read_frames", "write_video", "IMAGE_SUFFIXES", "VIDEO_SUFFIXES", "STILL_SUFFIX"]
 
 VIDEO_SUFFIXES = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".avi": "avi"}
+STILL_SUFFIX = ".png"
+"""A one-frame "video": :func:`write_video` writes a still image."""
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -143,16 +145,19 @@ def _even(frame: np.ndarray) -> np.ndarray:
 def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: float, codec: str | None = None) -> int:
     """Write ``(H, W, 3)`` uint8 RGB frames to ``path`` (MP4 & co. with PyAV, GIF with Pillow), atomically.
 
+    A ``.png`` path is a still: exactly one frame (Pillow).
+
     Returns:
         the number of frames written.
 
     Raises:
-        ValueError: unknown suffix, no frames, frames of different sizes.
+        ValueError: unknown suffix, no frames, frames of different sizes, more than one frame for a ``.png``.
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in VIDEO_SUFFIXES and suffix != ".gif":
-        raise ValueError(f"{path}: unknown video type {suffix!r}; use .mp4, .mkv, .mov, .avi or .gif")
+    if suffix not in VIDEO_SUFFIXES and suffix not in (".gif", STILL_SUFFIX):
+        raise ValueError(f"{path}: unknown video type {suffix!r}; use .mp4, .mkv, .mov, .avi, .gif "
+                         "(or .png for one frame)")
     if not fps > 0:
         raise ValueError(f"fps must be positive, got {fps}")
     it = iter(frames)
@@ -173,6 +178,15 @@ def write_video(path: str | os.PathLike, frames: Iterable[np.ndarray], fps: floa
             yield f
 
     n = 0
+    if suffix == STILL_SUFFIX:
+        from PIL import Image
+
+        frames_list = list(checked())
+        if len(frames_list) != 1:
+            raise ValueError(f"{path}: a .png holds one frame, got {len(frames_list)}; use .gif or .mp4 for more")
+        with atomic_path(path, suffix=STILL_SUFFIX) as tmp:
+            Image.fromarray(np.ascontiguousarray(frames_list[0], dtype=np.uint8)).save(tmp, format="PNG")
+        return 1
     if suffix == ".gif":
         from PIL import Image
 

@@ -160,3 +160,42 @@ def test_figures_from_a_2d_file_and_an_unevaluated_run(tmp_path, capsys):
 
     with Image.open(out / "animation.gif") as im:
         assert im.n_frames == 12
+
+
+def test_figures_still_is_the_named_frame_and_out_of_range_is_refused(tmp_path, capsys):
+    """``figures --still FRAME`` writes the animation's panels at that frame as one PNG (issue 24's rendered frame)."""
+    run = _run_dir(tmp_path / "runs" / "vp3d", "coco17", config=False)
+    mm = _mmpose(tmp_path / "mm.json")
+    out = tmp_path / "figs"
+    common = ["--input", str(mm), "--image-size", "640x480", "--fps", "25", "--format", "gif", "--no-progress",
+              "--device", "cpu"]
+    with pytest.raises(ValueError, match=r"--still 99: .* has frames 0-11"):
+        main(["--debug", "figures", str(run), "--out", str(tmp_path / "bad"), "--still", "99", *common])
+    assert not (tmp_path / "bad").exists()  # refused before anything was written
+    assert main(["figures", str(run), "--out", str(out), "--still", "5", *common]) == 0
+    assert "still_5.png: frame 5" in capsys.readouterr().out
+    from PIL import Image
+
+    with Image.open(out / "still_5.png") as im:
+        still = np.asarray(im.convert("RGB"), np.float64)
+    with Image.open(out / "animation.gif") as im:
+        gif = []
+        for t in (0, 5):
+            im.seek(t)
+            gif.append(np.asarray(im.convert("RGB"), np.float64))
+    assert still.shape == gif[0].shape
+    # the still is frame 5 (GIF palettes blur colours a little; frame 0 differs in its title and skeletons)
+    assert np.abs(still - gif[1]).mean() < np.abs(still - gif[0]).mean()
+
+
+def test_write_video_png_holds_exactly_one_frame(tmp_path):
+    frame = np.zeros((8, 10, 3), np.uint8)
+    frame[2:4, 3:7] = (255, 0, 0)
+    assert write_video(tmp_path / "one.png", [frame], fps=25) == 1
+    from PIL import Image
+
+    with Image.open(tmp_path / "one.png") as im:
+        assert np.array_equal(np.asarray(im.convert("RGB")), frame)
+    with pytest.raises(ValueError, match="a .png holds one frame, got 2"):
+        write_video(tmp_path / "two.png", [frame, frame], fps=25)
+    assert not (tmp_path / "two.png").exists()
