@@ -18,10 +18,16 @@ NOT_IN_NAME = ("device", "train.progress")
 def run_name(config_name: str, overrides: list[str] | None, name: str | None = None) -> str:
     """What a run is called (titles, tables, ``metrics.json``): ``name`` (``--name``) when given, else the config's
     name followed by what ``--set`` changed (but :data:`NOT_IN_NAME`), e.g.
-    ``h36m_gt_27_reduced[model.widths=[1,1,1]]``."""
+    ``h36m_gt_27_reduced[model.widths=[1,1,1]]``. ``--set name=X`` names the run ``X`` like ``--name X``
+    (it is the config's own name field: appending the other overrides to it would name the run twice)."""
+    given = [o.split("=", 1)[1] for o in overrides or [] if "=" in o and o.split("=", 1)[0].strip() == "name"]
+    if name is None and given:
+        name, flag = given[-1], "--set name="
+    else:
+        flag = "--name"
     if name is not None:
         if not name.strip():
-            raise ValueError("--name must not be empty")
+            raise ValueError(f"{flag} must not be empty")
         return name.strip()
     items = [" ".join(o.split()) for o in overrides or [] if o.split("=", 1)[0].strip() not in NOT_IN_NAME]
     return f"{config_name}[{','.join(items)}]" if items else config_name

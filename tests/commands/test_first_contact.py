@@ -125,6 +125,11 @@ def test_runs_are_named_after_config_and_overrides(he, tmp_path):
     assert metrics["name"] == "humaneva15_27[" + ",".join(t for t in TINY if t != "device=cpu") + "]"
     assert (he["run"] / "table.md").read_text().startswith(f"**{metrics['name']}: receptive field 3")
     assert run_name("c", None) == "c" and run_name("c", ["a=1"], "mine") == "mine"
+    # --set name=X is the name, not one more override to append to it (X[...,name=X] named the run twice)
+    assert run_name("x", ["data.normalization=torso", "name=x"]) == "x"
+    assert run_name("x", ["name=x"], "mine") == "mine"
+    with pytest.raises(ValueError, match="--set name= must not be empty"):
+        run_name("c", ["name= "])
     assert run_name("c", ["device=cuda", "train.progress=false"]) == "c"
     assert folder_name("h36m_gt_27_reduced[model.widths=[1,1,1]]") == "h36m_gt_27_reduced_model.widths=_1_1_1"
 
