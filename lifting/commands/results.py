@@ -232,17 +232,15 @@ def cmd_figures(args: argparse.Namespace) -> int:
 
     frames = DEFAULT_FRAMES if args.frames is None else (args.frames or None)
     anim = out / f"animation.{args.format}"
-    comparison_animation(anim, seq, preds, fps=args.fps, frames=frames, progress=not args.no_progress,
-                         video=args.video if args.input else None, size=args.size, dpi=args.dpi,
-                         title=None if args.input else f"{label} ({test.protocol.name})")
+    drawn = dict(fps=args.fps, video=args.video if args.input else None, size=args.size, dpi=args.dpi,
+                 title=None if args.input else f"{label} ({test.protocol.name})")  # the animation's and the still's
+    comparison_animation(anim, seq, preds, frames=frames, progress=not args.no_progress, **drawn)
     shown = len(seq) if frames is None else min(frames, len(seq))
     print(f"{anim}: {shown} frame(s) of {label}: input 2D, "
           + ", ".join(preds) + (", ground truth" if seq.poses3d is not None else ""))
     if args.still is not None:
         still = out / f"still_{args.still}.png"
-        comparison_animation(still, seq, preds, fps=args.fps, frames=[args.still - seq.start_frame],
-                             video=args.video if args.input else None, size=args.size, dpi=args.dpi,
-                             title=None if args.input else f"{label} ({test.protocol.name})")
+        comparison_animation(still, seq, preds, frames=[args.still - seq.start_frame], **drawn)
         print(f"{still}: frame {args.still} of {label}")
     return 0
 

@@ -422,6 +422,9 @@ def cmd_lift(args: argparse.Namespace) -> int:
 
 
 def _check_render(args: argparse.Namespace, data) -> None:
+    if str(args.render).lower().endswith(".png"):
+        raise ValueError(f"--render {args.render}: an animation is many frames; for one frame as a PNG use "
+                         "'poselift figures RUN --input FILE --still FRAME'")
     if not data.fps > 0:
         raise ValueError(f"--render: {args.keypoints} does not store its frame rate; give --fps or --video")
     if data.image_size is None and not args.video:

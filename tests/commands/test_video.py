@@ -89,6 +89,11 @@ def test_lift_with_render(clip, run_dir, tmp_path):
         np.testing.assert_allclose(p[:, 0], 0.0, atol=1e-6)  # root-relative
     assert sum(1 for _ in read_frames(anim)) == 10
     assert probe_video(anim).width > probe_video(anim).height  # 2D panel beside 3D panels
+    # a PNG is one frame: refused before lifting, with the command that writes one
+    with pytest.raises(ValueError, match="figures RUN --input FILE --still FRAME"):
+        _run(["lift", str(kp), "--run", str(run_dir), "--out", str(tmp_path / "p2.h5"), "--render",
+              str(tmp_path / "still.png"), "--device", "cpu", "--quiet"])
+    assert not (tmp_path / "p2.h5").exists()
 
 
 def test_detect_bodypose3dnet_with_boxes_file(tmp_path, run_dir):
